@@ -1,0 +1,27 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace clustertls::core {
+
+// Lower-case hex without separators, e.g. "0a1b".
+std::string Hex(std::span<const std::uint8_t> bytes);
+
+// Upper-case hex with ':' between bytes, e.g. "0A:1B" (the form `openssl x509 -fingerprint` prints).
+std::string ColonHex(std::span<const std::uint8_t> bytes);
+
+// Bytes of a string, for APIs that take std::span<const uint8_t>.
+inline std::span<const std::uint8_t> AsBytes(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// Lower-cases ASCII letters only.
+std::string AsciiLower(std::string_view s);
+
+// Escapes a string for inclusion in a JSON string literal (without the quotes).
+std::string JsonEscape(std::string_view s);
+
+}  // namespace clustertls::core

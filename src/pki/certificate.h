@@ -1,0 +1,91 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/time.h"
+#include "ossl/ptr.h"
+#include "pki/key.h"
+
+namespace clustertls::pki {
+
+// Subject alternative names, each list in canonical text form (see names.h):
+// DNS names lower-case A-labels; IPs as inet_ntop prints them; URIs; e-mail addresses.
+struct SubjectAltNames {
+  std::vector<std::string> dns;
+  std::vector<std::string> ips;
+  std::vector<std::string> uris;
+  std::vector<std::string> emails;
+
+  bool empty() const { return dns.empty() && ips.empty() && uris.empty() && emails.empty(); }
+  bool operator==(const SubjectAltNames&) const = default;
+};
+
+// SHA-256 fingerprint of DER bytes in both forms users paste: "AB:CD:..." and "abcd...".
+struct Fingerprint {
+  std::string colon;  // upper-case, colon-separated (openssl x509 -fingerprint -sha256)
+  std::string hex;    // lower-case plain hex (Elastic's ca_trusted_fingerprint)
+};
+Fingerprint Sha256Fingerprint(std::string_view der);
+
+// An X.509 certificate: an immutable value sharing the underlying X509 (cheap to copy).
+class Certificate {
+ public:
+  // Takes ownership of `x509` (must not be null).
+  static Certificate Adopt(ossl::Ptr<X509> x509);
+  // Parses one DER certificate; trailing bytes are refused. Fails with kParse.
+  static core::Result<Certificate> FromDer(std::string_view der);
+  // Parses the first certificate of a PEM text. Fails with kParse ("no PEM certificate found").
+  static core::Result<Certificate> FromPem(std::string_view pem);
+  // Parses every certificate of a PEM bundle, or one DER certificate. Fails with kParse if the
+  // data holds none or a PEM block is corrupt.
+  static core::Result<std::vector<Certificate>> ParseAll(std::string_view data);
+
+  std::string ToDer() const;
+  std::string ToPem() const;
+
+  // RFC 2253-style one-line distinguished names.
+  std::string subject() const;
+  std::string issuer() const;
+  // The subject's last commonName, or "" if there is none.
+  std::string common_name() const;
+  // Serial as upper-case hex, as `openssl x509 -serial` prints it (no "0x", even length).
+  std::string serial_hex() const;
+  core::TimePoint not_before() const;
+  core::TimePoint not_after() const;
+  SubjectAltNames sans() const;
+  bool is_ca() const;
+  // pathLenConstraint, if the certificate is a CA and sets one.
+  std::optional<long> path_len() const;
+  // Extended key usages as OpenSSL short names ("serverAuth", "clientAuth", "OCSPSigning", ...).
+  std::vector<std::string> extended_key_usages() const;
+  // Key usages as names ("digitalSignature", "keyEncipherment", "keyCertSign", "cRLSign", ...).
+  std::vector<std::string> key_usages() const;
+  std::string subject_key_id_hex() const;
+  std::string authority_key_id_hex() const;
+  std::string signature_algorithm() const;
+  PublicKey public_key() const;
+  Fingerprint fingerprint() const;
+
+  // Subject equals issuer.
+  bool IsSelfIssued() const;
+  // True if `issuer`'s subject is this certificate's issuer and its key verifies this
+  // certificate's signature.
+  bool IsSignedBy(const Certificate& issuer) const;
+  bool Equals(const Certificate& other) const;
+
+  X509* get() const { return x509_.get(); }
+
+ private:
+  explicit Certificate(std::shared_ptr<X509> x509) : x509_(std::move(x509)) {}
+  std::shared_ptr<X509> x509_;
+};
+
+// PEM of each certificate, concatenated in order.
+std::string ToPemBundle(const std::vector<Certificate>& certs);
+
+}  // namespace clustertls::pki

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/rng.h"
+#include "core/time.h"
+#include "pki/certificate.h"
+#include "pki/csr.h"
+#include "pki/key.h"
+
+namespace clustertls::pki {
+
+// Issuance profiles (what the certificate is for). Each fixes BasicConstraints (critical),
+// KeyUsage (critical, right for the key type), EKU, SKI, AKI and SAN.
+enum class Profile { kRootCa, kIntermediateCa, kServer, kClient, kPeer, kOcspSigner };
+
+// "root-ca", "intermediate-ca", "server", "client", "peer", "ocsp-signer". kInvalidArgument.
+core::Result<Profile> ParseProfile(std::string_view name);
+const char* ProfileName(Profile profile);
+
+// notBefore is set this far before "now", to tolerate clock skew between machines.
+inline constexpr std::chrono::seconds kBackdate = std::chrono::minutes(5);
+
+// RFC 5280 4.2.1.10 name constraints for an intermediate CA.
+struct NameConstraints {
+  std::vector<std::string> permitted_dns;
+  std::vector<std::string> excluded_dns;
+  std::vector<std::string> permitted_ip;  // CIDR, e.g. "10.0.0.0/8"
+  std::vector<std::string> excluded_ip;
+  bool empty() const {
+    return permitted_dns.empty() && excluded_dns.empty() && permitted_ip.empty() &&
+           excluded_ip.empty();
+  }
+};
+
+// What to issue. Only these fields reach the certificate: nothing else is copied from a CSR.
+struct IssueRequest {
+  Profile profile = Profile::kServer;
+  std::string common_name;
+  SubjectAttributes subject_extra;  // e.g. O, OU, C; placed before the CN
+  SubjectAltNames sans;             // canonicalised by the issuer; the CN is always added
+  std::chrono::seconds validity = std::chrono::days(365);
+  std::optional<int> path_len;        // CA profiles only
+  NameConstraints name_constraints;   // intermediate-ca only
+  std::vector<std::string> crl_urls;  // CRL distribution points
+  std::vector<std::string> ocsp_urls; // authorityInfoAccess OCSP
+};
+
+// A CA that signs: its certificate, key and the chain above it (intermediates then root, not
+// including its own certificate). Built once, then const; Issue is thread-safe.
+class Issuer {
+ public:
+  // Checks that `ca_cert` is a CA (BasicConstraints CA:TRUE; kNotCa), may sign certificates
+  // (keyCertSign if KeyUsage is present; kNotCa) and that `ca_key` matches it (kKeyMismatch).
+  static core::Result<Issuer> Create(Certificate ca_cert, PrivateKey ca_key,
+                                     std::vector<Certificate> chain = {});
+
+  // Issues a certificate for `subject_key` under `request`, valid from now - kBackdate to
+  // now + validity. Serial: 128+ random bits from `rng`, positive. Refuses (kExpired) a
+  // validity that would outlive the issuer, saying how long the issuer still lives; refuses an
+  // issuer that has expired or is not yet valid at `now` (kExpired). Names: kInvalidName.
+  core::Result<Certificate> Issue(const IssueRequest& request, const PublicKey& subject_key,
+                                  core::TimePoint now, core::Rng& rng) const;
+
+  // Issues from a CSR: its subject CN and SANs only, re-validated, merged with `request`'s
+  // (whose common_name, if empty, is taken from the CSR). The CSR's other extensions and its
+  // requested attributes are ignored.
+  core::Result<Certificate> IssueFromCsr(const Csr& csr, const IssueRequest& request,
+                                         core::TimePoint now, core::Rng& rng) const;
+
+  const Certificate& certificate() const { return cert_; }
+  const PrivateKey& key() const { return key_; }
+  // Chain above the issuer's own certificate.
+  const std::vector<Certificate>& chain() const { return chain_; }
+
+ private:
+  Issuer(Certificate cert, PrivateKey key, std::vector<Certificate> chain)
+      : cert_(std::move(cert)), key_(std::move(key)), chain_(std::move(chain)) {}
+  Certificate cert_;
+  PrivateKey key_;
+  std::vector<Certificate> chain_;
+};
+
+// Issues a self-signed certificate for `key` (a root CA with Profile::kRootCa, or a self-signed
+// leaf as Redis' generator makes them).
+core::Result<Certificate> SelfSign(const PrivateKey& key, const IssueRequest& request,
+                                   core::TimePoint now, core::Rng& rng);
+
+}  // namespace clustertls::pki
