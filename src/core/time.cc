@@ -107,19 +107,28 @@ std::string FormatDuration(std::chrono::seconds d) {
   if (s < 0) {
     s = -s;
   }
-  auto plural = [](long long n, const char* unit) {
-    return std::to_string(n) + " " + unit + (n == 1 ? "" : "s");
+  // Appends to a std::string rather than `const char* + std::string`, which GCC 12 at -O3
+  // flags with a false -Wrestrict (GCC bug 105651).
+  auto plural = [sign](long long n, const char* unit) {
+    std::string out(sign);
+    out += std::to_string(n);
+    out += ' ';
+    out += unit;
+    if (n != 1) {
+      out += 's';
+    }
+    return out;
   };
   if (s >= 86400) {
-    return sign + plural(s / 86400, "day");
+    return plural(s / 86400, "day");
   }
   if (s >= 3600) {
-    return sign + plural(s / 3600, "hour");
+    return plural(s / 3600, "hour");
   }
   if (s >= 60) {
-    return sign + plural(s / 60, "minute");
+    return plural(s / 60, "minute");
   }
-  return sign + plural(s, "second");
+  return plural(s, "second");
 }
 
 }  // namespace clustertls::core
