@@ -16,10 +16,10 @@ namespace clustertls::pki {
 // Subject alternative names, each list in canonical text form (see names.h):
 // DNS names lower-case A-labels; IPs as inet_ntop prints them; URIs; e-mail addresses.
 struct SubjectAltNames {
-  std::vector<std::string> dns;
-  std::vector<std::string> ips;
-  std::vector<std::string> uris;
-  std::vector<std::string> emails;
+  std::vector<std::string> dns{};
+  std::vector<std::string> ips{};
+  std::vector<std::string> uris{};
+  std::vector<std::string> emails{};
 
   bool empty() const { return dns.empty() && ips.empty() && uris.empty() && emails.empty(); }
   bool operator==(const SubjectAltNames&) const = default;

@@ -17,9 +17,9 @@ namespace clustertls::pki {
 using SubjectAttributes = std::vector<std::pair<std::string, std::string>>;
 
 struct CsrOptions {
-  std::string common_name;
-  SubjectAttributes subject_extra;  // placed before the CN
-  SubjectAltNames sans;             // canonicalised; the CN is added when it is a name
+  std::string common_name{};
+  SubjectAttributes subject_extra{};  // placed before the CN
+  SubjectAltNames sans{};             // canonicalised; the CN is added when it is a name
 };
 
 // A PKCS#10 certificate signing request: an immutable value. A Csr that exists has a verified

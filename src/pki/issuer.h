@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,10 +29,10 @@ inline constexpr std::chrono::seconds kBackdate = std::chrono::minutes(5);
 
 // RFC 5280 4.2.1.10 name constraints for an intermediate CA.
 struct NameConstraints {
-  std::vector<std::string> permitted_dns;
-  std::vector<std::string> excluded_dns;
-  std::vector<std::string> permitted_ip;  // CIDR, e.g. "10.0.0.0/8"
-  std::vector<std::string> excluded_ip;
+  std::vector<std::string> permitted_dns{};
+  std::vector<std::string> excluded_dns{};
+  std::vector<std::string> permitted_ip{};  // CIDR, e.g. "10.0.0.0/8"
+  std::vector<std::string> excluded_ip{};
   bool empty() const {
     return permitted_dns.empty() && excluded_dns.empty() && permitted_ip.empty() &&
            excluded_ip.empty();
@@ -41,15 +42,24 @@ struct NameConstraints {
 // What to issue. Only these fields reach the certificate: nothing else is copied from a CSR.
 struct IssueRequest {
   Profile profile = Profile::kServer;
-  std::string common_name;
-  SubjectAttributes subject_extra;  // e.g. O, OU, C; placed before the CN
-  SubjectAltNames sans;             // canonicalised by the issuer; the CN is always added
+  std::string common_name{};
+  SubjectAttributes subject_extra{};  // e.g. O, OU, C; placed before the CN
+  SubjectAltNames sans{};             // canonicalised by the issuer; the CN is always added
   std::chrono::seconds validity = std::chrono::days(365);
-  std::optional<int> path_len;        // CA profiles only
-  NameConstraints name_constraints;   // intermediate-ca only
-  std::vector<std::string> crl_urls;  // CRL distribution points
-  std::vector<std::string> ocsp_urls; // authorityInfoAccess OCSP
+  std::optional<int> path_len{};        // CA profiles only
+  NameConstraints name_constraints{};   // intermediate-ca only
+  std::vector<std::string> crl_urls{};  // CRL distribution points
+  std::vector<std::string> ocsp_urls{}; // authorityInfoAccess OCSP
 };
+
+// The request IssueFromCsr issues: `request` with the CSR's CN (when `request.common_name` is
+// empty) and the CSR's SANs added after the request's. Names are validated by the issuer.
+IssueRequest MergeCsrRequest(const IssueRequest& request, std::string_view csr_common_name,
+                             const SubjectAltNames& csr_sans);
+
+namespace internal {
+struct IssuerState;  // what Issuer::Create precomputes once (issuer.cc)
+}  // namespace internal
 
 // A CA that signs: its certificate, key and the chain above it (intermediates then root, not
 // including its own certificate). Built once, then const; Issue is thread-safe.
@@ -73,17 +83,29 @@ class Issuer {
   core::Result<Certificate> IssueFromCsr(const Csr& csr, const IssueRequest& request,
                                          core::TimePoint now, core::Rng& rng) const;
 
+  // The issuance pipeline behind Issue and IssueFromCsr, minus the final parse: issues for the
+  // SubjectPublicKeyInfo `subject_spki` (its algorithm and key bits are copied, never decoded;
+  // the caller has checked the key with CheckKeyAcceptable) and returns the certificate's DER.
+  // Same checks and errors as Issue.
+  core::Result<std::string> IssueDer(const IssueRequest& request, const X509_PUBKEY* subject_spki,
+                                     core::TimePoint now, core::Rng& rng) const;
+
   const Certificate& certificate() const { return cert_; }
   const PrivateKey& key() const { return key_; }
   // Chain above the issuer's own certificate.
   const std::vector<Certificate>& chain() const { return chain_; }
 
  private:
-  Issuer(Certificate cert, PrivateKey key, std::vector<Certificate> chain)
-      : cert_(std::move(cert)), key_(std::move(key)), chain_(std::move(chain)) {}
+  Issuer(Certificate cert, PrivateKey key, std::vector<Certificate> chain,
+         std::shared_ptr<const internal::IssuerState> state)
+      : cert_(std::move(cert)),
+        key_(std::move(key)),
+        chain_(std::move(chain)),
+        state_(std::move(state)) {}
   Certificate cert_;
   PrivateKey key_;
   std::vector<Certificate> chain_;
+  std::shared_ptr<const internal::IssuerState> state_;
 };
 
 // Issues a self-signed certificate for `key` (a root CA with Profile::kRootCa, or a self-signed

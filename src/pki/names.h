@@ -27,6 +27,27 @@ core::Result<std::string> CanonicalUri(std::string_view uri);
 // True if `text` parses as an IPv4 or IPv6 address.
 bool IsIpAddress(std::string_view text);
 
+// The raw address bytes of an IP (4 bytes for IPv4, 16 for IPv6), as an X.509 iPAddress
+// GeneralName holds them (RFC 5280 4.2.1.6). Fails with kInvalidName.
+core::Result<std::string> IpAddressBytes(std::string_view ip);
+
+// An IP network for name constraints (RFC 5280 4.2.1.10): address and mask bytes (both 4 or both
+// 16 bytes), and the canonical "address/prefix" text.
+struct IpNetwork {
+  std::string address;  // raw bytes, host bits zero
+  std::string mask;     // raw bytes, `prefix` leading one bits
+  int prefix = 0;
+  std::string text;     // canonical, e.g. "10.0.0.0/8", "2001:db8::/32"
+};
+
+// Parses "10.0.0.0/8" or "2001:db8::/32"; a bare address is a single host (/32 or /128).
+// Refuses set host bits ("10.0.0.1/8") and out-of-range prefixes. Fails with kInvalidName.
+core::Result<IpNetwork> ParseCidr(std::string_view cidr);
+
+// The name quoted for an error message, with '"', '\\', control characters, NUL and non-ASCII
+// bytes escaped ("a\x00b.com"), so a message stays one printable line.
+std::string QuoteName(std::string_view name);
+
 // Canonicalises every name of `sans`, removes duplicates (keeping first-seen order).
 core::Result<SubjectAltNames> CanonicalSans(const SubjectAltNames& sans);
 

@@ -1,0 +1,48 @@
+#pragma once
+
+// Private helpers of csr.cc and issuer.cc: X.509 names, GeneralNames and extensions built as
+// OpenSSL structures (never from configuration strings), and the algorithms both fetch once.
+
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "ossl/ptr.h"
+#include "pki/certificate.h"
+#include "pki/csr.h"
+
+namespace clustertls::pki::internal {
+
+// Builds a subject: `extra` in order (attribute names as OpenSSL knows them: "O", "OU", "C",
+// "organizationName", or dotted OIDs), then the common name; strings are UTF8String except
+// where X.520 wants otherwise (C is a 2-letter PrintableString). kInvalidArgument naming the
+// attribute on an unknown attribute or a value OpenSSL refuses (e.g. a CN over 64 characters).
+core::Result<ossl::Ptr<X509_NAME>> BuildSubject(const SubjectAttributes& extra,
+                                                std::string_view common_name);
+
+// RFC 2253 one-line form of a name ("CN=a,O=b"), UTF-8 kept.
+std::string NameToString(const X509_NAME* name);
+
+// The last commonName of `name` as UTF-8, "" if there is none.
+std::string LastCommonName(const X509_NAME* name);
+
+// GeneralNames of canonical `sans` (RFC 5280 4.2.1.6): dNSName, iPAddress (4 or 16 bytes),
+// uniformResourceIdentifier, rfc822Name. Null if `sans` is empty. kInvalidName on a bad IP.
+core::Result<ossl::Ptr<GENERAL_NAMES>> BuildGeneralNames(const SubjectAltNames& sans);
+
+// The dNSName, iPAddress, URI and rfc822Name entries of `names`, as written (IPs as text).
+// Other name forms are skipped.
+SubjectAltNames ReadGeneralNames(const GENERAL_NAMES* names);
+
+// A URI GeneralName (for CRL distribution points and OCSP locations).
+ossl::Ptr<GENERAL_NAME> UriName(std::string_view uri);
+
+// The digest a key of this type signs certificates and CSRs with: SHA-256 for P-256 and RSA,
+// SHA-384 for P-384, none (nullptr) for Ed25519 (pure EdDSA, RFC 8410 6). Fetched once.
+// kUnsupported for other keys.
+core::Result<const EVP_MD*> SigningDigest(const EVP_PKEY* key);
+
+// RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING value.
+core::Result<std::string> KeyIdentifier(const X509_PUBKEY* spki);
+
+}  // namespace clustertls::pki::internal
