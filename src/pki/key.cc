@@ -331,6 +331,11 @@ core::Result<PrivateKey> PrivateKey::Generate(KeyType type) {
   return PrivateKey(ossl::Share(std::move(key)));
 }
 
+PrivateKey PrivateKey::FromEvp(EVP_PKEY* key) {
+  EVP_PKEY_up_ref(key);
+  return PrivateKey(ossl::Share(ossl::Own(key)));
+}
+
 core::Result<PrivateKey> PrivateKey::Parse(std::string_view data,
                                            std::optional<std::string_view> passphrase) {
   if (data.empty()) {
@@ -365,6 +370,9 @@ core::Result<std::string> PrivateKey::ToPem(std::optional<std::string_view> pass
       return ossl::Failure(ErrorCode::kCrypto, "cannot write the private key as PEM");
     }
     return ossl::BioContents(bio.get());
+  }
+  if (passphrase->empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "the key passphrase is empty");
   }
   if (Aes256Cbc() == nullptr) {
     return ossl::Failure(ErrorCode::kCrypto, "AES-256-CBC is not available");

@@ -50,6 +50,9 @@ class PrivateKey {
  public:
   // Generates a key with the CSPRNG. Fails with kCrypto.
   static core::Result<PrivateKey> Generate(KeyType type);
+  // Takes a shared reference to `key` (EVP_PKEY_up_ref), which must hold a private key and not
+  // be null. Does not run CheckKeyAcceptable: callers decide.
+  static PrivateKey FromEvp(EVP_PKEY* key);
 
   // Parses PEM (PKCS#1 "RSA PRIVATE KEY", SEC1 "EC PRIVATE KEY", PKCS#8 "PRIVATE KEY", encrypted
   // PKCS#8 "ENCRYPTED PRIVATE KEY") or DER (PKCS#8, encrypted PKCS#8, PKCS#1, SEC1).
@@ -60,7 +63,7 @@ class PrivateKey {
                                         std::optional<std::string_view> passphrase = std::nullopt);
 
   // PKCS#8 PEM; with a passphrase, encrypted PKCS#8 (AES-256-CBC, PBKDF2-HMAC-SHA256 with a
-  // high iteration count). Fails with kCrypto.
+  // high iteration count). An empty passphrase: kInvalidArgument. Fails with kCrypto.
   core::Result<std::string> ToPem(std::optional<std::string_view> passphrase = std::nullopt) const;
   // Unencrypted PKCS#8 DER.
   core::Result<std::string> ToDer() const;
