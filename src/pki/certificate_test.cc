@@ -1,0 +1,308 @@
+#include "pki/certificate.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace clustertls::pki {
+namespace {
+
+using core::ErrorCode;
+
+std::string ReadCertFixture(const std::string& name) {
+  std::ifstream in(std::string(CTLS_TESTDATA_DIR) + "/keys/" + name, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "missing fixture " << name;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// "key=value" lines written by gen.sh from `openssl x509` output.
+std::map<std::string, std::string> ReadExpect(const std::string& name) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(ReadCertFixture(name));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos) {
+      out[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+  }
+  return out;
+}
+
+Certificate MustParse(const std::string& fixture) {
+  auto cert = Certificate::FromPem(ReadCertFixture(fixture));
+  EXPECT_TRUE(cert) << fixture << ": " << cert.error().message;
+  return *cert;
+}
+
+// ---- Every accessor on an openssl-made self-signed certificate ----
+
+class SelfSignedCertificateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    expect_ = ReadExpect("selfsigned-san.expect");
+    ASSERT_EQ(expect_.size(), 7u);
+    auto cert = Certificate::FromPem(ReadCertFixture("selfsigned-san.pem"));
+    ASSERT_TRUE(cert) << cert.error().message;
+    cert_.emplace(*cert);
+  }
+  std::map<std::string, std::string> expect_;
+  std::optional<Certificate> cert_;
+};
+
+TEST_F(SelfSignedCertificateTest, NamesAndSerialMatchOpenssl) {
+  EXPECT_EQ(cert_->subject(), expect_["subject"]);
+  EXPECT_EQ(cert_->subject(), "CN=server.example.com,O=Example Org,C=DE");
+  EXPECT_EQ(cert_->issuer(), expect_["issuer"]);
+  EXPECT_EQ(cert_->common_name(), "server.example.com");
+  EXPECT_EQ(cert_->serial_hex(), expect_["serial"]);
+  EXPECT_EQ(cert_->serial_hex(), "0A1B2C3D4E5F");
+  EXPECT_EQ(cert_->signature_algorithm(), expect_["signature"]);
+}
+
+TEST_F(SelfSignedCertificateTest, ValidityMatchesOpenssl) {
+  EXPECT_EQ(cert_->not_before().time_since_epoch().count(), std::stoll(expect_["not_before"]));
+  EXPECT_EQ(cert_->not_after().time_since_epoch().count(), std::stoll(expect_["not_after"]));
+  EXPECT_LT(cert_->not_before(), cert_->not_after());
+}
+
+TEST_F(SelfSignedCertificateTest, SubjectAltNamesOfEveryKind) {
+  SubjectAltNames sans = cert_->sans();
+  EXPECT_EQ(sans.dns, (std::vector<std::string>{"server.example.com", "*.example.com"}));
+  EXPECT_EQ(sans.ips, (std::vector<std::string>{"192.0.2.10", "2001:db8::1"}));
+  EXPECT_EQ(sans.uris, (std::vector<std::string>{"spiffe://example.com/server"}));
+  EXPECT_EQ(sans.emails, (std::vector<std::string>{"admin@example.com"}));
+  EXPECT_FALSE(sans.empty());
+}
+
+TEST_F(SelfSignedCertificateTest, ExtensionsAndKey) {
+  EXPECT_FALSE(cert_->is_ca());
+  EXPECT_EQ(cert_->path_len(), std::nullopt);
+  EXPECT_EQ(cert_->extended_key_usages(), (std::vector<std::string>{"serverAuth", "clientAuth"}));
+  EXPECT_EQ(cert_->key_usages(), (std::vector<std::string>{"digitalSignature", "keyAgreement"}));
+  EXPECT_EQ(cert_->subject_key_id_hex().size(), 40u);  // openssl's SHA-1 key identifier
+  EXPECT_EQ(cert_->public_key().Describe(), "EC P-256");
+  auto key = PrivateKey::Parse(ReadCertFixture("ec-p256-sec1.pem"));
+  ASSERT_TRUE(key);
+  EXPECT_TRUE(key->Matches(cert_->public_key()));
+}
+
+TEST_F(SelfSignedCertificateTest, FingerprintMatchesOpenssl) {
+  Fingerprint fp = cert_->fingerprint();
+  EXPECT_EQ(fp.colon, expect_["sha256"]);
+  std::string plain;
+  for (char c : expect_["sha256"]) {
+    if (c != ':') {
+      plain.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+  }
+  EXPECT_EQ(fp.hex, plain);
+  EXPECT_EQ(fp.hex.size(), 64u);
+}
+
+TEST_F(SelfSignedCertificateTest, SelfIssuedAndSelfSigned) {
+  EXPECT_TRUE(cert_->IsSelfIssued());
+  EXPECT_TRUE(cert_->IsSignedBy(*cert_));
+  EXPECT_TRUE(cert_->Equals(*cert_));
+}
+
+TEST_F(SelfSignedCertificateTest, DerAndPemRoundTripByteForByte) {
+  std::string der = ReadCertFixture("selfsigned-san.der");
+  EXPECT_EQ(cert_->ToDer(), der);
+  EXPECT_EQ(cert_->ToPem(), ReadCertFixture("selfsigned-san.pem"));
+  auto from_der = Certificate::FromDer(der);
+  ASSERT_TRUE(from_der);
+  EXPECT_TRUE(from_der->Equals(*cert_));
+  auto all = Certificate::ParseAll(der);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_TRUE(all->front().Equals(*cert_));
+}
+
+// ---- A root -> intermediate -> leaf chain made with openssl ----
+
+TEST(CertificateChainTest, CaFlagsPathLengthsAndUsages) {
+  Certificate root = MustParse("chain-root.pem");
+  Certificate inter = MustParse("chain-int.pem");
+  Certificate leaf = MustParse("chain-leaf.pem");
+  EXPECT_TRUE(root.is_ca());
+  EXPECT_EQ(root.path_len(), 1);
+  EXPECT_TRUE(inter.is_ca());
+  EXPECT_EQ(inter.path_len(), 0);
+  EXPECT_FALSE(leaf.is_ca());
+  EXPECT_EQ(leaf.path_len(), std::nullopt);
+  EXPECT_EQ(root.key_usages(), (std::vector<std::string>{"keyCertSign", "cRLSign"}));
+  EXPECT_TRUE(root.extended_key_usages().empty());
+  EXPECT_TRUE(root.sans().empty());
+  EXPECT_EQ(leaf.extended_key_usages(), (std::vector<std::string>{"serverAuth"}));
+  EXPECT_EQ(leaf.sans().dns, (std::vector<std::string>{"leaf.example.com"}));
+  EXPECT_EQ(root.serial_hex(), "01");
+  EXPECT_EQ(leaf.serial_hex(), "03");
+  EXPECT_EQ(root.common_name(), "Fixture Root CA");
+  EXPECT_EQ(inter.subject(), "CN=Fixture Intermediate CA,O=Fixture");
+  EXPECT_EQ(leaf.issuer(), inter.subject());
+}
+
+TEST(CertificateChainTest, KeysAndSignatureAlgorithms) {
+  Certificate root = MustParse("chain-root.pem");
+  Certificate inter = MustParse("chain-int.pem");
+  Certificate leaf = MustParse("chain-leaf.pem");
+  EXPECT_EQ(root.public_key().Describe(), "RSA 2048");
+  EXPECT_EQ(inter.public_key().Describe(), "EC P-384");
+  EXPECT_EQ(leaf.public_key().Describe(), "EC P-256");
+  EXPECT_EQ(root.signature_algorithm(), "sha256WithRSAEncryption");
+  EXPECT_EQ(inter.signature_algorithm(), "sha256WithRSAEncryption");
+  EXPECT_EQ(leaf.signature_algorithm(), "ecdsa-with-SHA384");
+}
+
+TEST(CertificateChainTest, KeyIdentifiersMatchOpenssl) {
+  auto expect = ReadExpect("chain-leaf.expect");
+  Certificate inter = MustParse("chain-int.pem");
+  Certificate leaf = MustParse("chain-leaf.pem");
+  EXPECT_EQ(leaf.subject_key_id_hex(), expect["ski"]);
+  EXPECT_EQ(leaf.authority_key_id_hex(), expect["aki"]);
+  EXPECT_EQ(leaf.authority_key_id_hex(), inter.subject_key_id_hex());
+}
+
+TEST(CertificateChainTest, IsSignedByChecksNameAndSignature) {
+  Certificate root = MustParse("chain-root.pem");
+  Certificate inter = MustParse("chain-int.pem");
+  Certificate leaf = MustParse("chain-leaf.pem");
+  Certificate other = MustParse("selfsigned-san.pem");
+  EXPECT_TRUE(leaf.IsSignedBy(inter));
+  EXPECT_TRUE(inter.IsSignedBy(root));
+  EXPECT_TRUE(root.IsSignedBy(root));
+  EXPECT_FALSE(leaf.IsSignedBy(root));
+  EXPECT_FALSE(inter.IsSignedBy(leaf));
+  EXPECT_FALSE(leaf.IsSignedBy(other));
+  EXPECT_TRUE(root.IsSelfIssued());
+  EXPECT_FALSE(leaf.IsSelfIssued());
+  EXPECT_FALSE(leaf.Equals(inter));
+}
+
+TEST(CertificateChainTest, SignatureIsCheckedNotOnlyTheName) {
+  // Flip one bit of the leaf's signature: the issuer name still matches, the signature does not.
+  std::string der = MustParse("chain-leaf.pem").ToDer();
+  der[der.size() - 5] = static_cast<char>(der[der.size() - 5] ^ 0x01);
+  auto tampered = Certificate::FromDer(der);
+  ASSERT_TRUE(tampered) << tampered.error().message;
+  EXPECT_FALSE(tampered->IsSignedBy(MustParse("chain-int.pem")));
+}
+
+// ---- Bundles ----
+
+TEST(CertificateBundleTest, ParseAllKeepsOrderAndSkipsOtherBlocks) {
+  auto certs = Certificate::ParseAll(ReadCertFixture("bundle-mixed.pem"));
+  ASSERT_TRUE(certs) << certs.error().message;
+  ASSERT_EQ(certs->size(), 3u);
+  EXPECT_TRUE((*certs)[0].Equals(MustParse("chain-leaf.pem")));
+  EXPECT_TRUE((*certs)[1].Equals(MustParse("chain-int.pem")));
+  EXPECT_TRUE((*certs)[2].Equals(MustParse("chain-root.pem")));
+  auto first = Certificate::FromPem(ReadCertFixture("bundle-mixed.pem"));
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->Equals((*certs)[0]));
+}
+
+TEST(CertificateBundleTest, ToPemBundleRoundTrips) {
+  auto certs = Certificate::ParseAll(ReadCertFixture("bundle-mixed.pem"));
+  ASSERT_TRUE(certs);
+  std::string bundle = ToPemBundle(*certs);
+  EXPECT_EQ(bundle, ReadCertFixture("chain-leaf.pem") + ReadCertFixture("chain-int.pem") +
+                        ReadCertFixture("chain-root.pem"));
+  auto again = Certificate::ParseAll(bundle);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE((*again)[i].Equals((*certs)[i]));
+  }
+}
+
+TEST(CertificateBundleTest, CopiesShareTheCertificate) {
+  Certificate a = MustParse("chain-leaf.pem");
+  Certificate b = a;
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_TRUE(a.Equals(b));
+}
+
+// ---- Bad input ----
+
+void ExpectCertParseError(const core::Result<std::vector<Certificate>>& r, const std::string& what,
+                          const std::string& message_part = "") {
+  ASSERT_FALSE(r) << what << " was accepted";
+  EXPECT_EQ(r.error().code, ErrorCode::kParse) << what;
+  EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+  EXPECT_NE(r.error().message.find(message_part), std::string::npos)
+      << what << ": " << r.error().message;
+}
+
+TEST(CertificateParseErrorTest, EmptyAndGarbage) {
+  ExpectCertParseError(Certificate::ParseAll(""), "empty input");
+  ExpectCertParseError(Certificate::ParseAll("hello world\n"), "text", "not a valid DER");
+  ExpectCertParseError(Certificate::ParseAll("-----BEGIN NOTHING-----\n"), "broken PEM");
+  ExpectCertParseError(Certificate::ParseAll(ReadCertFixture("ec-p256-sec1.pem")),
+                       "a key, no certificate", "no PEM certificate found");
+  auto pem = Certificate::FromPem("not pem at all");
+  ASSERT_FALSE(pem);
+  EXPECT_EQ(pem.error().code, ErrorCode::kParse);
+  EXPECT_EQ(pem.error().message, "no PEM certificate found");
+  auto der = Certificate::FromDer("");
+  ASSERT_FALSE(der);
+  EXPECT_EQ(der.error().code, ErrorCode::kParse);
+  auto pem_as_der = Certificate::FromDer(ReadCertFixture("chain-leaf.pem"));
+  ASSERT_FALSE(pem_as_der);
+  EXPECT_EQ(pem_as_der.error().code, ErrorCode::kParse);
+}
+
+TEST(CertificateParseErrorTest, TruncatedAndTrailingDer) {
+  std::string der = ReadCertFixture("selfsigned-san.der");
+  ExpectCertParseError(Certificate::ParseAll(der.substr(0, der.size() / 2)), "truncated DER",
+                       "not a valid DER certificate");
+  ExpectCertParseError(Certificate::ParseAll(der.substr(0, der.size() - 1)), "DER minus a byte");
+  ExpectCertParseError(Certificate::ParseAll(der + std::string("\0\0", 2)), "trailing bytes",
+                       "trailing data");
+  auto r = Certificate::FromDer(der + "x");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kParse);
+}
+
+TEST(CertificateParseErrorTest, TruncatedPem) {
+  std::string leaf = ReadCertFixture("chain-leaf.pem");
+  std::string inter = ReadCertFixture("chain-int.pem");
+  // The END line is missing.
+  ExpectCertParseError(Certificate::ParseAll(leaf.substr(0, leaf.size() / 2)), "truncated PEM",
+                       "PEM block 1");
+  // The second block lost its end: the error names it.
+  ExpectCertParseError(Certificate::ParseAll(leaf + inter.substr(0, inter.size() / 2)),
+                       "bundle with a truncated second block", "PEM block 2");
+  // The base64 is well-formed but the DER inside is cut short.
+  std::string cut = inter.substr(0, inter.size() / 2);
+  cut = cut.substr(0, cut.rfind('\n') + 1) + "-----END CERTIFICATE-----\n";
+  ExpectCertParseError(Certificate::ParseAll(leaf + cut), "bundle with a cut DER",
+                       "PEM block 2 (CERTIFICATE) is not a valid DER certificate");
+  auto first = Certificate::FromPem(cut);
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().code, ErrorCode::kParse);
+}
+
+TEST(CertificateParseErrorTest, CorruptBase64) {
+  std::string leaf = ReadCertFixture("chain-leaf.pem");
+  std::string bad = leaf;
+  bad[bad.find('\n') + 5] = '!';
+  ExpectCertParseError(Certificate::ParseAll(bad), "bad base64", "PEM block 1");
+}
+
+TEST(FingerprintTest, Sha256KnownAnswer) {
+  // FIPS 180-2 appendix B.1: SHA-256("abc").
+  Fingerprint fp = Sha256Fingerprint("abc");
+  EXPECT_EQ(fp.hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(fp.colon.substr(0, 12), "BA:78:16:BF:");
+  EXPECT_EQ(fp.colon.size(), 32u * 3 - 1);
+}
+
+}  // namespace
+}  // namespace clustertls::pki
