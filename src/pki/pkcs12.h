@@ -12,7 +12,7 @@
 namespace clustertls::pki {
 
 struct Pkcs12Options {
-  std::string friendly_name;
+  std::string friendly_name = {};
   // Modern default: AES-256-CBC with PBKDF2-HMAC-SHA256 for key and certificates, SHA-256 MAC.
   // `legacy` uses 3DES/RC2 + SHA-1 for old Java/Windows readers.
   bool legacy = false;
