@@ -17,6 +17,7 @@ struct VerifyOptions {
   std::vector<Certificate> untrusted;  // intermediates that may be used to build the path
   std::optional<std::string> host;     // DNS name the leaf must cover (SAN only, no CN fallback)
   std::optional<std::string> ip;       // IP address the leaf must cover (SAN iPAddress)
+  std::vector<std::string> emails;     // e-mail addresses the leaf must cover (SAN rfc822Name)
   Purpose purpose = Purpose::kAny;
   std::vector<Crl> crls;               // when given, revocation is checked for the whole chain
   core::TimePoint at;                  // the time of the check; notAfter is inclusive
