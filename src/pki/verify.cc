@@ -1,5 +1,6 @@
 #include "pki/verify.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <string>
@@ -156,9 +157,9 @@ VerifyProblem SetupProblem(std::string message) {
   return VerifyProblem{.code = "setup", .message = std::move(message), .depth = 0};
 }
 
-}  // namespace
-
-VerifyReport Verify(const Certificate& leaf, const VerifyOptions& options) {
+// One run of X509_verify_cert plus our checks, with `untrusted` as the intermediates offered.
+VerifyReport VerifyAlong(const Certificate& leaf, const VerifyOptions& options,
+                         const std::vector<Certificate>& intermediates) {
   VerifyReport report;
   CallbackState state;
   state.at = std::chrono::system_clock::to_time_t(options.at);
@@ -176,7 +177,7 @@ VerifyReport Verify(const Certificate& leaf, const VerifyOptions& options) {
       ossl::ClearErrors();  // A duplicate anchor is harmless.
     }
   }
-  for (const Certificate& cert : options.untrusted) {
+  for (const Certificate& cert : intermediates) {
     if (!sk_X509_push(untrusted.get(), cert.get())) {
       report.problems.push_back(SetupProblem("out of memory"));
       return report;
@@ -262,6 +263,108 @@ VerifyReport Verify(const Certificate& leaf, const VerifyOptions& options) {
       verify_checks::ChainView{.path = path, .anchored = anchored, .options = options},
       report.problems);
   ossl::ClearErrors();
+  return report;
+}
+
+// Bounds on the search for other paths, so that a hostile bag of intermediates (RFC 4158
+// section 5 calls them path-building loops and bridges) costs little.
+constexpr int kMaxPathLength = 12;
+constexpr int kMaxIssuerChecks = 512;
+constexpr std::size_t kMaxAlternatives = 16;
+
+// Searches other issuer paths from `leaf` to one of the anchors through `options.untrusted`
+// (depth first, each certificate used at most once per path): OpenSSL builds only one path and
+// does not backtrack when it fails (for instance on a name constraint of one issuer while
+// another issuer of the same name and key would do). Returns the intermediates of each path
+// found, leaf side first.
+std::vector<std::vector<Certificate>> AlternativePaths(const Certificate& leaf,
+                                                       const VerifyOptions& options) {
+  const std::vector<Certificate>& pool = options.untrusted;
+  std::vector<std::vector<Certificate>> found;
+  int checks = 0;
+  // issued[i][j]: pool[j] issued pool[i] (i == pool.size() stands for the leaf).
+  std::vector<std::vector<signed char>> issued(pool.size() + 1,
+                                               std::vector<signed char>(pool.size(), -1));
+  auto issued_by = [&](const Certificate& child, const Certificate& parent) {
+    if (X509_check_issued(parent.get(), child.get()) != X509_V_OK) {
+      return false;
+    }
+    ++checks;
+    return child.IsSignedBy(parent);
+  };
+  auto anchored = [&](const Certificate& cert) {
+    return std::any_of(options.anchors.begin(), options.anchors.end(), [&](const Certificate& a) {
+      return a.Equals(cert) || (checks < kMaxIssuerChecks && issued_by(cert, a));
+    });
+  };
+  std::vector<std::size_t> stack;
+  std::vector<bool> used(pool.size(), false);
+  auto dfs = [&](auto&& self, std::size_t node) -> void {
+    if (found.size() >= kMaxAlternatives || checks >= kMaxIssuerChecks ||
+        static_cast<int>(stack.size()) >= kMaxPathLength) {
+      return;
+    }
+    const Certificate& child = node == pool.size() ? leaf : pool[node];
+    for (std::size_t j = 0; j < pool.size(); ++j) {
+      if (used[j] || checks >= kMaxIssuerChecks) {
+        continue;
+      }
+      signed char& memo = issued[node][j];
+      if (memo < 0) {
+        memo = issued_by(child, pool[j]) ? 1 : 0;
+      }
+      if (memo == 0) {
+        continue;
+      }
+      used[j] = true;
+      stack.push_back(j);
+      if (anchored(pool[j])) {
+        std::vector<Certificate> path;
+        for (std::size_t k : stack) {
+          path.push_back(pool[k]);
+        }
+        found.push_back(std::move(path));
+      }
+      self(self, j);
+      stack.pop_back();
+      used[j] = false;
+    }
+  };
+  dfs(dfs, pool.size());
+  ossl::ClearErrors();
+  return found;
+}
+
+bool SameIntermediates(const std::vector<Certificate>& path, const std::vector<Certificate>& a) {
+  // `path` is a report path: leaf, intermediates, anchor.
+  if (path.size() != a.size() + 2) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!path[i + 1].Equals(a[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+VerifyReport Verify(const Certificate& leaf, const VerifyOptions& options) {
+  VerifyReport report = VerifyAlong(leaf, options, options.untrusted);
+  if (report.ok() || options.untrusted.empty()) {
+    return report;
+  }
+  // OpenSSL's one path failed: another path through the same bag may be valid (RFC 4158).
+  for (const std::vector<Certificate>& alternative : AlternativePaths(leaf, options)) {
+    if (SameIntermediates(report.path, alternative)) {
+      continue;
+    }
+    VerifyReport other = VerifyAlong(leaf, options, alternative);
+    if (other.ok()) {
+      return other;
+    }
+  }
   return report;
 }
 
