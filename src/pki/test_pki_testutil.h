@@ -1,0 +1,79 @@
+#pragma once
+
+// A test PKI built in code at a fixed reference time, for every pki/ unit test (and any other
+// folder's): a root CA, an intermediate CA under it, and leaves issued by the intermediate.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "core/time.h"
+#include "ossl/csprng.h"
+#include "pki/certificate.h"
+#include "pki/issuer.h"
+#include "pki/key.h"
+
+namespace clustertls::pki {
+
+// 2026-01-01T00:00:00Z: "now" for every test. Tests never read the wall clock.
+inline constexpr core::TimePoint kTestReferenceTime =
+    core::TimePoint(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1));
+
+// Unwraps a Result in test code: on error, fails the test with the message and aborts.
+template <typename T>
+T Must(core::Result<T> result, std::string_view what = "");
+void Must(core::Result<void> result, std::string_view what = "");
+
+// The bytes of tests/fixtures/<relative> (e.g. "csr/ok-ec.csr.pem"); fails the test if missing.
+std::string ReadTestFile(std::string_view relative);
+
+// A key for test role `slot` (0 root, 1 intermediate, 2 leaves, others free): RSA keys are
+// generated once per (type, slot) and reused, as RSA generation is slow; EC and Ed25519 keys
+// are fresh on every call. Distinct slots never share a key.
+PrivateKey TestKey(KeyType type, int slot);
+// A fresh key of `type`.
+PrivateKey NewTestKey(KeyType type);
+
+struct TestPkiOptions {
+  KeyType root_key_type = KeyType::kEcP256;
+  KeyType intermediate_key_type = KeyType::kEcP256;
+  std::string root_name = "clustertls Test Root CA";
+  std::string intermediate_name = "clustertls Test Intermediate CA";
+  // Both CAs start 1 day before kTestReferenceTime.
+  std::chrono::seconds root_validity = std::chrono::days(3650);
+  std::chrono::seconds intermediate_validity = std::chrono::days(1825);
+  std::optional<int> root_path_len{};
+  std::optional<int> intermediate_path_len = 0;
+  NameConstraints intermediate_constraints{};
+};
+
+struct TestPki {
+  core::TimePoint now;  // kTestReferenceTime
+  PrivateKey root_key;
+  Certificate root;
+  PrivateKey intermediate_key;
+  Certificate intermediate;
+  Issuer root_issuer;  // signs with the root (issues intermediates)
+  Issuer issuing;      // signs with the intermediate; its chain() is {root}
+};
+
+// Builds the test PKI. Aborts the test on failure.
+TestPki MakeTestPki(const TestPkiOptions& options = {});
+
+struct TestLeaf {
+  PrivateKey key;
+  Certificate cert;
+};
+
+// Issues a leaf for `name` (CN and DNS/IP SAN) from the intermediate at pki.now.
+TestLeaf IssueLeaf(const TestPki& pki, std::string_view name, Profile profile = Profile::kServer,
+                   KeyType key_type = KeyType::kEcP256,
+                   std::chrono::seconds validity = std::chrono::days(90));
+
+// Issues with an explicit request (any profile, SANs, URLs) from `issuer` at kTestReferenceTime.
+TestLeaf IssueLeaf(const Issuer& issuer, const IssueRequest& request,
+                   KeyType key_type = KeyType::kEcP256);
+
+}  // namespace clustertls::pki
