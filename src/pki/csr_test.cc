@@ -30,7 +30,8 @@ TEST_P(CsrRoundTripTest, CreateThenParsePemAndDer) {
     auto parsed = Csr::Parse(encoded);
     ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
     EXPECT_EQ(parsed->common_name(), "app.example.com");
-    EXPECT_EQ(parsed->subject(), "CN=app.example.com,O=Example,C=US");
+    // RFC 2253 order: last RDN first.
+    EXPECT_EQ(parsed->subject(), "CN=app.example.com,C=US,O=Example");
     SubjectAltNames want{.dns = {"api.example.com", "app.example.com"},
                          .ips = {"2001:db8::1"},
                          .uris = {"spiffe://example/app"},
