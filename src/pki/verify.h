@@ -13,15 +13,15 @@ namespace clustertls::pki {
 enum class Purpose { kAny, kServer, kClient };
 
 struct VerifyOptions {
-  std::vector<Certificate> anchors;    // trusted roots (or other trust anchors)
-  std::vector<Certificate> untrusted;  // intermediates that may be used to build the path
-  std::optional<std::string> host;     // DNS name the leaf must cover (SAN only, no CN fallback)
-  std::optional<std::string> ip;       // IP address the leaf must cover (SAN iPAddress)
-  std::vector<std::string> emails;     // e-mail addresses the leaf must cover (SAN rfc822Name)
+  std::vector<Certificate> anchors{};  // trusted roots (or other trust anchors)
+  std::vector<Certificate> untrusted{};  // intermediates that may be used to build the path
+  std::optional<std::string> host{};   // DNS name the leaf must cover (SAN only, no CN fallback)
+  std::optional<std::string> ip{};     // IP address the leaf must cover (SAN iPAddress)
+  std::vector<std::string> emails{};   // e-mail addresses the leaf must cover (SAN rfc822Name)
   Purpose purpose = Purpose::kAny;
-  std::vector<Crl> crls;               // when given, revocation is checked for the whole chain
-  core::TimePoint at;                  // the time of the check; notAfter is inclusive
-  std::optional<int> max_depth;        // max number of intermediates
+  std::vector<Crl> crls{};             // when given, revocation is checked for the whole chain
+  core::TimePoint at{};                // the time of the check; notAfter is inclusive
+  std::optional<int> max_depth{};      // max number of intermediates
 };
 
 // One problem found during verification.
