@@ -274,6 +274,7 @@ INSTANTIATE_TEST_SUITE_P(
                       FixtureCase{"rsa2048-pkcs8.pem", "RSA 2048", false},
                       FixtureCase{"rsa2048-pkcs8-enc.pem", "RSA 2048", true},
                       FixtureCase{"rsa2048-pkcs8-enc.der", "RSA 2048", true},
+                      FixtureCase{"rsa2048-pkcs1-enc.pem", "RSA 2048", true},
                       FixtureCase{"ec-p256-sec1.pem", "EC P-256", false},
                       FixtureCase{"ec-p256-sec1.der", "EC P-256", false},
                       FixtureCase{"ec-p256-sec1-params.pem", "EC P-256", false},
@@ -290,7 +291,7 @@ TEST(KeyFixtureEncodingsTest, EveryEncodingOfTheSameKeyMatches) {
     ASSERT_TRUE(other) << f;
     EXPECT_TRUE(other->Matches(pkcs1->public_key())) << f;
   }
-  for (const char* f : {"rsa2048-pkcs8-enc.pem", "rsa2048-pkcs8-enc.der"}) {
+  for (const char* f : {"rsa2048-pkcs8-enc.pem", "rsa2048-pkcs8-enc.der", "rsa2048-pkcs1-enc.pem"}) {
     auto other = PrivateKey::Parse(ReadKeyFixture(f), kFixturePass);
     ASSERT_TRUE(other) << f;
     EXPECT_TRUE(other->Matches(pkcs1->public_key())) << f;
@@ -305,6 +306,15 @@ TEST(KeyFixtureEncodingsTest, EveryEncodingOfTheSameKeyMatches) {
   EXPECT_FALSE(sec1->Matches(pkcs1->public_key()));
   // Re-encoding to PKCS#8 DER gives what `openssl pkcs8 -topk8 -nocrypt` wrote.
   EXPECT_EQ(*sec1->ToDer(), ReadKeyFixture("ec-p256-pkcs8.der"));
+}
+
+// A PEM file holding certificates and a key (as some servers want it): the key is found.
+TEST(KeyFixtureEncodingsTest, FindsTheKeyAmongCertificates) {
+  auto key = PrivateKey::Parse(ReadKeyFixture("bundle-mixed.pem"));
+  ASSERT_TRUE(key) << key.error().message;
+  auto alone = PrivateKey::Parse(ReadKeyFixture("chain-leaf.key"));
+  ASSERT_TRUE(alone);
+  EXPECT_TRUE(key->Matches(alone->public_key()));
 }
 
 struct WeakCase {
