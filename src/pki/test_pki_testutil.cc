@@ -11,35 +11,17 @@
 
 namespace clustertls::pki {
 
-namespace {
-
-[[noreturn]] void Abort(const core::Error& error, std::string_view what) {
+void AbortOnError(const core::Error& error, std::string_view what) {
   ADD_FAILURE() << "test PKI: " << what << (what.empty() ? "" : ": ") << error.message << " ["
                 << core::ErrorCodeName(error.code) << "] " << error.detail;
   std::abort();
 }
 
-}  // namespace
-
-template <typename T>
-T Must(core::Result<T> result, std::string_view what) {
-  if (!result) {
-    Abort(result.error(), what);
-  }
-  return std::move(result).value();
-}
-
 void Must(core::Result<void> result, std::string_view what) {
   if (!result) {
-    Abort(result.error(), what);
+    AbortOnError(result.error(), what);
   }
 }
-
-template PrivateKey Must(core::Result<PrivateKey>, std::string_view);
-template Certificate Must(core::Result<Certificate>, std::string_view);
-template Issuer Must(core::Result<Issuer>, std::string_view);
-template Csr Must(core::Result<Csr>, std::string_view);
-template std::string Must(core::Result<std::string>, std::string_view);
 
 std::string ReadTestFile(std::string_view relative) {
   const std::string path = std::string(CTLS_TESTDATA_DIR) + "/" + std::string(relative);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/result.h"
 #include "core/time.h"
@@ -21,9 +22,17 @@ namespace clustertls::pki {
 inline constexpr core::TimePoint kTestReferenceTime =
     core::TimePoint(std::chrono::sys_days(std::chrono::year(2026) / 1 / 1));
 
+// Fails the test with `error` (and what was being done) and aborts.
+[[noreturn]] void AbortOnError(const core::Error& error, std::string_view what);
+
 // Unwraps a Result in test code: on error, fails the test with the message and aborts.
 template <typename T>
-T Must(core::Result<T> result, std::string_view what = "");
+T Must(core::Result<T> result, std::string_view what = "") {
+  if (!result) {
+    AbortOnError(result.error(), what);
+  }
+  return std::move(result).value();
+}
 void Must(core::Result<void> result, std::string_view what = "");
 
 // The bytes of tests/fixtures/<relative> (e.g. "csr/ok-ec.csr.pem"); fails the test if missing.

@@ -1,0 +1,808 @@
+#include "pki/issuer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ossl/bio.h"
+#include "ossl/csprng.h"
+#include "pki/names.h"
+#include "pki/test_pki_testutil.h"
+
+namespace clustertls::pki {
+namespace {
+
+using core::ErrorCode;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAreArray;
+
+// The NIDs of every extension of `cert`, and which of them are critical.
+std::set<int> ExtensionNids(const Certificate& cert, bool critical_only = false) {
+  std::set<int> out;
+  for (int i = 0; i < X509_get_ext_count(cert.get()); ++i) {
+    X509_EXTENSION* ext = X509_get_ext(cert.get(), i);
+    if (!critical_only || X509_EXTENSION_get_critical(ext)) {
+      out.insert(OBJ_obj2nid(X509_EXTENSION_get_object(ext)));
+    }
+  }
+  return out;
+}
+
+template <typename T>
+ossl::Ptr<T> Ext(const Certificate& cert, int nid) {
+  return ossl::Ptr<T>(static_cast<T*>(X509_get_ext_d2i(cert.get(), nid, nullptr, nullptr)));
+}
+
+std::string Bytes(const ASN1_STRING* s) {
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<std::size_t>(ASN1_STRING_length(s)));
+}
+
+// SHA-1 of the subjectPublicKey BIT STRING, computed independently of issuer.cc.
+std::string Sha1OfKeyBits(const Certificate& cert) {
+  const unsigned char* bits = nullptr;
+  int len = 0;
+  X509_PUBKEY_get0_param(nullptr, &bits, &len, nullptr, X509_get_X509_PUBKEY(cert.get()));
+  unsigned char md[20];
+  unsigned int md_len = 0;
+  EVP_Digest(bits, static_cast<std::size_t>(len), md, &md_len, EVP_sha1(), nullptr);
+  return std::string(reinterpret_cast<char*>(md), md_len);
+}
+
+std::vector<int> EkuNids(const Certificate& cert) {
+  std::vector<int> out;
+  auto eku = Ext<EXTENDED_KEY_USAGE>(cert, NID_ext_key_usage);
+  for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku.get()); ++i) {
+    out.push_back(OBJ_obj2nid(sk_ASN1_OBJECT_value(eku.get(), i)));
+  }
+  return out;
+}
+
+// Verifies `cert` up to `pki.root` with OpenSSL's own path validation at pki.now.
+int OpensslVerify(const TestPki& pki, const Certificate& cert, int purpose) {
+  auto store = ossl::Own(X509_STORE_new());
+  X509_STORE_add_cert(store.get(), pki.root.get());
+  ossl::X509Stack untrusted(sk_X509_new_null());
+  X509_up_ref(pki.intermediate.get());
+  sk_X509_push(untrusted.get(), pki.intermediate.get());
+  auto ctx = ossl::Own(X509_STORE_CTX_new());
+  X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), untrusted.get());
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(pki.now.time_since_epoch().count()));
+  X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
+  if (purpose != 0) {
+    X509_STORE_CTX_set_purpose(ctx.get(), purpose);
+  }
+  int ok = X509_verify_cert(ctx.get());
+  return ok == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx.get());
+}
+
+const TestPki& SharedPki() {
+  static const TestPki* pki = new TestPki(MakeTestPki());
+  return *pki;
+}
+
+// ---- leaf profiles, field by field, for each key type ----
+
+struct LeafCase {
+  Profile profile;
+  KeyType key_type;
+};
+
+class LeafProfileTest : public ::testing::TestWithParam<LeafCase> {};
+
+TEST_P(LeafProfileTest, SetsExactlyTheProfilesExtensions) {
+  const auto [profile, key_type] = GetParam();
+  const TestPki& pki = SharedPki();
+  const bool rsa = key_type == KeyType::kRsa2048;
+  PrivateKey key = TestKey(key_type, 2);
+  ossl::Csprng rng;
+  const std::string cn = profile == Profile::kClient ? "client-7.example.com" : "node1.example.com";
+  auto cert = pki.issuing.Issue(IssueRequest{.profile = profile,
+                                             .common_name = cn,
+                                             .sans = {.dns = {"alt.example.com"},
+                                                      .ips = {"10.0.0.1"}},
+                                             .validity = std::chrono::days(30)},
+                                key.public_key(), pki.now, rng);
+  ASSERT_TRUE(cert.has_value()) << cert.error().message;
+
+  EXPECT_EQ(X509_get_version(cert->get()), X509_VERSION_3);
+  EXPECT_EQ(cert->common_name(), cn);
+  EXPECT_EQ(cert->issuer(), pki.intermediate.subject());
+  EXPECT_TRUE(cert->public_key().Equals(key.public_key()));
+
+  // Exactly the profile's extensions; BasicConstraints and KeyUsage are the critical ones.
+  std::set<int> want = {NID_basic_constraints, NID_key_usage, NID_ext_key_usage,
+                        NID_subject_key_identifier, NID_authority_key_identifier,
+                        NID_subject_alt_name};
+  if (profile == Profile::kOcspSigner) {
+    want.insert(NID_id_pkix_OCSP_noCheck);
+  }
+  EXPECT_EQ(ExtensionNids(*cert), want);
+  EXPECT_EQ(ExtensionNids(*cert, /*critical_only=*/true),
+            (std::set<int>{NID_basic_constraints, NID_key_usage}));
+
+  auto bc = Ext<BASIC_CONSTRAINTS>(*cert, NID_basic_constraints);
+  ASSERT_TRUE(bc);
+  EXPECT_EQ(bc->ca, 0);
+  EXPECT_EQ(bc->pathlen, nullptr);
+  EXPECT_FALSE(cert->is_ca());
+
+  std::uint32_t ku = X509_get_key_usage(cert->get());
+  std::uint32_t want_ku = KU_DIGITAL_SIGNATURE;
+  if (rsa && profile != Profile::kOcspSigner) {
+    want_ku |= KU_KEY_ENCIPHERMENT;
+  }
+  EXPECT_EQ(ku, want_ku);
+
+  std::vector<int> want_eku;
+  int purpose = 0;
+  switch (profile) {
+    case Profile::kServer:
+      want_eku = {NID_server_auth};
+      purpose = X509_PURPOSE_SSL_SERVER;
+      break;
+    case Profile::kClient:
+      want_eku = {NID_client_auth};
+      purpose = X509_PURPOSE_SSL_CLIENT;
+      break;
+    case Profile::kPeer:
+      want_eku = {NID_server_auth, NID_client_auth};
+      purpose = X509_PURPOSE_SSL_SERVER;
+      break;
+    case Profile::kOcspSigner:
+      want_eku = {NID_OCSP_sign};
+      break;
+    default:
+      FAIL();
+  }
+  EXPECT_EQ(EkuNids(*cert), want_eku);
+
+  // SKI: RFC 5280 4.2.1.2 method 1; AKI: the intermediate's SKI.
+  auto ski = Ext<ASN1_OCTET_STRING>(*cert, NID_subject_key_identifier);
+  ASSERT_TRUE(ski);
+  EXPECT_EQ(Bytes(ski.get()), Sha1OfKeyBits(*cert));
+  auto aki = Ext<AUTHORITY_KEYID>(*cert, NID_authority_key_identifier);
+  ASSERT_TRUE(aki);
+  ASSERT_NE(aki->keyid, nullptr);
+  EXPECT_EQ(Bytes(aki->keyid), Bytes(X509_get0_subject_key_id(pki.intermediate.get())));
+  EXPECT_EQ(aki->issuer, nullptr);
+  EXPECT_EQ(aki->serial, nullptr);
+
+  // SAN: the request's names and the CN.
+  EXPECT_THAT(cert->sans().dns, UnorderedElementsAreArray({"alt.example.com", cn.c_str()}));
+  EXPECT_EQ(cert->sans().ips, std::vector<std::string>{"10.0.0.1"});
+
+  // Independent checks: OpenSSL verifies the signature, the chain and the purpose.
+  EXPECT_EQ(X509_verify(cert->get(), pki.intermediate_key.get()), 1);
+  EXPECT_EQ(OpensslVerify(pki, *cert, purpose), X509_V_OK)
+      << X509_verify_cert_error_string(OpensslVerify(pki, *cert, purpose));
+  if (profile == Profile::kServer || profile == Profile::kPeer) {
+    EXPECT_EQ(X509_check_purpose(cert->get(), X509_PURPOSE_SSL_SERVER, 0), 1);
+    EXPECT_EQ(X509_check_host(cert->get(), "alt.example.com", 0, 0, nullptr), 1);
+  }
+  if (profile == Profile::kClient || profile == Profile::kPeer) {
+    EXPECT_EQ(X509_check_purpose(cert->get(), X509_PURPOSE_SSL_CLIENT, 0), 1);
+  }
+  if (profile == Profile::kServer) {
+    EXPECT_NE(X509_check_purpose(cert->get(), X509_PURPOSE_SSL_CLIENT, 0), 1);
+  }
+  if (profile == Profile::kClient) {
+    EXPECT_NE(X509_check_purpose(cert->get(), X509_PURPOSE_SSL_SERVER, 0), 1);
+  }
+  EXPECT_EQ(X509_check_ca(cert->get()), 0);
+}
+
+std::vector<LeafCase> AllLeafCases() {
+  std::vector<LeafCase> out;
+  for (Profile p : {Profile::kServer, Profile::kClient, Profile::kPeer, Profile::kOcspSigner}) {
+    for (KeyType k : {KeyType::kEcP256, KeyType::kRsa2048, KeyType::kEd25519}) {
+      out.push_back({p, k});
+    }
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Profiles, LeafProfileTest, ::testing::ValuesIn(AllLeafCases()),
+                         [](const auto& info) {
+                           std::string n = std::string(ProfileName(info.param.profile)) + "_" +
+                                           KeyTypeName(info.param.key_type);
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
+
+// ---- CA profiles ----
+
+TEST(CaProfileTest, RootIsSelfSignedCaWithCaKeyUsageAndNoEku) {
+  const TestPki& pki = SharedPki();
+  const Certificate& root = pki.root;
+  EXPECT_EQ(root.subject(), "CN=clustertls Test Root CA,O=clustertls tests");
+  EXPECT_EQ(root.issuer(), root.subject());
+  EXPECT_EQ(ExtensionNids(root),
+            (std::set<int>{NID_basic_constraints, NID_key_usage, NID_subject_key_identifier,
+                           NID_authority_key_identifier}));
+  EXPECT_EQ(ExtensionNids(root, true), (std::set<int>{NID_basic_constraints, NID_key_usage}));
+  auto bc = Ext<BASIC_CONSTRAINTS>(root, NID_basic_constraints);
+  ASSERT_TRUE(bc);
+  EXPECT_NE(bc->ca, 0);
+  EXPECT_EQ(bc->pathlen, nullptr);  // not requested: unlimited
+  EXPECT_EQ(X509_get_key_usage(root.get()),
+            static_cast<std::uint32_t>(KU_KEY_CERT_SIGN | KU_CRL_SIGN | KU_DIGITAL_SIGNATURE));
+  // Self-signed: AKI = SKI = SHA-1 of its key bits; the signature verifies with its own key.
+  EXPECT_EQ(Bytes(X509_get0_subject_key_id(root.get())), Sha1OfKeyBits(root));
+  EXPECT_EQ(Bytes(X509_get0_authority_key_id(root.get())), Sha1OfKeyBits(root));
+  EXPECT_EQ(X509_verify(root.get(), pki.root_key.get()), 1);
+  EXPECT_EQ(X509_check_ca(root.get()), 1);
+  EXPECT_TRUE(root.sans().empty());  // a CA's CN is a label, not a host name
+  EXPECT_EQ(X509_get_extension_flags(root.get()) & EXFLAG_SS, EXFLAG_SS);
+}
+
+TEST(CaProfileTest, IntermediateCarriesPathLenAndIsSignedByTheRoot) {
+  const TestPki& pki = SharedPki();
+  const Certificate& ca = pki.intermediate;
+  auto bc = Ext<BASIC_CONSTRAINTS>(ca, NID_basic_constraints);
+  ASSERT_TRUE(bc);
+  EXPECT_NE(bc->ca, 0);
+  ASSERT_NE(bc->pathlen, nullptr);
+  EXPECT_EQ(ASN1_INTEGER_get(bc->pathlen), 0);
+  EXPECT_EQ(ca.path_len(), 0);
+  EXPECT_EQ(ExtensionNids(ca, true), (std::set<int>{NID_basic_constraints, NID_key_usage}));
+  EXPECT_TRUE(EkuNids(ca).empty());
+  EXPECT_EQ(Bytes(X509_get0_authority_key_id(ca.get())),
+            Bytes(X509_get0_subject_key_id(pki.root.get())));
+  EXPECT_EQ(X509_verify(ca.get(), pki.root_key.get()), 1);
+  EXPECT_EQ(X509_check_ca(ca.get()), 1);
+  EXPECT_EQ(pki.issuing.chain().size(), 1u);
+}
+
+TEST(CaProfileTest, NameConstraintsAreEncodedCritical) {
+  TestPki pki = MakeTestPki(TestPkiOptions{
+      .intermediate_constraints = {.permitted_dns = {"Example.COM", ".internal.example"},
+                                   .excluded_dns = {"secret.example.com"},
+                                   .permitted_ip = {"10.0.0.0/8", "2001:db8::/32"},
+                                   .excluded_ip = {"10.9.0.0/16"}}});
+  const Certificate& ca = pki.intermediate;
+  EXPECT_EQ(ExtensionNids(ca, true),
+            (std::set<int>{NID_basic_constraints, NID_key_usage, NID_name_constraints}));
+  auto nc = Ext<NAME_CONSTRAINTS>(ca, NID_name_constraints);
+  ASSERT_TRUE(nc);
+  auto read = [](STACK_OF(GENERAL_SUBTREE) * trees) {
+    std::vector<std::string> out;
+    for (int i = 0; i < sk_GENERAL_SUBTREE_num(trees); ++i) {
+      GENERAL_NAME* base = sk_GENERAL_SUBTREE_value(trees, i)->base;
+      if (base->type == GEN_DNS) {
+        out.push_back("dns:" + Bytes(base->d.dNSName));
+      } else if (base->type == GEN_IPADD) {
+        std::string b = Bytes(base->d.iPAddress);
+        std::string hex;
+        for (unsigned char c : b) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          hex += kHex[c >> 4];
+          hex += kHex[c & 15];
+        }
+        out.push_back("ip:" + hex);
+      }
+    }
+    return out;
+  };
+  EXPECT_EQ(read(nc->permittedSubtrees),
+            (std::vector<std::string>{"dns:example.com", "dns:.internal.example",
+                                      "ip:0a000000ff000000",
+                                      "ip:20010db8000000000000000000000000"
+                                      "ffffffff000000000000000000000000"}));
+  EXPECT_EQ(read(nc->excludedSubtrees),
+            (std::vector<std::string>{"dns:secret.example.com", "ip:0a090000ffff0000"}));
+
+  // OpenSSL enforces them: a leaf inside verifies, one outside does not.
+  TestLeaf inside = IssueLeaf(pki, "a.example.com");
+  EXPECT_EQ(OpensslVerify(pki, inside.cert, X509_PURPOSE_SSL_SERVER), X509_V_OK);
+  TestLeaf outside = IssueLeaf(pki, "a.example.org");
+  EXPECT_EQ(OpensslVerify(pki, outside.cert, X509_PURPOSE_SSL_SERVER),
+            X509_V_ERR_PERMITTED_VIOLATION);
+  TestLeaf excluded = IssueLeaf(pki, "secret.example.com");
+  EXPECT_EQ(OpensslVerify(pki, excluded.cert, X509_PURPOSE_SSL_SERVER),
+            X509_V_ERR_EXCLUDED_VIOLATION);
+}
+
+TEST(CaProfileTest, RefusesBadNameConstraints) {
+  const TestPki& pki = SharedPki();
+  ossl::Csprng rng;
+  auto bad_cidr = pki.root_issuer.Issue(
+      IssueRequest{.profile = Profile::kIntermediateCa,
+                   .common_name = "Sub CA",
+                   .name_constraints = {.permitted_ip = {"10.0.0.1/8"}}},
+      NewTestKey(KeyType::kEcP256).public_key(), pki.now, rng);
+  ASSERT_FALSE(bad_cidr.has_value());
+  EXPECT_EQ(bad_cidr.error().code, ErrorCode::kInvalidName);
+  EXPECT_THAT(bad_cidr.error().message, HasSubstr("10.0.0.1/8"));
+
+  auto on_leaf = pki.issuing.Issue(IssueRequest{.profile = Profile::kServer,
+                                                .common_name = "a.example.com",
+                                                .name_constraints = {.permitted_dns = {"x.com"}}},
+                                   NewTestKey(KeyType::kEcP256).public_key(), pki.now, rng);
+  ASSERT_FALSE(on_leaf.has_value());
+  EXPECT_EQ(on_leaf.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(CaProfileTest, PathLengthMustFitTheIssuers) {
+  TestPki pki = MakeTestPki(TestPkiOptions{.root_path_len = 1, .intermediate_path_len = {}});
+  // Not requested: the issuer's limit minus one.
+  EXPECT_EQ(pki.intermediate.path_len(), 0);
+  ossl::Csprng rng;
+  PublicKey key = NewTestKey(KeyType::kEcP256).public_key();
+  auto too_long = pki.root_issuer.Issue(
+      IssueRequest{.profile = Profile::kIntermediateCa, .common_name = "Sub", .path_len = 1}, key,
+      pki.now, rng);
+  ASSERT_FALSE(too_long.has_value());
+  EXPECT_EQ(too_long.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(too_long.error().message, HasSubstr("at most 0"));
+
+  // The intermediate (pathlen 0) issues no CA at all.
+  auto sub = pki.issuing.Issue(
+      IssueRequest{.profile = Profile::kIntermediateCa, .common_name = "Sub"}, key, pki.now, rng);
+  ASSERT_FALSE(sub.has_value());
+  EXPECT_EQ(sub.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(sub.error().message, HasSubstr("path length 0"));
+
+  auto negative = pki.root_issuer.Issue(
+      IssueRequest{.profile = Profile::kIntermediateCa, .common_name = "Sub", .path_len = -1},
+      key, pki.now, rng);
+  ASSERT_FALSE(negative.has_value());
+  EXPECT_EQ(negative.error().code, ErrorCode::kInvalidArgument);
+
+  auto on_leaf = pki.issuing.Issue(
+      IssueRequest{.profile = Profile::kServer, .common_name = "a.example.com", .path_len = 0},
+      key, pki.now, rng);
+  ASSERT_FALSE(on_leaf.has_value());
+  EXPECT_EQ(on_leaf.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(CaProfileTest, ProfilesGoWhereTheyBelong) {
+  const TestPki& pki = SharedPki();
+  ossl::Csprng rng;
+  auto root_by_issuer = pki.root_issuer.Issue(
+      IssueRequest{.profile = Profile::kRootCa, .common_name = "Another Root"},
+      NewTestKey(KeyType::kEcP256).public_key(), pki.now, rng);
+  ASSERT_FALSE(root_by_issuer.has_value());
+  EXPECT_EQ(root_by_issuer.error().code, ErrorCode::kInvalidArgument);
+  auto self_intermediate =
+      SelfSign(NewTestKey(KeyType::kEcP256),
+               IssueRequest{.profile = Profile::kIntermediateCa, .common_name = "Sub"}, pki.now,
+               rng);
+  ASSERT_FALSE(self_intermediate.has_value());
+  EXPECT_EQ(self_intermediate.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(SelfSignTest, SelfSignedPeerLikeRedisGenerator) {
+  ossl::Csprng rng;
+  PrivateKey key = NewTestKey(KeyType::kEcP256);
+  auto cert = SelfSign(key,
+                       IssueRequest{.profile = Profile::kPeer,
+                                    .common_name = "a.example.com",
+                                    .sans = {.dns = {"*.a.example.com", "internal.a.example.com",
+                                                     "*.internal.a.example.com"}}},
+                       kTestReferenceTime, rng);
+  ASSERT_TRUE(cert.has_value()) << cert.error().message;
+  EXPECT_TRUE(cert->IsSelfIssued());
+  EXPECT_EQ(X509_verify(cert->get(), key.get()), 1);
+  EXPECT_FALSE(cert->is_ca());
+  EXPECT_EQ(EkuNids(*cert), (std::vector<int>{NID_server_auth, NID_client_auth}));
+  EXPECT_EQ(cert->sans().dns,
+            (std::vector<std::string>{"*.a.example.com", "internal.a.example.com",
+                                      "*.internal.a.example.com", "a.example.com"}));
+}
+
+// ---- signature algorithms ----
+
+TEST(SignatureAlgorithmTest, FollowsTheIssuerKey) {
+  struct Case {
+    KeyType type;
+    int nid;
+  };
+  for (Case c : {Case{KeyType::kEcP256, NID_ecdsa_with_SHA256},
+                 Case{KeyType::kEcP384, NID_ecdsa_with_SHA384},
+                 Case{KeyType::kRsa2048, NID_sha256WithRSAEncryption},
+                 Case{KeyType::kEd25519, NID_ED25519}}) {
+    TestPki pki = MakeTestPki(TestPkiOptions{.intermediate_key_type = c.type});
+    TestLeaf leaf = IssueLeaf(pki, "sig.example.com");
+    EXPECT_EQ(X509_get_signature_nid(leaf.cert.get()), c.nid) << KeyTypeName(c.type);
+    EXPECT_EQ(X509_verify(leaf.cert.get(), pki.intermediate_key.get()), 1);
+    EXPECT_EQ(OpensslVerify(pki, leaf.cert, X509_PURPOSE_SSL_SERVER), X509_V_OK)
+        << KeyTypeName(c.type);
+  }
+}
+
+TEST(SubjectKeyTest, PublicKeyIsEncodedExactlyAsOpensslDoes) {
+  const TestPki& pki = SharedPki();
+  for (KeyType t : {KeyType::kEcP256, KeyType::kEcP384, KeyType::kRsa2048, KeyType::kEd25519}) {
+    TestLeaf leaf = IssueLeaf(pki, "spki.example.com", Profile::kServer, t);
+    std::string cert_spki = ossl::ToDer(X509_get_X509_PUBKEY(leaf.cert.get()), i2d_X509_PUBKEY);
+    EXPECT_EQ(cert_spki, leaf.key.public_key().SpkiDer()) << KeyTypeName(t);
+  }
+}
+
+// ---- serials and validity ----
+
+TEST(SerialTest, AtLeast128RandomBitsPositiveAndUnique) {
+  const TestPki& pki = SharedPki();
+  std::set<std::string> seen;
+  for (int i = 0; i < 20; ++i) {
+    TestLeaf leaf = IssueLeaf(pki, "serial.example.com");
+    const ASN1_INTEGER* serial = X509_get0_serialNumber(leaf.cert.get());
+    EXPECT_EQ(ASN1_STRING_type(serial), V_ASN1_INTEGER);  // not V_ASN1_NEG_INTEGER
+    auto bn = ossl::Own(ASN1_INTEGER_to_BN(serial, nullptr));
+    EXPECT_GE(BN_num_bits(bn.get()), 129);
+    EXPECT_LE(ASN1_STRING_length(serial), 20);  // RFC 5280 4.1.2.2
+    EXPECT_FALSE(BN_is_negative(bn.get()));
+    seen.insert(leaf.cert.serial_hex());
+  }
+  EXPECT_EQ(seen.size(), 20u);
+}
+
+TEST(ValidityTest, BackdatesNotBeforeAndAddsTheValidity) {
+  const TestPki& pki = SharedPki();
+  TestLeaf leaf = IssueLeaf(pki, "time.example.com", Profile::kServer, KeyType::kEcP256,
+                            std::chrono::days(90));
+  EXPECT_EQ(leaf.cert.not_before(), pki.now - kBackdate);
+  EXPECT_EQ(leaf.cert.not_after(), pki.now + std::chrono::days(90));
+  EXPECT_EQ(core::FormatTime(leaf.cert.not_before()), "2025-12-31T23:55:00Z");
+}
+
+TEST(ValidityTest, RefusesToOutliveTheIssuerSayingHowLongItLives) {
+  const TestPki& pki = SharedPki();
+  // The intermediate runs from 2025-12-31 for 1825 days: 1824 days (and 5 minutes) from now.
+  const core::TimePoint int_end = pki.intermediate.not_after();
+  ASSERT_EQ(std::chrono::floor<std::chrono::days>(int_end - pki.now), std::chrono::days(1824));
+  ossl::Csprng rng;
+  auto cert = pki.issuing.Issue(IssueRequest{.profile = Profile::kServer,
+                                             .common_name = "long.example.com",
+                                             .validity = std::chrono::days(2000)},
+                                NewTestKey(KeyType::kEcP256).public_key(), pki.now, rng);
+  ASSERT_FALSE(cert.has_value());
+  EXPECT_EQ(cert.error().code, ErrorCode::kExpired);
+  EXPECT_EQ(cert.error().message,
+            "requested validity (2000 days) ends after the issuer \"" +
+                pki.intermediate.subject() + "\" expires on " + core::FormatTime(int_end) +
+                " (in 1824 days); use at most 1824 days");
+  EXPECT_EQ(core::FormatTime(int_end), "2030-12-30T00:05:00Z");
+
+  // Exactly up to the issuer's notAfter is fine (notAfter is inclusive).
+  auto exact = pki.issuing.Issue(
+      IssueRequest{.profile = Profile::kServer,
+                   .common_name = "long.example.com",
+                   .validity = std::chrono::duration_cast<std::chrono::seconds>(int_end - pki.now)},
+      NewTestKey(KeyType::kEcP256).public_key(), pki.now, rng);
+  ASSERT_TRUE(exact.has_value()) << exact.error().message;
+  EXPECT_EQ(exact->not_after(), int_end);
+  auto one_more = pki.issuing.Issue(
+      IssueRequest{.profile = Profile::kServer,
+                   .common_name = "long.example.com",
+                   .validity = std::chrono::duration_cast<std::chrono::seconds>(int_end - pki.now) +
+                               std::chrono::seconds(1)},
+      NewTestKey(KeyType::kEcP256).public_key(), pki.now, rng);
+  ASSERT_FALSE(one_more.has_value());
+  EXPECT_EQ(one_more.error().code, ErrorCode::kExpired);
+}
+
+TEST(ValidityTest, RefusesAnIssuerOutsideItsValidity) {
+  const TestPki& pki = SharedPki();
+  ossl::Csprng rng;
+  PublicKey key = NewTestKey(KeyType::kEcP256).public_key();
+  IssueRequest request{.profile = Profile::kServer, .common_name = "late.example.com"};
+  auto late = pki.issuing.Issue(request, key, pki.now + std::chrono::days(3000), rng);
+  ASSERT_FALSE(late.has_value());
+  EXPECT_EQ(late.error().code, ErrorCode::kExpired);
+  EXPECT_THAT(late.error().message, HasSubstr("expired on 2030-12-30T00:05:00Z"));
+  EXPECT_THAT(late.error().message, HasSubstr(pki.intermediate.subject()));
+
+  auto early = pki.issuing.Issue(request, key, pki.now - std::chrono::days(30), rng);
+  ASSERT_FALSE(early.has_value());
+  EXPECT_EQ(early.error().code, ErrorCode::kExpired);
+  EXPECT_THAT(early.error().message, HasSubstr("not valid before"));
+
+  auto zero = pki.issuing.Issue(
+      IssueRequest{.profile = Profile::kServer, .common_name = "z.example.com",
+                   .validity = std::chrono::seconds(0)},
+      key, pki.now, rng);
+  ASSERT_FALSE(zero.has_value());
+  EXPECT_EQ(zero.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(ValidityTest, NotBeforeNeverPrecedesTheIssuers) {
+  const TestPki& pki = SharedPki();
+  ossl::Csprng rng;
+  // One minute after the intermediate starts: the backdate is clamped to its notBefore.
+  core::TimePoint just_after = pki.intermediate.not_before() + std::chrono::minutes(1);
+  auto cert = pki.issuing.Issue(
+      IssueRequest{.profile = Profile::kServer, .common_name = "early.example.com"},
+      NewTestKey(KeyType::kEcP256).public_key(), just_after, rng);
+  ASSERT_TRUE(cert.has_value()) << cert.error().message;
+  EXPECT_EQ(cert->not_before(), pki.intermediate.not_before());
+}
+
+// ---- names ----
+
+TEST(IssueNamesTest, RefusesInvalidNamesWithTheNameInTheMessage) {
+  using namespace std::string_literals;
+  const TestPki& pki = SharedPki();
+  ossl::Csprng rng;
+  PublicKey key = NewTestKey(KeyType::kEcP256).public_key();
+  std::string long_label(64, 'a');
+  std::string name254 = std::string(63, 'a') + "." + std::string(63, 'b') + "." +
+                        std::string(63, 'c') + "." + std::string(62, 'd');
+  ASSERT_EQ(name254.size(), 254u);
+  struct Case {
+    IssueRequest request;
+    std::string shown;
+  };
+  std::vector<Case> cases = {
+      {{.common_name = "a\0b.example.com"s}, "a\\x00b.example.com"},
+      {{.common_name = long_label + ".example.com"}, long_label + ".example.com"},
+      {{.common_name = name254}, name254},
+      {{.common_name = "ok.example.com", .sans = {.dns = {"*.*.x"}}}, "*.*.x"},
+      {{.common_name = "f*o.example.com"}, "f*o.example.com"},
+      {{.common_name = "ok.example.com", .sans = {.ips = {"10.0.0.256"}}}, "10.0.0.256"},
+      {{.common_name = "ok.example.com", .sans = {.emails = {"not-an-email"}}}, "not-an-email"},
+      {{.common_name = "ok.example.com", .sans = {.uris = {"no scheme"}}}, "no scheme"},
+      {{.common_name = "My Server"}, "My Server"},
+  };
+  for (const auto& c : cases) {
+    auto cert = pki.issuing.Issue(c.request, key, pki.now, rng);
+    ASSERT_FALSE(cert.has_value()) << c.shown;
+    EXPECT_EQ(cert.error().code, ErrorCode::kInvalidName) << cert.error().message;
+    EXPECT_THAT(cert.error().message, HasSubstr("\"" + c.shown + "\""));
+  }
+  auto bad_crl = pki.issuing.Issue(
+      IssueRequest{.common_name = "ok.example.com", .crl_urls = {"not a url"}}, key, pki.now, rng);
+  ASSERT_FALSE(bad_crl.has_value());
+  EXPECT_EQ(bad_crl.error().code, ErrorCode::kInvalidName);
+}
+
+TEST(IssueNamesTest, CanonicalisesNamesAndEncodesIdnsAsALabels) {
+  const TestPki& pki = SharedPki();
+  TestLeaf leaf = IssueLeaf(pki.issuing,
+                            IssueRequest{.profile = Profile::kServer,
+                                         .common_name = "Bücher.Example.",
+                                         .sans = {.dns = {"WWW.Example.com"},
+                                                  .ips = {"2001:DB8:0:0::1"},
+                                                  .uris = {"HTTPS://svc.example.com/x"},
+                                                  .emails = {"Ops@Example.COM"}}});
+  EXPECT_EQ(leaf.cert.common_name(), "xn--bcher-kva.example");
+  EXPECT_EQ(leaf.cert.sans().dns,
+            (std::vector<std::string>{"www.example.com", "xn--bcher-kva.example"}));
+  EXPECT_EQ(leaf.cert.sans().ips, std::vector<std::string>{"2001:db8::1"});
+  EXPECT_EQ(leaf.cert.sans().uris, std::vector<std::string>{"https://svc.example.com/x"});
+  EXPECT_EQ(leaf.cert.sans().emails, std::vector<std::string>{"Ops@example.com"});
+  EXPECT_EQ(X509_check_host(leaf.cert.get(), "xn--bcher-kva.example", 0, 0, nullptr), 1);
+
+  // The subject's CN is a UTF8String; subject_extra comes first.
+  TestLeaf with_org = IssueLeaf(pki.issuing, IssueRequest{.profile = Profile::kClient,
+                                                          .common_name = "10.1.1.1",
+                                                          .subject_extra = {{"O", "Acme"}}});
+  EXPECT_EQ(with_org.cert.subject(), "CN=10.1.1.1,O=Acme");
+  EXPECT_EQ(with_org.cert.sans().ips, std::vector<std::string>{"10.1.1.1"});
+  const X509_NAME* subject = X509_get_subject_name(with_org.cert.get());
+  EXPECT_EQ(ASN1_STRING_type(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, 1))),
+            V_ASN1_UTF8STRING);
+}
+
+TEST(IssueNamesTest, CrlDistributionPointAndOcspUrls) {
+  const TestPki& pki = SharedPki();
+  TestLeaf leaf = IssueLeaf(pki.issuing,
+                            IssueRequest{.profile = Profile::kServer,
+                                         .common_name = "urls.example.com",
+                                         .crl_urls = {"http://ca.example.com/int.crl"},
+                                         .ocsp_urls = {"http://ocsp.example.com"}});
+  auto crldp = Ext<CRL_DIST_POINTS>(leaf.cert, NID_crl_distribution_points);
+  ASSERT_TRUE(crldp);
+  ASSERT_EQ(sk_DIST_POINT_num(crldp.get()), 1);
+  DIST_POINT* dp = sk_DIST_POINT_value(crldp.get(), 0);
+  ASSERT_NE(dp->distpoint, nullptr);
+  ASSERT_EQ(dp->distpoint->type, 0);
+  GENERAL_NAMES* full = dp->distpoint->name.fullname;
+  ASSERT_EQ(sk_GENERAL_NAME_num(full), 1);
+  EXPECT_EQ(sk_GENERAL_NAME_value(full, 0)->type, GEN_URI);
+  EXPECT_EQ(Bytes(sk_GENERAL_NAME_value(full, 0)->d.uniformResourceIdentifier),
+            "http://ca.example.com/int.crl");
+
+  auto aia = Ext<AUTHORITY_INFO_ACCESS>(leaf.cert, NID_info_access);
+  ASSERT_TRUE(aia);
+  ASSERT_EQ(sk_ACCESS_DESCRIPTION_num(aia.get()), 1);
+  ACCESS_DESCRIPTION* ad = sk_ACCESS_DESCRIPTION_value(aia.get(), 0);
+  EXPECT_EQ(OBJ_obj2nid(ad->method), NID_ad_OCSP);
+  EXPECT_EQ(Bytes(ad->location->d.uniformResourceIdentifier), "http://ocsp.example.com");
+  EXPECT_EQ(ExtensionNids(leaf.cert, true),
+            (std::set<int>{NID_basic_constraints, NID_key_usage}));
+}
+
+// ---- from a CSR ----
+
+TEST(IssueFromCsrTest, TakesOnlyTheCnAndSansOfAGreedyCsr) {
+  const TestPki& pki = SharedPki();
+  ossl::Csprng rng;
+  // Made by `openssl req`: asks for CA:TRUE, keyCertSign, codeSigning and extra extensions.
+  Csr csr = Must(Csr::Parse(ReadTestFile("csr/ca-true-extra.csr.pem")));
+  auto cert = pki.issuing.IssueFromCsr(csr, IssueRequest{.profile = Profile::kServer}, pki.now,
+                                       rng);
+  ASSERT_TRUE(cert.has_value()) << cert.error().message;
+  EXPECT_EQ(ExtensionNids(*cert),
+            (std::set<int>{NID_basic_constraints, NID_key_usage, NID_ext_key_usage,
+                           NID_subject_key_identifier, NID_authority_key_identifier,
+                           NID_subject_alt_name}));
+  EXPECT_FALSE(cert->is_ca());
+  EXPECT_EQ(X509_check_ca(cert->get()), 0);
+  EXPECT_EQ(X509_get_key_usage(cert->get()), static_cast<std::uint32_t>(KU_DIGITAL_SIGNATURE));
+  EXPECT_EQ(EkuNids(*cert), std::vector<int>{NID_server_auth});
+  // Subject: the CN only (C and O of the CSR are not copied); SANs re-canonicalised.
+  EXPECT_EQ(cert->subject(), "CN=greedy.example.com");
+  EXPECT_EQ(cert->sans().dns,
+            (std::vector<std::string>{"greedy.example.com", "www.greedy.example.com"}));
+  EXPECT_TRUE(cert->public_key().Equals(csr.public_key()));
+  EXPECT_EQ(OpensslVerify(pki, *cert, X509_PURPOSE_SSL_SERVER), X509_V_OK);
+}
+
+TEST(IssueFromCsrTest, GreedyCsrBuiltWithOpensslApis) {
+  const TestPki& pki = SharedPki();
+  ossl::Csprng rng;
+  PrivateKey key = NewTestKey(KeyType::kEcP256);
+  auto req = ossl::Own(X509_REQ_new());
+  X509_REQ_set_version(req.get(), X509_REQ_VERSION_1);
+  X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("Api.Example.com"), -1, -1, 0);
+  X509_REQ_set_pubkey(req.get(), key.get());
+  STACK_OF(X509_EXTENSION)* exts = nullptr;
+  auto bc = ossl::Own(BASIC_CONSTRAINTS_new());
+  bc->ca = 0xff;
+  X509V3_add1_i2d(&exts, NID_basic_constraints, bc.get(), 1, X509V3_ADD_DEFAULT);
+  auto ku = ossl::Own(ASN1_BIT_STRING_new());
+  ASN1_BIT_STRING_set_bit(ku.get(), 5, 1);
+  X509V3_add1_i2d(&exts, NID_key_usage, ku.get(), 1, X509V3_ADD_DEFAULT);
+  auto san = ossl::Own(GENERAL_NAMES_new());
+  GENERAL_NAME* dns = GENERAL_NAME_new();
+  ASN1_IA5STRING* ia5 = ASN1_IA5STRING_new();
+  ASN1_STRING_set(ia5, "API2.example.com", -1);
+  GENERAL_NAME_set0_value(dns, GEN_DNS, ia5);
+  sk_GENERAL_NAME_push(san.get(), dns);
+  X509V3_add1_i2d(&exts, NID_subject_alt_name, san.get(), 0, X509V3_ADD_DEFAULT);
+  ossl::ExtensionStack owned(exts);
+  ASSERT_EQ(X509_REQ_add_extensions(req.get(), owned.get()), 1);
+  ASSERT_GT(X509_REQ_sign(req.get(), key.get(), EVP_sha256()), 0);
+  std::string der = ossl::ToDer(req.get(), i2d_X509_REQ);
+  Csr csr = Must(Csr::Parse(der));
+
+  auto cert = pki.issuing.IssueFromCsr(
+      csr, IssueRequest{.profile = Profile::kClient, .sans = {.dns = {"extra.example.com"}}},
+      pki.now, rng);
+  ASSERT_TRUE(cert.has_value()) << cert.error().message;
+  EXPECT_FALSE(cert->is_ca());
+  EXPECT_EQ(X509_get_key_usage(cert->get()), static_cast<std::uint32_t>(KU_DIGITAL_SIGNATURE));
+  EXPECT_EQ(EkuNids(*cert), std::vector<int>{NID_client_auth});
+  EXPECT_EQ(cert->common_name(), "api.example.com");
+  EXPECT_EQ(cert->sans().dns, (std::vector<std::string>{"extra.example.com", "api2.example.com",
+                                                        "api.example.com"}));
+}
+
+TEST(IssueFromCsrTest, RequestCommonNameOverridesTheCsrs) {
+  const TestPki& pki = SharedPki();
+  ossl::Csprng rng;
+  Csr csr = Must(Csr::Parse(ReadTestFile("csr/ok-ec.csr.pem")));
+  auto cert = pki.issuing.IssueFromCsr(
+      csr, IssueRequest{.profile = Profile::kServer, .common_name = "other.example.com"}, pki.now,
+      rng);
+  ASSERT_TRUE(cert.has_value()) << cert.error().message;
+  EXPECT_EQ(cert->common_name(), "other.example.com");
+  EXPECT_EQ(cert->sans().dns, (std::vector<std::string>{"app.example.com", "api.example.com",
+                                                        "other.example.com"}));
+  EXPECT_EQ(cert->sans().ips, std::vector<std::string>{"10.1.2.3"});
+}
+
+TEST(IssueFromCsrTest, RefusesInvalidNamesInTheCsr) {
+  const TestPki& pki = SharedPki();
+  ossl::Csprng rng;
+  Csr csr = Must(Csr::Parse(ReadTestFile("csr/bad-san-wildcard.csr.pem")));
+  auto cert = pki.issuing.IssueFromCsr(csr, IssueRequest{}, pki.now, rng);
+  ASSERT_FALSE(cert.has_value());
+  EXPECT_EQ(cert.error().code, ErrorCode::kInvalidName);
+  EXPECT_THAT(cert.error().message, HasSubstr("\"*.*.example.com\""));
+}
+
+TEST(IssueFromCsrTest, CsrFromAKeyRoundTrip) {
+  const TestPki& pki = SharedPki();
+  ossl::Csprng rng;
+  for (KeyType t : {KeyType::kEcP256, KeyType::kEcP384, KeyType::kRsa2048, KeyType::kEd25519}) {
+    PrivateKey key = TestKey(t, 4);
+    Csr made = Must(Csr::Create(key, CsrOptions{.common_name = "rt.example.com",
+                                                .sans = {.ips = {"192.0.2.1"}}}));
+    Csr csr = Must(Csr::Parse(made.ToPem()));
+    auto cert = pki.issuing.IssueFromCsr(csr, IssueRequest{.profile = Profile::kPeer}, pki.now,
+                                         rng);
+    ASSERT_TRUE(cert.has_value()) << cert.error().message;
+    EXPECT_TRUE(cert->public_key().Equals(key.public_key())) << KeyTypeName(t);
+    EXPECT_EQ(cert->sans().ips, std::vector<std::string>{"192.0.2.1"});
+    EXPECT_EQ(cert->sans().dns, std::vector<std::string>{"rt.example.com"});
+    EXPECT_EQ(OpensslVerify(pki, *cert, X509_PURPOSE_SSL_CLIENT), X509_V_OK) << KeyTypeName(t);
+  }
+}
+
+TEST(MergeCsrRequestTest, CsrCnOnlyWhenTheRequestHasNone) {
+  IssueRequest base{.sans = {.dns = {"a.example.com"}}};
+  SubjectAltNames csr_sans{.dns = {"b.example.com"}, .ips = {"10.0.0.1"}};
+  IssueRequest merged = MergeCsrRequest(base, "csr.example.com", csr_sans);
+  EXPECT_EQ(merged.common_name, "csr.example.com");
+  EXPECT_EQ(merged.sans.dns, (std::vector<std::string>{"a.example.com", "b.example.com"}));
+  EXPECT_EQ(merged.sans.ips, std::vector<std::string>{"10.0.0.1"});
+  base.common_name = "req.example.com";
+  EXPECT_EQ(MergeCsrRequest(base, "csr.example.com", csr_sans).common_name, "req.example.com");
+}
+
+// ---- Issuer::Create ----
+
+TEST(IssuerCreateTest, RefusesANonCa) {
+  const TestPki& pki = SharedPki();
+  TestLeaf leaf = IssueLeaf(pki, "leaf.example.com");
+  auto issuer = Issuer::Create(leaf.cert, leaf.key);
+  ASSERT_FALSE(issuer.has_value());
+  EXPECT_EQ(issuer.error().code, ErrorCode::kNotCa);
+  EXPECT_EQ(issuer.error().message,
+            "certificate \"CN=leaf.example.com\" is not a CA (no BasicConstraints CA:TRUE)");
+}
+
+TEST(IssuerCreateTest, RefusesACaWithoutKeyCertSign) {
+  const TestPki& pki = SharedPki();
+  // The root, re-made with KeyUsage digitalSignature only and re-signed with its key.
+  auto x = ossl::Own(X509_dup(pki.root.get()));
+  X509_delete_ext(x.get(), X509_get_ext_by_NID(x.get(), NID_key_usage, -1));
+  auto ku = ossl::Own(ASN1_BIT_STRING_new());
+  ASN1_BIT_STRING_set_bit(ku.get(), 0, 1);
+  X509_add1_ext_i2d(x.get(), NID_key_usage, ku.get(), 1, X509V3_ADD_DEFAULT);
+  ASSERT_GT(X509_sign(x.get(), pki.root_key.get(), EVP_sha256()), 0);
+  Certificate cert = Must(Certificate::FromDer(ossl::ToDer(x.get(), i2d_X509)));
+  auto issuer = Issuer::Create(cert, pki.root_key);
+  ASSERT_FALSE(issuer.has_value());
+  EXPECT_EQ(issuer.error().code, ErrorCode::kNotCa);
+  EXPECT_THAT(issuer.error().message, HasSubstr("keyCertSign"));
+}
+
+TEST(IssuerCreateTest, RefusesAMismatchedKey) {
+  const TestPki& pki = SharedPki();
+  auto issuer = Issuer::Create(pki.intermediate, NewTestKey(KeyType::kEcP256));
+  ASSERT_FALSE(issuer.has_value());
+  EXPECT_EQ(issuer.error().code, ErrorCode::kKeyMismatch);
+  EXPECT_THAT(issuer.error().message, HasSubstr(pki.intermediate.subject()));
+  auto other_type = Issuer::Create(pki.intermediate, TestKey(KeyType::kEd25519, 5));
+  ASSERT_FALSE(other_type.has_value());
+  EXPECT_EQ(other_type.error().code, ErrorCode::kKeyMismatch);
+}
+
+TEST(IssuerCreateTest, AcceptsAnOpensslMadeCa) {
+  // chain-int.pem is an intermediate CA made by `openssl` (tests/fixtures/keys/gen.sh); without
+  // its key we check the CA test through the key-mismatch path only.
+  auto certs = Certificate::ParseAll(ReadTestFile("keys/chain-root.pem"));
+  ASSERT_TRUE(certs.has_value()) << certs.error().message;
+  auto issuer = Issuer::Create(certs->front(), NewTestKey(KeyType::kEcP256));
+  ASSERT_FALSE(issuer.has_value());
+  EXPECT_EQ(issuer.error().code, ErrorCode::kKeyMismatch);  // it is a CA: only the key is wrong
+}
+
+TEST(ProfileNameTest, RoundTrips) {
+  for (Profile p : {Profile::kRootCa, Profile::kIntermediateCa, Profile::kServer,
+                    Profile::kClient, Profile::kPeer, Profile::kOcspSigner}) {
+    auto parsed = ParseProfile(ProfileName(p));
+    ASSERT_TRUE(parsed.has_value());
+    EXPECT_EQ(*parsed, p);
+  }
+  auto bad = ParseProfile("webserver");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(bad.error().message, HasSubstr("\"webserver\""));
+}
+
+}  // namespace
+}  // namespace clustertls::pki
