@@ -1,0 +1,98 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "core/rng.h"
+#include "core/time.h"
+#include "pki/certificate.h"
+#include "pki/issuer.h"
+#include "pki/key.h"
+
+namespace clustertls::cli {
+
+// What a command runs with: output streams, the clock and the randomness (injected so the
+// command logic does not reach for globals).
+struct Context {
+  std::ostream& out;
+  std::ostream& err;
+  const core::Clock& clock;
+  core::Rng& rng;
+  bool quiet = false;       // --quiet: no informational lines (data output and errors remain)
+  bool stderr_tty = false;  // progress bars only on a terminal
+
+  // An informational line on stdout (suppressed by --quiet).
+  void Info(const std::string& line) const;
+  // "clustertls: warning: <line>" on stderr.
+  void Warn(const std::string& line) const;
+};
+
+// A parsed command, ready to run; returns its exit code (0, or 1 for a negative answer such as
+// "verification failed" that is not an error) or an Error.
+using Action = std::function<core::Result<int>(Context&)>;
+
+// Each command group adds its subcommands to `app`; when one is parsed, it stores what to run in
+// `*action`.
+void AddCaCommands(CLI::App& app, Action* action);
+void AddCertCommands(CLI::App& app, Action* action);
+void AddCsrCommands(CLI::App& app, Action* action);
+void AddInspectCommand(CLI::App& app, Action* action);
+void AddVerifyCommand(CLI::App& app, Action* action);
+void AddToolCommands(CLI::App& app, Action* action);  // fingerprint, convert, chain, key
+void AddQuickstartCommand(CLI::App& app, Action* action);
+
+// An error in how the command was called (exit code 2), found after CLI11's own parsing.
+core::Error UsageError(std::string message);
+bool IsUsageError(const core::Error& error);
+
+// --- Option helpers (CLI11) ----------------------------------------------------------------
+
+// Validator accepting the key type names of pki::ParseKeyType.
+CLI::Validator KeyTypeValidator();
+// Help text listing the key types, with the default.
+std::string KeyTypeHelp(const char* default_name = "ec-p256");
+// Repeatable option taking one value per occurrence ("--dns a --dns b").
+CLI::Option* AddRepeated(CLI::App* cmd, const std::string& name, std::vector<std::string>& into,
+                         const std::string& help);
+
+// --- Reading inputs --------------------------------------------------------------------------
+
+// Reads a file (error names the file).
+core::Result<std::string> ReadInput(const std::string& path);
+// Reads a passphrase file if `path` is not empty: the whole content, one trailing newline
+// ignored; an empty passphrase is refused.
+core::Result<std::optional<std::string>> ReadOptionalPassphrase(const std::string& path);
+// Reads and parses a private key; an encrypted key without a passphrase names `pass_flag`.
+core::Result<pki::PrivateKey> LoadPrivateKey(const std::string& path,
+                                             const std::string& passphrase_file,
+                                             const std::string& pass_flag);
+// Reads every certificate of a PEM bundle or one DER certificate.
+core::Result<std::vector<pki::Certificate>> LoadCertificates(const std::string& path);
+// Builds an issuer from a CA certificate file (the CA alone, or the CA with the chain above it
+// in any order) and its key.
+core::Result<pki::Issuer> LoadIssuer(const std::string& ca_cert, const std::string& ca_key,
+                                     const std::string& ca_passphrase_file);
+
+// --- Values ----------------------------------------------------------------------------------
+
+// The issuer's certificate followed by the chain above it.
+std::vector<pki::Certificate> IssuerPath(const pki::Issuer& issuer);
+// PEM of `leaf` followed by the issuer path: what "<name>.crt" holds.
+std::string LeafWithChainPem(const pki::Certificate& leaf, const pki::Issuer& issuer);
+// The top-most CA certificate known (the root when the chain reaches it): "ca/ca.crt" of a zip.
+const pki::Certificate& TopCa(const pki::Issuer& issuer);
+// Private key PEM, encrypted when `passphrase` is set.
+core::Result<std::string> KeyPem(const pki::PrivateKey& key,
+                                 const std::optional<std::string>& passphrase);
+// Human summary of validity, e.g. "2025-01-01T00:00:00Z (in 364 days)".
+std::string DescribeNotAfter(core::TimePoint not_after, core::TimePoint now);
+// Checks `name` is usable as an output file name (usage error otherwise).
+core::Result<void> CheckFileName(const std::string& flag, const std::string& name);
+
+}  // namespace clustertls::cli
