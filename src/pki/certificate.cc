@@ -1,16 +1,15 @@
 #include "pki/certificate.h"
 
 #include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
 
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <ctime>
 #include <utility>
-
-#include <openssl/err.h>
-#include <openssl/objects.h>
-#include <openssl/pem.h>
 
 #include "core/encoding.h"
 #include "ossl/bio.h"
@@ -125,10 +124,10 @@ core::Result<std::vector<Certificate>> ParsePemCertificates(std::string_view dat
     long len = 0;
     int ok = PEM_read_bio(bio.get(), &name_raw, &header_raw, &body_raw, &len);
     std::string name = name_raw != nullptr ? name_raw : "";
-    std::string body = body_raw != nullptr && len > 0
-                           ? std::string(reinterpret_cast<char*>(body_raw),
-                                         static_cast<std::size_t>(len))
-                           : std::string();
+    std::string body =
+        body_raw != nullptr && len > 0
+            ? std::string(reinterpret_cast<char*>(body_raw), static_cast<std::size_t>(len))
+            : std::string();
     OPENSSL_free(name_raw);
     OPENSSL_free(header_raw);
     OPENSSL_free(body_raw);
@@ -241,7 +240,8 @@ std::string Certificate::serial_hex() const {
   // Same digits as i2a_ASN1_INTEGER, which `openssl x509 -serial` uses.
   const ASN1_INTEGER* serial = X509_get0_serialNumber(x509_.get());
   std::string bytes = Asn1StringBytes(serial);
-  std::string out = (serial != nullptr && ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER) ? "-" : "";
+  std::string out =
+      (serial != nullptr && ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER) ? "-" : "";
   if (bytes.empty()) {
     return out + "00";
   }
@@ -291,9 +291,7 @@ SubjectAltNames Certificate::sans() const {
   return out;
 }
 
-bool Certificate::is_ca() const {
-  return (X509_get_extension_flags(x509_.get()) & EXFLAG_CA) != 0;
-}
+bool Certificate::is_ca() const { return (X509_get_extension_flags(x509_.get()) & EXFLAG_CA) != 0; }
 
 std::optional<long> Certificate::path_len() const {
   if (!is_ca()) {
@@ -323,10 +321,14 @@ std::vector<std::string> Certificate::extended_key_usages() const {
 std::vector<std::string> Certificate::key_usages() const {
   // RFC 5280 section 4.2.1.3, in bit order.
   static constexpr std::pair<std::uint32_t, const char*> kBits[] = {
-      {KU_DIGITAL_SIGNATURE, "digitalSignature"}, {KU_NON_REPUDIATION, "nonRepudiation"},
-      {KU_KEY_ENCIPHERMENT, "keyEncipherment"},   {KU_DATA_ENCIPHERMENT, "dataEncipherment"},
-      {KU_KEY_AGREEMENT, "keyAgreement"},         {KU_KEY_CERT_SIGN, "keyCertSign"},
-      {KU_CRL_SIGN, "cRLSign"},                   {KU_ENCIPHER_ONLY, "encipherOnly"},
+      {KU_DIGITAL_SIGNATURE, "digitalSignature"},
+      {KU_NON_REPUDIATION, "nonRepudiation"},
+      {KU_KEY_ENCIPHERMENT, "keyEncipherment"},
+      {KU_DATA_ENCIPHERMENT, "dataEncipherment"},
+      {KU_KEY_AGREEMENT, "keyAgreement"},
+      {KU_KEY_CERT_SIGN, "keyCertSign"},
+      {KU_CRL_SIGN, "cRLSign"},
+      {KU_ENCIPHER_ONLY, "encipherOnly"},
       {KU_DECIPHER_ONLY, "decipherOnly"},
   };
   std::vector<std::string> out;
@@ -381,8 +383,7 @@ PublicKey Certificate::public_key() const {
 Fingerprint Certificate::fingerprint() const { return Sha256Fingerprint(ToDer()); }
 
 bool Certificate::IsSelfIssued() const {
-  return X509_NAME_cmp(X509_get_subject_name(x509_.get()), X509_get_issuer_name(x509_.get())) ==
-         0;
+  return X509_NAME_cmp(X509_get_subject_name(x509_.get()), X509_get_issuer_name(x509_.get())) == 0;
 }
 
 bool Certificate::IsSignedBy(const Certificate& issuer) const {

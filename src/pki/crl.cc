@@ -1,9 +1,9 @@
 #include "pki/crl.h"
 
-#include <utility>
-
 #include <openssl/err.h>
 #include <openssl/pem.h>
+
+#include <utility>
 
 #include "ossl/bio.h"
 #include "ossl/error.h"
@@ -47,10 +47,10 @@ core::Result<std::vector<ossl::Ptr<X509_CRL>>> ParsePem(std::string_view data, s
     long len = 0;
     int ok = PEM_read_bio(bio.get(), &name_raw, &header_raw, &body_raw, &len);
     std::string name = name_raw != nullptr ? name_raw : "";
-    std::string body = body_raw != nullptr && len > 0
-                           ? std::string(reinterpret_cast<char*>(body_raw),
-                                         static_cast<std::size_t>(len))
-                           : std::string();
+    std::string body =
+        body_raw != nullptr && len > 0
+            ? std::string(reinterpret_cast<char*>(body_raw), static_cast<std::size_t>(len))
+            : std::string();
     OPENSSL_free(name_raw);
     OPENSSL_free(header_raw);
     OPENSSL_free(body_raw);

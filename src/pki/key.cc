@@ -1,15 +1,15 @@
 #include "pki/key.h"
 
-#include <array>
-#include <cstring>
-#include <utility>
-
 #include <openssl/crypto.h>
 #include <openssl/decoder.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+
+#include <array>
+#include <cstring>
+#include <utility>
 
 #include "ossl/bio.h"
 #include "ossl/error.h"
@@ -121,8 +121,7 @@ core::Result<ossl::Ptr<EVP_PKEY>> DecodePem(std::string_view data, PassphraseSta
       if (!state.passphrase.has_value()) {
         return Fail(ErrorCode::kWrongPassphrase, "key is encrypted: a passphrase is needed");
       }
-      return Fail(ErrorCode::kWrongPassphrase,
-                  "cannot decrypt the private key: wrong passphrase");
+      return Fail(ErrorCode::kWrongPassphrase, "cannot decrypt the private key: wrong passphrase");
     }
     return ossl::Failure(ErrorCode::kParse, "no PEM private key found");
   }
@@ -151,8 +150,7 @@ core::Result<ossl::Ptr<EVP_PKEY>> DecodeDer(std::string_view data, PassphraseSta
       if (!state.passphrase.has_value()) {
         return Fail(ErrorCode::kWrongPassphrase, "key is encrypted: a passphrase is needed");
       }
-      return Fail(ErrorCode::kWrongPassphrase,
-                  "cannot decrypt the private key: wrong passphrase");
+      return Fail(ErrorCode::kWrongPassphrase, "cannot decrypt the private key: wrong passphrase");
     }
     return ossl::Failure(ErrorCode::kParse, "not a private key (neither PEM nor DER)");
   }
@@ -189,12 +187,18 @@ core::Result<KeyType> ParseKeyType(std::string_view name) {
 
 const char* KeyTypeName(KeyType type) {
   switch (type) {
-    case KeyType::kEcP256: return "ec-p256";
-    case KeyType::kEcP384: return "ec-p384";
-    case KeyType::kRsa2048: return "rsa-2048";
-    case KeyType::kRsa3072: return "rsa-3072";
-    case KeyType::kRsa4096: return "rsa-4096";
-    case KeyType::kEd25519: return "ed25519";
+    case KeyType::kEcP256:
+      return "ec-p256";
+    case KeyType::kEcP384:
+      return "ec-p384";
+    case KeyType::kRsa2048:
+      return "rsa-2048";
+    case KeyType::kRsa3072:
+      return "rsa-3072";
+    case KeyType::kRsa4096:
+      return "rsa-4096";
+    case KeyType::kEd25519:
+      return "ed25519";
   }
   return "unknown";
 }
@@ -243,9 +247,9 @@ core::Result<void> CheckKeyAcceptable(const EVP_PKEY* key) {
     std::string group = GroupName(key);
     std::string shown = DisplayCurveName(group);
     if (shown != "P-256" && shown != "P-384") {
-      return Fail(ErrorCode::kWeakKey,
-                  "EC curve " + (shown.empty() ? std::string("(unknown)") : shown) +
-                      " is not supported (use P-256 or P-384)");
+      return Fail(ErrorCode::kWeakKey, "EC curve " +
+                                           (shown.empty() ? std::string("(unknown)") : shown) +
+                                           " is not supported (use P-256 or P-384)");
     }
     return {};
   }
@@ -378,9 +382,9 @@ core::Result<std::string> PrivateKey::ToPem(std::optional<std::string_view> pass
     return ossl::Failure(ErrorCode::kCrypto, "AES-256-CBC is not available");
   }
   // RFC 8018 section 6.2 (PBES2) with PBKDF2-HMAC-SHA256 and a random salt and IV.
-  auto pbe = ossl::Own(PKCS5_pbe2_set_iv_ex(Aes256Cbc(), kPbkdf2Iterations, nullptr,
-                                            kPbkdf2SaltBytes, nullptr, NID_hmacWithSHA256,
-                                            nullptr));
+  auto pbe =
+      ossl::Own(PKCS5_pbe2_set_iv_ex(Aes256Cbc(), kPbkdf2Iterations, nullptr, kPbkdf2SaltBytes,
+                                     nullptr, NID_hmacWithSHA256, nullptr));
   if (!pbe) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot set up PBES2 encryption");
   }

@@ -267,21 +267,21 @@ TEST_P(KeyFixtureTest, ParsesOpensslFixture) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Openssl, KeyFixtureTest,
-    ::testing::Values(FixtureCase{"rsa2048-pkcs1.pem", "RSA 2048", false},
-                      FixtureCase{"rsa2048-pkcs1.der", "RSA 2048", false},
-                      FixtureCase{"rsa2048-pkcs8.pem", "RSA 2048", false},
-                      FixtureCase{"rsa2048-pkcs8-enc.pem", "RSA 2048", true},
-                      FixtureCase{"rsa2048-pkcs8-enc.der", "RSA 2048", true},
-                      FixtureCase{"rsa2048-pkcs1-enc.pem", "RSA 2048", true},
-                      FixtureCase{"ec-p256-sec1.pem", "EC P-256", false},
-                      FixtureCase{"ec-p256-sec1.der", "EC P-256", false},
-                      FixtureCase{"ec-p256-sec1-params.pem", "EC P-256", false},
-                      FixtureCase{"ec-p256-pkcs8.der", "EC P-256", false},
-                      FixtureCase{"ec-p384-pkcs8.pem", "EC P-384", false},
-                      FixtureCase{"ec-p384-pkcs8-enc.der", "EC P-384", true},
-                      FixtureCase{"ed25519-pkcs8.pem", "Ed25519", false}));
+INSTANTIATE_TEST_SUITE_P(Openssl, KeyFixtureTest,
+                         ::testing::Values(FixtureCase{"rsa2048-pkcs1.pem", "RSA 2048", false},
+                                           FixtureCase{"rsa2048-pkcs1.der", "RSA 2048", false},
+                                           FixtureCase{"rsa2048-pkcs8.pem", "RSA 2048", false},
+                                           FixtureCase{"rsa2048-pkcs8-enc.pem", "RSA 2048", true},
+                                           FixtureCase{"rsa2048-pkcs8-enc.der", "RSA 2048", true},
+                                           FixtureCase{"rsa2048-pkcs1-enc.pem", "RSA 2048", true},
+                                           FixtureCase{"ec-p256-sec1.pem", "EC P-256", false},
+                                           FixtureCase{"ec-p256-sec1.der", "EC P-256", false},
+                                           FixtureCase{"ec-p256-sec1-params.pem", "EC P-256",
+                                                       false},
+                                           FixtureCase{"ec-p256-pkcs8.der", "EC P-256", false},
+                                           FixtureCase{"ec-p384-pkcs8.pem", "EC P-384", false},
+                                           FixtureCase{"ec-p384-pkcs8-enc.der", "EC P-384", true},
+                                           FixtureCase{"ed25519-pkcs8.pem", "Ed25519", false}));
 
 TEST(KeyFixtureEncodingsTest, EveryEncodingOfTheSameKeyMatches) {
   auto pkcs1 = PrivateKey::Parse(ReadKeyFixture("rsa2048-pkcs1.pem"));
@@ -291,7 +291,8 @@ TEST(KeyFixtureEncodingsTest, EveryEncodingOfTheSameKeyMatches) {
     ASSERT_TRUE(other) << f;
     EXPECT_TRUE(other->Matches(pkcs1->public_key())) << f;
   }
-  for (const char* f : {"rsa2048-pkcs8-enc.pem", "rsa2048-pkcs8-enc.der", "rsa2048-pkcs1-enc.pem"}) {
+  for (const char* f :
+       {"rsa2048-pkcs8-enc.pem", "rsa2048-pkcs8-enc.der", "rsa2048-pkcs1-enc.pem"}) {
     auto other = PrivateKey::Parse(ReadKeyFixture(f), kFixturePass);
     ASSERT_TRUE(other) << f;
     EXPECT_TRUE(other->Matches(pkcs1->public_key())) << f;
@@ -334,13 +335,13 @@ TEST_P(WeakKeyFixtureTest, RefusesWithSpecificMessage) {
 
 INSTANTIATE_TEST_SUITE_P(
     Openssl, WeakKeyFixtureTest,
-    ::testing::Values(
-        WeakCase{"weak-rsa1024.pem", "RSA key of 1024 bits is too small (minimum 2048)"},
-        WeakCase{"weak-rsa2048-e3.pem", "RSA public exponent 3 is refused"},
-        WeakCase{"weak-secp256k1.pem", "EC curve secp256k1 is not supported"},
-        WeakCase{"weak-ec-explicit.pem", "explicit curve parameters"},
-        WeakCase{"weak-dsa.pem", "DSA keys are not supported"},
-        WeakCase{"weak-x25519.pem", "X25519 keys are not supported"}));
+    ::testing::Values(WeakCase{"weak-rsa1024.pem",
+                               "RSA key of 1024 bits is too small (minimum 2048)"},
+                      WeakCase{"weak-rsa2048-e3.pem", "RSA public exponent 3 is refused"},
+                      WeakCase{"weak-secp256k1.pem", "EC curve secp256k1 is not supported"},
+                      WeakCase{"weak-ec-explicit.pem", "explicit curve parameters"},
+                      WeakCase{"weak-dsa.pem", "DSA keys are not supported"},
+                      WeakCase{"weak-x25519.pem", "X25519 keys are not supported"}));
 
 TEST(CheckKeyAcceptableTest, AppliesToPublicKeysToo) {
   std::string pem = ReadKeyFixture("weak-rsa1024.pem");

@@ -1,9 +1,9 @@
 #include "pki/pkcs12.h"
 
-#include <utility>
-
 #include <openssl/err.h>
 #include <openssl/pkcs12.h>
+
+#include <utility>
 
 #include "ossl/bio.h"
 #include "ossl/error.h"

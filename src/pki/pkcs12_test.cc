@@ -216,8 +216,8 @@ TEST_F(Pkcs12Test, RefusesEmptyPassphraseAndMismatchedKey) {
 TEST_F(Pkcs12Test, RefusesNonPkcs12Input) {
   auto der = BuildPkcs12(*key_, *leaf_, chain_, "s3cret");
   ASSERT_TRUE(der);
-  for (const std::string& bad : {std::string(), std::string("garbage"), der->substr(0, der->size() / 2),
-                                 *der + "x", leaf_->ToDer()}) {
+  for (const std::string& bad : {std::string(), std::string("garbage"),
+                                 der->substr(0, der->size() / 2), *der + "x", leaf_->ToDer()}) {
     auto r = ParsePkcs12(bad, "s3cret");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, ErrorCode::kParse) << r.error().message;
@@ -250,8 +250,8 @@ TEST_F(Pkcs12Test, OpensslCliReadsModernPkcs12) {
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::write(fd, der->data(), der->size()), static_cast<ssize_t>(der->size()));
   ::close(fd);
-  std::string cmd = std::string("openssl pkcs12 -in ") + path +
-                    " -info -nokeys -passin pass:s3cret 2>&1";
+  std::string cmd =
+      std::string("openssl pkcs12 -in ") + path + " -info -nokeys -passin pass:s3cret 2>&1";
   FILE* pipe = ::popen(cmd.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string out;
@@ -264,8 +264,7 @@ TEST_F(Pkcs12Test, OpensslCliReadsModernPkcs12) {
   ::unlink(path);
   ASSERT_EQ(status, 0) << out;
   EXPECT_NE(out.find("MAC: sha256"), std::string::npos) << out;
-  EXPECT_NE(out.find("PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC"), std::string::npos)
-      << out;
+  EXPECT_NE(out.find("PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC"), std::string::npos) << out;
   EXPECT_NE(out.find("Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC"), std::string::npos) << out;
   EXPECT_NE(out.find("PRF hmacWithSHA256"), std::string::npos) << out;
   EXPECT_NE(out.find("friendlyName: my leaf"), std::string::npos) << out;
