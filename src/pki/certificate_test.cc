@@ -222,6 +222,24 @@ TEST(CertificateBundleTest, ToPemBundleRoundTrips) {
   }
 }
 
+TEST(CertificateBundleTest, AcceptsCrlfLineEndings) {
+  std::string crlf;
+  for (char c : ReadCertFixture("bundle-mixed.pem")) {
+    if (c == '\n') {
+      crlf += "\r\n";
+    } else {
+      crlf.push_back(c);
+    }
+  }
+  auto certs = Certificate::ParseAll(crlf);
+  ASSERT_TRUE(certs) << certs.error().message;
+  ASSERT_EQ(certs->size(), 3u);
+  EXPECT_TRUE((*certs)[2].Equals(MustParse("chain-root.pem")));
+  auto key = PrivateKey::Parse(crlf);
+  ASSERT_TRUE(key) << key.error().message;
+  EXPECT_TRUE(key->Matches((*certs)[0].public_key()));
+}
+
 TEST(CertificateBundleTest, CopiesShareTheCertificate) {
   Certificate a = MustParse("chain-leaf.pem");
   Certificate b = a;
