@@ -374,8 +374,6 @@ PublicKey Certificate::public_key() const {
   if (key == nullptr) {
     // The key's algorithm is unknown to OpenSSL: an empty key that matches nothing.
     ossl::ClearErrors();
-    auto empty = ossl::Own(EVP_PKEY_new());
-    return PublicKey::FromEvp(empty.get());
   }
   return PublicKey::FromEvp(key);
 }

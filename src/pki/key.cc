@@ -265,6 +265,10 @@ core::Result<void> CheckKeyAcceptable(const EVP_PKEY* key) {
 // ---- PublicKey ----
 
 PublicKey PublicKey::FromEvp(EVP_PKEY* key) {
+  if (key == nullptr) {
+    // Defensive: an empty key that describes as "unknown", encodes to "" and matches nothing.
+    return PublicKey(ossl::Share(ossl::Own(EVP_PKEY_new())));
+  }
   EVP_PKEY_up_ref(key);
   return PublicKey(ossl::Share(ossl::Own(key)));
 }
@@ -336,6 +340,9 @@ core::Result<PrivateKey> PrivateKey::Generate(KeyType type) {
 }
 
 PrivateKey PrivateKey::FromEvp(EVP_PKEY* key) {
+  if (key == nullptr) {
+    return PrivateKey(ossl::Share(ossl::Own(EVP_PKEY_new())));
+  }
   EVP_PKEY_up_ref(key);
   return PrivateKey(ossl::Share(ossl::Own(key)));
 }

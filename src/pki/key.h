@@ -28,7 +28,8 @@ core::Result<void> CheckKeyAcceptable(const EVP_PKEY* key);
 // A public key: an immutable value sharing the underlying EVP_PKEY.
 class PublicKey {
  public:
-  // Takes a shared reference to `key` (EVP_PKEY_up_ref). `key` must not be null.
+  // Takes a shared reference to `key` (EVP_PKEY_up_ref). A null `key` gives an empty key that
+  // describes as "unknown", has no SPKI and matches nothing.
   static PublicKey FromEvp(EVP_PKEY* key);
   // Parses a DER SubjectPublicKeyInfo. Fails with kParse.
   static core::Result<PublicKey> FromSpkiDer(std::string_view der);

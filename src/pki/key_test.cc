@@ -399,6 +399,17 @@ TEST(KeyParseErrorTest, ErrorsNeverEchoKeyMaterial) {
   }
 }
 
+TEST(PublicKeyTest, NullEvpGivesAnEmptyKeyThatMatchesNothing) {
+  PublicKey empty = PublicKey::FromEvp(nullptr);
+  ASSERT_NE(empty.get(), nullptr);
+  EXPECT_EQ(empty.SpkiDer(), "");
+  EXPECT_EQ(empty.Describe(), "unknown");
+  auto key = PrivateKey::Generate(KeyType::kEcP256);
+  ASSERT_TRUE(key);
+  EXPECT_FALSE(key->Matches(empty));
+  EXPECT_FALSE(empty.Equals(key->public_key()));
+}
+
 TEST(PublicKeyTest, SpkiParseErrors) {
   auto key = PrivateKey::Generate(KeyType::kEcP256);
   ASSERT_TRUE(key);
