@@ -241,6 +241,14 @@ TEST_F(Pkcs12Test, ReadsOpensslMadeFiles) {
   }
 }
 
+TEST(Pkcs12WeakKeyTest, RefusesAWeakKeyInside) {
+  auto r = ParsePkcs12(ReadP12Fixture("weak-rsa1024.p12"), kFixturePass);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kWeakKey);
+  EXPECT_NE(r.error().message.find("RSA key of 1024 bits is too small"), std::string::npos)
+      << r.error().message;
+}
+
 // The openssl CLI (OpenSSL 3, no legacy provider) reads what we write and names its algorithms.
 TEST_F(Pkcs12Test, OpensslCliReadsModernPkcs12) {
   auto der = BuildPkcs12(*key_, *leaf_, chain_, "s3cret", {.friendly_name = "my leaf"});
