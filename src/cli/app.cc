@@ -73,6 +73,28 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   AddVerifyCommand(app, &action);
   AddToolCommands(app, &action);
 
+  // CLI11 reports an unknown command as "A subcommand is required": name it instead.
+  {
+    CLI::App* current = &app;
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg.empty() || arg[0] == '-' || current->get_subcommands({}).empty()) {
+        break;
+      }
+      CLI::App* sub = nullptr;
+      try {
+        sub = current->get_subcommand(arg);
+      } catch (const CLI::OptionNotFound&) {
+        std::string names;
+        for (const CLI::App* s : current->get_subcommands({})) {
+          names += (names.empty() ? "" : ", ") + s->get_name();
+        }
+        PrintError(err, "unknown command \"" + arg + "\" (commands: " + names + ")");
+        return kExitUsage;
+      }
+      current = sub;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

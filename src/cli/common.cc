@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "cli/input.h"
 #include "cli/instances.h"
 #include "core/files.h"
 #include "pki/chain.h"
@@ -92,6 +93,14 @@ core::Result<pki::PrivateKey> LoadPrivateKey(const std::string& path,
 
 core::Result<std::vector<pki::Certificate>> LoadCertificates(const std::string& path) {
   CTLS_ASSIGN_OR_RETURN(std::string data, ReadInput(path));
+  InputKind kind = DetectKind(data);
+  if (kind == InputKind::kUnknown) {
+    return Fail(ErrorCode::kParse, path + ": not a PEM or DER certificate file");
+  }
+  if (kind != InputKind::kCertificates) {
+    return Fail(ErrorCode::kParse, path + ": expected a certificate, found a " +
+                                       InputKindName(kind));
+  }
   auto certs = pki::Certificate::ParseAll(data);
   if (!certs) {
     return certs.error().WithContext(path);

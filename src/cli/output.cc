@@ -263,10 +263,19 @@ core::Result<void> OutputSet::Commit(const CommitOptions& options) const {
     }
     std::erase(journal.temps, tmp);
   }
-  for (const auto& dir : dirs) {
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  // Make the new directory entries durable: one fsync per directory, or one syncfs for a batch.
+  if (fsync_each) {
+    for (const auto& dir : dirs) {
+      int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+      }
+    }
+  } else {
+    int dfd = ::open(dirs.begin()->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
-      ::fsync(dfd);
+      ::syncfs(dfd);
       ::close(dfd);
     }
   }
