@@ -100,6 +100,7 @@ const char* StableCode(int err) {
 struct CallbackState {
   std::vector<VerifyProblem> problems;
   std::time_t at = 0;
+  const VerifyOptions* options = nullptr;
 };
 
 std::string SubjectLine(const X509* cert) {
@@ -144,6 +145,11 @@ int RecordProblem(int ok, X509_STORE_CTX* ctx) {
     }
   }
   std::string message = X509_verify_cert_error_string(err);
+  if (err == X509_V_ERR_HOSTNAME_MISMATCH && state->options->host) {
+    message += ": no DNS SAN covers '" + *state->options->host + "' (no CN fallback)";
+  } else if (err == X509_V_ERR_IP_ADDRESS_MISMATCH && state->options->ip) {
+    message += ": no IP SAN is " + *state->options->ip;
+  }
   std::string subject = SubjectLine(cert);
   if (!subject.empty()) {
     message += " (" + subject + ")";
@@ -163,6 +169,7 @@ VerifyReport VerifyAlong(const Certificate& leaf, const VerifyOptions& options,
   VerifyReport report;
   CallbackState state;
   state.at = std::chrono::system_clock::to_time_t(options.at);
+  state.options = &options;
 
   auto store = ossl::Own(X509_STORE_new());
   auto untrusted = ossl::X509Stack(sk_X509_new_null());
@@ -262,6 +269,9 @@ VerifyReport VerifyAlong(const Certificate& leaf, const VerifyOptions& options,
   verify_checks::RunOwnChecks(
       verify_checks::ChainView{.path = path, .anchored = anchored, .options = options},
       report.problems);
+  // Leaf first; within a certificate, in the order found.
+  std::stable_sort(report.problems.begin(), report.problems.end(),
+                   [](const VerifyProblem& a, const VerifyProblem& b) { return a.depth < b.depth; });
   ossl::ClearErrors();
   return report;
 }
