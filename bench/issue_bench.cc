@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "core/time.h"
 #include "ossl/csprng.h"
 #include "ossl/ptr.h"
@@ -241,6 +243,8 @@ BENCHMARK(BM_ParseCsrFast)->Unit(benchmark::kMicrosecond);
 // Console output as usual, plus the CPU time of every repetition, for the medians and ratios.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
+  explicit RatioReporter(OutputOptions options) : ConsoleReporter(options) {}
+
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
       if (run.run_type == Run::RT_Iteration && !run.error_occurred) {
@@ -307,7 +311,10 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) {
     return 2;
   }
-  RatioReporter reporter;
+  // A reporter passed in does not see --benchmark_color: colour only on a terminal.
+  RatioReporter reporter(isatty(STDOUT_FILENO) != 0 && !given("--benchmark_color=false")
+                             ? benchmark::ConsoleReporter::OO_ColorTabular
+                             : benchmark::ConsoleReporter::OO_Tabular);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every benchmark against its anchor, measured in the same run, and prints the ratios
+# (make bench). Full outputs go to BUILD_DIR/bench-results/; the figures of record are kept in
+# bench/RESULTS.md.
+#
+# Usage: bench/run.sh BUILD_DIR
+# Environment: ISSUE_BENCH_FLAGS (extra Google Benchmark flags), BULK_N (1000), BULK_OPENSSL_N
+# (100), BULK_RUNS (3), BULK_BENCH_DIR (where bulk_bench writes; tmpfs by default).
+set -euo pipefail
+
+build=${1:?usage: bench/run.sh BUILD_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
+out="$build/bench-results"
+mkdir -p "$out"
+
+load() { awk '{ print $1, $2, $3 }' /proc/loadavg; }
+echo "== clustertls benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores," \
+  "$(openssl version | awk '{ print $1, $2 }'), load average $(load)"
+
+echo
+echo "== issue from CSR vs raw P-256 verify + sign (bench/issue_bench.cc)"
+# shellcheck disable=SC2086
+"$build/bench/issue_bench" --benchmark_color=false ${ISSUE_BENCH_FLAGS:-} | tee "$out/issue_bench.txt"
+
+echo
+echo "== cert bulk vs openssl req + x509 -req loop (bench/bulk_bench.sh)"
+"$here/bulk_bench.sh" "$build" "${BULK_N:-1000}" "${BULK_OPENSSL_N:-100}" "${BULK_RUNS:-3}" |
+  tee "$out/bulk_bench.txt"
+
+echo
+echo "== summary (load average at the end: $(load))"
+grep -h -E '^(ratio_vs_raw_limit|slow_path_ratio_vs_raw_limit|bulk_ratio|bulk_ratio_one_thread|bulk_cpu_ratio)=' \
+  "$out/issue_bench.txt" "$out/bulk_bench.txt"
