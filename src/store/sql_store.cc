@@ -1,0 +1,723 @@
+// The Store over the SQL layer: written once for SQLite and PostgreSQL.
+
+#include <cctype>
+#include <chrono>
+#include <thread>
+
+#include "store/sql.h"
+
+namespace clustertls::store::sql {
+namespace {
+
+using core::ErrorCode;
+using core::Fail;
+using core::Result;
+using core::TimePoint;
+
+constexpr int kMaxRetries = 20;
+
+std::int64_t Secs(TimePoint t) { return t.time_since_epoch().count(); }
+TimePoint Time(const Cell& c) { return TimePoint(std::chrono::seconds(AsInt(c))); }
+Value OptTime(const std::optional<TimePoint>& t) {
+  return t ? Value(Secs(*t)) : Value(Null{});
+}
+std::optional<TimePoint> OptTimeCell(const Cell& c) {
+  return c ? std::optional<TimePoint>(Time(c)) : std::nullopt;
+}
+
+// Upper-case hex, or kInvalidArgument.
+Result<std::string> NormalizeSerial(const std::string& serial) {
+  if (serial.empty() || serial.size() > 64) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "serial '" + serial + "' must be 1 to 64 hex digits");
+  }
+  std::string out;
+  out.reserve(serial.size());
+  for (char c : serial) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return Fail(ErrorCode::kInvalidArgument, "serial '" + serial + "' is not hex");
+    }
+    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+// LIKE pattern matching `s` anywhere, with '\' as the escape character.
+std::string ContainsPattern(const std::string& s) {
+  std::string p = "%";
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '\\') {
+      p.push_back('\\');
+    }
+    p.push_back(c);
+  }
+  p.push_back('%');
+  return p;
+}
+
+constexpr const char* kCertCols =
+    "id, serial, issuer_id, profile, subject_cn, sans_json, not_before, not_after, der, "
+    "issued_at, issued_by, revoked_at, revocation_reason";
+
+IssuedCert CertFromRow(const Row& r) {
+  IssuedCert c;
+  c.serial_hex = AsText(r[1]);
+  c.issuer_id = AsText(r[2]);
+  c.profile = AsText(r[3]);
+  c.subject_cn = AsText(r[4]);
+  c.sans_json = AsText(r[5]);
+  c.not_before = Time(r[6]);
+  c.not_after = Time(r[7]);
+  c.der = AsBlob(r[8]);
+  c.issued_at = Time(r[9]);
+  c.issued_by = AsText(r[10]);
+  c.revoked_at = OptTimeCell(r[11]);
+  c.revocation_reason = AsText(r[12]);
+  return c;
+}
+
+constexpr const char* kNamedCols =
+    "name, version, chain_pem, encrypted_key, created_at, created_by";
+
+NamedCert NamedFromRow(const Row& r) {
+  return NamedCert{.name = AsText(r[0]),
+                   .version = AsInt(r[1]),
+                   .chain_pem = AsText(r[2]),
+                   .encrypted_key = AsBlob(r[3]),
+                   .created_at = Time(r[4]),
+                   .created_by = AsText(r[5])};
+}
+
+constexpr const char* kUserCols = "name, role, password_hash, created_at, disabled";
+
+User UserFromRow(const Row& r) {
+  return User{.name = AsText(r[0]),
+              .role = AsText(r[1]),
+              .password_hash = AsText(r[2]),
+              .created_at = Time(r[3]),
+              .disabled = AsInt(r[4]) != 0};
+}
+
+constexpr const char* kTokenCols = "id, user_name, hash, created_at, expires_at, last_used";
+
+ApiToken TokenFromRow(const Row& r) {
+  return ApiToken{.id = AsText(r[0]),
+                  .user = AsText(r[1]),
+                  .hash = AsText(r[2]),
+                  .created_at = Time(r[3]),
+                  .expires_at = OptTimeCell(r[4]),
+                  .last_used = OptTimeCell(r[5])};
+}
+
+constexpr const char* kAuditCols =
+    "seq, time, actor, action, target, source, details, prev_hash, hash";
+
+AuditEntry AuditFromRow(const Row& r) {
+  return AuditEntry{.seq = AsInt(r[0]),
+                    .time = Time(r[1]),
+                    .actor = AsText(r[2]),
+                    .action = AsText(r[3]),
+                    .target = AsText(r[4]),
+                    .source = AsText(r[5]),
+                    .details_json = AsText(r[6]),
+                    .prev_hash = AsText(r[7]),
+                    .hash = AsText(r[8])};
+}
+
+constexpr const char* kCaCols = "id, chain_pem, encrypted_key, created_at";
+
+CaRecord CaFromRow(const Row& r) {
+  return CaRecord{.id = AsText(r[0]),
+                  .chain_pem = AsText(r[1]),
+                  .encrypted_key = AsBlob(r[2]),
+                  .created_at = Time(r[3])};
+}
+
+bool IsRetry(const core::Error& e) { return e.detail == "retry"; }
+
+class SqlStore final : public Store {
+ public:
+  SqlStore(std::unique_ptr<Pool> pool, Dialect dialect)
+      : pool_(std::move(pool)), dialect_(dialect) {}
+
+  // Runs `fn(conn)` in one transaction and commits; retries a conflict (another writer won).
+  template <typename F>
+  auto Tx(bool write, F&& fn) -> decltype(fn(std::declval<Connection&>())) {
+    using R = decltype(fn(std::declval<Connection&>()));
+    for (int attempt = 0;; ++attempt) {
+      CTLS_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+      auto begun = conn->Begin(write);
+      if (!begun) {
+        if (IsRetry(begun.error()) && attempt < kMaxRetries) {
+          continue;
+        }
+        return begun.error();
+      }
+      R result = fn(*conn);
+      if (!result) {
+        conn->Rollback();
+        if (IsRetry(result.error()) && attempt < kMaxRetries) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1 + attempt));
+          continue;
+        }
+        return result;
+      }
+      auto committed = conn->Commit();
+      if (!committed) {
+        if (IsRetry(committed.error()) && attempt < kMaxRetries) {
+          continue;
+        }
+        return committed.error();
+      }
+      return result;
+    }
+  }
+
+  // One statement outside an explicit transaction.
+  Result<Rows> Run(std::string_view sql, const std::vector<Value>& params) {
+    for (int attempt = 0;; ++attempt) {
+      CTLS_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+      auto rows = conn->Query(sql, params);
+      if (!rows && IsRetry(rows.error()) && attempt < kMaxRetries) {
+        continue;
+      }
+      return rows;
+    }
+  }
+
+  Result<int> SchemaVersion() override {
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          Run("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {}));
+    return static_cast<int>(AsInt(rows.at(0).at(0)));
+  }
+
+  // --- issued certificates ---
+
+  Result<void> RecordIssued(std::span<const IssuedCert> certs) override {
+    std::vector<std::vector<Value>> params;
+    params.reserve(certs.size());
+    for (const IssuedCert& c : certs) {
+      CTLS_ASSIGN_OR_RETURN(std::string serial, NormalizeSerial(c.serial_hex));
+      params.push_back({serial, c.issuer_id, c.profile, c.subject_cn, c.sans_json,
+                        Secs(c.not_before), Secs(c.not_after), c.der, Secs(c.issued_at),
+                        c.issued_by, OptTime(c.revoked_at),
+                        c.revoked_at ? Value(c.revocation_reason) : Value(Null{})});
+    }
+    if (params.empty()) {
+      return {};
+    }
+    return Tx(true, [&](Connection& conn) -> Result<void> {
+      for (const auto& p : params) {
+        auto r = conn.Query(
+            "INSERT INTO issued_certs (serial, issuer_id, profile, subject_cn, sans_json, "
+            "not_before, not_after, der, issued_at, issued_by, revoked_at, revocation_reason) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            p);
+        if (!r) {
+          if (r.error().code == ErrorCode::kAlreadyExists) {
+            return Fail(ErrorCode::kAlreadyExists,
+                        "certificate serial " + std::get<std::string>(p[0]) +
+                            " is already recorded",
+                        r.error().message);
+          }
+          return r.error();
+        }
+      }
+      return {};
+    });
+  }
+
+  Result<IssuedCert> GetIssued(const std::string& serial_hex) override {
+    CTLS_ASSIGN_OR_RETURN(std::string serial, NormalizeSerial(serial_hex));
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows,
+        Run(std::string("SELECT ") + kCertCols + " FROM issued_certs WHERE serial = $1", {serial}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no certificate with serial " + serial);
+    }
+    return CertFromRow(rows[0]);
+  }
+
+  Result<CertPage> ListIssued(const CertFilter& filter, const PageRequest& page) override {
+    if (page.limit < 1 || page.limit > 1000) {
+      return Fail(ErrorCode::kInvalidArgument, "page limit must be 1 to 1000");
+    }
+    std::int64_t after = 0;
+    if (!page.cursor.empty()) {
+      after = AsInt(page.cursor);
+      if (after <= 0 || std::to_string(after) != page.cursor) {
+        return Fail(ErrorCode::kInvalidArgument, "invalid page cursor '" + page.cursor + "'");
+      }
+    }
+    // The SQL text is chosen from fixed fragments; every value is a bound parameter.
+    std::string sql = std::string("SELECT ") + kCertCols + " FROM issued_certs WHERE id > $1";
+    std::vector<Value> params{after};
+    auto next = [&]() { return "$" + std::to_string(params.size() + 1); };
+    if (!filter.name_contains.empty()) {
+      std::string p = next();
+      const char* like = dialect_ == Dialect::kPostgres ? " ILIKE " : " LIKE ";
+      sql += " AND (subject_cn" + std::string(like) + p + " ESCAPE '\\' OR sans_json" + like + p +
+             " ESCAPE '\\')";
+      params.push_back(ContainsPattern(filter.name_contains));
+    }
+    if (!filter.profile.empty()) {
+      sql += " AND profile = " + next();
+      params.push_back(filter.profile);
+    }
+    if (!filter.issuer_id.empty()) {
+      sql += " AND issuer_id = " + next();
+      params.push_back(filter.issuer_id);
+    }
+    if (filter.expiring_before) {
+      sql += " AND not_after < " + next();
+      params.push_back(Secs(*filter.expiring_before));
+    }
+    if (filter.issued_before) {
+      sql += " AND issued_at < " + next();
+      params.push_back(Secs(*filter.issued_before));
+    }
+    if (filter.revoked) {
+      sql += *filter.revoked ? " AND revoked_at IS NOT NULL" : " AND revoked_at IS NULL";
+    }
+    sql += " ORDER BY id LIMIT " + next();
+    params.push_back(std::int64_t{page.limit} + 1);
+    CTLS_ASSIGN_OR_RETURN(Rows rows, Run(sql, params));
+    CertPage out;
+    bool more = rows.size() > static_cast<size_t>(page.limit);
+    if (more) {
+      rows.resize(page.limit);
+    }
+    out.certs.reserve(rows.size());
+    for (const Row& r : rows) {
+      out.certs.push_back(CertFromRow(r));
+    }
+    if (more) {
+      out.next_cursor = AsText(rows.back()[0]);
+    }
+    return out;
+  }
+
+  Result<RevokeResult> Revoke(const std::string& serial_hex, TimePoint at,
+                              const std::string& reason) override {
+    CTLS_ASSIGN_OR_RETURN(std::string serial, NormalizeSerial(serial_hex));
+    return Tx(true, [&](Connection& conn) -> Result<RevokeResult> {
+      // Conditional update: of two concurrent revocations exactly one sets time and reason.
+      CTLS_ASSIGN_OR_RETURN(
+          Rows updated,
+          conn.Query("UPDATE issued_certs SET revoked_at = $2, revocation_reason = $3 "
+                     "WHERE serial = $1 AND revoked_at IS NULL RETURNING id",
+                     {serial, Secs(at), reason}));
+      CTLS_ASSIGN_OR_RETURN(
+          Rows rows,
+          conn.Query(std::string("SELECT ") + kCertCols + " FROM issued_certs WHERE serial = $1",
+                     {serial}));
+      if (rows.empty()) {
+        return Fail(ErrorCode::kNotFound, "no certificate with serial " + serial);
+      }
+      return RevokeResult{.cert = CertFromRow(rows[0]), .newly_revoked = !updated.empty()};
+    });
+  }
+
+  Result<std::vector<RevokedEntry>> ListRevoked(const std::string& issuer_id,
+                                                TimePoint now) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows, Run("SELECT serial, revoked_at, revocation_reason FROM issued_certs "
+                       "WHERE issuer_id = $1 AND revoked_at IS NOT NULL AND not_after >= $2 "
+                       "ORDER BY serial",
+                       {issuer_id, Secs(now)}));
+    std::vector<RevokedEntry> out;
+    out.reserve(rows.size());
+    for (Row& r : rows) {
+      out.push_back(RevokedEntry{.serial_hex = std::move(*r[0]),
+                                 .revoked_at = Time(r[1]),
+                                 .reason = AsText(r[2])});
+    }
+    return out;
+  }
+
+  // --- named certificates ---
+
+  Result<std::int64_t> PutNamedCert(const NamedCert& cert) override {
+    if (cert.name.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "certificate name is empty");
+    }
+    return Tx(true, [&](Connection& conn) -> Result<std::int64_t> {
+      CTLS_ASSIGN_OR_RETURN(std::int64_t version,
+                            NextCounterIn(conn, "named_cert_version:" + cert.name));
+      CTLS_RETURN_IF_ERROR(conn.Query(
+          "INSERT INTO named_certs (name, version, chain_pem, encrypted_key, created_at, "
+          "created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+          {cert.name, version, cert.chain_pem, cert.encrypted_key, Secs(cert.created_at),
+           cert.created_by}));
+      return version;
+    });
+  }
+
+  Result<NamedCert> GetNamedCert(const std::string& name,
+                                 std::optional<std::int64_t> version) override {
+    std::string select = std::string("SELECT ") + kNamedCols + " FROM named_certs WHERE name = $1";
+    auto rows = version ? Run(select + " AND version = $2", {name, *version})
+                        : Run(select + " ORDER BY version DESC LIMIT 1", {name});
+    if (!rows) {
+      return rows.error();
+    }
+    if (rows->empty()) {
+      return Fail(ErrorCode::kNotFound,
+                  "no certificate named '" + name + "'" +
+                      (version ? " with version " + std::to_string(*version) : ""));
+    }
+    return NamedFromRow(rows->front());
+  }
+
+  Result<std::vector<NamedCert>> ListNamedCerts() override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows, Run(std::string("SELECT ") + kNamedCols +
+                           " FROM named_certs n WHERE version = (SELECT MAX(version) FROM "
+                           "named_certs m WHERE m.name = n.name) ORDER BY name",
+                       {}));
+    std::vector<NamedCert> out;
+    for (const Row& r : rows) {
+      out.push_back(NamedFromRow(r));
+    }
+    return out;
+  }
+
+  Result<std::vector<NamedCert>> NamedCertHistory(const std::string& name) override {
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          Run(std::string("SELECT ") + kNamedCols +
+                                  " FROM named_certs WHERE name = $1 ORDER BY version",
+                              {name}));
+    std::vector<NamedCert> out;
+    for (const Row& r : rows) {
+      out.push_back(NamedFromRow(r));
+    }
+    return out;
+  }
+
+  Result<void> DeleteNamedCert(const std::string& name) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows, Run("DELETE FROM named_certs WHERE name = $1 RETURNING version", {name}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no certificate named '" + name + "'");
+    }
+    return {};
+  }
+
+  // --- policy ---
+
+  Result<PolicyDoc> GetPolicy() override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows,
+        Run("SELECT document, version, updated_at, updated_by FROM policy WHERE id = 1", {}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no TLS policy stored yet");
+    }
+    const Row& r = rows[0];
+    return PolicyDoc{.json = AsText(r[0]),
+                     .version = AsInt(r[1]),
+                     .updated_at = Time(r[2]),
+                     .updated_by = AsText(r[3])};
+  }
+
+  Result<std::int64_t> PutPolicy(const PolicyDoc& policy,
+                                 std::optional<std::int64_t> expected_version) override {
+    std::vector<Value> params{policy.json, Secs(policy.updated_at), policy.updated_by};
+    Result<Rows> rows = Rows{};
+    if (!expected_version) {
+      rows = Run("INSERT INTO policy (id, version, document, updated_at, updated_by) "
+                 "VALUES (1, 1, $1, $2, $3) ON CONFLICT (id) DO UPDATE SET "
+                 "version = policy.version + 1, document = excluded.document, "
+                 "updated_at = excluded.updated_at, updated_by = excluded.updated_by "
+                 "RETURNING version",
+                 params);
+    } else if (*expected_version == 0) {
+      rows = Run("INSERT INTO policy (id, version, document, updated_at, updated_by) "
+                 "VALUES (1, 1, $1, $2, $3) RETURNING version",
+                 params);
+      if (!rows && rows.error().code == ErrorCode::kAlreadyExists) {
+        return Fail(ErrorCode::kAlreadyExists,
+                    "TLS policy changed concurrently: expected none, one exists");
+      }
+    } else {
+      params.push_back(*expected_version);
+      rows = Run("UPDATE policy SET version = version + 1, document = $1, updated_at = $2, "
+                 "updated_by = $3 WHERE id = 1 AND version = $4 RETURNING version",
+                 params);
+      if (rows && rows->empty()) {
+        return Fail(ErrorCode::kAlreadyExists,
+                    "TLS policy changed concurrently: expected version " +
+                        std::to_string(*expected_version));
+      }
+    }
+    if (!rows) {
+      return rows.error();
+    }
+    return AsInt(rows->at(0).at(0));
+  }
+
+  // --- users and tokens ---
+
+  Result<void> CreateUser(const User& user) override {
+    if (user.name.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "user name is empty");
+    }
+    auto rows = Run("INSERT INTO users (name, role, password_hash, created_at, disabled) "
+                    "VALUES ($1, $2, $3, $4, $5)",
+                    {user.name, user.role, user.password_hash, Secs(user.created_at),
+                     std::int64_t{user.disabled ? 1 : 0}});
+    if (!rows) {
+      if (rows.error().code == ErrorCode::kAlreadyExists) {
+        return Fail(ErrorCode::kAlreadyExists, "user '" + user.name + "' already exists");
+      }
+      return rows.error();
+    }
+    return {};
+  }
+
+  Result<User> GetUser(const std::string& name) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows,
+        Run(std::string("SELECT ") + kUserCols + " FROM users WHERE name = $1", {name}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no user '" + name + "'");
+    }
+    return UserFromRow(rows[0]);
+  }
+
+  Result<std::vector<User>> ListUsers() override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows, Run(std::string("SELECT ") + kUserCols + " FROM users ORDER BY name", {}));
+    std::vector<User> out;
+    for (const Row& r : rows) {
+      out.push_back(UserFromRow(r));
+    }
+    return out;
+  }
+
+  Result<void> UpdateUser(const User& user) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows, Run("UPDATE users SET role = $2, password_hash = $3, disabled = $4 "
+                       "WHERE name = $1 RETURNING name",
+                       {user.name, user.role, user.password_hash,
+                        std::int64_t{user.disabled ? 1 : 0}}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no user '" + user.name + "'");
+    }
+    return {};
+  }
+
+  Result<void> DeleteUser(const std::string& name) override {
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          Run("DELETE FROM users WHERE name = $1 RETURNING name", {name}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no user '" + name + "'");
+    }
+    return {};
+  }
+
+  Result<void> CreateToken(const ApiToken& token) override {
+    if (token.id.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "token id is empty");
+    }
+    return Tx(true, [&](Connection& conn) -> Result<void> {
+      CTLS_ASSIGN_OR_RETURN(Rows user,
+                            conn.Query("SELECT name FROM users WHERE name = $1", {token.user}));
+      if (user.empty()) {
+        return Fail(ErrorCode::kNotFound, "no user '" + token.user + "'");
+      }
+      auto rows = conn.Query(
+          "INSERT INTO api_tokens (id, user_name, hash, created_at, expires_at, last_used) "
+          "VALUES ($1, $2, $3, $4, $5, $6)",
+          {token.id, token.user, token.hash, Secs(token.created_at), OptTime(token.expires_at),
+           OptTime(token.last_used)});
+      if (!rows) {
+        if (rows.error().code == ErrorCode::kAlreadyExists) {
+          return Fail(ErrorCode::kAlreadyExists, "token '" + token.id + "' already exists");
+        }
+        return rows.error();
+      }
+      return {};
+    });
+  }
+
+  Result<ApiToken> GetToken(const std::string& id) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows,
+        Run(std::string("SELECT ") + kTokenCols + " FROM api_tokens WHERE id = $1", {id}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no token '" + id + "'");
+    }
+    return TokenFromRow(rows[0]);
+  }
+
+  Result<std::vector<ApiToken>> ListTokens(const std::string& user) override {
+    std::string select = std::string("SELECT ") + kTokenCols + " FROM api_tokens";
+    auto rows = user.empty() ? Run(select + " ORDER BY id", {})
+                             : Run(select + " WHERE user_name = $1 ORDER BY id", {user});
+    if (!rows) {
+      return rows.error();
+    }
+    std::vector<ApiToken> out;
+    for (const Row& r : *rows) {
+      out.push_back(TokenFromRow(r));
+    }
+    return out;
+  }
+
+  Result<void> DeleteToken(const std::string& id) override {
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          Run("DELETE FROM api_tokens WHERE id = $1 RETURNING id", {id}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no token '" + id + "'");
+    }
+    return {};
+  }
+
+  Result<void> TouchToken(const std::string& id, TimePoint at) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows,
+        Run("UPDATE api_tokens SET last_used = $2 WHERE id = $1 RETURNING id", {id, Secs(at)}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no token '" + id + "'");
+    }
+    return {};
+  }
+
+  // --- audit ---
+
+  Result<AuditEntry> AppendAudit(const AuditInput& input, const AuditHasher& hasher) override {
+    return Tx(true, [&](Connection& conn) -> Result<AuditEntry> {
+      if (dialect_ == Dialect::kPostgres) {
+        // Conflicts with itself only: appenders queue here, readers are not blocked. SQLite's
+        // BEGIN IMMEDIATE already holds the database's single write lock.
+        CTLS_RETURN_IF_ERROR(
+            conn.Query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE", {}));
+      }
+      CTLS_ASSIGN_OR_RETURN(
+          Rows last, conn.Query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", {}));
+      AuditEntry e{.seq = last.empty() ? 1 : AsInt(last[0][0]) + 1,
+                   .time = input.time,
+                   .actor = input.actor,
+                   .action = input.action,
+                   .target = input.target,
+                   .source = input.source,
+                   .details_json = input.details_json,
+                   .prev_hash = last.empty() ? std::string() : AsText(last[0][1])};
+      e.hash = hasher(e);
+      CTLS_RETURN_IF_ERROR(conn.Query(
+          "INSERT INTO audit_log (seq, time, actor, action, target, source, details, "
+          "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+          {e.seq, Secs(e.time), e.actor, e.action, e.target, e.source, e.details_json,
+           e.prev_hash, e.hash}));
+      return e;
+    });
+  }
+
+  Result<std::vector<AuditEntry>> ListAudit(std::int64_t after_seq, int limit) override {
+    if (limit < 1) {
+      return Fail(ErrorCode::kInvalidArgument, "audit limit must be positive");
+    }
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          Run(std::string("SELECT ") + kAuditCols +
+                                  " FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+                              {after_seq, std::int64_t{limit}}));
+    std::vector<AuditEntry> out;
+    out.reserve(rows.size());
+    for (const Row& r : rows) {
+      out.push_back(AuditFromRow(r));
+    }
+    return out;
+  }
+
+  // --- CAs ---
+
+  Result<void> PutCa(const CaRecord& ca) override {
+    if (ca.id.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "CA id is empty");
+    }
+    auto rows = Run(
+        "INSERT INTO cas (id, chain_pem, encrypted_key, created_at) VALUES ($1, $2, $3, $4)",
+        {ca.id, ca.chain_pem, ca.encrypted_key, Secs(ca.created_at)});
+    if (!rows) {
+      if (rows.error().code == ErrorCode::kAlreadyExists) {
+        return Fail(ErrorCode::kAlreadyExists, "CA '" + ca.id + "' already exists");
+      }
+      return rows.error();
+    }
+    return {};
+  }
+
+  Result<CaRecord> GetCa(const std::string& id) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows, Run(std::string("SELECT ") + kCaCols + " FROM cas WHERE id = $1", {id}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no CA '" + id + "'");
+    }
+    return CaFromRow(rows[0]);
+  }
+
+  Result<std::vector<CaRecord>> ListCas() override {
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          Run(std::string("SELECT ") + kCaCols + " FROM cas ORDER BY id", {}));
+    std::vector<CaRecord> out;
+    for (const Row& r : rows) {
+      out.push_back(CaFromRow(r));
+    }
+    return out;
+  }
+
+  // --- counters and config ---
+
+  static Result<std::int64_t> NextCounterIn(Connection& conn, const std::string& name) {
+    // Row-locking upsert: concurrent callers serialise on the counter's row.
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows, conn.Query("INSERT INTO counters (name, value) VALUES ($1, 1) "
+                              "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 "
+                              "RETURNING value",
+                              {name}));
+    return AsInt(rows.at(0).at(0));
+  }
+
+  Result<std::int64_t> NextCounter(const std::string& name) override {
+    if (name.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "counter name is empty");
+    }
+    return Tx(true, [&](Connection& conn) { return NextCounterIn(conn, name); });
+  }
+
+  Result<std::string> GetConfig(const std::string& key) override {
+    CTLS_ASSIGN_OR_RETURN(Rows rows, Run("SELECT value FROM config WHERE key = $1", {key}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no config key '" + key + "'");
+    }
+    return AsText(rows[0][0]);
+  }
+
+  Result<void> SetConfig(const std::string& key, const std::string& value) override {
+    CTLS_RETURN_IF_ERROR(Run("INSERT INTO config (key, value) VALUES ($1, $2) "
+                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                             {key, value}));
+    return {};
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> ListConfig() override {
+    CTLS_ASSIGN_OR_RETURN(Rows rows, Run("SELECT key, value FROM config ORDER BY key", {}));
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const Row& r : rows) {
+      out.emplace_back(AsText(r[0]), AsText(r[1]));
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<Pool> pool_;
+  Dialect dialect_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> MakeSqlStore(std::unique_ptr<Pool> pool, Dialect dialect) {
+  return std::unique_ptr<Store>(std::make_unique<SqlStore>(std::move(pool), dialect));
+}
+
+}  // namespace clustertls::store::sql

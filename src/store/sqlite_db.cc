@@ -1,0 +1,232 @@
+// SQLite connection: WAL, synchronous=FULL, foreign keys, busy_timeout, cached prepared
+// statements.
+
+#include <sqlite3.h>
+
+#include <cctype>
+#include <map>
+#include <mutex>
+
+#include "store/sql.h"
+
+namespace clustertls::store::sql {
+namespace {
+
+using core::ErrorCode;
+using core::Fail;
+using core::Result;
+
+// "$12" -> "?12" outside of string literals.
+std::string ToSqlite(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size());
+  bool in_literal = false;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    char c = sql[i];
+    if (c == '\'') {
+      in_literal = !in_literal;
+    }
+    if (!in_literal && c == '$' && i + 1 < sql.size() &&
+        std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+      out.push_back('?');
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+class SqliteConnection final : public Connection {
+ public:
+  SqliteConnection(sqlite3* db, std::string path, std::shared_ptr<std::mutex> write_mutex)
+      : db_(db), path_(std::move(path)), write_mutex_(std::move(write_mutex)) {}
+  ~SqliteConnection() override {
+    for (auto& [sql, stmt] : cache_) {
+      sqlite3_finalize(stmt);
+    }
+    sqlite3_close_v2(db_);
+  }
+
+  core::Error Error(int rc, std::string_view what) const {
+    const char* msg = sqlite3_errmsg(db_);
+    int primary = rc & 0xff;
+    ErrorCode code = ErrorCode::kIo;
+    std::string detail;
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      code = ErrorCode::kAlreadyExists;
+    } else if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) {
+      code = ErrorCode::kParse;
+    } else if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+      code = ErrorCode::kUnsupported;
+      detail = "retry";
+    } else if (primary == SQLITE_CONSTRAINT) {
+      code = ErrorCode::kInvalidArgument;
+    }
+    return Fail(code, "sqlite " + path_ + ": " + std::string(what) + ": " + msg, detail);
+  }
+
+  Result<sqlite3_stmt*> Prepare(std::string_view sql) {
+    std::string key(sql);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) {
+      return it->second;
+    }
+    std::string text = ToSqlite(sql);
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      return Error(rc, "prepare");
+    }
+    cache_.emplace(std::move(key), stmt);
+    return stmt;
+  }
+
+  Result<Rows> Query(std::string_view sql, const std::vector<Value>& params) override {
+    CTLS_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
+    struct Resetter {
+      sqlite3_stmt* s;
+      ~Resetter() {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+      }
+    } resetter{stmt};
+    for (size_t i = 0; i < params.size(); ++i) {
+      int idx = static_cast<int>(i) + 1;
+      int rc = SQLITE_OK;
+      const Value& v = params[i];
+      if (std::holds_alternative<Null>(v)) {
+        rc = sqlite3_bind_null(stmt, idx);
+      } else if (const auto* n = std::get_if<std::int64_t>(&v)) {
+        rc = sqlite3_bind_int64(stmt, idx, *n);
+      } else if (const auto* s = std::get_if<std::string>(&v)) {
+        rc = sqlite3_bind_text64(stmt, idx, s->data(), s->size(), SQLITE_STATIC, SQLITE_UTF8);
+      } else {
+        const Blob& b = std::get<Blob>(v);
+        rc = sqlite3_bind_blob64(stmt, idx, b.empty() ? "" : static_cast<const void*>(b.data()),
+                                 b.size(), SQLITE_STATIC);
+      }
+      if (rc != SQLITE_OK) {
+        return Error(rc, "bind");
+      }
+    }
+    Rows rows;
+    while (true) {
+      int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) {
+        break;
+      }
+      if (rc != SQLITE_ROW) {
+        return Error(sqlite3_extended_errcode(db_), "step");
+      }
+      int n = sqlite3_column_count(stmt);
+      Row row;
+      row.reserve(n);
+      for (int c = 0; c < n; ++c) {
+        int type = sqlite3_column_type(stmt, c);
+        if (type == SQLITE_NULL) {
+          row.emplace_back(std::nullopt);
+        } else if (type == SQLITE_INTEGER) {
+          row.emplace_back(std::to_string(sqlite3_column_int64(stmt, c)));
+        } else {
+          const void* p = type == SQLITE_BLOB ? sqlite3_column_blob(stmt, c)
+                                              : static_cast<const void*>(sqlite3_column_text(stmt, c));
+          int len = sqlite3_column_bytes(stmt, c);
+          row.emplace_back(std::string(static_cast<const char*>(p), p == nullptr ? 0 : len));
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  }
+
+  Result<void> ExecScript(const std::string& sql) override {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      std::string msg = err != nullptr ? err : sqlite3_errstr(rc);
+      sqlite3_free(err);
+      core::Error e = Error(sqlite3_extended_errcode(db_), "exec");
+      e.message = "sqlite " + path_ + ": " + msg;
+      return e;
+    }
+    return {};
+  }
+
+  Result<void> Begin(bool write) override {
+    if (write) {
+      lock_ = std::unique_lock<std::mutex>(*write_mutex_);
+    }
+    auto r = Query(write ? "BEGIN IMMEDIATE" : "BEGIN", {});
+    if (!r) {
+      if (lock_.owns_lock()) {
+        lock_.unlock();
+      }
+      return r.error();
+    }
+    return {};
+  }
+
+  Result<void> Commit() override {
+    auto r = Query("COMMIT", {});
+    if (!r) {
+      Rollback();
+      return r.error();
+    }
+    if (lock_.owns_lock()) {
+      lock_.unlock();
+    }
+    return {};
+  }
+
+  void Rollback() override {
+    if (sqlite3_get_autocommit(db_) == 0) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    if (lock_.owns_lock()) {
+      lock_.unlock();
+    }
+  }
+
+ private:
+  sqlite3* db_;
+  std::string path_;
+  std::shared_ptr<std::mutex> write_mutex_;
+  std::unique_lock<std::mutex> lock_;
+  std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Connection>> OpenSqlite(const std::string& path, int busy_timeout_ms,
+                                               std::shared_ptr<std::mutex> write_mutex) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return Fail(ErrorCode::kIo, "sqlite " + path + ": cannot open: " + msg);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  auto conn = std::make_unique<SqliteConnection>(db, path, std::move(write_mutex));
+  // journal_mode is the first statement that reads the file: a non-database fails here.
+  auto mode = conn->Query("PRAGMA journal_mode=WAL", {});
+  if (!mode) {
+    core::Error e = mode.error();
+    if (e.code == ErrorCode::kParse) {
+      e.message = "sqlite " + path + ": not a SQLite database (or corrupt): " + sqlite3_errmsg(db);
+    }
+    return e;
+  }
+  if (mode->empty() || AsText(mode->front().front()) != "wal") {
+    return Fail(ErrorCode::kIo, "sqlite " + path + ": cannot switch to WAL journal mode");
+  }
+  CTLS_RETURN_IF_ERROR(
+      conn->ExecScript("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  return std::unique_ptr<Connection>(std::move(conn));
+}
+
+}  // namespace clustertls::store::sql

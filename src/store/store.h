@@ -1,0 +1,278 @@
+#pragma once
+
+// The control plane's persistent state behind one small interface, with an embedded SQLite
+// back-end (the default) and a PostgreSQL back-end that several `serve` instances share.
+//
+// Every method is thread-safe and returns only after its transaction committed (or failed and
+// rolled back: a failed call changes nothing). The store never reads the clock: every time is
+// passed in. It never sees a private key in plaintext: key material arrives as an opaque blob
+// that the caller encrypted. Times are stored as Unix seconds.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "core/time.h"
+
+namespace clustertls::store {
+
+using Blob = std::vector<std::uint8_t>;
+
+// One issued certificate (the issuance record; issue 3) and its revocation state (issue 4).
+struct IssuedCert {
+  // Serial number in hex without separators. The store upper-cases it (the form
+  // `openssl x509 -serial` prints), so lookups are case-insensitive. UNIQUE in the database.
+  std::string serial_hex{};
+  std::string issuer_id{};   // which CA issued it (the CaRecord id)
+  std::string profile{};     // "server", "client", "peer", ...
+  std::string subject_cn{};
+  std::string sans_json{};   // the SANs as a JSON array (text), e.g. ["DNS:a.example.com"]
+  core::TimePoint not_before{};
+  core::TimePoint not_after{};
+  Blob der{};                // the certificate, DER
+  core::TimePoint issued_at{};
+  std::string issued_by{};   // user or token that asked for it
+  std::optional<core::TimePoint> revoked_at{};  // set once revoked
+  std::string revocation_reason{};              // RFC 5280 §5.3.1 name, e.g. "keyCompromise"
+};
+
+// Inventory filters; an empty/unset field matches everything. All given fields must match.
+struct CertFilter {
+  std::string name_contains{};  // case-insensitive substring of the subject CN or the SANs JSON
+  std::string profile{};        // exact
+  std::string issuer_id{};      // exact
+  std::optional<core::TimePoint> expiring_before{};  // not_after < this
+  std::optional<core::TimePoint> issued_before{};    // issued_at < this
+  std::optional<bool> revoked{};                     // true: only revoked; false: only not revoked
+};
+
+// Keyset paging: pass the previous page's next_cursor to continue; empty starts at the first.
+struct PageRequest {
+  int limit = 100;      // 1..1000
+  std::string cursor{};   // opaque
+};
+
+// One page of the inventory, in issuance order.
+struct CertPage {
+  std::vector<IssuedCert> certs{};
+  std::string next_cursor{};  // empty when there is nothing more
+};
+
+// Result of Revoke.
+struct RevokeResult {
+  IssuedCert cert;           // the record after the call
+  bool newly_revoked = false;  // false if it was already revoked (the call is idempotent)
+};
+
+// A revoked certificate as a CRL lists it (RFC 5280 §5.3).
+struct RevokedEntry {
+  std::string serial_hex{};
+  core::TimePoint revoked_at{};
+  std::string reason{};
+};
+
+// One version of a named cluster certificate (`cm`, `api`, `proxy`, ...).
+struct NamedCert {
+  std::string name{};
+  std::int64_t version = 0;  // assigned by the store: strictly increasing per name
+  std::string chain_pem{};     // leaf, intermediate(s), root
+  Blob encrypted_key{};        // the private key, encrypted by the caller; never plaintext
+  core::TimePoint created_at{};
+  std::string created_by{};
+};
+
+// The cluster's TLS policy: one JSON document with a version.
+struct PolicyDoc {
+  std::string json{};
+  std::int64_t version = 0;  // assigned by the store: 1, 2, ...
+  core::TimePoint updated_at{};
+  std::string updated_by{};
+};
+
+// A user of the API.
+struct User {
+  std::string name{};  // unique
+  std::string role{};  // "admin", "operator", "reader"
+  std::string password_hash{};
+  core::TimePoint created_at{};
+  bool disabled = false;
+};
+
+// An API token; only its hash is stored.
+struct ApiToken {
+  std::string id{};  // unique, public part of the token
+  std::string user{};
+  std::string hash{};
+  core::TimePoint created_at{};
+  std::optional<core::TimePoint> expires_at{};
+  std::optional<core::TimePoint> last_used{};
+};
+
+// What the caller asks to append to the audit log.
+struct AuditInput {
+  core::TimePoint time{};
+  std::string actor{};
+  std::string action{};
+  std::string target{};
+  std::string source{};               // where the request came from, e.g. "203.0.113.5"
+  std::string details_json = "{}";  // JSON object text
+};
+
+// One audit log entry: seq is 1, 2, 3, ... without gaps; prev_hash is the previous entry's hash
+// ("" for seq 1).
+struct AuditEntry {
+  std::int64_t seq = 0;
+  core::TimePoint time{};
+  std::string actor{};
+  std::string action{};
+  std::string target{};
+  std::string source{};
+  std::string details_json{};
+  std::string prev_hash{};
+  std::string hash{};
+};
+
+// Computes an entry's hash from every other field (seq and prev_hash already filled in). The
+// caller owns the hash construction; the store only keeps the chain linear.
+using AuditHasher = std::function<std::string(const AuditEntry&)>;
+
+// A certificate authority's record: its certificate chain and its encrypted private key.
+struct CaRecord {
+  std::string id{};            // e.g. "root", "issuing"
+  std::string chain_pem{};     // the CA certificate first, then its issuers
+  Blob encrypted_key{};        // encrypted by the caller; never plaintext
+  core::TimePoint created_at{};
+};
+
+// Options for Store::Open.
+struct OpenOptions {
+  int pool_size = 4;          // PostgreSQL connections (and SQLite connections) kept at most
+  int connect_timeout_s = 5;  // PostgreSQL connect timeout
+  int busy_timeout_ms = 10000;  // SQLite: how long to wait for another writer
+};
+
+// The persistent store. Open() applies pending schema migrations before returning.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Opens `url`: `sqlite:///abs/path`, `sqlite://rel/path` or a plain path (SQLite, created if
+  // missing), or `postgres://...` / `postgresql://...` (libpq URI). Fails with kInvalidArgument
+  // for an unknown scheme, kIo if the database cannot be opened or reached, kParse if a file is
+  // not a SQLite database. Messages name the file or the URL with its password removed.
+  static core::Result<std::unique_ptr<Store>> Open(const std::string& url,
+                                                   const OpenOptions& options = {});
+
+  // The newest applied schema migration.
+  virtual core::Result<int> SchemaVersion() = 0;
+
+  // --- issued certificates ---
+
+  // Records a batch of issued certificates in ONE transaction (group commit: one fsync for the
+  // batch) and returns after it committed. If any serial already exists, nothing of the batch
+  // is recorded and the call fails with kAlreadyExists naming the serial.
+  virtual core::Result<void> RecordIssued(std::span<const IssuedCert> certs) = 0;
+  // The record of `serial_hex` (case-insensitive); kNotFound if none.
+  virtual core::Result<IssuedCert> GetIssued(const std::string& serial_hex) = 0;
+  // A page of the records matching `filter`, oldest first.
+  virtual core::Result<CertPage> ListIssued(const CertFilter& filter, const PageRequest& page) = 0;
+  // Marks `serial_hex` revoked at `at` with `reason`. Idempotent: an already revoked record keeps
+  // its first time and reason. kNotFound if the serial was never recorded.
+  virtual core::Result<RevokeResult> Revoke(const std::string& serial_hex, core::TimePoint at,
+                                            const std::string& reason) = 0;
+  // Every certificate of `issuer_id` revoked and not expired at `now` (not_after >= now), in
+  // serial order: the content of a full CRL.
+  virtual core::Result<std::vector<RevokedEntry>> ListRevoked(const std::string& issuer_id,
+                                                              core::TimePoint now) = 0;
+
+  // --- named cluster certificates ---
+
+  // Stores a new version of `cert.name` (cert.version is ignored) and returns the version
+  // assigned: one more than any version that name ever had, even after a delete.
+  virtual core::Result<std::int64_t> PutNamedCert(const NamedCert& cert) = 0;
+  // The current (highest) version of `name`, or the given version; kNotFound if absent.
+  virtual core::Result<NamedCert> GetNamedCert(const std::string& name,
+                                               std::optional<std::int64_t> version = {}) = 0;
+  // The current version of every name, by name.
+  virtual core::Result<std::vector<NamedCert>> ListNamedCerts() = 0;
+  // Every version of `name`, oldest first (empty if none).
+  virtual core::Result<std::vector<NamedCert>> NamedCertHistory(const std::string& name) = 0;
+  // Deletes every version of `name`; kNotFound if it has none.
+  virtual core::Result<void> DeleteNamedCert(const std::string& name) = 0;
+
+  // --- TLS policy ---
+
+  // The current policy; kNotFound before the first PutPolicy.
+  virtual core::Result<PolicyDoc> GetPolicy() = 0;
+  // Replaces the policy and returns the new version. With `expected_version`, fails with
+  // kAlreadyExists (nothing changed) unless the current version is that one (0: none yet).
+  virtual core::Result<std::int64_t> PutPolicy(const PolicyDoc& policy,
+                                               std::optional<std::int64_t> expected_version = {}) = 0;
+
+  // --- users and tokens ---
+
+  // kAlreadyExists if the name is taken.
+  virtual core::Result<void> CreateUser(const User& user) = 0;
+  // kNotFound if absent.
+  virtual core::Result<User> GetUser(const std::string& name) = 0;
+  // Every user, by name.
+  virtual core::Result<std::vector<User>> ListUsers() = 0;
+  // Updates role, password hash and disabled of `user.name`; kNotFound if absent.
+  virtual core::Result<void> UpdateUser(const User& user) = 0;
+  // Deletes the user and its tokens; kNotFound if absent.
+  virtual core::Result<void> DeleteUser(const std::string& name) = 0;
+
+  // kAlreadyExists if the id is taken, kNotFound if the user does not exist.
+  virtual core::Result<void> CreateToken(const ApiToken& token) = 0;
+  // kNotFound if absent.
+  virtual core::Result<ApiToken> GetToken(const std::string& id) = 0;
+  // The tokens of `user` (every token if empty), by id.
+  virtual core::Result<std::vector<ApiToken>> ListTokens(const std::string& user = {}) = 0;
+  // kNotFound if absent.
+  virtual core::Result<void> DeleteToken(const std::string& id) = 0;
+  // Sets last_used; kNotFound if absent.
+  virtual core::Result<void> TouchToken(const std::string& id, core::TimePoint at) = 0;
+
+  // --- audit log (append-only, hash-chained) ---
+
+  // Appends one entry atomically: under a lock that every instance on the same database takes,
+  // reads the last entry, fills in seq = last + 1 and prev_hash = its hash, computes `hash` with
+  // `hasher`, inserts, commits. Two instances can therefore never fork the chain.
+  virtual core::Result<AuditEntry> AppendAudit(const AuditInput& input,
+                                               const AuditHasher& hasher) = 0;
+  // Up to `limit` entries with seq > after_seq, in order.
+  virtual core::Result<std::vector<AuditEntry>> ListAudit(std::int64_t after_seq, int limit) = 0;
+
+  // --- certificate authorities ---
+
+  // kAlreadyExists if the id is taken.
+  virtual core::Result<void> PutCa(const CaRecord& ca) = 0;
+  // kNotFound if absent.
+  virtual core::Result<CaRecord> GetCa(const std::string& id) = 0;
+  // Every CA record, by id.
+  virtual core::Result<std::vector<CaRecord>> ListCas() = 0;
+
+  // --- counters and configuration ---
+
+  // Returns the next value of the counter `name` (1 first), strictly increasing across calls,
+  // restarts and instances sharing the database (e.g. "crl:<ca>" for CRL numbers, RFC 5280
+  // §5.2.3).
+  virtual core::Result<std::int64_t> NextCounter(const std::string& name) = 0;
+
+  // kNotFound if absent.
+  virtual core::Result<std::string> GetConfig(const std::string& key) = 0;
+  // Inserts or replaces.
+  virtual core::Result<void> SetConfig(const std::string& key, const std::string& value) = 0;
+  // Every (key, value), by key.
+  virtual core::Result<std::vector<std::pair<std::string, std::string>>> ListConfig() = 0;
+};
+
+// `url` with any password removed (for messages): "postgres://u:***@h/db".
+std::string RedactUrl(const std::string& url);
+
+}  // namespace clustertls::store

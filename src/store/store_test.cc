@@ -1,0 +1,716 @@
+// One Store suite, run against SQLite (a temp file; always) and PostgreSQL (the throwaway
+// server of tests/pg/start_pg.sh, whose URL ctest passes in CTLS_TEST_PG_URL; the ctest entry
+// `store_postgres` runs the Postgres/* instances and fails if there is no server).
+
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+namespace clustertls::store {
+namespace {
+
+using core::ErrorCode;
+using core::TimePoint;
+using namespace std::chrono_literals;
+
+const TimePoint kT0 = std::chrono::sys_days{std::chrono::year{2026} / 1 / 1};
+
+std::string TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/ctls-store-test.XXXXXX";
+  char* made = ::mkdtemp(tmpl.data());
+  EXPECT_NE(made, nullptr);
+  return tmpl;
+}
+
+// FNV-1a over every field: the test's stand-in for the caller's SHA-256 chain hash.
+std::string TestHash(const AuditEntry& e) {
+  std::string s = std::to_string(e.seq) + "|" + std::to_string(e.time.time_since_epoch().count()) +
+                  "|" + e.actor + "|" + e.action + "|" + e.target + "|" + e.source + "|" +
+                  e.details_json + "|" + e.prev_hash;
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h = (h ^ c) * 1099511628211ULL;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+IssuedCert MakeCert(int i, const std::string& cn, const std::string& profile = "server") {
+  char serial[32];
+  std::snprintf(serial, sizeof serial, "%02X%08X", 0x40 + (i % 32), i);
+  return IssuedCert{.serial_hex = serial,
+                    .issuer_id = "issuing",
+                    .profile = profile,
+                    .subject_cn = cn,
+                    .sans_json = "[\"DNS:" + cn + "\"]",
+                    .not_before = kT0,
+                    .not_after = kT0 + std::chrono::days(10 + i),
+                    .der = {0x30, 0x00, 0xff, static_cast<std::uint8_t>(i), 0x00},
+                    .issued_at = kT0 + std::chrono::seconds(i),
+                    .issued_by = "admin"};
+}
+
+// Empties the PostgreSQL database so that every test starts from a fresh schema.
+void ResetPostgres(const std::string& url) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  PGresult* r = PQexec(conn,
+                       "SET client_min_messages = warning; DROP SCHEMA public CASCADE; "
+                       "CREATE SCHEMA public");
+  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(conn);
+  PQclear(r);
+  PQfinish(conn);
+}
+
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "sqlite") {
+      dir_ = TempDir();
+      url_ = "sqlite://" + dir_ + "/store.db";
+    } else {
+      const char* url = std::getenv("CTLS_TEST_PG_URL");
+      ASSERT_TRUE(url != nullptr && *url != '\0')
+          << "CTLS_TEST_PG_URL is not set: run through ctest (store_postgres)";
+      url_ = url;
+      ASSERT_NO_FATAL_FAILURE(ResetPostgres(url_));
+    }
+    store_ = OpenStore();
+    ASSERT_NE(store_, nullptr);
+  }
+
+  void TearDown() override {
+    store_.reset();
+    if (!dir_.empty()) {
+      std::filesystem::remove_all(dir_);
+    }
+  }
+
+  // Another instance on the same database (as a second `serve` process would be).
+  std::unique_ptr<Store> OpenStore() {
+    auto s = Store::Open(url_);
+    EXPECT_TRUE(s) << s.error().message;
+    return s ? std::move(s).value() : nullptr;
+  }
+
+  std::string dir_;
+  std::string url_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreTest, MigrationsAppliedAndIdempotentOnReopen) {
+  auto v = store_->SchemaVersion();
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_GE(*v, 1);
+  ASSERT_TRUE(store_->SetConfig("k", "v"));
+  store_.reset();
+  for (int i = 0; i < 2; ++i) {
+    auto again = OpenStore();
+    ASSERT_NE(again, nullptr);
+    auto v2 = again->SchemaVersion();
+    ASSERT_TRUE(v2);
+    EXPECT_EQ(*v2, *v);
+    auto k = again->GetConfig("k");
+    ASSERT_TRUE(k);
+    EXPECT_EQ(*k, "v");
+  }
+}
+
+TEST_P(StoreTest, RecordAndGetIssuedRoundTrip) {
+  std::vector<IssuedCert> batch = {MakeCert(1, "a.example.com"), MakeCert(2, "b.example.com")};
+  batch[1].serial_hex = "00abcdef0123456789";
+  ASSERT_TRUE(store_->RecordIssued(batch));
+  auto got = store_->GetIssued("00ABCDEF0123456789");  // lookups ignore case
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(got->serial_hex, "00ABCDEF0123456789");
+  EXPECT_EQ(got->issuer_id, "issuing");
+  EXPECT_EQ(got->profile, "server");
+  EXPECT_EQ(got->subject_cn, "b.example.com");
+  EXPECT_EQ(got->sans_json, "[\"DNS:b.example.com\"]");
+  EXPECT_EQ(got->not_before, kT0);
+  EXPECT_EQ(got->not_after, kT0 + std::chrono::days(12));
+  EXPECT_EQ(got->der, (Blob{0x30, 0x00, 0xff, 2, 0x00}));
+  EXPECT_EQ(got->issued_at, kT0 + 2s);
+  EXPECT_EQ(got->issued_by, "admin");
+  EXPECT_FALSE(got->revoked_at.has_value());
+  EXPECT_EQ(got->revocation_reason, "");
+
+  auto missing = store_->GetIssued("DEADBEEF");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(missing.error().message.find("DEADBEEF"), std::string::npos);
+  ASSERT_TRUE(store_->RecordIssued({}));  // an empty batch is a no-op
+}
+
+TEST_P(StoreTest, DuplicateSerialIsAlreadyExistsAndBatchIsAtomic) {
+  IssuedCert first = MakeCert(1, "a.example.com");
+  ASSERT_TRUE(store_->RecordIssued(std::span(&first, 1)));
+  IssuedCert fresh = MakeCert(2, "b.example.com");
+  IssuedCert dup = MakeCert(3, "c.example.com");
+  dup.serial_hex = first.serial_hex;
+  std::transform(dup.serial_hex.begin(), dup.serial_hex.end(), dup.serial_hex.begin(),
+                 [](char c) { return static_cast<char>(std::tolower(c)); });
+  std::vector<IssuedCert> batch = {fresh, dup};
+  auto r = store_->RecordIssued(batch);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_NE(r.error().message.find(first.serial_hex), std::string::npos) << r.error().message;
+  // Nothing of the failed batch was recorded.
+  auto fresh_got = store_->GetIssued(fresh.serial_hex);
+  ASSERT_FALSE(fresh_got);
+  EXPECT_EQ(fresh_got.error().code, ErrorCode::kNotFound);
+  auto first_got = store_->GetIssued(first.serial_hex);
+  ASSERT_TRUE(first_got);
+  EXPECT_EQ(first_got->subject_cn, "a.example.com");
+}
+
+TEST_P(StoreTest, InvalidSerialRefused) {
+  IssuedCert bad = MakeCert(1, "a.example.com");
+  bad.serial_hex = "12:34";
+  auto r = store_->RecordIssued(std::span(&bad, 1));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetIssued("").error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_P(StoreTest, ListIssuedPagesWithoutGapsOrDuplicates) {
+  std::vector<IssuedCert> batch;
+  for (int i = 0; i < 25; ++i) {
+    batch.push_back(MakeCert(i, "host" + std::to_string(i) + ".example.com"));
+  }
+  ASSERT_TRUE(store_->RecordIssued(batch));
+  std::vector<std::string> seen;
+  PageRequest page{.limit = 10};
+  std::vector<size_t> sizes;
+  while (true) {
+    auto p = store_->ListIssued({}, page);
+    ASSERT_TRUE(p) << p.error().message;
+    sizes.push_back(p->certs.size());
+    for (const auto& c : p->certs) {
+      seen.push_back(c.serial_hex);
+    }
+    if (p->next_cursor.empty()) {
+      break;
+    }
+    page.cursor = p->next_cursor;
+  }
+  EXPECT_EQ(sizes, (std::vector<size_t>{10, 10, 5}));
+  ASSERT_EQ(seen.size(), 25u);
+  for (int i = 0; i < 25; ++i) {
+    EXPECT_EQ(seen[i], batch[i].serial_hex);  // issuance order
+  }
+  auto bad = store_->ListIssued({}, {.limit = 10, .cursor = "x1"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->ListIssued({}, {.limit = 0}).error().code, ErrorCode::kInvalidArgument);
+}
+
+std::set<std::string> Cns(Store& s, const CertFilter& f) {
+  auto p = s.ListIssued(f, {.limit = 1000});
+  EXPECT_TRUE(p) << p.error().message;
+  std::set<std::string> out;
+  if (p) {
+    for (const auto& c : p->certs) {
+      out.insert(c.subject_cn);
+    }
+  }
+  return out;
+}
+
+TEST_P(StoreTest, ListIssuedFilters) {
+  std::vector<IssuedCert> batch = {
+      MakeCert(1, "web1.example.com"), MakeCert(2, "Web2.Example.com", "peer"),
+      MakeCert(3, "db.internal", "client"), MakeCert(4, "100%_odd.example.com")};
+  batch[2].sans_json = "[\"DNS:db.internal\",\"DNS:replica.web.example.org\"]";
+  batch[3].issuer_id = "other";
+  ASSERT_TRUE(store_->RecordIssued(batch));
+  ASSERT_TRUE(store_->Revoke(batch[0].serial_hex, kT0 + 1h, "keyCompromise"));
+
+  using S = std::set<std::string>;
+  // Substring of the CN or a SAN, case-insensitive.
+  EXPECT_EQ(Cns(*store_, {.name_contains = "web"}),
+            (S{"web1.example.com", "Web2.Example.com", "db.internal"}));
+  EXPECT_EQ(Cns(*store_, {.name_contains = "EXAMPLE.COM"}),
+            (S{"web1.example.com", "Web2.Example.com", "100%_odd.example.com"}));
+  // LIKE wildcards in the search text are literal.
+  EXPECT_EQ(Cns(*store_, {.name_contains = "%_"}), (S{"100%_odd.example.com"}));
+  EXPECT_EQ(Cns(*store_, {.name_contains = "_"}), (S{"100%_odd.example.com"}));
+  EXPECT_EQ(Cns(*store_, {.profile = "peer"}), (S{"Web2.Example.com"}));
+  EXPECT_EQ(Cns(*store_, {.issuer_id = "other"}), (S{"100%_odd.example.com"}));
+  // not_after = kT0 + 10 + i days.
+  EXPECT_EQ(Cns(*store_, {.expiring_before = kT0 + std::chrono::days(13)}),
+            (S{"web1.example.com", "Web2.Example.com"}));
+  EXPECT_EQ(Cns(*store_, {.issued_before = kT0 + 2s}), (S{"web1.example.com"}));
+  EXPECT_EQ(Cns(*store_, {.revoked = true}), (S{"web1.example.com"}));
+  EXPECT_EQ(Cns(*store_, {.revoked = false}),
+            (S{"Web2.Example.com", "db.internal", "100%_odd.example.com"}));
+  EXPECT_EQ(Cns(*store_, {.name_contains = "web", .profile = "client", .revoked = false}),
+            (S{"db.internal"}));
+  // Paging with a filter.
+  auto p1 = store_->ListIssued({.revoked = false}, {.limit = 2});
+  ASSERT_TRUE(p1);
+  ASSERT_EQ(p1->certs.size(), 2u);
+  ASSERT_FALSE(p1->next_cursor.empty());
+  auto p2 = store_->ListIssued({.revoked = false}, {.limit = 2, .cursor = p1->next_cursor});
+  ASSERT_TRUE(p2);
+  ASSERT_EQ(p2->certs.size(), 1u);
+  EXPECT_EQ(p2->certs[0].subject_cn, "100%_odd.example.com");
+  EXPECT_TRUE(p2->next_cursor.empty());
+}
+
+TEST_P(StoreTest, RevokeIsIdempotentAndListRevokedSkipsExpired) {
+  std::vector<IssuedCert> batch = {MakeCert(1, "a"), MakeCert(2, "b"), MakeCert(30, "c")};
+  ASSERT_TRUE(store_->RecordIssued(batch));
+  auto r1 = store_->Revoke(batch[0].serial_hex, kT0 + 1h, "keyCompromise");
+  ASSERT_TRUE(r1) << r1.error().message;
+  EXPECT_TRUE(r1->newly_revoked);
+  EXPECT_EQ(r1->cert.revoked_at, kT0 + 1h);
+  EXPECT_EQ(r1->cert.revocation_reason, "keyCompromise");
+  auto r2 = store_->Revoke(batch[0].serial_hex, kT0 + 2h, "superseded");
+  ASSERT_TRUE(r2);
+  EXPECT_FALSE(r2->newly_revoked);
+  EXPECT_EQ(r2->cert.revoked_at, kT0 + 1h);  // the first revocation stands
+  EXPECT_EQ(r2->cert.revocation_reason, "keyCompromise");
+  ASSERT_TRUE(store_->Revoke(batch[2].serial_hex, kT0 + 3h, "cessationOfOperation"));
+
+  auto unknown = store_->Revoke("ABCDEF", kT0, "keyCompromise");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+
+  auto all = store_->ListRevoked("issuing", kT0);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  std::map<std::string, RevokedEntry> by_serial;
+  for (const auto& e : *all) {
+    by_serial[e.serial_hex] = e;
+  }
+  ASSERT_EQ(by_serial.count(batch[2].serial_hex), 1u);
+  EXPECT_EQ(by_serial[batch[2].serial_hex].revoked_at, kT0 + 3h);
+  EXPECT_EQ(by_serial[batch[2].serial_hex].reason, "cessationOfOperation");
+  // batch[0] expires at kT0 + 11 days (inclusive); after that only batch[2] remains.
+  auto at_expiry = store_->ListRevoked("issuing", kT0 + std::chrono::days(11));
+  ASSERT_TRUE(at_expiry);
+  EXPECT_EQ(at_expiry->size(), 2u);
+  auto later = store_->ListRevoked("issuing", kT0 + std::chrono::days(11) + 1s);
+  ASSERT_TRUE(later);
+  ASSERT_EQ(later->size(), 1u);
+  EXPECT_EQ(later->front().serial_hex, batch[2].serial_hex);
+  auto other = store_->ListRevoked("other", kT0);
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(other->empty());
+}
+
+TEST_P(StoreTest, NamedCertVersions) {
+  auto missing = store_->GetNamedCert("api");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  for (int i = 1; i <= 3; ++i) {
+    auto v = store_->PutNamedCert({.name = "api",
+                                   .chain_pem = "chain" + std::to_string(i),
+                                   .encrypted_key = {0x01, 0x00, static_cast<std::uint8_t>(i)},
+                                   .created_at = kT0 + std::chrono::minutes(i),
+                                   .created_by = "admin"});
+    ASSERT_TRUE(v) << v.error().message;
+    EXPECT_EQ(*v, i);
+  }
+  ASSERT_TRUE(store_->PutNamedCert({.name = "cm", .chain_pem = "cm1", .encrypted_key = {9}}));
+  auto cur = store_->GetNamedCert("api");
+  ASSERT_TRUE(cur);
+  EXPECT_EQ(cur->version, 3);
+  EXPECT_EQ(cur->chain_pem, "chain3");
+  EXPECT_EQ(cur->encrypted_key, (Blob{0x01, 0x00, 3}));
+  EXPECT_EQ(cur->created_at, kT0 + 3min);
+  EXPECT_EQ(cur->created_by, "admin");
+  auto v2 = store_->GetNamedCert("api", 2);
+  ASSERT_TRUE(v2);
+  EXPECT_EQ(v2->chain_pem, "chain2");
+  EXPECT_EQ(store_->GetNamedCert("api", 7).error().code, ErrorCode::kNotFound);
+
+  auto list = store_->ListNamedCerts();
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "api");
+  EXPECT_EQ((*list)[0].version, 3);
+  EXPECT_EQ((*list)[1].name, "cm");
+  EXPECT_EQ((*list)[1].version, 1);
+  auto history = store_->NamedCertHistory("api");
+  ASSERT_TRUE(history);
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ((*history)[0].version, 1);
+  EXPECT_EQ((*history)[2].version, 3);
+
+  ASSERT_TRUE(store_->DeleteNamedCert("api"));
+  EXPECT_EQ(store_->GetNamedCert("api").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->DeleteNamedCert("api").error().code, ErrorCode::kNotFound);
+  // Versions never repeat, even after a delete (agents compare them).
+  auto after = store_->PutNamedCert({.name = "api", .chain_pem = "chain4", .encrypted_key = {4}});
+  ASSERT_TRUE(after);
+  EXPECT_EQ(*after, 4);
+  EXPECT_EQ(store_->PutNamedCert({.name = ""}).error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_P(StoreTest, PolicyVersions) {
+  EXPECT_EQ(store_->GetPolicy().error().code, ErrorCode::kNotFound);
+  auto v1 = store_->PutPolicy({.json = "{\"a\":1}", .updated_at = kT0, .updated_by = "u1"}, 0);
+  ASSERT_TRUE(v1) << v1.error().message;
+  EXPECT_EQ(*v1, 1);
+  auto again0 = store_->PutPolicy({.json = "{}", .updated_at = kT0}, 0);
+  ASSERT_FALSE(again0);
+  EXPECT_EQ(again0.error().code, ErrorCode::kAlreadyExists);
+  auto v2 = store_->PutPolicy({.json = "{\"a\":2}", .updated_at = kT0 + 1s, .updated_by = "u2"});
+  ASSERT_TRUE(v2);
+  EXPECT_EQ(*v2, 2);
+  auto stale = store_->PutPolicy({.json = "{\"a\":3}", .updated_at = kT0 + 2s}, 1);
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, ErrorCode::kAlreadyExists);
+  auto v3 = store_->PutPolicy({.json = "{\"a\":3}", .updated_at = kT0 + 3s, .updated_by = "u3"}, 2);
+  ASSERT_TRUE(v3);
+  EXPECT_EQ(*v3, 3);
+  auto got = store_->GetPolicy();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->json, "{\"a\":3}");
+  EXPECT_EQ(got->version, 3);
+  EXPECT_EQ(got->updated_at, kT0 + 3s);
+  EXPECT_EQ(got->updated_by, "u3");
+}
+
+TEST_P(StoreTest, UsersAndTokens) {
+  User alice{.name = "alice", .role = "admin", .password_hash = "$argon2id$x", .created_at = kT0};
+  ASSERT_TRUE(store_->CreateUser(alice));
+  ASSERT_TRUE(store_->CreateUser({.name = "bob", .role = "reader", .password_hash = "h"}));
+  auto dup = store_->CreateUser(alice);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, ErrorCode::kAlreadyExists);
+  auto got = store_->GetUser("alice");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->role, "admin");
+  EXPECT_EQ(got->password_hash, "$argon2id$x");
+  EXPECT_EQ(got->created_at, kT0);
+  EXPECT_FALSE(got->disabled);
+  alice.role = "operator";
+  alice.disabled = true;
+  ASSERT_TRUE(store_->UpdateUser(alice));
+  got = store_->GetUser("alice");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->role, "operator");
+  EXPECT_TRUE(got->disabled);
+  EXPECT_EQ(store_->UpdateUser({.name = "nobody"}).error().code, ErrorCode::kNotFound);
+  auto users = store_->ListUsers();
+  ASSERT_TRUE(users);
+  ASSERT_EQ(users->size(), 2u);
+  EXPECT_EQ((*users)[0].name, "alice");
+
+  ApiToken t1{.id = "tok1", .user = "alice", .hash = "h1", .created_at = kT0,
+              .expires_at = kT0 + std::chrono::days(30)};
+  ASSERT_TRUE(store_->CreateToken(t1));
+  ASSERT_TRUE(store_->CreateToken({.id = "tok2", .user = "bob", .hash = "h2"}));
+  EXPECT_EQ(store_->CreateToken(t1).error().code, ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store_->CreateToken({.id = "tok3", .user = "ghost"}).error().code,
+            ErrorCode::kNotFound);
+  ASSERT_TRUE(store_->TouchToken("tok1", kT0 + 5min));
+  auto tok = store_->GetToken("tok1");
+  ASSERT_TRUE(tok);
+  EXPECT_EQ(tok->user, "alice");
+  EXPECT_EQ(tok->hash, "h1");
+  EXPECT_EQ(tok->expires_at, kT0 + std::chrono::days(30));
+  EXPECT_EQ(tok->last_used, kT0 + 5min);
+  auto tok2 = store_->GetToken("tok2");
+  ASSERT_TRUE(tok2);
+  EXPECT_FALSE(tok2->expires_at.has_value());
+  EXPECT_FALSE(tok2->last_used.has_value());
+  EXPECT_EQ(store_->TouchToken("nope", kT0).error().code, ErrorCode::kNotFound);
+  auto alice_tokens = store_->ListTokens("alice");
+  ASSERT_TRUE(alice_tokens);
+  ASSERT_EQ(alice_tokens->size(), 1u);
+  auto all_tokens = store_->ListTokens();
+  ASSERT_TRUE(all_tokens);
+  EXPECT_EQ(all_tokens->size(), 2u);
+
+  ASSERT_TRUE(store_->DeleteToken("tok2"));
+  EXPECT_EQ(store_->DeleteToken("tok2").error().code, ErrorCode::kNotFound);
+  // Deleting a user deletes its tokens.
+  ASSERT_TRUE(store_->DeleteUser("alice"));
+  EXPECT_EQ(store_->GetToken("tok1").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->GetUser("alice").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->DeleteUser("alice").error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(StoreTest, CaRecords) {
+  CaRecord root{.id = "root", .chain_pem = "ROOT PEM", .encrypted_key = {0, 1, 2, 0xfe},
+                .created_at = kT0};
+  ASSERT_TRUE(store_->PutCa(root));
+  ASSERT_TRUE(store_->PutCa({.id = "issuing", .chain_pem = "INT\nROOT", .encrypted_key = {7}}));
+  EXPECT_EQ(store_->PutCa(root).error().code, ErrorCode::kAlreadyExists);
+  auto got = store_->GetCa("root");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->chain_pem, "ROOT PEM");
+  EXPECT_EQ(got->encrypted_key, (Blob{0, 1, 2, 0xfe}));
+  EXPECT_EQ(got->created_at, kT0);
+  EXPECT_EQ(store_->GetCa("nope").error().code, ErrorCode::kNotFound);
+  auto all = store_->ListCas();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].id, "issuing");
+}
+
+TEST_P(StoreTest, Config) {
+  EXPECT_EQ(store_->GetConfig("fqdn").error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(store_->SetConfig("fqdn", "a.example.com"));
+  ASSERT_TRUE(store_->SetConfig("fqdn", "b.example.com"));
+  ASSERT_TRUE(store_->SetConfig("base_url", "http://x"));
+  auto v = store_->GetConfig("fqdn");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, "b.example.com");
+  auto all = store_->ListConfig();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].first, "base_url");
+}
+
+// Several instances (connections) and threads: every value is handed out once, each caller
+// sees its values strictly increase, and a reopened store continues after the last value.
+TEST_P(StoreTest, CountersStrictlyIncreasingAcrossThreadsAndInstances) {
+  auto second = OpenStore();
+  ASSERT_NE(second, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 25;
+  std::vector<std::vector<std::int64_t>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    Store* s = t % 2 == 0 ? store_.get() : second.get();
+    threads.emplace_back([s, &got, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto v = s->NextCounter("crl:issuing");
+        if (!v) {
+          ADD_FAILURE() << v.error().message;
+          return;
+        }
+        got[t].push_back(*v);
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  std::set<std::int64_t> all;
+  for (const auto& g : got) {
+    ASSERT_EQ(g.size(), static_cast<size_t>(kPerThread));
+    EXPECT_TRUE(std::is_sorted(g.begin(), g.end()));
+    EXPECT_EQ(std::adjacent_find(g.begin(), g.end()), g.end());
+    all.insert(g.begin(), g.end());
+  }
+  EXPECT_EQ(all.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(*all.begin(), 1);
+  EXPECT_EQ(*all.rbegin(), kThreads * kPerThread);
+  auto other = store_->NextCounter("crl:other");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(*other, 1);
+  second.reset();
+  store_.reset();
+  store_ = OpenStore();
+  ASSERT_NE(store_, nullptr);
+  auto next = store_->NextCounter("crl:issuing");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, kThreads * kPerThread + 1);
+}
+
+// Two instances appending from several threads: one linear chain, seq 1..N without gaps,
+// each prev_hash the previous entry's hash, nothing lost.
+TEST_P(StoreTest, AuditChainFromConcurrentInstancesHasNoForkOrGap) {
+  auto second = OpenStore();
+  ASSERT_NE(second, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 20;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    Store* s = t % 2 == 0 ? store_.get() : second.get();
+    threads.emplace_back([s, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto e = s->AppendAudit({.time = kT0 + std::chrono::seconds(i),
+                                 .actor = "user" + std::to_string(t),
+                                 .action = "cert.issue",
+                                 .target = std::to_string(i),
+                                 .source = "127.0.0.1",
+                                 .details_json = "{\"t\":" + std::to_string(t) + "}"},
+                                TestHash);
+        if (!e) {
+          ADD_FAILURE() << e.error().message;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  std::vector<AuditEntry> entries;
+  std::int64_t after = 0;
+  while (true) {
+    auto page = store_->ListAudit(after, 30);
+    ASSERT_TRUE(page) << page.error().message;
+    if (page->empty()) {
+      break;
+    }
+    entries.insert(entries.end(), page->begin(), page->end());
+    after = page->back().seq;
+  }
+  ASSERT_EQ(entries.size(), static_cast<size_t>(kThreads * kPerThread));
+  std::map<std::string, int> per_actor;
+  std::string prev;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const AuditEntry& e = entries[i];
+    EXPECT_EQ(e.seq, static_cast<std::int64_t>(i) + 1);
+    EXPECT_EQ(e.prev_hash, prev) << "fork at seq " << e.seq;
+    EXPECT_EQ(e.hash, TestHash(e)) << "seq " << e.seq;
+    EXPECT_EQ(e.action, "cert.issue");
+    EXPECT_EQ(e.source, "127.0.0.1");
+    ++per_actor[e.actor];
+    prev = e.hash;
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(per_actor["user" + std::to_string(t)], kPerThread);
+  }
+  EXPECT_EQ(entries.front().prev_hash, "");
+}
+
+// Two instances recording batches concurrently (two `serve` processes issuing): nothing lost.
+TEST_P(StoreTest, ConcurrentBatchesFromTwoInstancesLoseNothing) {
+  auto second = OpenStore();
+  ASSERT_NE(second, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kBatches = 5;
+  constexpr int kBatchSize = 8;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    Store* s = t % 2 == 0 ? store_.get() : second.get();
+    threads.emplace_back([s, t] {
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<IssuedCert> batch;
+        for (int i = 0; i < kBatchSize; ++i) {
+          int n = (t * kBatches + b) * kBatchSize + i;
+          batch.push_back(MakeCert(n, "n" + std::to_string(n)));
+        }
+        auto r = s->RecordIssued(batch);
+        if (!r) {
+          ADD_FAILURE() << r.error().message;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  std::set<std::string> serials;
+  PageRequest page{.limit = 1000};
+  auto p = store_->ListIssued({}, page);
+  ASSERT_TRUE(p);
+  for (const auto& c : p->certs) {
+    serials.insert(c.serial_hex);
+  }
+  EXPECT_EQ(serials.size(), static_cast<size_t>(kThreads * kBatches * kBatchSize));
+}
+
+std::vector<std::string> PostgresBackends() {
+  // Present only when ctest's store_postgres passes a server; an empty value still
+  // instantiates the suite, so that its SetUp fails loudly instead of silently running nothing.
+  if (std::getenv("CTLS_TEST_PG_URL") != nullptr) {
+    return {"postgres"};
+  }
+  return {};
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values("sqlite"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Postgres, StoreTest, ::testing::ValuesIn(PostgresBackends()),
+                         [](const auto& info) { return info.param; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(StoreTest);
+
+// --- errors that name their cause ---
+
+TEST(SqliteErrors, NotADatabaseIsParseErrorNamingFile) {
+  std::string dir = TempDir();
+  std::string path = dir + "/garbage.db";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << std::string(8192, 'x') << "this is not a database";
+  }
+  auto s = Store::Open(path);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kParse);
+  EXPECT_NE(s.error().message.find(path), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("not a SQLite database"), std::string::npos)
+      << s.error().message;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteErrors, UnopenablePathIsIoErrorNamingFile) {
+  std::string dir = TempDir();
+  std::string path = dir + "/no/such/dir/store.db";
+  auto s = Store::Open("sqlite://" + path);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kIo);
+  EXPECT_NE(s.error().message.find(path), std::string::npos) << s.error().message;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteErrors, DataSurvivesReopenOfPlainPath) {
+  std::string dir = TempDir();
+  {
+    auto s = Store::Open(dir + "/s.db");
+    ASSERT_TRUE(s) << s.error().message;
+    ASSERT_TRUE((*s)->SetConfig("a", "b"));
+  }
+  auto s = Store::Open("sqlite://" + dir + "/s.db");
+  ASSERT_TRUE(s);
+  auto v = (*s)->GetConfig("a");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, "b");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(PostgresErrors, UnreachableUrlIsIoErrorWithoutPassword) {
+  // Port 1 on loopback: nothing listens there, the connection is refused at once.
+  auto s = Store::Open("postgres://ctls:S3cretPw@127.0.0.1:1/db", {.connect_timeout_s = 2});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kIo);
+  EXPECT_EQ(s.error().message.find("S3cretPw"), std::string::npos) << s.error().message;
+  EXPECT_EQ(s.error().detail.find("S3cretPw"), std::string::npos);
+  EXPECT_NE(s.error().message.find("postgres://ctls:***@127.0.0.1:1/db"), std::string::npos)
+      << s.error().message;
+  EXPECT_NE(s.error().message.find("cannot connect"), std::string::npos) << s.error().message;
+  EXPECT_EQ(s.error().message.find('\n'), std::string::npos);
+}
+
+TEST(StoreOpen, UnknownSchemeRefused) {
+  auto s = Store::Open("mysql://u:pw@h/db");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(s.error().message.find("pw@"), std::string::npos);
+  EXPECT_EQ(Store::Open("").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(Store::Open("x.db", {.pool_size = 0}).error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(RedactUrl, RemovesPasswords) {
+  EXPECT_EQ(RedactUrl("postgres://u:pw@h:5432/db"), "postgres://u:***@h:5432/db");
+  EXPECT_EQ(RedactUrl("postgresql://u@h/db"), "postgresql://u@h/db");
+  EXPECT_EQ(RedactUrl("postgres://h/db?user=u&password=pw&sslmode=require"),
+            "postgres://h/db?user=u&password=***&sslmode=require");
+  EXPECT_EQ(RedactUrl("postgres://u:p%40ss@h/db"), "postgres://u:***@h/db");
+  EXPECT_EQ(RedactUrl("/var/lib/x.db"), "/var/lib/x.db");
+}
+
+}  // namespace
+}  // namespace clustertls::store
