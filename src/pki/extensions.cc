@@ -61,6 +61,12 @@ core::Result<ossl::Ptr<X509_NAME>> BuildSubject(const SubjectAttributes& extra,
   if (!name) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot allocate a name");
   }
+  CTLS_RETURN_IF_ERROR(AppendSubject(name.get(), extra, common_name));
+  return name;
+}
+
+core::Result<void> AppendSubject(X509_NAME* name, const SubjectAttributes& extra,
+                                 std::string_view common_name) {
   auto add = [&](int nid, const std::string& label, std::string_view value) -> core::Result<void> {
     if (value.empty()) {
       return core::Fail(ErrorCode::kInvalidArgument, "subject attribute " + label + " is empty");
@@ -71,7 +77,7 @@ core::Result<ossl::Ptr<X509_NAME>> BuildSubject(const SubjectAttributes& extra,
                                                          " contains a control character");
     }
     // MBSTRING_UTF8 makes OpenSSL check the UTF-8 and the X.520 size limits.
-    if (X509_NAME_add_entry_by_NID(name.get(), nid, MBSTRING_UTF8,
+    if (X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8,
                                    reinterpret_cast<const unsigned char*>(value.data()),
                                    static_cast<int>(value.size()), -1, 0) != 1) {
       std::string why = nid == NID_countryName ? " (a country is 2 letters, e.g. \"US\")" : "";
@@ -91,8 +97,7 @@ core::Result<ossl::Ptr<X509_NAME>> BuildSubject(const SubjectAttributes& extra,
     }
     CTLS_RETURN_IF_ERROR(add(nid, attr, value));
   }
-  CTLS_RETURN_IF_ERROR(add(NID_commonName, "CN", common_name));
-  return name;
+  return add(NID_commonName, "CN", common_name);
 }
 
 std::string NameToString(const X509_NAME* name) {

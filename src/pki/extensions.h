@@ -19,6 +19,22 @@ namespace clustertls::pki::internal {
 // attribute on an unknown attribute or a value OpenSSL refuses (e.g. a CN over 64 characters).
 core::Result<ossl::Ptr<X509_NAME>> BuildSubject(const SubjectAttributes& extra,
                                                 std::string_view common_name);
+// The same, appended to an existing (empty) `name`, e.g. X509_get_subject_name of a new X509.
+core::Result<void> AppendSubject(X509_NAME* name, const SubjectAttributes& extra,
+                                 std::string_view common_name);
+
+// DER of `obj` in one encoding pass (OpenSSL's allocating i2d form); "" on failure.
+template <typename T, typename Fn>
+std::string ToDerOnePass(const T* obj, Fn i2d) {
+  unsigned char* out = nullptr;
+  int len = i2d(obj, &out);
+  if (len <= 0 || out == nullptr) {
+    return {};
+  }
+  std::string der(reinterpret_cast<const char*>(out), static_cast<std::size_t>(len));
+  OPENSSL_free(out);
+  return der;
+}
 
 // RFC 2253 one-line form of a name ("CN=a,O=b"), UTF-8 kept.
 std::string NameToString(const X509_NAME* name);

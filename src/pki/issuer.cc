@@ -22,6 +22,9 @@ struct IssuerState {
   ossl::Ptr<X509_NAME> name;   // the issued certificates' issuer; null when self-signed
   std::string key_id;          // the AKI keyIdentifier; empty when self-signed (= the SKI)
   const EVP_MD* md = nullptr;  // signing digest, fetched once; null for Ed25519
+  // A DigestSign context initialised once with the issuer's key and digest, copied for each
+  // signature (no per-call algorithm fetch). Only read after Create: safe to share.
+  ossl::Ptr<EVP_MD_CTX> sign_template;
   bool self_signed = false;
   core::TimePoint not_before = core::TimePoint::min();
   core::TimePoint not_after = core::TimePoint::max();
@@ -59,7 +62,7 @@ core::TimePoint FromAsn1(const ASN1_TIME* t) {
 
 // The parts of a request checked and canonicalised against the profile.
 struct Prepared {
-  ossl::Ptr<X509_NAME> subject;
+  std::string common_name;  // canonical for leaves
   SubjectAltNames sans;
   std::optional<int> path_len;
   core::TimePoint not_before;
@@ -172,8 +175,7 @@ core::Result<Prepared> Prepare(const IssueRequest& request, const IssuerState& i
                                                  ProfileName(request.profile));
   }
   Prepared out;
-  CTLS_ASSIGN_OR_RETURN(std::string cn, PrepareNames(request, out.sans));
-  CTLS_ASSIGN_OR_RETURN(out.subject, internal::BuildSubject(request.subject_extra, cn));
+  CTLS_ASSIGN_OR_RETURN(out.common_name, PrepareNames(request, out.sans));
   CTLS_ASSIGN_OR_RETURN(out.path_len, PreparePathLen(request, issuer));
   CTLS_RETURN_IF_ERROR(PrepareValidity(request, issuer, now, out));
   return out;
@@ -545,6 +547,29 @@ core::Result<ossl::Ptr<X509_PUBKEY>> SpkiOf(EVP_PKEY* key) {
   return ossl::Own(raw);
 }
 
+// A DigestSign context for `key` and `md` (null md: pure EdDSA), to be copied per signature.
+ossl::Ptr<EVP_MD_CTX> MakeSignTemplate(EVP_PKEY* key, const EVP_MD* md) {
+  auto ctx = ossl::Own(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key) != 1) {
+    ossl::ClearErrors();
+    return nullptr;
+  }
+  return ctx;
+}
+
+core::Result<void> Sign(X509* x, const IssuerState& issuer, EVP_PKEY* key) {
+  if (issuer.sign_template) {
+    auto ctx = ossl::Own(EVP_MD_CTX_new());
+    if (ctx && EVP_MD_CTX_copy_ex(ctx.get(), issuer.sign_template.get()) == 1 &&
+        X509_sign_ctx(x, ctx.get()) > 0) {
+      return {};
+    }
+  } else if (X509_sign(x, key, issuer.md) > 0) {
+    return {};
+  }
+  return ossl::Failure(ErrorCode::kCrypto, "cannot sign the certificate");
+}
+
 // The one issuance pipeline (Issue, IssueFromCsr, IssueDer, SelfSign): check and canonicalise
 // the request, lay out the TBSCertificate with the profile's extensions, sign, encode.
 core::Result<std::string> IssueWith(const IssuerState& issuer, EVP_PKEY* signing_key,
@@ -565,12 +590,16 @@ core::Result<std::string> IssueWith(const IssuerState& issuer, EVP_PKEY* signing
   if (!x || X509_set_version(x.get(), X509_VERSION_3) != 1 ||
       ASN1_STRING_set(X509_get_serialNumber(x.get()), serial.data(),
                       static_cast<int>(serial.size())) != 1 ||
-      X509_set_subject_name(x.get(), prepared.subject.get()) != 1 ||
-      X509_set_issuer_name(x.get(), issuer.self_signed ? prepared.subject.get()
-                                                       : issuer.name.get()) != 1 ||
       !SetTime(X509_getm_notBefore(x.get()), prepared.not_before) ||
       !SetTime(X509_getm_notAfter(x.get()), prepared.not_after)) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot lay out the certificate");
+  }
+  // The subject is built in place (no copy); the issuer name is the precomputed one.
+  CTLS_RETURN_IF_ERROR(internal::AppendSubject(X509_get_subject_name(x.get()),
+                                               request.subject_extra, prepared.common_name));
+  if (X509_set_issuer_name(x.get(), issuer.self_signed ? X509_get_subject_name(x.get())
+                                                       : issuer.name.get()) != 1) {
+    return ossl::Failure(ErrorCode::kCrypto, "cannot set the issuer name");
   }
   CTLS_RETURN_IF_ERROR(CopySpki(subject_spki, X509_get_X509_PUBKEY(x.get())));
 
@@ -590,10 +619,8 @@ core::Result<std::string> IssueWith(const IssuerState& issuer, EVP_PKEY* signing
     CTLS_RETURN_IF_ERROR(AddOcspNoCheck(x.get()));
   }
 
-  if (X509_sign(x.get(), signing_key, issuer.md) <= 0) {
-    return ossl::Failure(ErrorCode::kCrypto, "cannot sign the certificate");
-  }
-  std::string der = ossl::ToDer(x.get(), i2d_X509);
+  CTLS_RETURN_IF_ERROR(Sign(x.get(), issuer, signing_key));
+  std::string der = internal::ToDerOnePass(x.get(), i2d_X509);
   if (der.empty()) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot encode the certificate");
   }
@@ -687,6 +714,10 @@ core::Result<Issuer> Issuer::Create(Certificate ca_cert, PrivateKey ca_key,
                          static_cast<std::size_t>(ASN1_STRING_length(ski)));
   } else {
     CTLS_ASSIGN_OR_RETURN(state->key_id, internal::KeyIdentifier(X509_get_X509_PUBKEY(x)));
+  }
+  state->sign_template = MakeSignTemplate(ca_key.get(), state->md);
+  if (!state->sign_template) {
+    return ossl::Failure(ErrorCode::kCrypto, "cannot set up signing with the issuer key");
   }
   state->not_before = FromAsn1(X509_get0_notBefore(x));
   state->not_after = FromAsn1(X509_get0_notAfter(x));

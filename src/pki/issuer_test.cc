@@ -758,7 +758,7 @@ TEST(IssuerCreateTest, RefusesACaWithoutKeyCertSign) {
   const TestPki& pki = SharedPki();
   // The root, re-made with KeyUsage digitalSignature only and re-signed with its key.
   auto x = ossl::Own(X509_dup(pki.root.get()));
-  X509_delete_ext(x.get(), X509_get_ext_by_NID(x.get(), NID_key_usage, -1));
+  X509_EXTENSION_free(X509_delete_ext(x.get(), X509_get_ext_by_NID(x.get(), NID_key_usage, -1)));
   auto ku = ossl::Own(ASN1_BIT_STRING_new());
   ASN1_BIT_STRING_set_bit(ku.get(), 0, 1);
   X509_add1_ext_i2d(x.get(), NID_key_usage, ku.get(), 1, X509V3_ADD_DEFAULT);
