@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ossl/bio.h"
@@ -789,6 +790,36 @@ TEST(IssuerCreateTest, AcceptsAnOpensslMadeCa) {
   auto issuer = Issuer::Create(certs->front(), NewTestKey(KeyType::kEcP256));
   ASSERT_FALSE(issuer.has_value());
   EXPECT_EQ(issuer.error().code, ErrorCode::kKeyMismatch);  // it is a CA: only the key is wrong
+}
+
+TEST(IssuerConcurrencyTest, OneIssuerSignsFromSeveralThreads) {
+  // Issue is const and shares the issuer's signing template between threads.
+  const TestPki& pki = SharedPki();
+  std::vector<std::thread> threads;
+  std::vector<std::vector<Certificate>> issued(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      ossl::Csprng rng;
+      for (int i = 0; i < 25; ++i) {
+        auto cert = pki.issuing.Issue(
+            IssueRequest{.profile = Profile::kServer,
+                         .common_name = "t" + std::to_string(t) + ".example.com"},
+            NewTestKey(KeyType::kEcP256).public_key(), pki.now, rng);
+        if (cert) {
+          issued[t].push_back(*cert);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  for (const auto& certs : issued) {
+    ASSERT_EQ(certs.size(), 25u);
+    for (const auto& cert : certs) {
+      EXPECT_EQ(X509_verify(cert.get(), pki.intermediate_key.get()), 1);
+    }
+  }
 }
 
 TEST(ProfileNameTest, RoundTrips) {
