@@ -168,7 +168,9 @@ VerifyReport VerifyAlong(const Certificate& leaf, const VerifyOptions& options,
                          const std::vector<Certificate>& intermediates) {
   VerifyReport report;
   CallbackState state;
-  state.at = std::chrono::system_clock::to_time_t(options.at);
+  // Seconds since the epoch, without a detour through system_clock's nanoseconds (which would
+  // overflow for times past the year 2262).
+  state.at = static_cast<std::time_t>(options.at.time_since_epoch().count());
   state.options = &options;
 
   auto store = ossl::Own(X509_STORE_new());

@@ -126,8 +126,8 @@ std::map<std::string, std::string> ParseKnownFailures(const std::string& text) {
 }
 
 // A time inside the validity of every certificate of the case (limbo's rule for a null
-// validation_time); when their validity periods do not all overlap, one inside the leaf's and
-// the anchors' validity.
+// validation_time): one day after the latest notBefore (or the middle of a shorter overlap);
+// when their validity periods do not all overlap, the same inside the leaf's and the anchors'.
 TimePoint TimeInsideValidity(const std::vector<Certificate>& all,
                              const std::vector<Certificate>& core) {
   for (const auto* set : {&all, &core}) {
@@ -141,7 +141,8 @@ TimePoint TimeInsideValidity(const std::vector<Certificate>& all,
       hi = std::min(hi, c.not_after());
     }
     if (lo <= hi) {
-      return lo + (hi - lo) / 2;
+      // One day in, or the middle of a shorter overlap.
+      return hi - lo > std::chrono::days(2) ? lo + std::chrono::days(1) : lo + (hi - lo) / 2;
     }
   }
   return core.empty() ? TimePoint() : core.front().not_before();
