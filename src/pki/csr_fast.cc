@@ -4,10 +4,9 @@
 #include <openssl/objects.h>
 
 #include <array>
-#include <cstring>
-#include <utility>
+#include <memory>
+#include <string>
 
-#include "ossl/bio.h"
 #include "ossl/error.h"
 #include "pki/csr.h"
 #include "pki/extensions.h"

@@ -22,8 +22,9 @@ struct FastCsr {
 };
 
 // Parses a DER CSR with an ASN.1 template of PKCS#10 that keeps the public key undecoded,
-// builds the key with EVP_PKEY_fromdata and verifies the signature over the original DER of the
-// CertificationRequestInfo. Handles ECDSA CSRs on named P-256/P-384 keys (SHA-256/384/512):
+// builds the key from its point (a copy of the curve's parameters, made once with
+// EVP_PKEY_fromdata, with the point set; OpenSSL checks it is on the curve) and verifies the
+// signature over the original DER of the CertificationRequestInfo. Handles ECDSA CSRs on named P-256/P-384 keys (SHA-256/384/512):
 // any other key or signature algorithm fails with kUnsupported ("not on the fast path"), for
 // the caller to fall back to Csr::Parse. Fails with kParse (not a CSR, trailing bytes, bad
 // encoding, point not on the curve) or kBadSignature ("CSR signature does not verify").
