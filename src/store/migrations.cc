@@ -130,9 +130,9 @@ Result<int> CurrentVersion(Connection& conn) {
 }
 
 Result<int> MigrateLocked(Connection& conn, Dialect dialect) {
-  CTLS_RETURN_IF_ERROR(conn.ExecScript(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-      "name TEXT NOT NULL, applied_at TEXT NOT NULL)"));
+  CTLS_RETURN_IF_ERROR(
+      conn.ExecScript("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                      "name TEXT NOT NULL, applied_at TEXT NOT NULL)"));
   CTLS_ASSIGN_OR_RETURN(int current, CurrentVersion(conn));
   if (current > LatestSchemaVersion()) {
     return core::Fail(core::ErrorCode::kUnsupported,
@@ -157,13 +157,12 @@ Result<int> MigrateLocked(Connection& conn, Dialect dialect) {
     }
     auto applied = conn.ExecScript(ForDialect(m.sql, dialect));
     if (applied) {
-      auto recorded = conn.Query(
-          dialect == Dialect::kPostgres
-              ? "INSERT INTO schema_migrations (version, name, applied_at) "
-                "VALUES ($1, $2, CAST(now() AS TEXT))"
-              : "INSERT INTO schema_migrations (version, name, applied_at) "
-                "VALUES ($1, $2, datetime('now'))",
-          {std::int64_t{m.version}, std::string(m.name)});
+      auto recorded = conn.Query(dialect == Dialect::kPostgres
+                                     ? "INSERT INTO schema_migrations (version, name, applied_at) "
+                                       "VALUES ($1, $2, CAST(now() AS TEXT))"
+                                     : "INSERT INTO schema_migrations (version, name, applied_at) "
+                                       "VALUES ($1, $2, datetime('now'))",
+                                 {std::int64_t{m.version}, std::string(m.name)});
       if (!recorded) {
         applied = recorded.error();
       }

@@ -58,7 +58,8 @@ using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
 class PostgresConnection final : public Connection {
  public:
-  PostgresConnection(PGconn* conn, std::string display) : conn_(conn), display_(std::move(display)) {}
+  PostgresConnection(PGconn* conn, std::string display)
+      : conn_(conn), display_(std::move(display)) {}
   ~PostgresConnection() override { PQfinish(conn_); }
 
   bool Healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }

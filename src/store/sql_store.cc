@@ -18,9 +18,7 @@ constexpr int kMaxRetries = 20;
 
 std::int64_t Secs(TimePoint t) { return t.time_since_epoch().count(); }
 TimePoint Time(const Cell& c) { return TimePoint(std::chrono::seconds(AsInt(c))); }
-Value OptTime(const std::optional<TimePoint>& t) {
-  return t ? Value(Secs(*t)) : Value(Null{});
-}
+Value OptTime(const std::optional<TimePoint>& t) { return t ? Value(Secs(*t)) : Value(Null{}); }
 std::optional<TimePoint> OptTimeCell(const Cell& c) {
   return c ? std::optional<TimePoint>(Time(c)) : std::nullopt;
 }
@@ -28,8 +26,7 @@ std::optional<TimePoint> OptTimeCell(const Cell& c) {
 // Upper-case hex, or kInvalidArgument.
 Result<std::string> NormalizeSerial(const std::string& serial) {
   if (serial.empty() || serial.size() > 64) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "serial '" + serial + "' must be 1 to 64 hex digits");
+    return Fail(ErrorCode::kInvalidArgument, "serial '" + serial + "' must be 1 to 64 hex digits");
   }
   std::string out;
   out.reserve(serial.size());
@@ -215,10 +212,10 @@ class SqlStore final : public Store {
             p);
         if (!r) {
           if (r.error().code == ErrorCode::kAlreadyExists) {
-            return Fail(ErrorCode::kAlreadyExists,
-                        "certificate serial " + std::get<std::string>(p[0]) +
-                            " is already recorded",
-                        r.error().message);
+            return Fail(
+                ErrorCode::kAlreadyExists,
+                "certificate serial " + std::get<std::string>(p[0]) + " is already recorded",
+                r.error().message);
           }
           return r.error();
         }
@@ -307,10 +304,9 @@ class SqlStore final : public Store {
           conn.Query("UPDATE issued_certs SET revoked_at = $2, revocation_reason = $3 "
                      "WHERE serial = $1 AND revoked_at IS NULL RETURNING id",
                      {serial, Secs(at), reason}));
-      CTLS_ASSIGN_OR_RETURN(
-          Rows rows,
-          conn.Query(std::string("SELECT ") + kCertCols + " FROM issued_certs WHERE serial = $1",
-                     {serial}));
+      CTLS_ASSIGN_OR_RETURN(Rows rows, conn.Query(std::string("SELECT ") + kCertCols +
+                                                      " FROM issued_certs WHERE serial = $1",
+                                                  {serial}));
       if (rows.empty()) {
         return Fail(ErrorCode::kNotFound, "no certificate with serial " + serial);
       }
@@ -320,17 +316,16 @@ class SqlStore final : public Store {
 
   Result<std::vector<RevokedEntry>> ListRevoked(const std::string& issuer_id,
                                                 TimePoint now) override {
-    CTLS_ASSIGN_OR_RETURN(
-        Rows rows, Run("SELECT serial, revoked_at, revocation_reason FROM issued_certs "
-                       "WHERE issuer_id = $1 AND revoked_at IS NOT NULL AND not_after >= $2 "
-                       "ORDER BY serial",
-                       {issuer_id, Secs(now)}));
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          Run("SELECT serial, revoked_at, revocation_reason FROM issued_certs "
+                              "WHERE issuer_id = $1 AND revoked_at IS NOT NULL AND not_after >= $2 "
+                              "ORDER BY serial",
+                              {issuer_id, Secs(now)}));
     std::vector<RevokedEntry> out;
     out.reserve(rows.size());
     for (Row& r : rows) {
-      out.push_back(RevokedEntry{.serial_hex = std::move(*r[0]),
-                                 .revoked_at = Time(r[1]),
-                                 .reason = AsText(r[2])});
+      out.push_back(RevokedEntry{
+          .serial_hex = std::move(*r[0]), .revoked_at = Time(r[1]), .reason = AsText(r[2])});
     }
     return out;
   }
@@ -370,11 +365,11 @@ class SqlStore final : public Store {
   }
 
   Result<std::vector<NamedCert>> ListNamedCerts() override {
-    CTLS_ASSIGN_OR_RETURN(
-        Rows rows, Run(std::string("SELECT ") + kNamedCols +
-                           " FROM named_certs n WHERE version = (SELECT MAX(version) FROM "
-                           "named_certs m WHERE m.name = n.name) ORDER BY name",
-                       {}));
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          Run(std::string("SELECT ") + kNamedCols +
+                                  " FROM named_certs n WHERE version = (SELECT MAX(version) FROM "
+                                  "named_certs m WHERE m.name = n.name) ORDER BY name",
+                              {}));
     std::vector<NamedCert> out;
     for (const Row& r : rows) {
       out.push_back(NamedFromRow(r));
@@ -383,10 +378,9 @@ class SqlStore final : public Store {
   }
 
   Result<std::vector<NamedCert>> NamedCertHistory(const std::string& name) override {
-    CTLS_ASSIGN_OR_RETURN(Rows rows,
-                          Run(std::string("SELECT ") + kNamedCols +
-                                  " FROM named_certs WHERE name = $1 ORDER BY version",
-                              {name}));
+    CTLS_ASSIGN_OR_RETURN(Rows rows, Run(std::string("SELECT ") + kNamedCols +
+                                             " FROM named_certs WHERE name = $1 ORDER BY version",
+                                         {name}));
     std::vector<NamedCert> out;
     for (const Row& r : rows) {
       out.push_back(NamedFromRow(r));
@@ -395,8 +389,8 @@ class SqlStore final : public Store {
   }
 
   Result<void> DeleteNamedCert(const std::string& name) override {
-    CTLS_ASSIGN_OR_RETURN(
-        Rows rows, Run("DELETE FROM named_certs WHERE name = $1 RETURNING version", {name}));
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          Run("DELETE FROM named_certs WHERE name = $1 RETURNING version", {name}));
     if (rows.empty()) {
       return Fail(ErrorCode::kNotFound, "no certificate named '" + name + "'");
     }
@@ -424,25 +418,28 @@ class SqlStore final : public Store {
     std::vector<Value> params{policy.json, Secs(policy.updated_at), policy.updated_by};
     Result<Rows> rows = Rows{};
     if (!expected_version) {
-      rows = Run("INSERT INTO policy (id, version, document, updated_at, updated_by) "
-                 "VALUES (1, 1, $1, $2, $3) ON CONFLICT (id) DO UPDATE SET "
-                 "version = policy.version + 1, document = excluded.document, "
-                 "updated_at = excluded.updated_at, updated_by = excluded.updated_by "
-                 "RETURNING version",
-                 params);
+      rows =
+          Run("INSERT INTO policy (id, version, document, updated_at, updated_by) "
+              "VALUES (1, 1, $1, $2, $3) ON CONFLICT (id) DO UPDATE SET "
+              "version = policy.version + 1, document = excluded.document, "
+              "updated_at = excluded.updated_at, updated_by = excluded.updated_by "
+              "RETURNING version",
+              params);
     } else if (*expected_version == 0) {
-      rows = Run("INSERT INTO policy (id, version, document, updated_at, updated_by) "
-                 "VALUES (1, 1, $1, $2, $3) RETURNING version",
-                 params);
+      rows =
+          Run("INSERT INTO policy (id, version, document, updated_at, updated_by) "
+              "VALUES (1, 1, $1, $2, $3) RETURNING version",
+              params);
       if (!rows && rows.error().code == ErrorCode::kAlreadyExists) {
         return Fail(ErrorCode::kAlreadyExists,
                     "TLS policy changed concurrently: expected none, one exists");
       }
     } else {
       params.push_back(*expected_version);
-      rows = Run("UPDATE policy SET version = version + 1, document = $1, updated_at = $2, "
-                 "updated_by = $3 WHERE id = 1 AND version = $4 RETURNING version",
-                 params);
+      rows =
+          Run("UPDATE policy SET version = version + 1, document = $1, updated_at = $2, "
+              "updated_by = $3 WHERE id = 1 AND version = $4 RETURNING version",
+              params);
       if (rows && rows->empty()) {
         return Fail(ErrorCode::kAlreadyExists,
                     "TLS policy changed concurrently: expected version " +
@@ -461,10 +458,11 @@ class SqlStore final : public Store {
     if (user.name.empty()) {
       return Fail(ErrorCode::kInvalidArgument, "user name is empty");
     }
-    auto rows = Run("INSERT INTO users (name, role, password_hash, created_at, disabled) "
-                    "VALUES ($1, $2, $3, $4, $5)",
-                    {user.name, user.role, user.password_hash, Secs(user.created_at),
-                     std::int64_t{user.disabled ? 1 : 0}});
+    auto rows =
+        Run("INSERT INTO users (name, role, password_hash, created_at, disabled) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            {user.name, user.role, user.password_hash, Secs(user.created_at),
+             std::int64_t{user.disabled ? 1 : 0}});
     if (!rows) {
       if (rows.error().code == ErrorCode::kAlreadyExists) {
         return Fail(ErrorCode::kAlreadyExists, "user '" + user.name + "' already exists");
@@ -476,8 +474,7 @@ class SqlStore final : public Store {
 
   Result<User> GetUser(const std::string& name) override {
     CTLS_ASSIGN_OR_RETURN(
-        Rows rows,
-        Run(std::string("SELECT ") + kUserCols + " FROM users WHERE name = $1", {name}));
+        Rows rows, Run(std::string("SELECT ") + kUserCols + " FROM users WHERE name = $1", {name}));
     if (rows.empty()) {
       return Fail(ErrorCode::kNotFound, "no user '" + name + "'");
     }
@@ -496,10 +493,10 @@ class SqlStore final : public Store {
 
   Result<void> UpdateUser(const User& user) override {
     CTLS_ASSIGN_OR_RETURN(
-        Rows rows, Run("UPDATE users SET role = $2, password_hash = $3, disabled = $4 "
-                       "WHERE name = $1 RETURNING name",
-                       {user.name, user.role, user.password_hash,
-                        std::int64_t{user.disabled ? 1 : 0}}));
+        Rows rows,
+        Run("UPDATE users SET role = $2, password_hash = $3, disabled = $4 "
+            "WHERE name = $1 RETURNING name",
+            {user.name, user.role, user.password_hash, std::int64_t{user.disabled ? 1 : 0}}));
     if (rows.empty()) {
       return Fail(ErrorCode::kNotFound, "no user '" + user.name + "'");
     }
@@ -590,8 +587,7 @@ class SqlStore final : public Store {
       if (dialect_ == Dialect::kPostgres) {
         // Conflicts with itself only: appenders queue here, readers are not blocked. SQLite's
         // BEGIN IMMEDIATE already holds the database's single write lock.
-        CTLS_RETURN_IF_ERROR(
-            conn.Query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE", {}));
+        CTLS_RETURN_IF_ERROR(conn.Query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE", {}));
       }
       CTLS_ASSIGN_OR_RETURN(
           Rows last, conn.Query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", {}));
@@ -604,11 +600,11 @@ class SqlStore final : public Store {
                    .details_json = input.details_json,
                    .prev_hash = last.empty() ? std::string() : AsText(last[0][1])};
       e.hash = hasher(e);
-      CTLS_RETURN_IF_ERROR(conn.Query(
-          "INSERT INTO audit_log (seq, time, actor, action, target, source, details, "
-          "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-          {e.seq, Secs(e.time), e.actor, e.action, e.target, e.source, e.details_json,
-           e.prev_hash, e.hash}));
+      CTLS_RETURN_IF_ERROR(
+          conn.Query("INSERT INTO audit_log (seq, time, actor, action, target, source, details, "
+                     "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     {e.seq, Secs(e.time), e.actor, e.action, e.target, e.source, e.details_json,
+                      e.prev_hash, e.hash}));
       return e;
     });
   }
@@ -617,10 +613,9 @@ class SqlStore final : public Store {
     if (limit < 1) {
       return Fail(ErrorCode::kInvalidArgument, "audit limit must be positive");
     }
-    CTLS_ASSIGN_OR_RETURN(Rows rows,
-                          Run(std::string("SELECT ") + kAuditCols +
-                                  " FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-                              {after_seq, std::int64_t{limit}}));
+    CTLS_ASSIGN_OR_RETURN(Rows rows, Run(std::string("SELECT ") + kAuditCols +
+                                             " FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+                                         {after_seq, std::int64_t{limit}}));
     std::vector<AuditEntry> out;
     out.reserve(rows.size());
     for (const Row& r : rows) {
@@ -635,9 +630,9 @@ class SqlStore final : public Store {
     if (ca.id.empty()) {
       return Fail(ErrorCode::kInvalidArgument, "CA id is empty");
     }
-    auto rows = Run(
-        "INSERT INTO cas (id, chain_pem, encrypted_key, created_at) VALUES ($1, $2, $3, $4)",
-        {ca.id, ca.chain_pem, ca.encrypted_key, Secs(ca.created_at)});
+    auto rows =
+        Run("INSERT INTO cas (id, chain_pem, encrypted_key, created_at) VALUES ($1, $2, $3, $4)",
+            {ca.id, ca.chain_pem, ca.encrypted_key, Secs(ca.created_at)});
     if (!rows) {
       if (rows.error().code == ErrorCode::kAlreadyExists) {
         return Fail(ErrorCode::kAlreadyExists, "CA '" + ca.id + "' already exists");
@@ -648,8 +643,8 @@ class SqlStore final : public Store {
   }
 
   Result<CaRecord> GetCa(const std::string& id) override {
-    CTLS_ASSIGN_OR_RETURN(
-        Rows rows, Run(std::string("SELECT ") + kCaCols + " FROM cas WHERE id = $1", {id}));
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          Run(std::string("SELECT ") + kCaCols + " FROM cas WHERE id = $1", {id}));
     if (rows.empty()) {
       return Fail(ErrorCode::kNotFound, "no CA '" + id + "'");
     }
@@ -670,11 +665,11 @@ class SqlStore final : public Store {
 
   static Result<std::int64_t> NextCounterIn(Connection& conn, const std::string& name) {
     // Row-locking upsert: concurrent callers serialise on the counter's row.
-    CTLS_ASSIGN_OR_RETURN(
-        Rows rows, conn.Query("INSERT INTO counters (name, value) VALUES ($1, 1) "
-                              "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 "
-                              "RETURNING value",
-                              {name}));
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          conn.Query("INSERT INTO counters (name, value) VALUES ($1, 1) "
+                                     "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 "
+                                     "RETURNING value",
+                                     {name}));
     return AsInt(rows.at(0).at(0));
   }
 
@@ -694,9 +689,10 @@ class SqlStore final : public Store {
   }
 
   Result<void> SetConfig(const std::string& key, const std::string& value) override {
-    CTLS_RETURN_IF_ERROR(Run("INSERT INTO config (key, value) VALUES ($1, $2) "
-                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                             {key, value}));
+    CTLS_RETURN_IF_ERROR(
+        Run("INSERT INTO config (key, value) VALUES ($1, $2) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            {key, value}));
     return {};
   }
 

@@ -129,8 +129,9 @@ class SqliteConnection final : public Connection {
         } else if (type == SQLITE_INTEGER) {
           row.emplace_back(std::to_string(sqlite3_column_int64(stmt, c)));
         } else {
-          const void* p = type == SQLITE_BLOB ? sqlite3_column_blob(stmt, c)
-                                              : static_cast<const void*>(sqlite3_column_text(stmt, c));
+          const void* p = type == SQLITE_BLOB
+                              ? sqlite3_column_blob(stmt, c)
+                              : static_cast<const void*>(sqlite3_column_text(stmt, c));
           int len = sqlite3_column_bytes(stmt, c);
           row.emplace_back(std::string(static_cast<const char*>(p), p == nullptr ? 0 : len));
         }
@@ -201,9 +202,8 @@ class SqliteConnection final : public Connection {
 Result<std::unique_ptr<Connection>> OpenSqlite(const std::string& path, int busy_timeout_ms,
                                                std::shared_ptr<std::mutex> write_mutex) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
@@ -224,8 +224,7 @@ Result<std::unique_ptr<Connection>> OpenSqlite(const std::string& path, int busy
   if (mode->empty() || AsText(mode->front().front()) != "wal") {
     return Fail(ErrorCode::kIo, "sqlite " + path + ": cannot switch to WAL journal mode");
   }
-  CTLS_RETURN_IF_ERROR(
-      conn->ExecScript("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  CTLS_RETURN_IF_ERROR(conn->ExecScript("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
   return std::unique_ptr<Connection>(std::move(conn));
 }
 

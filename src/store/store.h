@@ -28,15 +28,15 @@ struct IssuedCert {
   // Serial number in hex without separators. The store upper-cases it (the form
   // `openssl x509 -serial` prints), so lookups are case-insensitive. UNIQUE in the database.
   std::string serial_hex{};
-  std::string issuer_id{};   // which CA issued it (the CaRecord id)
-  std::string profile{};     // "server", "client", "peer", ...
+  std::string issuer_id{};  // which CA issued it (the CaRecord id)
+  std::string profile{};    // "server", "client", "peer", ...
   std::string subject_cn{};
-  std::string sans_json{};   // the SANs as a JSON array (text), e.g. ["DNS:a.example.com"]
+  std::string sans_json{};  // the SANs as a JSON array (text), e.g. ["DNS:a.example.com"]
   core::TimePoint not_before{};
   core::TimePoint not_after{};
-  Blob der{};                // the certificate, DER
+  Blob der{};  // the certificate, DER
   core::TimePoint issued_at{};
-  std::string issued_by{};   // user or token that asked for it
+  std::string issued_by{};                      // user or token that asked for it
   std::optional<core::TimePoint> revoked_at{};  // set once revoked
   std::string revocation_reason{};              // RFC 5280 §5.3.1 name, e.g. "keyCompromise"
 };
@@ -53,8 +53,8 @@ struct CertFilter {
 
 // Keyset paging: pass the previous page's next_cursor to continue; empty starts at the first.
 struct PageRequest {
-  int limit = 100;      // 1..1000
-  std::string cursor{};   // opaque
+  int limit = 100;       // 1..1000
+  std::string cursor{};  // opaque
 };
 
 // One page of the inventory, in issuance order.
@@ -65,7 +65,7 @@ struct CertPage {
 
 // Result of Revoke.
 struct RevokeResult {
-  IssuedCert cert;           // the record after the call
+  IssuedCert cert;             // the record after the call
   bool newly_revoked = false;  // false if it was already revoked (the call is idempotent)
 };
 
@@ -80,8 +80,8 @@ struct RevokedEntry {
 struct NamedCert {
   std::string name{};
   std::int64_t version = 0;  // assigned by the store: strictly increasing per name
-  std::string chain_pem{};     // leaf, intermediate(s), root
-  Blob encrypted_key{};        // the private key, encrypted by the caller; never plaintext
+  std::string chain_pem{};   // leaf, intermediate(s), root
+  Blob encrypted_key{};      // the private key, encrypted by the caller; never plaintext
   core::TimePoint created_at{};
   std::string created_by{};
 };
@@ -119,7 +119,7 @@ struct AuditInput {
   std::string actor{};
   std::string action{};
   std::string target{};
-  std::string source{};               // where the request came from, e.g. "203.0.113.5"
+  std::string source{};             // where the request came from, e.g. "203.0.113.5"
   std::string details_json = "{}";  // JSON object text
 };
 
@@ -143,16 +143,16 @@ using AuditHasher = std::function<std::string(const AuditEntry&)>;
 
 // A certificate authority's record: its certificate chain and its encrypted private key.
 struct CaRecord {
-  std::string id{};            // e.g. "root", "issuing"
-  std::string chain_pem{};     // the CA certificate first, then its issuers
-  Blob encrypted_key{};        // encrypted by the caller; never plaintext
+  std::string id{};         // e.g. "root", "issuing"
+  std::string chain_pem{};  // the CA certificate first, then its issuers
+  Blob encrypted_key{};     // encrypted by the caller; never plaintext
   core::TimePoint created_at{};
 };
 
 // Options for Store::Open.
 struct OpenOptions {
-  int pool_size = 4;          // PostgreSQL connections (and SQLite connections) kept at most
-  int connect_timeout_s = 5;  // PostgreSQL connect timeout
+  int pool_size = 4;            // PostgreSQL connections (and SQLite connections) kept at most
+  int connect_timeout_s = 5;    // PostgreSQL connect timeout
   int busy_timeout_ms = 10000;  // SQLite: how long to wait for another writer
 };
 
@@ -211,8 +211,8 @@ class Store {
   virtual core::Result<PolicyDoc> GetPolicy() = 0;
   // Replaces the policy and returns the new version. With `expected_version`, fails with
   // kAlreadyExists (nothing changed) unless the current version is that one (0: none yet).
-  virtual core::Result<std::int64_t> PutPolicy(const PolicyDoc& policy,
-                                               std::optional<std::int64_t> expected_version = {}) = 0;
+  virtual core::Result<std::int64_t> PutPolicy(
+      const PolicyDoc& policy, std::optional<std::int64_t> expected_version = {}) = 0;
 
   // --- users and tokens ---
 

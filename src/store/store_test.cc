@@ -412,7 +412,10 @@ TEST_P(StoreTest, UsersAndTokens) {
   ASSERT_EQ(users->size(), 2u);
   EXPECT_EQ((*users)[0].name, "alice");
 
-  ApiToken t1{.id = "tok1", .user = "alice", .hash = "h1", .created_at = kT0,
+  ApiToken t1{.id = "tok1",
+              .user = "alice",
+              .hash = "h1",
+              .created_at = kT0,
               .expires_at = kT0 + std::chrono::days(30)};
   ASSERT_TRUE(store_->CreateToken(t1));
   ASSERT_TRUE(store_->CreateToken({.id = "tok2", .user = "bob", .hash = "h2"}));
@@ -448,8 +451,8 @@ TEST_P(StoreTest, UsersAndTokens) {
 }
 
 TEST_P(StoreTest, CaRecords) {
-  CaRecord root{.id = "root", .chain_pem = "ROOT PEM", .encrypted_key = {0, 1, 2, 0xfe},
-                .created_at = kT0};
+  CaRecord root{
+      .id = "root", .chain_pem = "ROOT PEM", .encrypted_key = {0, 1, 2, 0xfe}, .created_at = kT0};
   ASSERT_TRUE(store_->PutCa(root));
   ASSERT_TRUE(store_->PutCa({.id = "issuing", .chain_pem = "INT\nROOT", .encrypted_key = {7}}));
   EXPECT_EQ(store_->PutCa(root).error().code, ErrorCode::kAlreadyExists);
