@@ -105,6 +105,18 @@ TEST(ChainTest, DuplicatesAndUnrelatedCertificatesAreReported) {
   EXPECT_THAT(Joined(result.problems), HasSubstr("Verify Fixture Other Root"));
 }
 
+TEST(ChainTest, PrefersThePathThatEndsInARoot) {
+  // int-x (same name and key as int, signed by a root missing from the bag) also issued the
+  // server certificate; the path through int reaches the root.
+  ChainOrder result =
+      OrderChain({Fixture("int-x"), Fixture("server"), Fixture("root"), Fixture("int")});
+  ASSERT_EQ(result.ordered.size(), 3u);
+  EXPECT_TRUE(result.ordered[1].Equals(Fixture("int")));
+  EXPECT_TRUE(result.ends_in_root);
+  ASSERT_EQ(result.unused.size(), 1u);
+  EXPECT_TRUE(result.unused[0].Equals(Fixture("int-x")));
+}
+
 TEST(ChainTest, SingleRootAndEmptyBag) {
   ChainOrder root = OrderChain({Fixture("root")});
   ASSERT_EQ(root.ordered.size(), 1u);

@@ -215,6 +215,22 @@ TEST(VerifyTest, MissingIntermediateAndWrongAnchor) {
   EXPECT_THAT(Codes(Verify(Fixture("server"), other)), Contains("missing_issuer"));
 }
 
+TEST(VerifyTest, TriesAnotherPathWhenTheFirstDeadEnds) {
+  // int-x has the intermediate's name and key but is signed by an untrusted root; OpenSSL
+  // takes the first matching issuer and does not backtrack (`openssl verify -untrusted` with
+  // int-x first fails: "unable to get local issuer certificate").
+  VerifyOptions options = ServerOptions();
+  options.untrusted = {Fixture("int-x"), Fixture("int")};
+  VerifyReport report = Verify(Fixture("server"), options);
+  EXPECT_TRUE(report.ok()) << Describe(report);
+  ASSERT_EQ(report.path.size(), 3u);
+  EXPECT_TRUE(report.path[1].Equals(Fixture("int")));
+  EXPECT_TRUE(report.path[2].Equals(Fixture("root")));
+
+  options.untrusted = {Fixture("int-x")};
+  EXPECT_FALSE(Verify(Fixture("server"), options).ok());
+}
+
 TEST(VerifyTest, IntermediateAsAnchorIsAPartialChain) {
   VerifyOptions options = ServerOptions();
   options.anchors = {Fixture("int")};
