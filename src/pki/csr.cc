@@ -123,8 +123,6 @@ SubjectAltNames Csr::sans() const {
   return internal::ReadGeneralNames(names.get());
 }
 
-PublicKey Csr::public_key() const {
-  return PublicKey::FromEvp(X509_REQ_get0_pubkey(req_.get()));
-}
+PublicKey Csr::public_key() const { return PublicKey::FromEvp(X509_REQ_get0_pubkey(req_.get())); }
 
 }  // namespace clustertls::pki

@@ -63,8 +63,7 @@ TEST_P(CsrRoundTripTest, CreateThenParsePemAndDer) {
 }
 
 INSTANTIATE_TEST_SUITE_P(KeyTypes, CsrRoundTripTest,
-                         ::testing::Values(KeyType::kEcP256, KeyType::kRsa2048,
-                                           KeyType::kEd25519),
+                         ::testing::Values(KeyType::kEcP256, KeyType::kRsa2048, KeyType::kEd25519),
                          [](const auto& info) {
                            std::string n = KeyTypeName(info.param);
                            n.erase(std::remove(n.begin(), n.end(), '-'), n.end());
@@ -102,21 +101,22 @@ TEST(CsrCreateTest, RefusesInvalidNames) {
   ASSERT_FALSE(no_cn.has_value());
   EXPECT_EQ(no_cn.error().code, ErrorCode::kInvalidArgument);
 
-  auto bad_attr = Csr::Create(key, CsrOptions{.common_name = "a.example.com",
-                                              .subject_extra = {{"NotAnAttribute", "x"}}});
+  auto bad_attr = Csr::Create(
+      key, CsrOptions{.common_name = "a.example.com", .subject_extra = {{"NotAnAttribute", "x"}}});
   ASSERT_FALSE(bad_attr.has_value());
   EXPECT_EQ(bad_attr.error().code, ErrorCode::kInvalidArgument);
   EXPECT_THAT(bad_attr.error().message, HasSubstr("NotAnAttribute"));
 
-  auto bad_country = Csr::Create(
-      key, CsrOptions{.common_name = "a.example.com", .subject_extra = {{"C", "USA"}}});
+  auto bad_country =
+      Csr::Create(key, CsrOptions{.common_name = "a.example.com", .subject_extra = {{"C", "USA"}}});
   ASSERT_FALSE(bad_country.has_value());
   EXPECT_EQ(bad_country.error().code, ErrorCode::kInvalidArgument);
   EXPECT_THAT(bad_country.error().message, HasSubstr("2 letters"));
 }
 
 TEST(CsrParseTest, ReadsOpensslMadeRequests) {
-  for (const char* file : {"csr/ok-ec.csr.pem", "csr/ok-ec.csr.der", "csr/ok-ec-new-label.csr.pem"}) {
+  for (const char* file :
+       {"csr/ok-ec.csr.pem", "csr/ok-ec.csr.der", "csr/ok-ec-new-label.csr.pem"}) {
     auto csr = Csr::Parse(ReadTestFile(file));
     ASSERT_TRUE(csr.has_value()) << file << ": " << csr.error().message;
     EXPECT_EQ(csr->common_name(), "app.example.com") << file;
@@ -143,8 +143,8 @@ TEST(CsrParseTest, RefusesABrokenSignature) {
   EXPECT_EQ(fixture.error().message, "CSR signature does not verify");
 
   // Made here: flip a byte in the middle of the signature BIT STRING of a DER CSR.
-  auto csr = Must(Csr::Create(NewTestKey(KeyType::kEcP256),
-                              CsrOptions{.common_name = "flip.example.com"}));
+  auto csr = Must(
+      Csr::Create(NewTestKey(KeyType::kEcP256), CsrOptions{.common_name = "flip.example.com"}));
   std::string der = csr.ToDer();
   const ASN1_BIT_STRING* sig = nullptr;
   X509_REQ_get0_signature(csr.get(), &sig, nullptr);
@@ -189,7 +189,8 @@ TEST(CsrParseTest, RefusesGarbageAndTruncation) {
   EXPECT_THAT(trailing.error().message, HasSubstr("trailing"));
 
   std::string pem = ReadTestFile("csr/ok-ec.csr.pem");
-  auto corrupt = Csr::Parse(pem.substr(0, pem.size() / 2) + "\n-----END CERTIFICATE REQUEST-----\n");
+  auto corrupt =
+      Csr::Parse(pem.substr(0, pem.size() / 2) + "\n-----END CERTIFICATE REQUEST-----\n");
   ASSERT_FALSE(corrupt.has_value());
   EXPECT_EQ(corrupt.error().code, ErrorCode::kParse);
 

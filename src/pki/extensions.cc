@@ -17,9 +17,7 @@ namespace {
 using core::ErrorCode;
 
 // Algorithms fetched once per process (immutable after the first call; never freed).
-const EVP_MD* FetchedDigest(const char* name) {
-  return EVP_MD_fetch(nullptr, name, nullptr);
-}
+const EVP_MD* FetchedDigest(const char* name) { return EVP_MD_fetch(nullptr, name, nullptr); }
 
 const EVP_MD* Sha1() {
   static const EVP_MD* md = FetchedDigest("SHA1");
@@ -42,7 +40,8 @@ std::string Bytes(const ASN1_STRING* s) {
 ossl::Ptr<GENERAL_NAME> Ia5Name(int type, std::string_view value) {
   auto gn = ossl::Own(GENERAL_NAME_new());
   auto ia5 = ossl::Own(ASN1_IA5STRING_new());
-  if (!gn || !ia5 || ASN1_STRING_set(ia5.get(), value.data(), static_cast<int>(value.size())) != 1) {
+  if (!gn || !ia5 ||
+      ASN1_STRING_set(ia5.get(), value.data(), static_cast<int>(value.size())) != 1) {
     return nullptr;
   }
   GENERAL_NAME_set0_value(gn.get(), type, ia5.release());
@@ -91,9 +90,9 @@ core::Result<void> AppendSubject(X509_NAME* name, const SubjectAttributes& extra
     int nid = OBJ_txt2nid(attr.c_str());
     if (nid == NID_undef) {
       ossl::ClearErrors();
-      return core::Fail(ErrorCode::kInvalidArgument,
-                        "unknown subject attribute " + QuoteName(attr) +
-                            " (use e.g. O, OU, C, L, ST)");
+      return core::Fail(
+          ErrorCode::kInvalidArgument,
+          "unknown subject attribute " + QuoteName(attr) + " (use e.g. O, OU, C, L, ST)");
     }
     CTLS_RETURN_IF_ERROR(add(nid, attr, value));
   }
@@ -231,8 +230,7 @@ core::Result<const EVP_MD*> SigningDigest(const EVP_PKEY* key) {
 core::Result<std::string> KeyIdentifier(const X509_PUBKEY* spki) {
   const unsigned char* bits = nullptr;
   int len = 0;
-  if (spki == nullptr ||
-      X509_PUBKEY_get0_param(nullptr, &bits, &len, nullptr, spki) != 1 ||
+  if (spki == nullptr || X509_PUBKEY_get0_param(nullptr, &bits, &len, nullptr, spki) != 1 ||
       Sha1() == nullptr) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot read the public key");
   }

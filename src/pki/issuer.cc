@@ -28,8 +28,8 @@ struct IssuerState {
   bool self_signed = false;
   core::TimePoint not_before = core::TimePoint::min();
   core::TimePoint not_after = core::TimePoint::max();
-  long path_len = -1;          // the issuer's pathLenConstraint, -1 if none
-  std::string subject;         // for messages
+  long path_len = -1;   // the issuer's pathLenConstraint, -1 if none
+  std::string subject;  // for messages
 };
 
 }  // namespace internal
@@ -113,8 +113,8 @@ core::Result<std::optional<int>> PreparePathLen(const IssueRequest& request,
   }
   // RFC 5280 4.2.1.9: an issuer with pathLenConstraint n allows n more CAs below it.
   if (issuer.path_len == 0) {
-    return Fail(ErrorCode::kInvalidArgument, "issuer " + Quoted(issuer.subject) +
-                                                 " has path length 0: it cannot issue CAs");
+    return Fail(ErrorCode::kInvalidArgument,
+                "issuer " + Quoted(issuer.subject) + " has path length 0: it cannot issue CAs");
   }
   const long allowed = issuer.path_len - 1;
   if (request.path_len && *request.path_len > allowed) {
@@ -270,8 +270,8 @@ core::Result<void> AddKeyIds(X509* x, const std::string& subject_key_id,
                                     static_cast<int>(subject_key_id.size())) != 1) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot build the subject key identifier");
   }
-  CTLS_RETURN_IF_ERROR(Add(x, NID_subject_key_identifier, ski.get(), false,
-                           "subjectKeyIdentifier"));
+  CTLS_RETURN_IF_ERROR(
+      Add(x, NID_subject_key_identifier, ski.get(), false, "subjectKeyIdentifier"));
   // RFC 5280 4.2.1.1: the issuer's key identifier (its own for a self-signed certificate).
   auto aki = ossl::Own(AUTHORITY_KEYID_new());
   if (!aki) {
@@ -399,8 +399,8 @@ core::Result<ossl::Ptr<GENERAL_SUBTREE>> IpSubtree(const std::string& cidr) {
   return subtree;
 }
 
-core::Result<STACK_OF(GENERAL_SUBTREE)*> Subtrees(const std::vector<std::string>& dns,
-                                                  const std::vector<std::string>& ips) {
+core::Result<STACK_OF(GENERAL_SUBTREE) *> Subtrees(const std::vector<std::string>& dns,
+                                                   const std::vector<std::string>& ips) {
   if (dns.empty() && ips.empty()) {
     return nullptr;
   }
@@ -453,8 +453,7 @@ core::Result<void> AddOcspNoCheck(X509* x) {
   if (null == nullptr) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot allocate id-pkix-ocsp-nocheck");
   }
-  core::Result<void> added =
-      Add(x, NID_id_pkix_OCSP_noCheck, null, false, "id-pkix-ocsp-nocheck");
+  core::Result<void> added = Add(x, NID_id_pkix_OCSP_noCheck, null, false, "id-pkix-ocsp-nocheck");
   ASN1_NULL_free(null);
   return added;
 }
@@ -517,8 +516,8 @@ core::Result<ossl::Ptr<X509_PUBKEY>> SpkiOf(EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "EC")) {
     std::array<char, 64> group{};
     std::size_t group_len = 0;
-    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group.data(),
-                                       group.size(), &group_len) == 1 &&
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group.data(), group.size(),
+                                       &group_len) == 1 &&
         EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, buf.data(),
                                         buf.size(), &len) == 1) {
       alg_nid = NID_X9_62_id_ecPublicKey;
@@ -597,8 +596,8 @@ core::Result<std::string> IssueWith(const IssuerState& issuer, EVP_PKEY* signing
   // The subject is built in place (no copy); the issuer name is the precomputed one.
   CTLS_RETURN_IF_ERROR(internal::AppendSubject(X509_get_subject_name(x.get()),
                                                request.subject_extra, prepared.common_name));
-  if (X509_set_issuer_name(x.get(), issuer.self_signed ? X509_get_subject_name(x.get())
-                                                       : issuer.name.get()) != 1) {
+  if (X509_set_issuer_name(
+          x.get(), issuer.self_signed ? X509_get_subject_name(x.get()) : issuer.name.get()) != 1) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot set the issuer name");
   }
   CTLS_RETURN_IF_ERROR(CopySpki(subject_spki, X509_get_X509_PUBKEY(x.get())));
@@ -607,8 +606,7 @@ core::Result<std::string> IssueWith(const IssuerState& issuer, EVP_PKEY* signing
   CTLS_RETURN_IF_ERROR(AddBasicConstraints(x.get(), ca, prepared.path_len));
   CTLS_RETURN_IF_ERROR(AddKeyUsage(x.get(), request.profile, IsRsaSpki(subject_spki)));
   CTLS_RETURN_IF_ERROR(AddExtendedKeyUsage(x.get(), request.profile));
-  CTLS_RETURN_IF_ERROR(
-      AddKeyIds(x.get(), key_id, issuer.self_signed ? key_id : issuer.key_id));
+  CTLS_RETURN_IF_ERROR(AddKeyIds(x.get(), key_id, issuer.self_signed ? key_id : issuer.key_id));
   CTLS_RETURN_IF_ERROR(AddSubjectAltNames(x.get(), prepared.sans));
   CTLS_RETURN_IF_ERROR(AddCrlDistributionPoints(x.get(), request.crl_urls));
   CTLS_RETURN_IF_ERROR(AddOcspUrls(x.get(), request.ocsp_urls));
@@ -637,9 +635,9 @@ core::Result<Certificate> ToCertificate(core::Result<std::string> der) {
 }  // namespace
 
 core::Result<Profile> ParseProfile(std::string_view name) {
-  static constexpr std::array<Profile, 6> kAll = {Profile::kRootCa,  Profile::kIntermediateCa,
-                                                  Profile::kServer,  Profile::kClient,
-                                                  Profile::kPeer,    Profile::kOcspSigner};
+  static constexpr std::array<Profile, 6> kAll = {Profile::kRootCa, Profile::kIntermediateCa,
+                                                  Profile::kServer, Profile::kClient,
+                                                  Profile::kPeer,   Profile::kOcspSigner};
   for (Profile p : kAll) {
     if (name == ProfileName(p)) {
       return p;

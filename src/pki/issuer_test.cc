@@ -105,12 +105,12 @@ TEST_P(LeafProfileTest, SetsExactlyTheProfilesExtensions) {
   PrivateKey key = TestKey(key_type, 2);
   ossl::Csprng rng;
   const std::string cn = profile == Profile::kClient ? "client-7.example.com" : "node1.example.com";
-  auto cert = pki.issuing.Issue(IssueRequest{.profile = profile,
-                                             .common_name = cn,
-                                             .sans = {.dns = {"alt.example.com"},
-                                                      .ips = {"10.0.0.1"}},
-                                             .validity = std::chrono::days(30)},
-                                key.public_key(), pki.now, rng);
+  auto cert =
+      pki.issuing.Issue(IssueRequest{.profile = profile,
+                                     .common_name = cn,
+                                     .sans = {.dns = {"alt.example.com"}, .ips = {"10.0.0.1"}},
+                                     .validity = std::chrono::days(30)},
+                        key.public_key(), pki.now, rng);
   ASSERT_TRUE(cert.has_value()) << cert.error().message;
 
   EXPECT_EQ(X509_get_version(cert->get()), X509_VERSION_3);
@@ -119,8 +119,11 @@ TEST_P(LeafProfileTest, SetsExactlyTheProfilesExtensions) {
   EXPECT_TRUE(cert->public_key().Equals(key.public_key()));
 
   // Exactly the profile's extensions; BasicConstraints and KeyUsage are the critical ones.
-  std::set<int> want = {NID_basic_constraints, NID_key_usage, NID_ext_key_usage,
-                        NID_subject_key_identifier, NID_authority_key_identifier,
+  std::set<int> want = {NID_basic_constraints,
+                        NID_key_usage,
+                        NID_ext_key_usage,
+                        NID_subject_key_identifier,
+                        NID_authority_key_identifier,
                         NID_subject_alt_name};
   if (profile == Profile::kOcspSigner) {
     want.insert(NID_id_pkix_OCSP_noCheck);
@@ -292,11 +295,11 @@ TEST(CaProfileTest, NameConstraintsAreEncodedCritical) {
     }
     return out;
   };
-  EXPECT_EQ(read(nc->permittedSubtrees),
-            (std::vector<std::string>{"dns:example.com", "dns:.internal.example",
-                                      "ip:0a000000ff000000",
-                                      "ip:20010db8000000000000000000000000"
-                                      "ffffffff000000000000000000000000"}));
+  EXPECT_EQ(
+      read(nc->permittedSubtrees),
+      (std::vector<std::string>{"dns:example.com", "dns:.internal.example", "ip:0a000000ff000000",
+                                "ip:20010db8000000000000000000000000"
+                                "ffffffff000000000000000000000000"}));
   EXPECT_EQ(read(nc->excludedSubtrees),
             (std::vector<std::string>{"dns:secret.example.com", "ip:0a090000ffff0000"}));
 
@@ -314,11 +317,11 @@ TEST(CaProfileTest, NameConstraintsAreEncodedCritical) {
 TEST(CaProfileTest, RefusesBadNameConstraints) {
   const TestPki& pki = SharedPki();
   ossl::Csprng rng;
-  auto bad_cidr = pki.root_issuer.Issue(
-      IssueRequest{.profile = Profile::kIntermediateCa,
-                   .common_name = "Sub CA",
-                   .name_constraints = {.permitted_ip = {"10.0.0.1/8"}}},
-      NewTestKey(KeyType::kEcP256).public_key(), pki.now, rng);
+  auto bad_cidr =
+      pki.root_issuer.Issue(IssueRequest{.profile = Profile::kIntermediateCa,
+                                         .common_name = "Sub CA",
+                                         .name_constraints = {.permitted_ip = {"10.0.0.1/8"}}},
+                            NewTestKey(KeyType::kEcP256).public_key(), pki.now, rng);
   ASSERT_FALSE(bad_cidr.has_value());
   EXPECT_EQ(bad_cidr.error().code, ErrorCode::kInvalidName);
   EXPECT_THAT(bad_cidr.error().message, HasSubstr("10.0.0.1/8"));
@@ -352,14 +355,14 @@ TEST(CaProfileTest, PathLengthMustFitTheIssuers) {
   EXPECT_THAT(sub.error().message, HasSubstr("path length 0"));
 
   auto negative = pki.root_issuer.Issue(
-      IssueRequest{.profile = Profile::kIntermediateCa, .common_name = "Sub", .path_len = -1},
-      key, pki.now, rng);
+      IssueRequest{.profile = Profile::kIntermediateCa, .common_name = "Sub", .path_len = -1}, key,
+      pki.now, rng);
   ASSERT_FALSE(negative.has_value());
   EXPECT_EQ(negative.error().code, ErrorCode::kInvalidArgument);
 
   auto on_leaf = pki.issuing.Issue(
-      IssueRequest{.profile = Profile::kServer, .common_name = "a.example.com", .path_len = 0},
-      key, pki.now, rng);
+      IssueRequest{.profile = Profile::kServer, .common_name = "a.example.com", .path_len = 0}, key,
+      pki.now, rng);
   ASSERT_FALSE(on_leaf.has_value());
   EXPECT_EQ(on_leaf.error().code, ErrorCode::kInvalidArgument);
 }
@@ -372,10 +375,9 @@ TEST(CaProfileTest, ProfilesGoWhereTheyBelong) {
       NewTestKey(KeyType::kEcP256).public_key(), pki.now, rng);
   ASSERT_FALSE(root_by_issuer.has_value());
   EXPECT_EQ(root_by_issuer.error().code, ErrorCode::kInvalidArgument);
-  auto self_intermediate =
-      SelfSign(NewTestKey(KeyType::kEcP256),
-               IssueRequest{.profile = Profile::kIntermediateCa, .common_name = "Sub"}, pki.now,
-               rng);
+  auto self_intermediate = SelfSign(
+      NewTestKey(KeyType::kEcP256),
+      IssueRequest{.profile = Profile::kIntermediateCa, .common_name = "Sub"}, pki.now, rng);
   ASSERT_FALSE(self_intermediate.has_value());
   EXPECT_EQ(self_intermediate.error().code, ErrorCode::kInvalidArgument);
 }
@@ -448,8 +450,8 @@ TEST(SerialTest, AtLeast128RandomBitsPositiveAndUnique) {
 
 TEST(ValidityTest, BackdatesNotBeforeAndAddsTheValidity) {
   const TestPki& pki = SharedPki();
-  TestLeaf leaf = IssueLeaf(pki, "time.example.com", Profile::kServer, KeyType::kEcP256,
-                            std::chrono::days(90));
+  TestLeaf leaf =
+      IssueLeaf(pki, "time.example.com", Profile::kServer, KeyType::kEcP256, std::chrono::days(90));
   EXPECT_EQ(leaf.cert.not_before(), pki.now - kBackdate);
   EXPECT_EQ(leaf.cert.not_after(), pki.now + std::chrono::days(90));
   EXPECT_EQ(core::FormatTime(leaf.cert.not_before()), "2025-12-31T23:55:00Z");
@@ -467,10 +469,10 @@ TEST(ValidityTest, RefusesToOutliveTheIssuerSayingHowLongItLives) {
                                 NewTestKey(KeyType::kEcP256).public_key(), pki.now, rng);
   ASSERT_FALSE(cert.has_value());
   EXPECT_EQ(cert.error().code, ErrorCode::kExpired);
-  EXPECT_EQ(cert.error().message,
-            "requested validity (2000 days) ends after the issuer \"" +
-                pki.intermediate.subject() + "\" expires on " + core::FormatTime(int_end) +
-                " (in 1824 days); use at most 1824 days");
+  EXPECT_EQ(cert.error().message, "requested validity (2000 days) ends after the issuer \"" +
+                                      pki.intermediate.subject() + "\" expires on " +
+                                      core::FormatTime(int_end) +
+                                      " (in 1824 days); use at most 1824 days");
   EXPECT_EQ(core::FormatTime(int_end), "2030-12-30T00:05:00Z");
 
   // Exactly up to the issuer's notAfter is fine (notAfter is inclusive).
@@ -507,10 +509,10 @@ TEST(ValidityTest, RefusesAnIssuerOutsideItsValidity) {
   EXPECT_EQ(early.error().code, ErrorCode::kExpired);
   EXPECT_THAT(early.error().message, HasSubstr("not valid before"));
 
-  auto zero = pki.issuing.Issue(
-      IssueRequest{.profile = Profile::kServer, .common_name = "z.example.com",
-                   .validity = std::chrono::seconds(0)},
-      key, pki.now, rng);
+  auto zero = pki.issuing.Issue(IssueRequest{.profile = Profile::kServer,
+                                             .common_name = "z.example.com",
+                                             .validity = std::chrono::seconds(0)},
+                                key, pki.now, rng);
   ASSERT_FALSE(zero.has_value());
   EXPECT_EQ(zero.error().code, ErrorCode::kInvalidArgument);
 }
@@ -567,13 +569,13 @@ TEST(IssueNamesTest, RefusesInvalidNamesWithTheNameInTheMessage) {
 
 TEST(IssueNamesTest, CanonicalisesNamesAndEncodesIdnsAsALabels) {
   const TestPki& pki = SharedPki();
-  TestLeaf leaf = IssueLeaf(pki.issuing,
-                            IssueRequest{.profile = Profile::kServer,
-                                         .common_name = "Bücher.Example.",
-                                         .sans = {.dns = {"WWW.Example.com"},
-                                                  .ips = {"2001:DB8:0:0::1"},
-                                                  .uris = {"HTTPS://svc.example.com/x"},
-                                                  .emails = {"Ops@Example.COM"}}});
+  TestLeaf leaf =
+      IssueLeaf(pki.issuing, IssueRequest{.profile = Profile::kServer,
+                                          .common_name = "Bücher.Example.",
+                                          .sans = {.dns = {"WWW.Example.com"},
+                                                   .ips = {"2001:DB8:0:0::1"},
+                                                   .uris = {"HTTPS://svc.example.com/x"},
+                                                   .emails = {"Ops@Example.COM"}}});
   EXPECT_EQ(leaf.cert.common_name(), "xn--bcher-kva.example");
   EXPECT_EQ(leaf.cert.sans().dns,
             (std::vector<std::string>{"www.example.com", "xn--bcher-kva.example"}));
@@ -595,11 +597,10 @@ TEST(IssueNamesTest, CanonicalisesNamesAndEncodesIdnsAsALabels) {
 
 TEST(IssueNamesTest, CrlDistributionPointAndOcspUrls) {
   const TestPki& pki = SharedPki();
-  TestLeaf leaf = IssueLeaf(pki.issuing,
-                            IssueRequest{.profile = Profile::kServer,
-                                         .common_name = "urls.example.com",
-                                         .crl_urls = {"http://ca.example.com/int.crl"},
-                                         .ocsp_urls = {"http://ocsp.example.com"}});
+  TestLeaf leaf = IssueLeaf(pki.issuing, IssueRequest{.profile = Profile::kServer,
+                                                      .common_name = "urls.example.com",
+                                                      .crl_urls = {"http://ca.example.com/int.crl"},
+                                                      .ocsp_urls = {"http://ocsp.example.com"}});
   auto crldp = Ext<CRL_DIST_POINTS>(leaf.cert, NID_crl_distribution_points);
   ASSERT_TRUE(crldp);
   ASSERT_EQ(sk_DIST_POINT_num(crldp.get()), 1);
@@ -618,8 +619,7 @@ TEST(IssueNamesTest, CrlDistributionPointAndOcspUrls) {
   ACCESS_DESCRIPTION* ad = sk_ACCESS_DESCRIPTION_value(aia.get(), 0);
   EXPECT_EQ(OBJ_obj2nid(ad->method), NID_ad_OCSP);
   EXPECT_EQ(Bytes(ad->location->d.uniformResourceIdentifier), "http://ocsp.example.com");
-  EXPECT_EQ(ExtensionNids(leaf.cert, true),
-            (std::set<int>{NID_basic_constraints, NID_key_usage}));
+  EXPECT_EQ(ExtensionNids(leaf.cert, true), (std::set<int>{NID_basic_constraints, NID_key_usage}));
 }
 
 // ---- from a CSR ----
@@ -629,8 +629,8 @@ TEST(IssueFromCsrTest, TakesOnlyTheCnAndSansOfAGreedyCsr) {
   ossl::Csprng rng;
   // Made by `openssl req`: asks for CA:TRUE, keyCertSign, codeSigning and extra extensions.
   Csr csr = Must(Csr::Parse(ReadTestFile("csr/ca-true-extra.csr.pem")));
-  auto cert = pki.issuing.IssueFromCsr(csr, IssueRequest{.profile = Profile::kServer}, pki.now,
-                                       rng);
+  auto cert =
+      pki.issuing.IssueFromCsr(csr, IssueRequest{.profile = Profile::kServer}, pki.now, rng);
   ASSERT_TRUE(cert.has_value()) << cert.error().message;
   EXPECT_EQ(ExtensionNids(*cert),
             (std::set<int>{NID_basic_constraints, NID_key_usage, NID_ext_key_usage,
@@ -686,8 +686,8 @@ TEST(IssueFromCsrTest, GreedyCsrBuiltWithOpensslApis) {
   EXPECT_EQ(X509_get_key_usage(cert->get()), static_cast<std::uint32_t>(KU_DIGITAL_SIGNATURE));
   EXPECT_EQ(EkuNids(*cert), std::vector<int>{NID_client_auth});
   EXPECT_EQ(cert->common_name(), "api.example.com");
-  EXPECT_EQ(cert->sans().dns, (std::vector<std::string>{"extra.example.com", "api2.example.com",
-                                                        "api.example.com"}));
+  EXPECT_EQ(cert->sans().dns,
+            (std::vector<std::string>{"extra.example.com", "api2.example.com", "api.example.com"}));
 }
 
 TEST(IssueFromCsrTest, RequestCommonNameOverridesTheCsrs) {
@@ -699,8 +699,8 @@ TEST(IssueFromCsrTest, RequestCommonNameOverridesTheCsrs) {
       rng);
   ASSERT_TRUE(cert.has_value()) << cert.error().message;
   EXPECT_EQ(cert->common_name(), "other.example.com");
-  EXPECT_EQ(cert->sans().dns, (std::vector<std::string>{"app.example.com", "api.example.com",
-                                                        "other.example.com"}));
+  EXPECT_EQ(cert->sans().dns,
+            (std::vector<std::string>{"app.example.com", "api.example.com", "other.example.com"}));
   EXPECT_EQ(cert->sans().ips, std::vector<std::string>{"10.1.2.3"});
 }
 
@@ -719,11 +719,11 @@ TEST(IssueFromCsrTest, CsrFromAKeyRoundTrip) {
   ossl::Csprng rng;
   for (KeyType t : {KeyType::kEcP256, KeyType::kEcP384, KeyType::kRsa2048, KeyType::kEd25519}) {
     PrivateKey key = TestKey(t, 4);
-    Csr made = Must(Csr::Create(key, CsrOptions{.common_name = "rt.example.com",
-                                                .sans = {.ips = {"192.0.2.1"}}}));
+    Csr made = Must(Csr::Create(
+        key, CsrOptions{.common_name = "rt.example.com", .sans = {.ips = {"192.0.2.1"}}}));
     Csr csr = Must(Csr::Parse(made.ToPem()));
-    auto cert = pki.issuing.IssueFromCsr(csr, IssueRequest{.profile = Profile::kPeer}, pki.now,
-                                         rng);
+    auto cert =
+        pki.issuing.IssueFromCsr(csr, IssueRequest{.profile = Profile::kPeer}, pki.now, rng);
     ASSERT_TRUE(cert.has_value()) << cert.error().message;
     EXPECT_TRUE(cert->public_key().Equals(key.public_key())) << KeyTypeName(t);
     EXPECT_EQ(cert->sans().ips, std::vector<std::string>{"192.0.2.1"});
@@ -801,10 +801,10 @@ TEST(IssuerConcurrencyTest, OneIssuerSignsFromSeveralThreads) {
     threads.emplace_back([&, t] {
       ossl::Csprng rng;
       for (int i = 0; i < 25; ++i) {
-        auto cert = pki.issuing.Issue(
-            IssueRequest{.profile = Profile::kServer,
-                         .common_name = "t" + std::to_string(t) + ".example.com"},
-            NewTestKey(KeyType::kEcP256).public_key(), pki.now, rng);
+        auto cert =
+            pki.issuing.Issue(IssueRequest{.profile = Profile::kServer,
+                                           .common_name = "t" + std::to_string(t) + ".example.com"},
+                              NewTestKey(KeyType::kEcP256).public_key(), pki.now, rng);
         if (cert) {
           issued[t].push_back(*cert);
         }
@@ -823,8 +823,8 @@ TEST(IssuerConcurrencyTest, OneIssuerSignsFromSeveralThreads) {
 }
 
 TEST(ProfileNameTest, RoundTrips) {
-  for (Profile p : {Profile::kRootCa, Profile::kIntermediateCa, Profile::kServer,
-                    Profile::kClient, Profile::kPeer, Profile::kOcspSigner}) {
+  for (Profile p : {Profile::kRootCa, Profile::kIntermediateCa, Profile::kServer, Profile::kClient,
+                    Profile::kPeer, Profile::kOcspSigner}) {
     auto parsed = ParseProfile(ProfileName(p));
     ASSERT_TRUE(parsed.has_value());
     EXPECT_EQ(*parsed, p);

@@ -15,8 +15,8 @@ namespace {
 using core::ErrorCode;
 using core::Fail;
 
-constexpr std::size_t kMaxLabel = 63;   // RFC 1035 2.3.4
-constexpr std::size_t kMaxName = 253;   // RFC 1035 2.3.4 (255 octets on the wire)
+constexpr std::size_t kMaxLabel = 63;      // RFC 1035 2.3.4
+constexpr std::size_t kMaxName = 253;      // RFC 1035 2.3.4 (255 octets on the wire)
 constexpr std::size_t kMaxLocalPart = 64;  // RFC 5321 4.5.3.1.1
 constexpr std::size_t kMaxEmail = 254;     // RFC 5321 4.5.3.1.3 path minus the brackets
 
@@ -27,9 +27,7 @@ core::Error BadDns(std::string_view name, std::string_view cause) {
 
 bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
-bool IsLdh(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-}
+bool IsLdh(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
 
 // Decodes UTF-8 into code points; false on malformed, over-long or surrogate sequences.
 bool DecodeUtf8(std::string_view s, std::vector<char32_t>& out) {
@@ -421,8 +419,7 @@ core::Result<std::string> CanonicalUri(std::string_view uri) {
   std::string scheme = core::AsciiLower(uri.substr(0, colon));
   if (!(scheme[0] >= 'a' && scheme[0] <= 'z') ||
       !std::all_of(scheme.begin(), scheme.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
-               c == '.';
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
       })) {
     return bad("the scheme is not valid");
   }

@@ -37,7 +37,7 @@ struct IpNetwork {
   std::string address;  // raw bytes, host bits zero
   std::string mask;     // raw bytes, `prefix` leading one bits
   int prefix = 0;
-  std::string text;     // canonical, e.g. "10.0.0.0/8", "2001:db8::/32"
+  std::string text;  // canonical, e.g. "10.0.0.0/8", "2001:db8::/32"
 };
 
 // Parses "10.0.0.0/8" or "2001:db8::/32"; a bare address is a single host (/32 or /128).

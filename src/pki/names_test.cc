@@ -95,10 +95,12 @@ TEST(CanonicalDnsNameTest, EncodesIdnsAsALabels) {
 }
 
 TEST(CanonicalDnsNameTest, RefusesInvalidUtf8) {
-  ExpectInvalid(CanonicalDnsName("b\xfc" "cher.example"), {"\"b\\xfccher.example\"", "UTF-8"});
-  ExpectInvalid(CanonicalDnsName("\xc0\xaf.example"), {"UTF-8"});          // over-long
-  ExpectInvalid(CanonicalDnsName("\xed\xa0\x80.example"), {"UTF-8"});      // surrogate
-  ExpectInvalid(CanonicalDnsName("\xe6\x97.example"), {"UTF-8"});          // truncated
+  ExpectInvalid(CanonicalDnsName("b\xfc"
+                                 "cher.example"),
+                {"\"b\\xfccher.example\"", "UTF-8"});
+  ExpectInvalid(CanonicalDnsName("\xc0\xaf.example"), {"UTF-8"});      // over-long
+  ExpectInvalid(CanonicalDnsName("\xed\xa0\x80.example"), {"UTF-8"});  // surrogate
+  ExpectInvalid(CanonicalDnsName("\xe6\x97.example"), {"UTF-8"});      // truncated
 }
 
 TEST(CanonicalIpTest, CanonicalisesV4AndV6) {

@@ -89,11 +89,10 @@ TestPki MakeTestPki(const TestPkiOptions& options) {
 
 TestLeaf IssueLeaf(const TestPki& pki, std::string_view name, Profile profile, KeyType key_type,
                    std::chrono::seconds validity) {
-  return IssueLeaf(pki.issuing,
-                   IssueRequest{.profile = profile,
-                                .common_name = std::string(name),
-                                .validity = validity},
-                   key_type);
+  return IssueLeaf(
+      pki.issuing,
+      IssueRequest{.profile = profile, .common_name = std::string(name), .validity = validity},
+      key_type);
 }
 
 TestLeaf IssueLeaf(const Issuer& issuer, const IssueRequest& request, KeyType key_type) {
