@@ -9,9 +9,7 @@ namespace clustertls::pki {
 
 namespace {
 
-bool IsSelfSigned(const Certificate& cert) {
-  return cert.IsSelfIssued() && cert.IsSignedBy(cert);
-}
+bool IsSelfSigned(const Certificate& cert) { return cert.IsSelfIssued() && cert.IsSignedBy(cert); }
 
 // The longest issuer path from `node` through `issuers` (each certificate at most once),
 // preferring one that ends in a self-signed certificate. Returns bag indices, `node` first.

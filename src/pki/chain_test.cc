@@ -94,8 +94,8 @@ TEST(ChainTest, SeveralLeavesAreReported) {
 }
 
 TEST(ChainTest, DuplicatesAndUnrelatedCertificatesAreReported) {
-  ChainOrder result = OrderChain({Fixture("int"), Fixture("server"), Fixture("other"),
-                                  Fixture("server"), Fixture("root")});
+  ChainOrder result = OrderChain(
+      {Fixture("int"), Fixture("server"), Fixture("other"), Fixture("server"), Fixture("root")});
   ASSERT_EQ(result.ordered.size(), 3u);
   EXPECT_TRUE(result.ordered[0].Equals(Fixture("server")));
   EXPECT_TRUE(result.ends_in_root);

@@ -154,8 +154,8 @@ int RecordProblem(int ok, X509_STORE_CTX* ctx) {
   if (!subject.empty()) {
     message += " (" + subject + ")";
   }
-  state->problems.push_back(VerifyProblem{
-      .code = StableCode(err), .message = std::move(message), .depth = depth});
+  state->problems.push_back(
+      VerifyProblem{.code = StableCode(err), .message = std::move(message), .depth = depth});
   return 1;
 }
 
@@ -228,15 +228,15 @@ VerifyReport VerifyAlong(const Certificate& leaf, const VerifyOptions& options,
   // RFC 6125 section 6.4: SAN only (no CN fallback), wildcard only as a whole left-most label.
   X509_VERIFY_PARAM_set_hostflags(
       param, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  if (options.host && X509_VERIFY_PARAM_set1_host(param, options.host->data(),
-                                                  options.host->size()) != 1) {
+  if (options.host &&
+      X509_VERIFY_PARAM_set1_host(param, options.host->data(), options.host->size()) != 1) {
     report.problems.push_back(VerifyProblem{
         .code = "hostname_mismatch", .message = "invalid host name '" + *options.host + "'"});
     ossl::ClearErrors();
   }
   if (options.ip && X509_VERIFY_PARAM_set1_ip_asc(param, options.ip->c_str()) != 1) {
-    report.problems.push_back(VerifyProblem{
-        .code = "ip_mismatch", .message = "invalid IP address '" + *options.ip + "'"});
+    report.problems.push_back(VerifyProblem{.code = "ip_mismatch",
+                                            .message = "invalid IP address '" + *options.ip + "'"});
     ossl::ClearErrors();
   }
 
@@ -244,10 +244,9 @@ VerifyReport VerifyAlong(const Certificate& leaf, const VerifyOptions& options,
   X509_STORE_CTX_set_verify_cb(ctx.get(), RecordProblem);
   int rc = X509_verify_cert(ctx.get());
   if (rc < 0) {
-    state.problems.push_back(VerifyProblem{
-        .code = "invalid_certificate",
-        .message = "verification failed: " + ossl::DrainErrors(),
-        .depth = 0});
+    state.problems.push_back(VerifyProblem{.code = "invalid_certificate",
+                                           .message = "verification failed: " + ossl::DrainErrors(),
+                                           .depth = 0});
   }
   ossl::ClearErrors();
 
@@ -272,8 +271,9 @@ VerifyReport VerifyAlong(const Certificate& leaf, const VerifyOptions& options,
       verify_checks::ChainView{.path = path, .anchored = anchored, .options = options},
       report.problems);
   // Leaf first; within a certificate, in the order found.
-  std::stable_sort(report.problems.begin(), report.problems.end(),
-                   [](const VerifyProblem& a, const VerifyProblem& b) { return a.depth < b.depth; });
+  std::stable_sort(
+      report.problems.begin(), report.problems.end(),
+      [](const VerifyProblem& a, const VerifyProblem& b) { return a.depth < b.depth; });
   ossl::ClearErrors();
   return report;
 }

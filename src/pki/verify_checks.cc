@@ -1,14 +1,13 @@
 #include "pki/verify_checks.h"
 
 #include <arpa/inet.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
 
 #include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
-
-#include <openssl/core_names.h>
-#include <openssl/err.h>
 
 namespace clustertls::pki::verify_checks {
 
@@ -73,9 +72,7 @@ bool IsValidDomain(std::string_view name, std::size_t min_labels) {
 
 // A dNSName name constraint: a domain (any number of labels), no wildcard, no leading period
 // (RFC 5280 section 4.2.1.10 writes DNS subtrees as "host.example.com").
-bool IsValidDnsConstraint(std::string_view name) {
-  return name.empty() || IsValidDomain(name, 1);
-}
+bool IsValidDnsConstraint(std::string_view name) { return name.empty() || IsValidDomain(name, 1); }
 
 // Canonical text of an iPAddress SAN (4 or 16 octets), as inet_ntop prints it (RFC 5952 for
 // IPv6); "" if the length is wrong.
@@ -159,9 +156,8 @@ void CheckKey(X509* cert, int depth, std::vector<VerifyProblem>& problems) {
 void CheckAuthorityKeyId(X509* cert, int depth, bool is_anchor,
                          std::vector<VerifyProblem>& problems) {
   int crit = 0;
-  auto* akid =
-      static_cast<AUTHORITY_KEYID*>(X509_get_ext_d2i(cert, NID_authority_key_identifier, &crit,
-                                                     nullptr));
+  auto* akid = static_cast<AUTHORITY_KEYID*>(
+      X509_get_ext_d2i(cert, NID_authority_key_identifier, &crit, nullptr));
   ossl::Ptr<AUTHORITY_KEYID> owned(akid);
   bool self_issued = IsSelfIssued(cert);
   if (akid == nullptr) {
@@ -183,14 +179,14 @@ void CheckAuthorityKeyId(X509* cert, int depth, bool is_anchor,
   if (self_issued && is_anchor) {
     if (akid->issuer != nullptr || akid->serial != nullptr) {
       Add(problems, "invalid_aki", depth,
-          "root's authorityKeyIdentifier names an issuer or serial (" +
-              Subject(cert) + ")");
+          "root's authorityKeyIdentifier names an issuer or serial (" + Subject(cert) + ")");
     }
     const ASN1_OCTET_STRING* skid = X509_get0_subject_key_id(cert);
     if (skid != nullptr && ASN1_OCTET_STRING_cmp(skid, akid->keyid) != 0) {
       Add(problems, "invalid_aki", depth,
           "root's authorityKeyIdentifier differs from its "
-          "subjectKeyIdentifier (" + Subject(cert) + ")");
+          "subjectKeyIdentifier (" +
+              Subject(cert) + ")");
     }
   }
 }
@@ -198,8 +194,8 @@ void CheckAuthorityKeyId(X509* cert, int depth, bool is_anchor,
 // Extensions whose content OpenSSL does not validate while verifying.
 void CheckExtensionSyntax(X509* cert, int depth, std::vector<VerifyProblem>& problems) {
   int crit = 0;
-  auto aia = ossl::Own(static_cast<AUTHORITY_INFO_ACCESS*>(
-      X509_get_ext_d2i(cert, NID_info_access, &crit, nullptr)));
+  auto aia = ossl::Own(
+      static_cast<AUTHORITY_INFO_ACCESS*>(X509_get_ext_d2i(cert, NID_info_access, &crit, nullptr)));
   if (crit >= 0 && (!aia || sk_ACCESS_DESCRIPTION_num(aia.get()) == 0)) {
     // RFC 5280 section 4.2.2.1: one or more AccessDescriptions.
     Add(problems, "malformed_extension", depth,
@@ -230,14 +226,13 @@ struct DnsConstraints {
 void CheckNameConstraints(X509* cert, int depth, DnsConstraints& out,
                           std::vector<VerifyProblem>& problems) {
   int crit = 0;
-  auto nc = ossl::Own(static_cast<NAME_CONSTRAINTS*>(
-      X509_get_ext_d2i(cert, NID_name_constraints, &crit, nullptr)));
+  auto nc = ossl::Own(
+      static_cast<NAME_CONSTRAINTS*>(X509_get_ext_d2i(cert, NID_name_constraints, &crit, nullptr)));
   if (crit < 0) {
     return;
   }
   if (!nc) {
-    Add(problems, "name_constraints", depth,
-        "malformed nameConstraints (" + Subject(cert) + ")");
+    Add(problems, "name_constraints", depth, "malformed nameConstraints (" + Subject(cert) + ")");
     return;
   }
   if (sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) <= 0 &&
@@ -245,7 +240,7 @@ void CheckNameConstraints(X509* cert, int depth, DnsConstraints& out,
     Add(problems, "name_constraints", depth,
         "nameConstraints with neither permitted nor excluded subtrees (" + Subject(cert) + ")");
   }
-  auto collect = [&](STACK_OF(GENERAL_SUBTREE) * subtrees, std::vector<std::string>& into) {
+  auto collect = [&](STACK_OF(GENERAL_SUBTREE) * subtrees, std::vector<std::string> & into) {
     for (int i = 0; i < sk_GENERAL_SUBTREE_num(subtrees); ++i) {
       const GENERAL_NAME* base = sk_GENERAL_SUBTREE_value(subtrees, i)->base;
       if (base->type != GEN_DNS) {
@@ -347,8 +342,8 @@ void CheckLeaf(X509* leaf, const VerifyOptions& options, std::vector<VerifyProbl
   const X509_NAME* subject = X509_get_subject_name(leaf);
   bool empty_subject = X509_NAME_entry_count(subject) == 0;
   int crit = 0;
-  auto sans = ossl::Own(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, nullptr)));
+  auto sans = ossl::Own(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, nullptr)));
   ERR_clear_error();
   if (crit < 0) {
     return;  // No SAN: the host/IP checks fail on their own when a name is asked.
@@ -358,7 +353,8 @@ void CheckLeaf(X509* leaf, const VerifyOptions& options, std::vector<VerifyProbl
     return;
   }
   if (crit == 1 && !empty_subject) {
-    Add(problems, "invalid_san", 0, "subjectAltName is critical although the subject is not empty" + who);
+    Add(problems, "invalid_san", 0,
+        "subjectAltName is critical although the subject is not empty" + who);
   }
   std::vector<std::string> names;
   for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
@@ -450,11 +446,13 @@ bool IsValidDnsSan(std::string_view name) {
 
 bool IsValidEmailSan(std::string_view email) {
   std::size_t at = email.find('@');
-  if (at == std::string_view::npos || at == 0 || email.find('@', at + 1) != std::string_view::npos) {
+  if (at == std::string_view::npos || at == 0 ||
+      email.find('@', at + 1) != std::string_view::npos) {
     return false;
   }
   std::string_view local = email.substr(0, at);
-  bool local_ok = std::all_of(local.begin(), local.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  bool local_ok =
+      std::all_of(local.begin(), local.end(), [](char c) { return c > 0x20 && c < 0x7f; });
   return local_ok && IsValidDomain(email.substr(at + 1), 1);
 }
 

@@ -17,11 +17,11 @@
 namespace clustertls::pki {
 namespace {
 
+using std::chrono::seconds;
 using ::testing::Contains;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::UnorderedElementsAre;
-using std::chrono::seconds;
 
 // Fixtures of tests/fixtures/verify (made by its gen.sh with openssl ca).
 Certificate Fixture(const std::string& name) {
@@ -43,8 +43,8 @@ core::TimePoint At(const char* text) {
 }
 
 // 2024-06-01: inside every fixture's validity.
-const core::TimePoint kJune2024 = core::TimePoint(std::chrono::sys_days(
-    std::chrono::year(2024) / 6 / 1));
+const core::TimePoint kJune2024 =
+    core::TimePoint(std::chrono::sys_days(std::chrono::year(2024) / 6 / 1));
 // The server, client, nosan and revoked certificates' notAfter, exactly.
 const core::TimePoint kLeafNotAfter =
     core::TimePoint(std::chrono::sys_days(std::chrono::year(2025) / 1 / 1));
@@ -279,8 +279,8 @@ TEST(VerifyChecksTest, SerialsArePositiveAndAtMostTwentyOctets) {
 
 TEST(VerifyChecksTest, DnsSanSyntax) {
   using verify_checks::IsValidDnsSan;
-  for (const char* ok : {"example.com", "a-b.example.com", "*.example.com", "xn--n3h.example",
-                         "EXAMPLE.com"}) {
+  for (const char* ok :
+       {"example.com", "a-b.example.com", "*.example.com", "xn--n3h.example", "EXAMPLE.com"}) {
     EXPECT_TRUE(IsValidDnsSan(ok)) << ok;
   }
   for (const char* bad : {"", "com", "*", "*.com", "foo_bar.example.com", "ba*.example.com",

@@ -13,13 +13,12 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/time.h"
 #include "pki/certificate.h"
@@ -304,8 +303,7 @@ int main(int argc, char** argv) {
   if (args.results_path) {
     Json out = {{"version", 1}, {"harness", kHarnessName}, {"results", Json::array()}};
     for (const CaseResult& r : results) {
-      out["results"].push_back(
-          {{"id", r.id}, {"actual_result", r.actual}, {"context", r.context}});
+      out["results"].push_back({{"id", r.id}, {"actual_result", r.actual}, {"context", r.context}});
     }
     std::ofstream f(*args.results_path, std::ios::binary | std::ios::trunc);
     f << out.dump(2) << "\n";
