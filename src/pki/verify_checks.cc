@@ -530,10 +530,9 @@ void RunOwnChecks(const ChainView& chain, std::vector<VerifyProblem>& problems) 
     if (i > 0) {
       CheckNameConstraints(cert, depth, constraints, problems);
     }
-    if (i > 0 && i == anchor && HasExtension(cert, NID_ext_key_usage)) {
+    if (i > 0 && i == anchor && IsSelfIssued(cert) && HasExtension(cert, NID_ext_key_usage)) {
       // CA/B Forum BR 7.1.2.1.2: a root CA certificate has no extendedKeyUsage.
-      Add(problems, "purpose", depth,
-          "trust anchor carries an extendedKeyUsage (" + Subject(cert) + ")");
+      Add(problems, "purpose", depth, "root carries an extendedKeyUsage (" + Subject(cert) + ")");
     }
   }
 
