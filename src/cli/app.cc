@@ -45,8 +45,22 @@ constexpr const char* kFooter = R"(Exit codes: 0 success, 1 failure (one line "c
 ignored. Keys are written 0600, everything else 0644, atomically; existing files are never
 overwritten without --force, and a failed command leaves no output file behind.)";
 
+// One line, whatever the message quotes: control characters (a name with an escape sequence,
+// a newline) are shown as \xNN.
 void PrintError(std::ostream& err, const std::string& message) {
-  err << "clustertls: error: " << message << '\n';
+  std::string line;
+  for (char c : message) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      line += "\\x";
+      line += kHex[u >> 4];
+      line += kHex[u & 0xf];
+    } else {
+      line += c;
+    }
+  }
+  err << "clustertls: error: " << line << '\n';
 }
 
 }  // namespace

@@ -93,7 +93,7 @@ core::Result<int> RunCaIntermediate(const CaIntermediateOptions& o, Context& ctx
                            .excluded_ip = o.excluded_ip},
   };
   CTLS_ASSIGN_OR_RETURN(pki::Certificate cert,
-                        issuer.Issue(request, key.public_key(), now, ctx.rng));
+                        IssueNaming(issuer, o.ca_cert, request, key.public_key(), now, ctx.rng));
   CTLS_ASSIGN_OR_RETURN(std::string key_pem, KeyPem(key, passphrase));
 
   OutputSet outputs;

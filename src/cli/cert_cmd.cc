@@ -177,7 +177,7 @@ core::Result<int> RunCertIssue(const CertIssueOptions& o, Context& ctx) {
       .validity = std::chrono::days(o.days),
   };
   CTLS_ASSIGN_OR_RETURN(pki::Certificate cert,
-                        issuer.Issue(request, key.public_key(), now, ctx.rng));
+                        IssueNaming(issuer, o.ca_cert, request, key.public_key(), now, ctx.rng));
 
   OutputSet outputs;
   std::string written;
@@ -298,7 +298,7 @@ core::Result<int> RunCertGenerate(const CertGenerateOptions& o, Context& ctx) {
     std::string cert_pem;
     if (issuer) {
       CTLS_ASSIGN_OR_RETURN(pki::Certificate cert,
-                            issuer->Issue(request, key.public_key(), now, ctx.rng));
+                            IssueNaming(*issuer, o.ca_cert, request, key.public_key(), now, ctx.rng));
       cert_pem = LeafWithChainPem(cert, *issuer);
       made.emplace_back(t, cert);
     } else {
@@ -417,7 +417,9 @@ core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
       };
       if (auto r = one(); !r) {
         std::lock_guard lock(error_mu);
-        if (!first_error) {
+        if (!first_error && r.error().code == ErrorCode::kExpired) {
+          first_error = r.error().WithContext(o.ca_cert);
+        } else if (!first_error) {
           first_error = r.error().WithContext(o.in + ": instances[" + std::to_string(i) +
                                               "] (name \"" + inst.name + "\")");
         }

@@ -137,6 +137,24 @@ core::Result<pki::Issuer> LoadIssuer(const std::string& ca_cert, const std::stri
   return std::move(issuer).value();
 }
 
+core::Error IssuerErrorContext(const core::Error& error, const std::string& ca_cert) {
+  if (error.code == ErrorCode::kExpired || error.code == ErrorCode::kNotCa) {
+    return error.WithContext(ca_cert);
+  }
+  return error;
+}
+
+core::Result<pki::Certificate> IssueNaming(const pki::Issuer& issuer, const std::string& ca_cert,
+                                           const pki::IssueRequest& request,
+                                           const pki::PublicKey& key, core::TimePoint now,
+                                           core::Rng& rng) {
+  auto cert = issuer.Issue(request, key, now, rng);
+  if (!cert) {
+    return IssuerErrorContext(cert.error(), ca_cert);
+  }
+  return cert;
+}
+
 std::vector<pki::Certificate> IssuerPath(const pki::Issuer& issuer) {
   std::vector<pki::Certificate> out;
   out.push_back(issuer.certificate());

@@ -79,6 +79,15 @@ core::Result<std::vector<pki::Certificate>> LoadCertificates(const std::string& 
 core::Result<pki::Issuer> LoadIssuer(const std::string& ca_cert, const std::string& ca_key,
                                      const std::string& ca_passphrase_file);
 
+// Issues with `issuer`, naming the CA certificate file in errors about the issuer itself
+// (expired, would be outlived, not a CA).
+core::Result<pki::Certificate> IssueNaming(const pki::Issuer& issuer, const std::string& ca_cert,
+                                           const pki::IssueRequest& request,
+                                           const pki::PublicKey& key, core::TimePoint now,
+                                           core::Rng& rng);
+// The context to add to an issuance error: "<ca_cert>: " for errors about the issuer.
+core::Error IssuerErrorContext(const core::Error& error, const std::string& ca_cert);
+
 // --- Values ----------------------------------------------------------------------------------
 
 // The issuer's certificate followed by the chain above it.

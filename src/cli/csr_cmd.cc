@@ -126,7 +126,7 @@ core::Result<int> RunCsrSign(const CsrSignOptions& o, Context& ctx) {
     if (cert.error().code == core::ErrorCode::kInvalidName) {
       return cert.error().WithContext(o.csr);
     }
-    return cert.error();
+    return IssuerErrorContext(cert.error(), o.ca_cert);
   }
   OutputSet outputs;
   outputs.AddPublic(out_path, LeafWithChainPem(*cert, issuer));
