@@ -145,7 +145,9 @@ class SqlStore final : public Store {
       CTLS_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
       auto begun = conn->Begin(write);
       if (!begun) {
-        if (IsRetry(begun.error()) && attempt < kMaxRetries) {
+        // A conflict, or a pooled connection the server closed meanwhile (nothing was sent
+        // inside a transaction yet, so trying again on a fresh connection is safe).
+        if ((IsRetry(begun.error()) || !conn->Healthy()) && attempt < kMaxRetries) {
           continue;
         }
         return begun.error();
@@ -170,12 +172,16 @@ class SqlStore final : public Store {
     }
   }
 
-  // One statement outside an explicit transaction.
+  // One statement outside an explicit transaction. A read that failed because the server
+  // closed the pooled connection is tried again on a fresh one; a write is not (it may have
+  // been applied).
   Result<Rows> Run(std::string_view sql, const std::vector<Value>& params) {
+    bool read_only = sql.starts_with("SELECT ");
     for (int attempt = 0;; ++attempt) {
       CTLS_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
       auto rows = conn->Query(sql, params);
-      if (!rows && IsRetry(rows.error()) && attempt < kMaxRetries) {
+      if (!rows && attempt < kMaxRetries &&
+          (IsRetry(rows.error()) || (read_only && !conn->Healthy()))) {
         continue;
       }
       return rows;

@@ -641,6 +641,34 @@ INSTANTIATE_TEST_SUITE_P(Postgres, StoreTest, ::testing::ValuesIn(PostgresBacken
                          [](const auto& info) { return info.param; });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(StoreTest);
 
+// PostgreSQL only: pooled connections that the server closed (a restart, a failover, an idle
+// timeout) are replaced, not returned as errors. Instantiated only under store_postgres.
+class PostgresLiveTest : public StoreTest {};
+
+TEST_P(PostgresLiveTest, ReplacesConnectionsTheServerClosed) {
+  ASSERT_TRUE(store_->SetConfig("k", "v"));
+  ASSERT_TRUE(store_->NextCounter("c"));
+  PGconn* admin = PQconnectdb(url_.c_str());
+  ASSERT_EQ(PQstatus(admin), CONNECTION_OK) << PQerrorMessage(admin);
+  PGresult* r = PQexec(admin,
+                       "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                       "WHERE application_name = 'clustertls' AND pid <> pg_backend_pid()");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(admin);
+  EXPECT_GE(PQntuples(r), 1);
+  PQclear(r);
+  PQfinish(admin);
+  auto v = store_->GetConfig("k");
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(*v, "v");
+  auto c = store_->NextCounter("c");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(*c, 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, PostgresLiveTest, ::testing::ValuesIn(PostgresBackends()),
+                         [](const auto& info) { return info.param; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PostgresLiveTest);
+
 // --- errors that name their cause ---
 
 TEST(SqliteErrors, NotADatabaseIsParseErrorNamingFile) {
