@@ -242,6 +242,15 @@ validity() {
   [ "$days" -ge $((30 * 24 - 2)) ] && [ "$days" -le $((30 * 24 + 1)) ] ||
     fail "--days 30 gave a certificate valid for $days more hours"
   [ "$na" -le "$(not_after "$TMP/root/ca.crt")" ] || fail "leaf outlives its CA"
+  # Modes do not depend on the umask: keys 0600, certificates 0644.
+  (umask 000 && run ctls cert issue --ca-cert "$TMP/root/ca.crt" --ca-key "$TMP/root/ca.key" \
+    --name open.example.com --out "$TMP/umask000") || exit 1
+  assert_mode 600 "$TMP/umask000/open.example.com.key"
+  assert_mode 644 "$TMP/umask000/open.example.com.crt"
+  (umask 077 && run ctls cert issue --ca-cert "$TMP/root/ca.crt" --ca-key "$TMP/root/ca.key" \
+    --name closed.example.com --out "$TMP/umask077") || exit 1
+  assert_mode 600 "$TMP/umask077/closed.example.com.key"
+  assert_mode 644 "$TMP/umask077/closed.example.com.crt"
 }
 
 csr_flow() {
@@ -299,7 +308,7 @@ section "RSA CA and RSA leaf (Elastic Defend)" rsa_chain
 section "profiles server/client/peer, URI and e-mail SANs" profiles
 section "ca intermediate with path length and name constraints" intermediate
 section "passphrase-protected CA and leaf keys" passphrases
-section "validity: --days, backdated notBefore" validity
+section "validity: --days, backdated notBefore; modes under any umask" validity
 section "csr create / csr sign, openssl-made CSR" csr_flow
 section "serial numbers (128-bit random, distinct)" serials
 finish

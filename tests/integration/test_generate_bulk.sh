@@ -123,6 +123,18 @@ bulk() {
   if grep -q $'\r\|\x1b\[' "$ERR"; then
     fail "progress bar drawn although stderr is not a terminal"
   fi
+  # With a terminal (script(1) gives it a pseudo-terminal): a progress bar up to 3/3.
+  if command -v script >/dev/null 2>&1; then
+    timeout 60 script -qec "$(printf '%q ' "$CTLS" cert bulk --in "$TMP/instances.yml" --ca-cert "$TMP/bca/ca.crt" \
+      --ca-key "$TMP/bca/ca.key" --out "$TMP/bulktty")" /dev/null >"$TMP/tty.log" 2>&1 ||
+      fail "cert bulk under a pseudo-terminal failed: $(head -c 500 "$TMP/tty.log")"
+    grep -q $'\r' "$TMP/tty.log" && grep -q '3/3' "$TMP/tty.log" ||
+      fail "no progress bar on a terminal: $(head -c 500 "$TMP/tty.log" | cat -v)"
+    assert_file "$TMP/bulktty/node2/node2.crt"
+    note "progress bar drawn on a terminal"
+  else
+    note "script(1) not installed: the terminal progress bar was not checked"
+  fi
 }
 
 bulk_bad() {
