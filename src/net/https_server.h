@@ -1,0 +1,119 @@
+#pragma once
+
+// An HTTPS/1.1 server on Boost.Asio/Beast (the Beast examples' model): a listener gives each
+// connection its own strand; a session owns its TLS stream; the request handler is a pure
+// function that never touches the socket; a timeout is armed before every read and write.
+// Beast stays inside https_server.cc: this header is cheap to include.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "net/credentials.h"
+#include "pki/certificate.h"
+
+namespace clustertls::net {
+
+// One parsed HTTP request (the body complete).
+struct Request {
+  std::string method;  // "GET", "PUT", ...
+  std::string target;  // origin-form, e.g. "/v1/certificates?limit=10"
+  std::vector<std::pair<std::string, std::string>> headers{};
+  std::string body{};
+
+  // The first header named `name` (case-insensitive), or nullopt.
+  std::optional<std::string_view> Header(std::string_view name) const;
+};
+
+// The handler's answer. Content-Length, Server and Connection are set by the server.
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers{};  // extra headers
+  bool close = false;                                        // close after sending
+};
+
+// Who is on the other side of a connection (set once after its TLS handshake).
+struct ConnectionInfo {
+  std::uint64_t id = 0;  // unique per server
+  std::string remote_address;
+  std::uint16_t remote_port = 0;
+  std::string tls_version;  // "TLSv1.3"
+  std::string cipher;       // "TLS_AES_256_GCM_SHA384"
+  // The client's certificate when it sent one that verified against the client CAs.
+  std::optional<pki::Certificate> peer_certificate{};
+};
+
+// Answers one request. Called on the connection's strand (several connections in parallel);
+// must be thread-safe and must not throw (an exception becomes a 500).
+using Handler = std::function<Response(const Request&, const ConnectionInfo&)>;
+
+struct HttpsServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: an ephemeral port (see HttpsServer::port())
+  int threads = 0;         // io_context threads; 0: one per core
+  std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
+  // From the first byte of a request to the end of its header (408 when exceeded).
+  std::chrono::milliseconds header_timeout = std::chrono::seconds(10);
+  // Reading the body (408 when exceeded).
+  std::chrono::milliseconds body_timeout = std::chrono::seconds(30);
+  // Waiting for the next request on a keep-alive connection (closed silently when exceeded).
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+  std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
+  // Stop(): how long in-flight requests may take before their connections are cut.
+  std::chrono::milliseconds shutdown_grace = std::chrono::seconds(5);
+  std::size_t max_header_bytes = 16 * 1024;   // larger: 431 and close (RFC 6585 section 5)
+  std::size_t max_body_bytes = 1024 * 1024;   // larger: 413 and close (RFC 9110 section 15.5.14)
+  std::string server_name = "clustertls";     // Server header
+};
+
+// Counters, readable at any time.
+struct HttpsServerStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t handshakes_failed = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t bad_requests = 0;  // answered 400/408/413/431 by the server itself
+  std::uint64_t open_connections = 0;
+};
+
+// A running HTTPS server. Start() binds and listens before returning.
+class HttpsServer {
+ public:
+  // Binds options.host:options.port, starts the io threads and accepts connections; each new
+  // connection uses credentials->Snapshot() (so a swapped context applies to new connections).
+  // Fails with kIo if the address cannot be bound, kInvalidArgument for a bad host.
+  static core::Result<std::unique_ptr<HttpsServer>> Start(
+      const HttpsServerOptions& options, std::shared_ptr<const CredentialStore> credentials,
+      Handler handler);
+
+  // Stop() then joins.
+  ~HttpsServer();
+  HttpsServer(const HttpsServer&) = delete;
+  HttpsServer& operator=(const HttpsServer&) = delete;
+
+  // The bound port (the ephemeral one when options.port was 0).
+  std::uint16_t port() const;
+
+  // Stops accepting, lets in-flight requests finish (up to shutdown_grace; their responses
+  // carry "Connection: close"), closes idle sessions, then cuts what is left and joins the
+  // threads. Idempotent; blocks for at most about shutdown_grace plus one second.
+  void Stop();
+
+  HttpsServerStats stats() const;
+
+ private:
+  struct Impl;
+  explicit HttpsServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace clustertls::net
