@@ -24,6 +24,7 @@ void Context::Info(const std::string& line) const {
 }
 
 void Context::Warn(const std::string& line) const {
+  out.flush();  // keep the order of summary and warning on a terminal
   err << "clustertls: warning: " << line << '\n';
 }
 
