@@ -10,6 +10,7 @@
 // After the runs it prints the medians and `ratio_vs_raw_limit=<issue rate / raw limit rate>`
 // (goal: at least 0.50). Times are CPU time of the benchmark thread.
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,8 +20,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "core/time.h"
 #include "ossl/csprng.h"
@@ -65,8 +64,8 @@ struct RawFixture {
     key = ctls::ossl::Own(EVP_EC_gen("P-256"));
     sign_template = ctls::ossl::Own(EVP_MD_CTX_new());
     if (!key || !sign_template ||
-        EVP_DigestSignInit_ex(sign_template.get(), nullptr, "SHA256", nullptr, nullptr,
-                              key.get(), nullptr) != 1) {
+        EVP_DigestSignInit_ex(sign_template.get(), nullptr, "SHA256", nullptr, nullptr, key.get(),
+                              nullptr) != 1) {
       Die("cannot set up the P-256 key");
     }
     signature = Sign();
@@ -91,8 +90,8 @@ const RawFixture& Raw() {
 
 bool RawVerify(const RawFixture& f, EVP_MD_CTX* ctx) {
   EVP_MD_CTX_reset(ctx);
-  return EVP_DigestVerifyInit_ex(ctx, nullptr, "SHA256", nullptr, nullptr, f.key.get(),
-                                 nullptr) == 1 &&
+  return EVP_DigestVerifyInit_ex(ctx, nullptr, "SHA256", nullptr, nullptr, f.key.get(), nullptr) ==
+             1 &&
          EVP_DigestVerify(ctx, Bytes(f.signature), f.signature.size(), Bytes(f.message),
                           f.message.size()) == 1;
 }
@@ -161,11 +160,11 @@ struct IssueFixture {
     for (int i = 0; i < 16; ++i) {
       auto key = Check(ctls::pki::PrivateKey::Generate(ctls::pki::KeyType::kEcP256), "leaf key");
       std::string host = "node" + std::to_string(i) + ".cluster.example.com";
-      auto csr = Check(ctls::pki::Csr::Create(
-                           key, {.common_name = host,
-                                 .sans = {.dns = {host, "internal." + host},
-                                          .ips = {"10.0.0." + std::to_string(i + 1)}}}),
-                       "CSR");
+      auto csr =
+          Check(ctls::pki::Csr::Create(key, {.common_name = host,
+                                             .sans = {.dns = {host, "internal." + host},
+                                                      .ips = {"10.0.0." + std::to_string(i + 1)}}}),
+                "CSR");
       csrs.push_back(csr.ToDer());
     }
   }
@@ -181,8 +180,8 @@ void BM_IssueFromCsrFast(benchmark::State& state) {
   ctls::ossl::Csprng rng;
   std::size_t i = 0;
   for (auto _ : state) {
-    auto der = ctls::pki::IssueFromCsrDer(*f.issuer, f.csrs[i++ % f.csrs.size()], f.request,
-                                          f.now, rng);
+    auto der =
+        ctls::pki::IssueFromCsrDer(*f.issuer, f.csrs[i++ % f.csrs.size()], f.request, f.now, rng);
     if (!der) {
       state.SkipWithError(der.error().message.c_str());
       break;
@@ -293,9 +292,8 @@ int main(int argc, char** argv) {
   std::string interleave = "--benchmark_enable_random_interleaving=true";
   std::string min_time = "--benchmark_min_time=0.3";
   auto given = [&](const char* prefix) {
-    return std::any_of(args.begin() + 1, args.end(), [&](const char* a) {
-      return std::string(a).rfind(prefix, 0) == 0;
-    });
+    return std::any_of(args.begin() + 1, args.end(),
+                       [&](const char* a) { return std::string(a).rfind(prefix, 0) == 0; });
   };
   if (!given("--benchmark_repetitions")) {
     args.insert(args.begin() + 1, reps.data());
@@ -327,9 +325,10 @@ int main(int argc, char** argv) {
   double fast = reporter.Median("BM_IssueFromCsrFast");
   double slow = reporter.Median("BM_IssueFromCsrSlow");
   if (raw > 0 && fast > 0) {
-    std::printf("ratio_vs_raw_limit=%.2f  (issue-from-CSR rate / raw verify+sign rate; goal >= "
-                "0.50)\n",
-                raw / fast);
+    std::printf(
+        "ratio_vs_raw_limit=%.2f  (issue-from-CSR rate / raw verify+sign rate; goal >= "
+        "0.50)\n",
+        raw / fast);
   }
   if (raw > 0 && slow > 0) {
     std::printf("slow_path_ratio_vs_raw_limit=%.2f  (Csr::Parse + Issuer::IssueFromCsr)\n",

@@ -36,6 +36,8 @@ struct FastReqSt {
   ASN1_BIT_STRING* signature;
 };
 
+// OpenSSL's template macros are laid out as in OpenSSL's own sources.
+// clang-format off
 // SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }
 ASN1_SEQUENCE(FastSpkiSt) = {
     ASN1_SIMPLE(FastSpkiSt, algor, X509_ALGOR),
@@ -58,6 +60,7 @@ ASN1_SEQUENCE(FastReqSt) = {
     ASN1_SIMPLE(FastReqSt, sig_alg, X509_ALGOR),
     ASN1_SIMPLE(FastReqSt, signature, ASN1_BIT_STRING),
 } static_ASN1_SEQUENCE_END(FastReqSt)
+// clang-format on
 
 }  // namespace
 
@@ -256,14 +259,13 @@ core::Result<FastCsr> ParseCsrFast(std::string_view der) {
   // The one authority on acceptable keys, as for Csr::Parse (P-256/P-384 pass by construction).
   CTLS_RETURN_IF_ERROR(CheckKeyAcceptable(key.get()));
   auto md_ctx = ossl::Own(EVP_MD_CTX_new());
-  if (!md_ctx ||
-      EVP_DigestVerifyInit_ex(md_ctx.get(), nullptr, digest, nullptr, nullptr, key.get(),
-                              nullptr) <= 0) {
+  if (!md_ctx || EVP_DigestVerifyInit_ex(md_ctx.get(), nullptr, digest, nullptr, nullptr, key.get(),
+                                         nullptr) <= 0) {
     return ossl::Failure(core::ErrorCode::kCrypto, "cannot set up CSR signature verification");
   }
   if (EVP_DigestVerify(md_ctx.get(), ASN1_STRING_get0_data(req->signature),
-                       static_cast<std::size_t>(ASN1_STRING_length(req->signature)),
-                       info->enc.enc, static_cast<std::size_t>(info->enc.len)) != 1) {
+                       static_cast<std::size_t>(ASN1_STRING_length(req->signature)), info->enc.enc,
+                       static_cast<std::size_t>(info->enc.len)) != 1) {
     ossl::ClearErrors();
     return core::Fail(core::ErrorCode::kBadSignature, "CSR signature does not verify");
   }
@@ -278,9 +280,8 @@ core::Result<FastCsr> ParseCsrFast(std::string_view der) {
   auto* bits = static_cast<unsigned char*>(
       OPENSSL_memdup(ASN1_STRING_get0_data(key_bits), ASN1_STRING_length(key_bits)));
   if (!csr.spki || bits == nullptr ||
-      X509_PUBKEY_set0_param(csr.spki.get(), OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
-                             V_ASN1_OBJECT, OBJ_nid2obj(curve_nid), bits,
-                             ASN1_STRING_length(key_bits)) != 1) {
+      X509_PUBKEY_set0_param(csr.spki.get(), OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+                             OBJ_nid2obj(curve_nid), bits, ASN1_STRING_length(key_bits)) != 1) {
     OPENSSL_free(bits);
     return ossl::Failure(core::ErrorCode::kCrypto, "cannot copy the CSR public key");
   }
@@ -299,8 +300,8 @@ core::Result<std::string> IssueFromCsrDer(const Issuer& issuer, std::string_view
     return cert.ToDer();
   }
   // Issuer::IssueFromCsr is MergeCsrRequest + the IssueDer pipeline: the same two steps here.
-  return issuer.IssueDer(MergeCsrRequest(request, fast->common_name, fast->sans),
-                         fast->spki.get(), now, rng);
+  return issuer.IssueDer(MergeCsrRequest(request, fast->common_name, fast->sans), fast->spki.get(),
+                         now, rng);
 }
 
 }  // namespace clustertls::pki

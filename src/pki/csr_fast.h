@@ -16,18 +16,19 @@ namespace clustertls::pki {
 // verified: the subject's common name, the requested SANs and the SubjectPublicKeyInfo, kept
 // as the undecoded algorithm + bit string.
 struct FastCsr {
-  std::string common_name;        // the subject's last commonName, "" if none
-  SubjectAltNames sans;           // from the extensionRequest attribute, as written
-  ossl::Ptr<X509_PUBKEY> spki;    // algorithm + key bits, never decoded into an EVP_PKEY
+  std::string common_name;      // the subject's last commonName, "" if none
+  SubjectAltNames sans;         // from the extensionRequest attribute, as written
+  ossl::Ptr<X509_PUBKEY> spki;  // algorithm + key bits, never decoded into an EVP_PKEY
 };
 
 // Parses a DER CSR with an ASN.1 template of PKCS#10 that keeps the public key undecoded,
 // builds the key from its point (a copy of the curve's parameters, made once with
 // EVP_PKEY_fromdata, with the point set; OpenSSL checks it is on the curve) and verifies the
-// signature over the original DER of the CertificationRequestInfo. Handles ECDSA CSRs on named P-256/P-384 keys (SHA-256/384/512):
-// any other key or signature algorithm fails with kUnsupported ("not on the fast path"), for
-// the caller to fall back to Csr::Parse. Fails with kParse (not a CSR, trailing bytes, bad
-// encoding, point not on the curve) or kBadSignature ("CSR signature does not verify").
+// signature over the original DER of the CertificationRequestInfo. Handles ECDSA CSRs on named
+// P-256/P-384 keys (SHA-256/384/512): any other key or signature algorithm fails with kUnsupported
+// ("not on the fast path"), for the caller to fall back to Csr::Parse. Fails with kParse (not a
+// CSR, trailing bytes, bad encoding, point not on the curve) or kBadSignature ("CSR signature does
+// not verify").
 core::Result<FastCsr> ParseCsrFast(std::string_view der);
 
 // Issues a certificate from a DER CSR and returns it as DER: the same pipeline and the same

@@ -24,10 +24,10 @@ std::string RawCsrDer(EVP_PKEY* key, const std::string& cn, const std::string& s
                       bool extra_extensions = false) {
   auto req = ossl::Own(X509_REQ_new());
   EXPECT_EQ(X509_REQ_set_version(req.get(), X509_REQ_VERSION_1), 1);
-  EXPECT_EQ(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), "CN", MBSTRING_UTF8,
-                                       reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
-                                       -1, 0),
-            1);
+  EXPECT_EQ(
+      X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0),
+      1);
   EXPECT_EQ(X509_REQ_set_pubkey(req.get(), key), 1);
   ossl::ExtensionStack exts(sk_X509_EXTENSION_new_null());
   auto add = [&](int nid, const char* value) {
@@ -92,7 +92,8 @@ class CsrFastTest : public ::testing::Test {
   }
 
   core::Result<Certificate> Fast(std::string_view der, const IssueRequest& request) {
-    CTLS_ASSIGN_OR_RETURN(std::string cert_der, IssueFromCsrDer(*issuer_, der, request, kNow, rng_));
+    CTLS_ASSIGN_OR_RETURN(std::string cert_der,
+                          IssueFromCsrDer(*issuer_, der, request, kNow, rng_));
     return Certificate::FromDer(cert_der);
   }
 
@@ -288,8 +289,11 @@ TEST_F(CsrFastTest, RevalidatesNames) {
 TEST_F(CsrFastTest, GarbageAndTruncatedDerAreParseErrors) {
   PrivateKey key = Key(KeyType::kEcP256);
   std::string der = CsrDer(key);
-  std::vector<std::string> inputs = {"", "garbage", std::string(300, '\0'),
-                                     std::string(300, '\xff'), der + std::string(1, '\0'),
+  std::vector<std::string> inputs = {"",
+                                     "garbage",
+                                     std::string(300, '\0'),
+                                     std::string(300, '\xff'),
+                                     der + std::string(1, '\0'),
                                      issuer_->certificate().ToDer()};
   for (std::size_t len = 0; len < der.size(); ++len) {
     inputs.push_back(der.substr(0, len));
