@@ -1,7 +1,9 @@
 // SQLite connection: WAL, synchronous=FULL, foreign keys, busy_timeout, cached prepared
 // statements.
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <map>
@@ -201,6 +203,12 @@ class SqliteConnection final : public Connection {
 
 Result<std::unique_ptr<Connection>> OpenSqlite(const std::string& path, int busy_timeout_ms,
                                                std::shared_ptr<std::mutex> write_mutex) {
+  // The database holds password hashes and encrypted keys: create it 0600 (SQLite gives its
+  // -wal and -shm files the same mode).
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+  }  // else sqlite3_open_v2 below reports the cause
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);

@@ -697,13 +697,15 @@ TEST(SqliteErrors, UnopenablePathIsIoErrorNamingFile) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(SqliteErrors, DataSurvivesReopenOfPlainPath) {
+TEST(SqliteFile, CreatedOwnerOnlyAndSurvivesReopenOfPlainPath) {
   std::string dir = TempDir();
   {
     auto s = Store::Open(dir + "/s.db");
     ASSERT_TRUE(s) << s.error().message;
     ASSERT_TRUE((*s)->SetConfig("a", "b"));
   }
+  EXPECT_EQ(std::filesystem::status(dir + "/s.db").permissions(),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   auto s = Store::Open("sqlite://" + dir + "/s.db");
   ASSERT_TRUE(s);
   auto v = (*s)->GetConfig("a");
