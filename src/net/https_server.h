@@ -105,7 +105,8 @@ class HttpsServer {
 
   // Stops accepting, lets in-flight requests finish (up to shutdown_grace; their responses
   // carry "Connection: close"), closes idle sessions, then cuts what is left and joins the
-  // threads. Idempotent; blocks for at most about shutdown_grace plus one second.
+  // threads. Idempotent; blocks for at most about shutdown_grace plus two seconds. Must not be
+  // called from a handler (it joins the threads that run handlers).
   void Stop();
 
   HttpsServerStats stats() const;

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <future>
+#include <stdexcept>
+#include <vector>
 #include <thread>
 
 #include "net/test_client_testutil.h"
@@ -100,7 +102,8 @@ TEST_F(HttpsServerTest, MinimumTls13RefusesTls12Clients) {
 
 TEST_F(HttpsServerTest, MinimumTls12RefusesTls11) {
   StartServer();
-  // SECLEVEL 0 so that the client itself (Debian's default SECLEVEL 2) would offer TLS 1.1.
+  // SECLEVEL 0 lifts the client's own cipher floor; Debian's libssl may still refuse TLS 1.1 on
+  // the client side, so MinimumTls13RefusesTls12Clients is the test of the server's floor.
   SClientResult tls11 = RunSClient(server_->port(), "-tls1_1 -cipher DEFAULT@SECLEVEL=0");
   EXPECT_NE(tls11.exit_code, 0) << tls11.output;
   EXPECT_EQ(tls11.output.find("CONNECTION ESTABLISHED"), std::string::npos) << tls11.output;
@@ -281,6 +284,45 @@ TEST_F(HttpsServerTest, StopLetsInFlightRequestFinishAndClosesIdleSessions) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
   EXPECT_TRUE(idle->WaitClosed());
   EXPECT_FALSE(TestTlsClient::Connect(server_->port(), {.timeout_ms = 1000}));
+}
+
+TEST_F(HttpsServerTest, ServesConcurrentClientsWhileCertificatesSwap) {
+  StartServer();
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&, c] {
+      for (int round = 0; round < 3; ++round) {
+        auto client = TestTlsClient::Connect(server_->port(), {.trust_anchor = pki_.root});
+        if (!client) {
+          continue;
+        }
+        for (int i = 0; i < 5; ++i) {
+          auto reply = (*client)->Get("/c" + std::to_string(c));
+          ok += reply && reply->status == 200 ? 1 : 0;
+        }
+      }
+    });
+  }
+  for (int i = 0; i < 5; ++i) {
+    Must(store_->Reload(TlsPolicy{}, Credentials(leaf_)));
+  }
+  for (std::thread& t : clients) {
+    t.join();
+  }
+  EXPECT_EQ(ok.load(), 8 * 3 * 5);
+}
+
+TEST_F(HttpsServerTest, ThrowingHandlerGets500AndServerGoesOn) {
+  StartServer({}, {}, [](const Request& r, const ConnectionInfo& i) -> Response {
+    if (r.target == "/throw") {
+      throw std::runtime_error("handler bug");
+    }
+    return Echo(r, i);
+  });
+  auto client = Connect();
+  EXPECT_EQ(Must(client->Get("/throw")).status, 500);
+  EXPECT_EQ(Must(Connect()->Get("/")).status, 200);
 }
 
 TEST_F(HttpsServerTest, RefusesAnAddressInUse) {
