@@ -18,9 +18,9 @@ build: $(BUILD)/build.ninja
 
 # Set-up, build, then the main job: a CA, a server and a client certificate in ./demo.
 run: setup build
-	@if [ -e demo/ca.crt ]; then \
+	@if [ -e demo/ca/ca.crt ]; then \
 	  echo "demo/ already holds a quickstart (remove it to start again):"; \
-	  $(BUILD)/clustertls inspect demo/ca.crt; \
+	  $(BUILD)/clustertls inspect demo/ca/ca.crt; \
 	else \
 	  $(BUILD)/clustertls quickstart --out demo; \
 	fi

@@ -441,7 +441,7 @@ bool IsValidDnsSan(std::string_view name) {
   if (name.starts_with("*.")) {
     return IsValidDomain(name.substr(2), 2);
   }
-  return IsValidDomain(name, 2);
+  return IsValidDomain(name, 1);
 }
 
 bool IsValidEmailSan(std::string_view email) {

@@ -31,8 +31,9 @@ std::optional<std::string> CheckSerial(const ASN1_INTEGER* serial);
 
 // A dNSName as a certificate may carry it (RFC 5280 section 4.2.1.6, RFC 1034 preferred name
 // syntax, CA/B Forum BR 7.1.2.7.12): ASCII letters, digits and hyphens in labels of 1-63 octets,
-// no hyphen at either end of a label, at most 253 octets, at least two labels; a wildcard only
-// as the whole left-most label and followed by at least two labels ("*.example.com").
+// no hyphen at either end of a label, at most 253 octets; single-label names ("localhost") are
+// accepted, as private clusters use them; a wildcard only as the whole left-most label and
+// followed by at least two labels ("*.example.com").
 bool IsValidDnsSan(std::string_view name);
 
 // An rfc822Name: exactly one '@', a non-empty local part of printable ASCII without spaces,

@@ -280,10 +280,12 @@ TEST(VerifyChecksTest, SerialsArePositiveAndAtMostTwentyOctets) {
 TEST(VerifyChecksTest, DnsSanSyntax) {
   using verify_checks::IsValidDnsSan;
   for (const char* ok :
-       {"example.com", "a-b.example.com", "*.example.com", "xn--n3h.example", "EXAMPLE.com"}) {
+       {"example.com", "a-b.example.com", "*.example.com", "xn--n3h.example", "EXAMPLE.com",
+        // Single-label names are normal inside a cluster (quickstart's "localhost").
+        "localhost", "redis-node1"}) {
     EXPECT_TRUE(IsValidDnsSan(ok)) << ok;
   }
-  for (const char* bad : {"", "com", "*", "*.com", "foo_bar.example.com", "ba*.example.com",
+  for (const char* bad : {"", "*", "*.com", "foo_bar.example.com", "ba*.example.com",
                           "foo.*.example.com", ".example.com", "example.com.", "-a.example.com",
                           "a..example.com", "8.8.8.8x y", "\xf0\x9f\x98\x9c.example.com"}) {
     EXPECT_FALSE(IsValidDnsSan(bad)) << bad;
