@@ -2,17 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <exception>
-#include <future>
-#include <mutex>
-#include <optional>
-#include <string>
-#include <thread>
-#include <unordered_map>
-#include <utility>
-#include <vector>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -28,6 +17,16 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <condition_variable>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "ossl/ptr.h"
 
@@ -181,10 +180,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     phase_ = Phase::kIdle;
     Arm(first_request_ ? options().header_timeout : options().idle_timeout);
-    stream_.async_read_some(buffer_.prepare(kReadChunk),
-                            [self = shared_from_this()](error_code ec, std::size_t n) {
-                              self->OnFirstBytes(ec, n);
-                            });
+    stream_.async_read_some(
+        buffer_.prepare(kReadChunk),
+        [self = shared_from_this()](error_code ec, std::size_t n) { self->OnFirstBytes(ec, n); });
   }
 
   void OnFirstBytes(error_code ec, std::size_t n) {
@@ -203,10 +201,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<std::uint32_t>(options().max_header_bytes));
     parser_->body_limit(options().max_body_bytes);
     Arm(options().header_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](error_code ec, std::size_t) {
-                              self->OnHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(error_code ec) {
@@ -234,9 +231,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void DoReadBody() {
     Arm(options().body_timeout);
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](error_code ec, std::size_t) {
-                       self->OnBody(ec);
-                     });
+                     [self = shared_from_this()](error_code ec, std::size_t) { self->OnBody(ec); });
   }
 
   void OnReadError(error_code ec) {
@@ -261,8 +256,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void SendError(int status, std::string_view code, std::string_view message) {
     shared_->bad_requests.fetch_add(1, std::memory_order_relaxed);
     Response response{.status = status,
-                      .body = "{\"error\":{\"code\":\"" + std::string(code) +
-                              "\",\"message\":\"" + std::string(message) + "\"}}",
+                      .body = "{\"error\":{\"code\":\"" + std::string(code) + "\",\"message\":\"" +
+                              std::string(message) + "\"}}",
                       .close = true};
     buffer_.clear();
     Send(response, 11, true);
@@ -312,10 +307,9 @@ class Session : public std::enable_shared_from_this<Session> {
     close_after_write_ = close;
     phase_ = Phase::kWriting;
     Arm(options().write_timeout);
-    http::async_write(stream_, *response_,
-                      [self = shared_from_this()](error_code ec, std::size_t) {
-                        self->OnWrite(ec);
-                      });
+    http::async_write(stream_, *response_, [self = shared_from_this()](error_code ec, std::size_t) {
+      self->OnWrite(ec);
+    });
   }
 
   void OnWrite(error_code ec) {
@@ -491,8 +485,8 @@ core::Result<std::unique_ptr<HttpsServer>> HttpsServer::Start(
     endpoint = tcp::endpoint(address, options.port);
   } else {
     tcp::resolver resolver(impl->ioc);
-    auto results = resolver.resolve(options.host, std::to_string(options.port),
-                                    tcp::resolver::passive, ec);
+    auto results =
+        resolver.resolve(options.host, std::to_string(options.port), tcp::resolver::passive, ec);
     if (ec || results.empty()) {
       return core::Fail(core::ErrorCode::kInvalidArgument,
                         "cannot resolve listen host '" + options.host + "'");
@@ -516,8 +510,8 @@ core::Result<std::unique_ptr<HttpsServer>> HttpsServer::Start(
   impl->port = acceptor.local_endpoint(ec).port();
   impl->DoAccept();
 
-  int threads = options.threads > 0 ? options.threads
-                                    : static_cast<int>(std::thread::hardware_concurrency());
+  int threads =
+      options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   threads = std::max(threads, 1);
   Impl* raw = impl.get();
   for (int i = 0; i < threads; ++i) {

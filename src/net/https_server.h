@@ -39,7 +39,7 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers{};  // extra headers
-  bool close = false;                                        // close after sending
+  bool close = false;                                          // close after sending
 };
 
 // Who is on the other side of a connection (set once after its TLS handshake).
@@ -71,9 +71,9 @@ struct HttpsServerOptions {
   std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
   // Stop(): how long in-flight requests may take before their connections are cut.
   std::chrono::milliseconds shutdown_grace = std::chrono::seconds(5);
-  std::size_t max_header_bytes = 16 * 1024;   // larger: 431 and close (RFC 6585 section 5)
-  std::size_t max_body_bytes = 1024 * 1024;   // larger: 413 and close (RFC 9110 section 15.5.14)
-  std::string server_name = "clustertls";     // Server header
+  std::size_t max_header_bytes = 16 * 1024;  // larger: 431 and close (RFC 6585 section 5)
+  std::size_t max_body_bytes = 1024 * 1024;  // larger: 413 and close (RFC 9110 section 15.5.14)
+  std::string server_name = "clustertls";    // Server header
 };
 
 // Counters, readable at any time.

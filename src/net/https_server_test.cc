@@ -5,8 +5,8 @@
 #include <chrono>
 #include <future>
 #include <stdexcept>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "net/test_client_testutil.h"
 #include "pki/test_pki_testutil.h"
@@ -26,8 +26,8 @@ Response Echo(const Request& request, const ConnectionInfo& info) {
   std::string peer = info.peer_certificate ? info.peer_certificate->common_name() : "-";
   return Response{.status = 200,
                   .content_type = "text/plain",
-                  .body = request.method + " " + request.target + " body=" +
-                          std::to_string(request.body.size()) + " peer=" + peer + " " +
+                  .body = request.method + " " + request.target +
+                          " body=" + std::to_string(request.body.size()) + " peer=" + peer + " " +
                           info.tls_version};
 }
 
@@ -38,7 +38,9 @@ class HttpsServerTest : public ::testing::Test {
                                        pki::KeyType::kEcP256, kLeafValidity);
 
   TlsCredentials Credentials(const pki::TestLeaf& leaf) const {
-    return TlsCredentials{.key = leaf.key, .certificate = leaf.cert, .chain = {pki_.intermediate},
+    return TlsCredentials{.key = leaf.key,
+                          .certificate = leaf.cert,
+                          .chain = {pki_.intermediate},
                           .client_cas = {pki_.root}};
   }
 
@@ -78,8 +80,9 @@ TEST_F(HttpsServerTest, ServesGetsOverOneKeepAliveConnection) {
 TEST_F(HttpsServerTest, PostBodyAndExpectContinue) {
   StartServer();
   auto client = Connect();
-  Must(client->Write("PUT /v1/cluster/update_cert HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-                     "Expect: 100-continue\r\n\r\n"));
+  Must(
+      client->Write("PUT /v1/cluster/update_cert HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                    "Expect: 100-continue\r\n\r\n"));
   TestReply interim = Must(client->ReadReply());
   EXPECT_EQ(interim.status, 100);
   Must(client->Write("hello"));
@@ -182,8 +185,7 @@ TEST_F(HttpsServerTest, OversizeBodyGets413) {
 TEST_F(HttpsServerTest, OversizeHeaderGets431) {
   StartServer({}, HttpsServerOptions{.max_header_bytes = 2048});
   auto client = Connect();
-  Must(client->Write("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'b') +
-                     "\r\n\r\n"));
+  Must(client->Write("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'b') + "\r\n\r\n"));
   EXPECT_EQ(Must(client->ReadReply()).status, 431);
   EXPECT_TRUE(client->WaitClosed());
 }
@@ -232,21 +234,22 @@ TEST_F(HttpsServerTest, ClientAuthRequiredRefusesClientsWithoutCertificate) {
   EXPECT_NE(tls12.exit_code, 0) << tls12.output;
 
   pki::TestLeaf stranger_ca_leaf = [] {
-    pki::TestPki other = pki::MakeTestPki({.root_name = "Other Root", .intermediate_name = "Other"});
+    pki::TestPki other =
+        pki::MakeTestPki({.root_name = "Other Root", .intermediate_name = "Other"});
     return pki::IssueLeaf(other, "intruder", pki::Profile::kClient, pki::KeyType::kEcP256,
                           kLeafValidity);
   }();
-  auto stranger = TestTlsClient::Connect(
-      server_->port(), {.client_key = stranger_ca_leaf.key,
-                        .client_certificate = stranger_ca_leaf.cert,
-                        .client_chain = {},
-                        .trust_anchor = pki_.root});
+  auto stranger =
+      TestTlsClient::Connect(server_->port(), {.client_key = stranger_ca_leaf.key,
+                                               .client_certificate = stranger_ca_leaf.cert,
+                                               .client_chain = {},
+                                               .trust_anchor = pki_.root});
   if (stranger) {
     EXPECT_FALSE((*stranger)->Get("/"));
   }
 
-  pki::TestLeaf client_leaf = pki::IssueLeaf(pki_, "node-1", pki::Profile::kClient,
-                                             pki::KeyType::kEcP256, kLeafValidity);
+  pki::TestLeaf client_leaf =
+      pki::IssueLeaf(pki_, "node-1", pki::Profile::kClient, pki::KeyType::kEcP256, kLeafValidity);
   // The client sends its intermediate along, as a node's chain file would.
   TestClientOptions options{.client_key = client_leaf.key,
                             .client_certificate = client_leaf.cert,
@@ -261,14 +264,14 @@ TEST_F(HttpsServerTest, ClientAuthRequiredRefusesClientsWithoutCertificate) {
 TEST_F(HttpsServerTest, StopLetsInFlightRequestFinishAndClosesIdleSessions) {
   std::promise<void> entered;
   std::atomic<bool> signalled{false};
-  StartServer({}, HttpsServerOptions{.shutdown_grace = 3s}, [&](const Request& r,
-                                                               const ConnectionInfo& i) {
-    if (r.target == "/slow" && !signalled.exchange(true)) {
-      entered.set_value();
-      std::this_thread::sleep_for(500ms);
-    }
-    return Echo(r, i);
-  });
+  StartServer({}, HttpsServerOptions{.shutdown_grace = 3s},
+              [&](const Request& r, const ConnectionInfo& i) {
+                if (r.target == "/slow" && !signalled.exchange(true)) {
+                  entered.set_value();
+                  std::this_thread::sleep_for(500ms);
+                }
+                return Echo(r, i);
+              });
   auto idle = Connect();
   EXPECT_EQ(Must(idle->Get("/")).status, 200);
   auto busy = Connect();

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <array>
-#include <cerrno>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <string>
 
@@ -124,7 +124,8 @@ core::Result<TestReply> TestTlsClient::ReadReply() {
 }
 
 core::Result<TestReply> TestTlsClient::Get(std::string_view target) {
-  CTLS_RETURN_IF_ERROR(Write("GET " + std::string(target) + " HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  CTLS_RETURN_IF_ERROR(
+      Write("GET " + std::string(target) + " HTTP/1.1\r\nHost: localhost\r\n\r\n"));
   return ReadReply();
 }
 

@@ -18,11 +18,11 @@
 namespace clustertls::net {
 
 struct TestClientOptions {
-  int max_version = 0;      // e.g. TLS1_2_VERSION; 0: no cap
+  int max_version = 0;        // e.g. TLS1_2_VERSION; 0: no cap
   std::string cipher_list{};  // TLS <= 1.2 cipher list; empty: OpenSSL's default
   std::optional<pki::PrivateKey> client_key{};
   std::optional<pki::Certificate> client_certificate{};
-  std::vector<pki::Certificate> client_chain{};  // sent after the client certificate
+  std::vector<pki::Certificate> client_chain{};    // sent after the client certificate
   std::optional<pki::Certificate> trust_anchor{};  // verify the server against it when set
   int timeout_ms = 5000;                           // bound on every read and write
 };
@@ -38,7 +38,7 @@ class TestTlsClient {
  public:
   // Connects to 127.0.0.1:port and completes the TLS handshake (fails with its error).
   static core::Result<std::unique_ptr<TestTlsClient>> Connect(std::uint16_t port,
-                                                               const TestClientOptions& options);
+                                                              const TestClientOptions& options);
   ~TestTlsClient();
 
   core::Result<void> Write(std::string_view bytes);

@@ -22,14 +22,13 @@ core::Result<ossl::SharedSslCtx> BuildServerContext(const TlsPolicy& policy,
     return core::Fail(ErrorCode::kInvalidArgument, "TLS credentials lack a key or certificate");
   }
   if (!credentials.key.Matches(credentials.certificate.public_key())) {
-    return core::Fail(ErrorCode::kKeyMismatch,
-                      "the private key does not match the certificate '" +
-                          credentials.certificate.subject() + "'");
+    return core::Fail(ErrorCode::kKeyMismatch, "the private key does not match the certificate '" +
+                                                   credentials.certificate.subject() + "'");
   }
   if (policy.client_auth != ClientAuth::kNone && credentials.client_cas.empty()) {
-    return core::Fail(ErrorCode::kInvalidArgument,
-                      std::string("client_auth ") + ClientAuthName(policy.client_auth) +
-                          " needs at least one client CA certificate");
+    return core::Fail(ErrorCode::kInvalidArgument, std::string("client_auth ") +
+                                                       ClientAuthName(policy.client_auth) +
+                                                       " needs at least one client CA certificate");
   }
   ossl::ClearErrors();
   auto ctx = ossl::Own(SSL_CTX_new(TLS_server_method()));

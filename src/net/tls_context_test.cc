@@ -17,7 +17,9 @@ class TlsContextTest : public ::testing::Test {
   pki::TestLeaf other_ = pki::IssueLeaf(pki_, "other.example");
 
   TlsCredentials Credentials(const pki::TestLeaf& leaf) const {
-    return TlsCredentials{.key = leaf.key, .certificate = leaf.cert, .chain = {pki_.intermediate},
+    return TlsCredentials{.key = leaf.key,
+                          .certificate = leaf.cert,
+                          .chain = {pki_.intermediate},
                           .client_cas = {pki_.root}};
   }
 };
@@ -32,8 +34,7 @@ TEST_F(TlsContextTest, BuildsContextWithPolicyAndChain) {
   ASSERT_EQ(SSL_CTX_get0_chain_certs(ctx.get(), &chain), 1);
   ASSERT_EQ(sk_X509_num(chain), 1);
   EXPECT_EQ(X509_cmp(sk_X509_value(chain, 0), pki_.intermediate.get()), 0);
-  EXPECT_EQ(SSL_CTX_get_verify_mode(ctx.get()),
-            SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+  EXPECT_EQ(SSL_CTX_get_verify_mode(ctx.get()), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
   EXPECT_EQ(sk_X509_NAME_num(SSL_CTX_get_client_CA_list(ctx.get())), 1);
 }
 
@@ -46,7 +47,8 @@ TEST_F(TlsContextTest, RefusesMismatchedKey) {
 }
 
 TEST_F(TlsContextTest, RefusesInvalidPolicyAndClientAuthWithoutCas) {
-  EXPECT_FALSE(BuildServerContext(TlsPolicy{.min_version = TlsVersion::kTls11}, Credentials(leaf_)));
+  EXPECT_FALSE(
+      BuildServerContext(TlsPolicy{.min_version = TlsVersion::kTls11}, Credentials(leaf_)));
   EXPECT_FALSE(BuildServerContext(TlsPolicy{.cipher_list = "BOGUS"}, Credentials(leaf_)));
   TlsCredentials credentials = Credentials(leaf_);
   credentials.client_cas.clear();

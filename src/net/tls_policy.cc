@@ -93,9 +93,9 @@ core::Result<ClientAuth> ParseClientAuth(std::string_view text) {
   if (v == "required") {
     return ClientAuth::kRequired;
   }
-  return core::Fail(core::ErrorCode::kInvalidArgument,
-                    "unknown client_auth '" + std::string(text) +
-                        "': expected none, optional or required");
+  return core::Fail(
+      core::ErrorCode::kInvalidArgument,
+      "unknown client_auth '" + std::string(text) + "': expected none, optional or required");
 }
 
 core::Result<void> TlsPolicy::Validate() const {

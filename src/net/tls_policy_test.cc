@@ -18,8 +18,7 @@ TEST(TlsPolicyTest, RefusesTls10And11CitingRfc8996) {
     auto result = TlsPolicy{.min_version = v}.Validate();
     ASSERT_FALSE(result);
     EXPECT_EQ(result.error().code, core::ErrorCode::kInvalidArgument);
-    EXPECT_NE(result.error().message.find("RFC 8996"), std::string::npos)
-        << result.error().message;
+    EXPECT_NE(result.error().message.find("RFC 8996"), std::string::npos) << result.error().message;
   }
   for (const char* text : {"1", "1.0", "1.1", "TLSv1.1", "tls1_1"}) {
     auto parsed = ParseTlsVersion(text);

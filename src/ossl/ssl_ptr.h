@@ -2,9 +2,9 @@
 
 // libssl types, kept apart from ptr.h so that only net/ (and the executables) see libssl.
 
-#include <memory>
-
 #include <openssl/ssl.h>
+
+#include <memory>
 
 #include "ossl/ptr.h"
 
