@@ -1,7 +1,12 @@
 #pragma once
 
+#include <cstddef>
+#include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "core/result.h"
 
 #include "ossl/ptr.h"
 
@@ -15,6 +20,19 @@ Ptr<BIO> WriteBio();
 
 // The bytes written to a memory BIO so far.
 std::string BioContents(BIO* bio);
+
+// One PEM block's body (DER) and its 1-based position among all blocks of the text.
+struct PemBlock {
+  int index = 0;
+  std::string der;
+};
+
+// Reads, in order, the PEM blocks of `data` whose label is one of `labels` (other blocks are
+// skipped), stopping after `max` of them. Fails with kParse ("PEM block N is corrupt or
+// truncated") on a block that does not decode; returns an empty vector when none matched.
+core::Result<std::vector<PemBlock>> ReadPemBlocks(std::string_view data,
+                                                  std::initializer_list<std::string_view> labels,
+                                                  std::size_t max);
 
 // Encodes an OpenSSL ASN.1 object with its i2d function into a std::string ("" on failure).
 template <typename T, typename Fn>

@@ -34,40 +34,11 @@ core::Result<ossl::Ptr<X509_CRL>> ParseDer(std::string_view der, const std::stri
 
 // Collects the "X509 CRL" blocks of a PEM text, at most `max` of them.
 core::Result<std::vector<ossl::Ptr<X509_CRL>>> ParsePem(std::string_view data, std::size_t max) {
+  CTLS_ASSIGN_OR_RETURN(auto blocks, ossl::ReadPemBlocks(data, {PEM_STRING_X509_CRL}, max));
   std::vector<ossl::Ptr<X509_CRL>> out;
-  auto bio = ossl::ReadBio(data);
-  if (!bio) {
-    return ossl::Failure(ErrorCode::kCrypto, "cannot create a memory BIO");
-  }
-  ossl::ClearErrors();
-  for (int index = 1; out.size() < max; ++index) {
-    char* name_raw = nullptr;
-    char* header_raw = nullptr;
-    unsigned char* body_raw = nullptr;
-    long len = 0;
-    int ok = PEM_read_bio(bio.get(), &name_raw, &header_raw, &body_raw, &len);
-    std::string name = name_raw != nullptr ? name_raw : "";
-    std::string body =
-        body_raw != nullptr && len > 0
-            ? std::string(reinterpret_cast<char*>(body_raw), static_cast<std::size_t>(len))
-            : std::string();
-    OPENSSL_free(name_raw);
-    OPENSSL_free(header_raw);
-    OPENSSL_free(body_raw);
-    if (ok != 1) {
-      unsigned long err = ERR_peek_last_error();
-      if (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE) {
-        ossl::ClearErrors();
-        break;
-      }
-      return ossl::Failure(ErrorCode::kParse,
-                           "PEM block " + std::to_string(index) + " is corrupt or truncated");
-    }
-    if (name != PEM_STRING_X509_CRL) {
-      continue;
-    }
-    CTLS_ASSIGN_OR_RETURN(auto crl,
-                          ParseDer(body, "PEM block " + std::to_string(index) + " (X509 CRL)"));
+  for (const ossl::PemBlock& block : blocks) {
+    CTLS_ASSIGN_OR_RETURN(
+        auto crl, ParseDer(block.der, "PEM block " + std::to_string(block.index) + " (X509 CRL)"));
     out.push_back(std::move(crl));
   }
   if (out.empty()) {
