@@ -473,7 +473,7 @@ start_s_server() {
   shift
   timeout 120 openssl s_server -accept 127.0.0.1:0 "$@" >"$log" 2>&1 </dev/null &
   register_pid $!
-  wait_for_match "$log" '^ACCEPT' 10
+  wait_for_match "$log" '^ACCEPT' 30
   S_PORT=$(sed -n 's/^ACCEPT .*:\([0-9][0-9]*\)$/\1/p' "$log" | head -n1)
   if [ -z "$S_PORT" ]; then
     fail "s_server did not report its port: $(head -c 300 "$log")"
