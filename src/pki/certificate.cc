@@ -14,6 +14,7 @@
 #include "core/encoding.h"
 #include "ossl/bio.h"
 #include "ossl/error.h"
+#include "pki/extensions.h"
 
 namespace clustertls::pki {
 
@@ -49,19 +50,6 @@ std::string Asn1StringBytes(const ASN1_STRING* s) {
   }
   return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                      static_cast<std::size_t>(ASN1_STRING_length(s)));
-}
-
-std::string IpToText(const ASN1_OCTET_STRING* ip) {
-  std::string bytes = Asn1StringBytes(ip);
-  std::array<char, INET6_ADDRSTRLEN> buf{};
-  if (bytes.size() == 4 && inet_ntop(AF_INET, bytes.data(), buf.data(), buf.size()) != nullptr) {
-    return buf.data();
-  }
-  if (bytes.size() == 16 && inet_ntop(AF_INET6, bytes.data(), buf.data(), buf.size()) != nullptr) {
-    return buf.data();
-  }
-  // Not an address (e.g. a name-constraint-style address/mask): show it as hex.
-  return "invalid:" + core::Hex(core::AsBytes(bytes));
 }
 
 core::TimePoint ToTimePoint(const ASN1_TIME* t) {
@@ -235,33 +223,13 @@ core::TimePoint Certificate::not_after() const {
 }
 
 SubjectAltNames Certificate::sans() const {
-  SubjectAltNames out;
   auto names = ossl::Own(static_cast<GENERAL_NAMES*>(
       X509_get_ext_d2i(x509_.get(), NID_subject_alt_name, nullptr, nullptr)));
   if (!names) {
     ossl::ClearErrors();
-    return out;
+    return {};
   }
-  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
-    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
-    switch (gn->type) {
-      case GEN_DNS:
-        out.dns.push_back(Asn1StringBytes(gn->d.dNSName));
-        break;
-      case GEN_IPADD:
-        out.ips.push_back(IpToText(gn->d.iPAddress));
-        break;
-      case GEN_URI:
-        out.uris.push_back(Asn1StringBytes(gn->d.uniformResourceIdentifier));
-        break;
-      case GEN_EMAIL:
-        out.emails.push_back(Asn1StringBytes(gn->d.rfc822Name));
-        break;
-      default:
-        break;
-    }
-  }
-  return out;
+  return internal::ReadGeneralNames(names.get());
 }
 
 bool Certificate::is_ca() const { return (X509_get_extension_flags(x509_.get()) & EXFLAG_CA) != 0; }
