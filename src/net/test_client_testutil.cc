@@ -1,5 +1,7 @@
 #include "net/test_client_testutil.h"
 
+#include "pki/test_pki_testutil.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -181,19 +183,8 @@ bool SendPlainAndWaitClose(std::uint16_t port, std::string_view bytes, int timeo
 SClientResult RunSClient(std::uint16_t port, std::string_view args) {
   std::string command = "timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
                         " -brief " + std::string(args) + " </dev/null 2>&1";
-  SClientResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    return result;
-  }
-  std::array<char, 1024> buf{};
-  std::size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) {
-    result.output.append(buf.data(), n);
-  }
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  pki::CommandResult run = pki::RunCommand(command);
+  return SClientResult{.exit_code = run.exit_code, .output = std::move(run.output)};
 }
 
 }  // namespace clustertls::net

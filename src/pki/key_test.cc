@@ -1,6 +1,8 @@
 #include "pki/key.h"
 
 #include <gtest/gtest.h>
+
+#include "pki/test_pki_testutil.h"
 #include <openssl/pem.h>
 #include <unistd.h>
 
@@ -211,15 +213,9 @@ TEST_F(EncryptedKeyTest, OpensslCliDecryptsIt) {
   ::close(fd);
   std::string cmd = std::string("openssl pkey -in ") + path +
                     " -passin 'pass:correct horse' -pubout -outform DER 2>/dev/null";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) {
-    out.append(buf, n);
-  }
-  int status = ::pclose(pipe);
+  CommandResult run = RunCommand(cmd);
+  const std::string& out = run.output;
+  int status = run.exit_code;
   ::unlink(path);
   ASSERT_EQ(status, 0) << "openssl pkey could not read the encrypted key";
   EXPECT_EQ(out, key_->public_key().SpkiDer());

@@ -1,6 +1,8 @@
 #include "pki/pkcs12.h"
 
 #include <gtest/gtest.h>
+
+#include "pki/test_pki_testutil.h"
 #include <unistd.h>
 
 #include <cstdio>
@@ -260,15 +262,9 @@ TEST_F(Pkcs12Test, OpensslCliReadsModernPkcs12) {
   ::close(fd);
   std::string cmd =
       std::string("openssl pkcs12 -in ") + path + " -info -nokeys -passin pass:s3cret 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) {
-    out.append(buf, n);
-  }
-  int status = ::pclose(pipe);
+  CommandResult run = RunCommand(cmd);
+  const std::string& out = run.output;
+  int status = run.exit_code;
   ::unlink(path);
   ASSERT_EQ(status, 0) << out;
   EXPECT_NE(out.find("MAC: sha256"), std::string::npos) << out;

@@ -38,6 +38,16 @@ void Must(core::Result<void> result, std::string_view what = "");
 // The bytes of tests/fixtures/<relative> (e.g. "csr/ok-ec.csr.pem"); fails the test if missing.
 std::string ReadTestFile(std::string_view relative);
 
+// What a shell command printed (stdout, plus stderr where the command redirects it) and its exit
+// code (-1 if it did not exit normally or could not start).
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+// Runs `command` through /bin/sh (popen) and collects its output; used to judge results with
+// independent programs (the openssl CLI).
+CommandResult RunCommand(const std::string& command);
+
 // A key for test role `slot` (0 root, 1 intermediate, 2 leaves, others free): RSA keys are
 // generated once per (type, slot) and reused, as RSA generation is slow; EC and Ed25519 keys
 // are fresh on every call. Distinct slots never share a key.
