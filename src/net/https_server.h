@@ -57,6 +57,15 @@ struct ConnectionInfo {
 // must be thread-safe and must not throw (an exception becomes a 500).
 using Handler = std::function<Response(const Request&, const ConnectionInfo&)>;
 
+// Sends a handler's response; may be called from any thread, exactly once. The connection reads
+// no further request until it has been called (HTTP/1.1 answers in order).
+using Respond = std::function<void(Response)>;
+
+// Answers one request asynchronously: called on the connection's strand, it must return
+// quickly and call `respond` later, from any thread (e.g. after a group commit). An exception
+// thrown before `respond` is called becomes a 500.
+using AsyncHandler = std::function<void(Request, const ConnectionInfo&, Respond)>;
+
 struct HttpsServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0: an ephemeral port (see HttpsServer::port())
@@ -94,6 +103,11 @@ class HttpsServer {
   static core::Result<std::unique_ptr<HttpsServer>> Start(
       const HttpsServerOptions& options, std::shared_ptr<const CredentialStore> credentials,
       Handler handler);
+
+  // The same with an asynchronous handler.
+  static core::Result<std::unique_ptr<HttpsServer>> Start(
+      const HttpsServerOptions& options, std::shared_ptr<const CredentialStore> credentials,
+      AsyncHandler handler);
 
   // Stop() then joins.
   ~HttpsServer();

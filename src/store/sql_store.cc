@@ -589,7 +589,17 @@ class SqlStore final : public Store {
   // --- audit ---
 
   Result<AuditEntry> AppendAudit(const AuditInput& input, const AuditHasher& hasher) override {
-    return Tx(true, [&](Connection& conn) -> Result<AuditEntry> {
+    CTLS_ASSIGN_OR_RETURN(std::vector<AuditEntry> entries,
+                          AppendAuditBatch(std::span<const AuditInput>(&input, 1), hasher));
+    return std::move(entries.front());
+  }
+
+  Result<std::vector<AuditEntry>> AppendAuditBatch(std::span<const AuditInput> inputs,
+                                                   const AuditHasher& hasher) override {
+    if (inputs.empty()) {
+      return std::vector<AuditEntry>{};
+    }
+    return Tx(true, [&](Connection& conn) -> Result<std::vector<AuditEntry>> {
       if (dialect_ == Dialect::kPostgres) {
         // Conflicts with itself only: appenders queue here, readers are not blocked. SQLite's
         // BEGIN IMMEDIATE already holds the database's single write lock.
@@ -597,21 +607,29 @@ class SqlStore final : public Store {
       }
       CTLS_ASSIGN_OR_RETURN(
           Rows last, conn.Query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", {}));
-      AuditEntry e{.seq = last.empty() ? 1 : AsInt(last[0][0]) + 1,
-                   .time = input.time,
-                   .actor = input.actor,
-                   .action = input.action,
-                   .target = input.target,
-                   .source = input.source,
-                   .details_json = input.details_json,
-                   .prev_hash = last.empty() ? std::string() : AsText(last[0][1])};
-      e.hash = hasher(e);
-      CTLS_RETURN_IF_ERROR(
-          conn.Query("INSERT INTO audit_log (seq, time, actor, action, target, source, details, "
-                     "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                     {e.seq, Secs(e.time), e.actor, e.action, e.target, e.source, e.details_json,
-                      e.prev_hash, e.hash}));
-      return e;
+      std::int64_t seq = last.empty() ? 0 : AsInt(last[0][0]);
+      std::string prev_hash = last.empty() ? std::string() : AsText(last[0][1]);
+      std::vector<AuditEntry> out;
+      out.reserve(inputs.size());
+      for (const AuditInput& input : inputs) {
+        AuditEntry e{.seq = ++seq,
+                     .time = input.time,
+                     .actor = input.actor,
+                     .action = input.action,
+                     .target = input.target,
+                     .source = input.source,
+                     .details_json = input.details_json,
+                     .prev_hash = prev_hash};
+        e.hash = hasher(e);
+        CTLS_RETURN_IF_ERROR(
+            conn.Query("INSERT INTO audit_log (seq, time, actor, action, target, source, details, "
+                       "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                       {e.seq, Secs(e.time), e.actor, e.action, e.target, e.source,
+                        e.details_json, e.prev_hash, e.hash}));
+        prev_hash = e.hash;
+        out.push_back(std::move(e));
+      }
+      return out;
     });
   }
 

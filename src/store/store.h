@@ -245,6 +245,10 @@ class Store {
   // `hasher`, inserts, commits. Two instances can therefore never fork the chain.
   virtual core::Result<AuditEntry> AppendAudit(const AuditInput& input,
                                                const AuditHasher& hasher) = 0;
+  // AppendAudit for several entries in ONE transaction (one lock, one fsync), in order; returns
+  // the entries as stored. Nothing is appended if any insert fails.
+  virtual core::Result<std::vector<AuditEntry>> AppendAuditBatch(
+      std::span<const AuditInput> inputs, const AuditHasher& hasher) = 0;
   // Up to `limit` entries with seq > after_seq, in order.
   virtual core::Result<std::vector<AuditEntry>> ListAudit(std::int64_t after_seq, int limit) = 0;
 

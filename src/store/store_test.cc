@@ -529,6 +529,30 @@ TEST_P(StoreTest, CountersStrictlyIncreasingAcrossThreadsAndInstances) {
   EXPECT_EQ(*next, kThreads * kPerThread + 1);
 }
 
+// A batch is appended in order, linked to the entry before it and to each other.
+TEST_P(StoreTest, AuditBatchAppendsLinkedEntriesInOrder) {
+  ASSERT_TRUE(store_->AppendAudit({.time = kT0, .actor = "a", .action = "first"}, TestHash));
+  std::vector<AuditInput> inputs;
+  for (int i = 0; i < 3; ++i) {
+    inputs.push_back({.time = kT0, .actor = "b", .action = "cert.sign",
+                      .target = std::to_string(i)});
+  }
+  auto batch = store_->AppendAuditBatch(inputs, TestHash);
+  ASSERT_TRUE(batch) << batch.error().message;
+  ASSERT_EQ(batch->size(), 3u);
+  auto all = store_->ListAudit(0, 10);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 4u);
+  for (size_t i = 1; i < all->size(); ++i) {
+    EXPECT_EQ((*all)[i].seq, static_cast<std::int64_t>(i + 1));
+    EXPECT_EQ((*all)[i].prev_hash, (*all)[i - 1].hash);
+    EXPECT_EQ((*all)[i].target, std::to_string(i - 1));
+  }
+  auto empty = store_->AppendAuditBatch({}, TestHash);
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+}
+
 // Two instances appending from several threads: one linear chain, seq 1..N without gaps,
 // each prev_hash the previous entry's hash, nothing lost.
 TEST_P(StoreTest, AuditChainFromConcurrentInstancesHasNoForkOrGap) {

@@ -1,0 +1,95 @@
+#pragma once
+
+// Creating a cluster (`clustertls init`) and loading its CA for `serve`.
+//
+// Keys at rest: the root CA key is stored as encrypted PKCS#8 under the root passphrase (given
+// or generated and shown once; `serve` never needs it). The issuing CA key and every named
+// certificate's key are sealed with the data directory's SealingKey (AES-256-GCM, aad
+// "ca:issuing" / "named:<name>"). Nothing private reaches the store unencrypted.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "authority/secrets.h"
+#include "core/result.h"
+#include "core/rng.h"
+#include "core/time.h"
+#include "pki/certificate.h"
+#include "pki/issuer.h"
+#include "pki/key.h"
+#include "store/store.h"
+
+namespace clustertls::authority {
+
+// CaRecord ids.
+inline constexpr std::string_view kRootCaId = "root";
+inline constexpr std::string_view kIssuingCaId = "issuing";
+
+// The config keys `init` writes into the store.
+inline constexpr std::string_view kConfigFqdn = "cluster.fqdn";
+
+struct InitOptions {
+  std::string fqdn;                            // canonicalised and checked (kInvalidName)
+  std::optional<std::string> root_passphrase;  // absent: a random one is generated and returned
+  // Names added to the `api` certificate beside Redis' layout, so that clients on this host can
+  // check the name they connect to. Defaults: localhost, 127.0.0.1, ::1.
+  std::vector<std::string> api_extra_sans = {"localhost", "127.0.0.1", "::1"};
+  pki::KeyType key_type = pki::KeyType::kEcP256;
+  std::chrono::days root_validity{3650};
+  std::chrono::days issuing_validity{1825};
+  std::chrono::days named_validity{365};
+  std::string admin_user = "admin";
+  std::string cluster_name{};  // the CAs' O attribute; default "clustertls <fqdn>"
+};
+
+// What `init` shows once.
+struct InitResult {
+  std::string root_passphrase;  // the generated one; empty when the caller gave it
+  std::string admin_password;
+  pki::Certificate root;
+  pki::Certificate issuing;
+};
+
+// Creates the cluster in `store`: root CA, issuing intermediate (path length 0), the named
+// certificates of kDefaultNamedCerts (peer profile, CN = fqdn, SANs = RedisSanLayout(fqdn),
+// plus api_extra_sans for `api`), the admin user (role admin, generated password), the default
+// TLS policy document, config kConfigFqdn, and an audit entry "cluster.init".
+// Fails with kAlreadyExists if the store already holds a root CA (nothing is changed).
+core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey& sealing_key,
+                                           const InitOptions& options, const core::Clock& clock,
+                                           core::Rng& rng);
+
+// The online part of the cluster CA.
+struct ClusterCa {
+  pki::Issuer issuing;     // signs everything the API issues (its chain() holds the root)
+  pki::Certificate root;
+  std::string issuer_id = std::string(kIssuingCaId);
+  std::string chain_pem;   // issuing CA first, root last (GET /v1/ca/chain)
+};
+
+// Loads "issuing" (key opened with `sealing_key`) and "root" from the store. kNotFound if the
+// cluster was never initialised ("run clustertls init first"), kWrongPassphrase if the sealing
+// key is not the one the cluster was created with.
+core::Result<ClusterCa> LoadClusterCa(store::Store& store, const SealingKey& sealing_key);
+
+// Stores a named certificate's new version: the key sealed with aad "named:<name>".
+core::Result<std::int64_t> PutNamedCert(store::Store& store, const SealingKey& sealing_key,
+                                        const std::string& name, const pki::PrivateKey& key,
+                                        const std::string& chain_pem, core::TimePoint now,
+                                        const std::string& actor, core::Rng& rng);
+
+// A stored named certificate, opened.
+struct OpenedNamedCert {
+  std::string name;
+  std::int64_t version = 0;
+  pki::PrivateKey key;
+  std::vector<pki::Certificate> chain;  // leaf first
+};
+
+// The current version of `name` with its key unsealed. kNotFound / kWrongPassphrase.
+core::Result<OpenedNamedCert> GetNamedCert(store::Store& store, const SealingKey& sealing_key,
+                                           const std::string& name);
+
+}  // namespace clustertls::authority

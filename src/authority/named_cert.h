@@ -1,0 +1,73 @@
+#pragma once
+
+// Validation of a named cluster certificate (`cm`, `api`, `proxy`, `syncer`, `metrics` or any
+// other name) before it is stored: what Redis Enterprise's `update_cert` promises, checked.
+// A refused update changes nothing, so the caller stores only what this returns.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/time.h"
+#include "pki/certificate.h"
+#include "pki/key.h"
+
+namespace clustertls::authority {
+
+// The certificate names `init` creates, in order.
+inline constexpr std::string_view kDefaultNamedCerts[] = {"cm", "api", "proxy", "syncer",
+                                                          "metrics"};
+
+// Checks a certificate name: 1-64 characters of [a-z0-9_-], starting with a letter or digit.
+// kInvalidArgument ("certificate name "X": ...").
+core::Result<void> CheckCertName(std::string_view name);
+
+// True for the names whose certificate must cover the cluster FQDN: cm, api and proxy.
+bool NameMustCoverFqdn(std::string_view name);
+
+// Redis' SAN layout for `fqdn`: fqdn, *.fqdn, internal.fqdn, *.internal.fqdn (as DNS names).
+std::vector<std::string> RedisSanLayout(std::string_view fqdn);
+
+// What an update brings (the JSON fields of PUT /v1/cluster/update_cert).
+struct NamedCertInput {
+  std::string name;
+  std::string key_pem;          // the private key (unencrypted PEM, any form PrivateKey::Parse takes)
+  std::string certificate_pem;  // the leaf, optionally followed by its chain
+};
+
+// What the check needs to know about the cluster.
+struct NamedCertRules {
+  std::string fqdn;
+  // The cluster CA chain: the issuing CA first, the root last. Used to complete a chain that
+  // stops before the root.
+  std::vector<pki::Certificate> cluster_chain;
+  core::TimePoint now{};
+};
+
+// A certificate that passed every check.
+struct ValidatedNamedCert {
+  std::string name;
+  pki::PrivateKey key;
+  std::vector<pki::Certificate> chain;  // leaf, intermediate(s), root: complete
+  std::string chain_pem;                // the same, as PEM
+};
+
+// Checks, in this order, and reports the first failure as one line naming the field:
+// - name: CheckCertName (kInvalidArgument);
+// - "certificate": PEM parses, at least one certificate (kParse);
+// - "key": parses, is acceptable (kParse / kWeakKey / kWrongPassphrase if encrypted);
+// - key matches the first certificate (kKeyMismatch);
+// - the first certificate is not a CA (kInvalidArgument);
+// - order: each certificate is signed by the next (kChainIncomplete saying which link is wrong,
+//   e.g. "certificate 2 (CN=...) did not issue certificate 1 (CN=...): expected leaf ->
+//   intermediate -> root");
+// - completion: if the last certificate is not self-signed, the missing issuers are appended
+//   from `rules.cluster_chain`; kChainIncomplete if they cannot be found there;
+// - the root is self-signed and its signature verifies (kChainIncomplete);
+// - every certificate is valid at `rules.now` (kExpired naming which and when);
+// - for cm/api/proxy, the leaf's DNS SANs (or wildcards) cover `rules.fqdn` (kInvalidName).
+core::Result<ValidatedNamedCert> ValidateNamedCert(const NamedCertInput& input,
+                                                   const NamedCertRules& rules);
+
+}  // namespace clustertls::authority

@@ -1,0 +1,86 @@
+#pragma once
+
+// Authentication (HTTP Basic, RFC 7617, and Bearer API tokens, RFC 6750) and authorization by
+// role. Passwords are checked with VerifyPassword (scrypt, constant-time); a successful Basic
+// check is remembered for a short time under an HMAC of the credentials (a per-process random
+// key), so scripts that send Basic auth on every request do not pay the KDF every time.
+// Repeated failures from one source address or for one user name are answered 429 with an
+// exponential backoff, without running the KDF, while other clients are served.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "core/rng.h"
+#include "core/time.h"
+#include "net/https_server.h"
+#include "store/store.h"
+
+namespace clustertls::server {
+
+enum class Role { kReader = 0, kOperator = 1, kAdmin = 2 };
+
+// "admin" | "operator" | "reader" (kInvalidArgument otherwise).
+core::Result<Role> ParseRole(std::string_view name);
+const char* RoleName(Role role);
+
+// Who made a request.
+struct Principal {
+  std::string user;
+  Role role = Role::kReader;
+  std::string token_id;  // set when authenticated with a token
+  // "user" or "user (token <id>)": what the audit log records as the actor.
+  std::string Describe() const;
+};
+
+// Why a request was not authenticated.
+enum class AuthFailure {
+  kMissing,      // no Authorization header: 401 with WWW-Authenticate
+  kMalformed,    // 401
+  kBadCredentials,  // 401 (counted for backoff)
+  kThrottled,    // 429 with Retry-After
+};
+
+struct AuthOutcome {
+  std::optional<Principal> principal;  // set on success
+  AuthFailure failure = AuthFailure::kMissing;
+  std::chrono::seconds retry_after{0};  // for kThrottled
+  std::string message;                  // one line for the client
+};
+
+struct AuthOptions {
+  int free_failures = 5;                       // failures allowed before backoff starts
+  std::chrono::seconds failure_window{300};    // failures older than this are forgotten
+  std::chrono::seconds max_backoff{300};       // backoff doubles from 1 s up to this
+  std::chrono::seconds basic_cache_ttl{60};    // how long a verified Basic credential is trusted
+};
+
+class Authenticator {
+ public:
+  // `store` and `clock` are not owned and outlive the Authenticator.
+  Authenticator(store::Store* store, const core::Clock* clock, const AuthOptions& options = {});
+  ~Authenticator();
+
+  // Checks the request's Authorization header; `source` is the client address. Thread-safe.
+  AuthOutcome Authenticate(const net::Request& request, const std::string& source);
+
+  // Drops cached Basic credentials of `user` (after a password change, disable or delete).
+  void Forget(const std::string& user);
+
+  // The 401/429 response for a failed outcome (JSON error body, WWW-Authenticate: Basic
+  // realm="clustertls", Bearer / Retry-After).
+  static net::Response FailureResponse(const AuthOutcome& outcome);
+
+  std::uint64_t failures() const;  // for /metrics
+  std::uint64_t throttled() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace clustertls::server

@@ -1,0 +1,48 @@
+#pragma once
+
+// The cluster's TLS policy document (GET/PUT /v1/cluster/policy) and its two listener policies:
+// the control path (this server's own HTTPS listener) and the data path (proxies, issue 5).
+// It lives in server/ rather than authority/ because validating a cipher list needs libssl
+// (net::TlsPolicy::Validate), and authority/ may not use net/.
+//
+// JSON (every field optional in a PUT, which changes only the fields it names):
+//   {"min_control_tls_version": "1.2", "min_data_tls_version": "1.2",
+//    "cipher_suites": "<OpenSSL list for TLS <= 1.2>", "tls13_ciphersuites": "<list>",
+//    "client_auth": "none|optional|required"}
+
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "net/tls_policy.h"
+
+namespace clustertls::server {
+
+struct ClusterPolicy {
+  net::TlsVersion min_control_tls_version = net::TlsVersion::kTls12;
+  net::TlsVersion min_data_tls_version = net::TlsVersion::kTls12;
+  std::string cipher_suites = std::string(net::kIntermediateCipherList);
+  std::string tls13_ciphersuites = std::string(net::kDefaultTls13Ciphersuites);
+  net::ClientAuth client_auth = net::ClientAuth::kNone;  // data path only
+
+  // The control listener's policy: never asks for client certificates.
+  net::TlsPolicy ControlPolicy() const;
+  // The data path's policy.
+  net::TlsPolicy DataPolicy() const;
+  // Validates both policies (RFC 8996, ciphers OpenSSL accepts). kInvalidArgument naming the
+  // JSON field: `min_control_tls_version: TLS 1.1 is refused (RFC 8996 deprecates TLS 1.0 and
+  // 1.1)`.
+  core::Result<void> Validate() const;
+
+  bool operator==(const ClusterPolicy&) const = default;
+};
+
+// The canonical JSON text (every field).
+std::string PolicyToJson(const ClusterPolicy& policy);
+
+// Applies the fields present in `json` (a JSON object) to `base` and validates the result.
+// Unknown fields, wrong types and bad values are refused with kInvalidArgument/kParse naming
+// the field; nothing is applied then. Versions may be given as strings ("1.2") or numbers (1.2).
+core::Result<ClusterPolicy> ApplyPolicyJson(const ClusterPolicy& base, std::string_view json);
+
+}  // namespace clustertls::server

@@ -1,0 +1,49 @@
+#pragma once
+
+// `clustertls serve`: opens the data directory's store, loads the CA, and serves the REST API
+// (docs/api.md) over HTTPS with the `api` named certificate under the control-path TLS policy.
+// A change of the policy or of `api` (through this instance, or through another instance on
+// the same PostgreSQL, seen by polling) rebuilds the TLS context and swaps it in for new
+// connections; open connections keep theirs.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "core/time.h"
+
+namespace clustertls::server {
+
+struct ServeOptions {
+  std::string data_dir;
+  std::string listen{};  // HOST:PORT; empty: the data directory's config (default 127.0.0.1:9443)
+  int threads = 0;       // 0: one per core
+  // How often the store is checked for policy/api changes made by another instance.
+  std::chrono::milliseconds poll_interval = std::chrono::seconds(2);
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+};
+
+class ControlPlane {
+ public:
+  // Everything is checked and bound before this returns. Errors name the file or setting:
+  // kNotFound (not a data directory), kIo (cannot bind: "127.0.0.1:9443: address in use"), ...
+  static core::Result<std::unique_ptr<ControlPlane>> Start(const ServeOptions& options,
+                                                           const core::Clock& clock);
+  ~ControlPlane();  // Stop()
+
+  std::uint16_t port() const;
+  std::string url() const;  // "https://127.0.0.1:9443"
+  // Drains in-flight requests (their responses are sent), stops the poller and the authority's
+  // recorder (every certificate returned was recorded). Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit ControlPlane(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace clustertls::server
