@@ -86,6 +86,8 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   AddInspectCommand(app, &action);
   AddVerifyCommand(app, &action);
   AddToolCommands(app, &action);
+  AddServerCommands(app, &action);
+  AddClientCommands(app, &action);
 
   // CLI11 reports an unknown command as "A subcommand is required": name it instead.
   {

@@ -46,6 +46,10 @@ void AddInspectCommand(CLI::App& app, Action* action);
 void AddVerifyCommand(CLI::App& app, Action* action);
 void AddToolCommands(CLI::App& app, Action* action);  // fingerprint, convert, chain, key
 void AddQuickstartCommand(CLI::App& app, Action* action);
+// The control plane: init, serve (server_cmd.cc).
+void AddServerCommands(CLI::App& app, Action* action);
+// The API client: login, cluster, users, tokens, audit (client_cmd.cc).
+void AddClientCommands(CLI::App& app, Action* action);
 
 // An error in how the command was called (exit code 2), found after CLI11's own parsing.
 core::Error UsageError(std::string message);
