@@ -9,9 +9,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/result.h"
+#include "core/rng.h"
 #include "core/time.h"
 
 namespace clustertls::server {
@@ -25,6 +27,33 @@ struct ServeOptions {
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
 };
+
+// `clustertls init`: makes a data directory and the cluster in its store.
+struct InitDataDirOptions {
+  std::string data_dir;
+  std::string fqdn;
+  std::string store_url{};  // empty: SQLite file DIR/clustertls.db
+  std::string listen{};     // empty: 127.0.0.1:9443
+  std::optional<std::string> root_passphrase{};  // absent: generated and returned once
+};
+
+// What `init` shows once.
+struct InitDataDirResult {
+  std::string data_dir;
+  std::string fqdn;                // as stored (canonical)
+  std::string url;                 // "https://127.0.0.1:9443"
+  std::string ca_fingerprint;      // the root CA's SHA-256, "AB:CD:..." (openssl x509 form)
+  std::string root_passphrase;     // generated one; empty when the caller gave it
+  std::string admin_user;
+  std::string admin_password;
+};
+
+// Creates DIR (0700) if missing — an existing directory must not already hold a data directory
+// (kAlreadyExists) — writes the sealing key, creates the store and the cluster
+// (authority::InitializeCluster), and writes the config last. On failure, the files it created
+// (and DIR, if it created it) are removed.
+core::Result<InitDataDirResult> InitDataDir(const InitDataDirOptions& options,
+                                            const core::Clock& clock, core::Rng& rng);
 
 class ControlPlane {
  public:

@@ -1,0 +1,1366 @@
+#include "server/api.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <future>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "authority/cluster.h"
+#include "authority/named_cert.h"
+#include "pki/certificate.h"
+#include "pki/key.h"
+#include "server/cluster_policy.h"
+#include "server/http_error.h"
+
+namespace clustertls::server {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kServerVersion = "0.1.0";
+constexpr int kDefaultTokenDays = 90;
+constexpr int kMaxTokenDays = 3650;
+
+// One line on stderr; never carries a key, a password or a request body.
+void Log(const std::string& line) {
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  std::cerr << "clustertls: " << line << '\n';
+}
+
+// JSON text that survives non-UTF-8 input (certificate names): bad bytes become U+FFFD.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+net::Response Json(const json& j, int status = 200) { return JsonResponse(Dump(j), status); }
+
+net::Response Error(const core::Error& error) {
+  if (HttpStatus(error.code) >= 500) {
+    Log("internal error: " + error.message + (error.detail.empty() ? "" : " (" + error.detail + ")"));
+  }
+  return ErrorResponse(error);
+}
+
+net::Response BadRequest(std::string message) {
+  return ErrorResponse(core::Fail(core::ErrorCode::kInvalidArgument, std::move(message)));
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+// RFC 3986 section 2.1 percent-decoding; `plus_is_space` for query strings (HTML forms).
+std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) {
+        return std::nullopt;
+      }
+      int hi = HexValue(in[i + 1]);
+      int lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) {
+        return std::nullopt;
+      }
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 1;  // skip the leading '/'
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) {
+      end = path.size();
+    }
+    parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+core::Result<std::int64_t> ParseInt(std::string_view text, const std::string& field,
+                                    std::int64_t min, std::int64_t max) {
+  std::int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, field + ": not an integer");
+  }
+  if (value < min || value > max) {
+    return core::Fail(core::ErrorCode::kInvalidArgument,
+                      field + ": " + std::to_string(value) + " is out of range " +
+                          std::to_string(min) + ".." + std::to_string(max));
+  }
+  return value;
+}
+
+void SanList(const pki::SubjectAltNames& sans, json* out) {
+  for (const auto& d : sans.dns) {
+    out->push_back("DNS:" + d);
+  }
+  for (const auto& ip : sans.ips) {
+    out->push_back("IP:" + ip);
+  }
+  for (const auto& u : sans.uris) {
+    out->push_back("URI:" + u);
+  }
+  for (const auto& e : sans.emails) {
+    out->push_back("email:" + e);
+  }
+}
+
+json NamedCertJson(const store::NamedCert& named) {
+  json j = {{"name", named.name},
+            {"version", named.version},
+            {"created_at", core::FormatTime(named.created_at)},
+            {"created_by", named.created_by}};
+  auto certs = pki::Certificate::ParseAll(named.chain_pem);
+  if (certs && !certs->empty()) {
+    const pki::Certificate& leaf = certs->front();
+    json sans = json::array();
+    SanList(leaf.sans(), &sans);
+    j["subject"] = leaf.subject();
+    j["sans"] = std::move(sans);
+    j["serial"] = leaf.serial_hex();
+    j["not_before"] = core::FormatTime(leaf.not_before());
+    j["not_after"] = core::FormatTime(leaf.not_after());
+    j["fingerprint_sha256"] = leaf.fingerprint().colon;
+    j["issuer"] = leaf.issuer();
+  }
+  return j;
+}
+
+json IssuedJson(const store::IssuedCert& cert) {
+  json sans = json::parse(cert.sans_json, nullptr, false);
+  if (sans.is_discarded() || !sans.is_array()) {
+    sans = json::array();
+  }
+  json j = {{"serial", cert.serial_hex},
+            {"subject_cn", cert.subject_cn},
+            {"sans", std::move(sans)},
+            {"profile", cert.profile},
+            {"not_before", core::FormatTime(cert.not_before)},
+            {"not_after", core::FormatTime(cert.not_after)},
+            {"issued_at", core::FormatTime(cert.issued_at)},
+            {"issued_by", cert.issued_by},
+            {"revoked", cert.revoked_at.has_value()}};
+  if (cert.revoked_at) {
+    j["revoked_at"] = core::FormatTime(*cert.revoked_at);
+    j["revocation_reason"] = cert.revocation_reason;
+  }
+  return j;
+}
+
+json OptionalTime(const std::optional<core::TimePoint>& t) {
+  return t ? json(core::FormatTime(*t)) : json(nullptr);
+}
+
+json TokenJson(const store::ApiToken& token) {
+  return {{"id", token.id},
+          {"user", token.user},
+          {"created_at", core::FormatTime(token.created_at)},
+          {"expires_at", OptionalTime(token.expires_at)},
+          {"last_used", OptionalTime(token.last_used)}};
+}
+
+json UserJson(const store::User& user) {
+  return {{"name", user.name},
+          {"role", user.role},
+          {"created_at", core::FormatTime(user.created_at)},
+          {"disabled", user.disabled}};
+}
+
+// Users: [a-z0-9._-]{1,64}.
+core::Result<void> CheckUserName(const std::string& name) {
+  if (name.empty() || name.size() > 64) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, "name: must be 1-64 characters");
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-';
+    if (!ok) {
+      return core::Fail(core::ErrorCode::kInvalidArgument,
+                        "name: only a-z, 0-9, '.', '_' and '-' are allowed");
+    }
+  }
+  return {};
+}
+
+core::Result<void> CheckPassword(const std::string& password) {
+  if (password.size() < 12) {
+    return core::Fail(core::ErrorCode::kInvalidArgument,
+                      "password: must be at least 12 characters");
+  }
+  if (password.size() > 1024) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, "password: longer than 1024 characters");
+  }
+  return {};
+}
+
+// Field readers for a parsed JSON object body; absent fields give nullopt.
+core::Result<std::optional<std::string>> StringField(const json& body, const std::string& field,
+                                                     bool required) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) {
+    if (required) {
+      return core::Fail(core::ErrorCode::kInvalidArgument, field + ": missing");
+    }
+    return std::optional<std::string>();
+  }
+  if (!it->is_string()) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, field + ": must be a string");
+  }
+  return std::optional<std::string>(it->get<std::string>());
+}
+
+core::Result<std::optional<std::int64_t>> IntField(const json& body, const std::string& field,
+                                                   std::int64_t min, std::int64_t max) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) {
+    return std::optional<std::int64_t>();
+  }
+  if (!it->is_number_integer()) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, field + ": must be an integer");
+  }
+  if (it->is_number_unsigned() && it->get<std::uint64_t>() >
+                                      static_cast<std::uint64_t>(INT64_MAX)) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, field + ": out of range");
+  }
+  std::int64_t v = it->get<std::int64_t>();
+  if (v < min || v > max) {
+    return core::Fail(core::ErrorCode::kInvalidArgument,
+                      field + ": " + std::to_string(v) + " is out of range " +
+                          std::to_string(min) + ".." + std::to_string(max));
+  }
+  return std::optional<std::int64_t>(v);
+}
+
+core::Result<void> CheckFields(const json& object, const std::vector<std::string>& allowed,
+                               const std::string& where) {
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end()) {
+      std::string known;
+      for (const auto& a : allowed) {
+        known += (known.empty() ? "" : ", ") + a;
+      }
+      return core::Fail(core::ErrorCode::kInvalidArgument,
+                        where + "unknown field \"" + it.key() + "\" (known: " + known + ")");
+    }
+  }
+  return {};
+}
+
+// One request being answered.
+struct Call {
+  net::Request request;
+  net::ConnectionInfo connection;
+  std::string path;
+  std::map<std::string, std::string> query;
+  std::vector<std::string> params;  // the {...} segments of the route, decoded
+  Principal principal;
+  json body;  // the parsed object for JSON routes
+};
+
+}  // namespace
+
+// Checks nesting outside strings.
+core::Result<void> CheckJsonDepth(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) {
+        return core::Fail(core::ErrorCode::kParse,
+                          "request body: JSON nested deeper than " + std::to_string(max_depth));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return {};
+}
+
+struct Api::Impl {
+  using RouteFn = std::function<void(Impl&, Call&, const net::Respond&)>;
+
+  struct MethodSpec {
+    std::string method;
+    std::optional<Role> min_role;  // nullopt: public
+    bool json_body = false;
+    // Fields a JSON body may have; nullopt: the route checks them itself.
+    std::optional<std::vector<std::string>> fields;
+    RouteFn fn;
+  };
+
+  struct Route {
+    std::string pattern;
+    std::vector<std::string> segments;
+    std::vector<MethodSpec> methods;
+  };
+
+  // Wraps a synchronous route function.
+  template <typename F>
+  static RouteFn Sync(F f) {
+    return [f](Impl& impl, Call& call, const net::Respond& respond) { respond(f(impl, call)); };
+  }
+
+
+  ApiOptions o;
+  std::vector<Route> routes;
+  std::mutex users_mu;  // serialises user changes (the last-admin rule)
+
+  explicit Impl(ApiOptions options) : o(std::move(options)) { BuildRoutes(); }
+
+  // ------------------------------------------------------------------------------------------
+  // Routing.
+
+  void Add(std::string pattern, std::vector<MethodSpec> methods) {
+    Route r;
+    r.pattern = pattern;
+    for (auto s : SplitPath(pattern)) {
+      r.segments.emplace_back(s);
+    }
+    r.methods = std::move(methods);
+    routes.push_back(std::move(r));
+  }
+
+  const Route* Match(std::string_view path, std::vector<std::string>* params) const {
+    auto parts = SplitPath(path);
+    for (const Route& r : routes) {
+      if (r.segments.size() != parts.size()) {
+        continue;
+      }
+      std::vector<std::string> captured;
+      bool ok = true;
+      for (std::size_t i = 0; i < parts.size() && ok; ++i) {
+        const std::string& seg = r.segments[i];
+        if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
+          auto decoded = PercentDecode(parts[i], false);
+          if (!decoded || decoded->empty()) {
+            ok = false;
+          } else {
+            captured.push_back(std::move(*decoded));
+          }
+        } else if (seg != parts[i]) {
+          ok = false;
+        }
+      }
+      if (ok) {
+        if (params != nullptr) {
+          *params = std::move(captured);
+        }
+        return &r;
+      }
+    }
+    return nullptr;
+  }
+
+  static std::string PathOf(const std::string& target) {
+    std::size_t q = target.find('?');
+    return q == std::string::npos ? target : target.substr(0, q);
+  }
+
+  void BuildRoutes();
+
+  // ------------------------------------------------------------------------------------------
+  // The pipeline.
+
+  void Dispatch(Call& call, const Route* route, const net::Respond& respond) {
+    if (route == nullptr) {
+      respond(ErrorResponse(404, "not_found", "no route " + call.path));
+      return;
+    }
+    const MethodSpec* spec = nullptr;
+    std::string allow;
+    for (const MethodSpec& m : route->methods) {
+      allow += (allow.empty() ? "" : ", ") + m.method;
+      if (m.method == call.request.method) {
+        spec = &m;
+      }
+    }
+    if (spec == nullptr) {
+      net::Response r = ErrorResponse(405, "method_not_allowed",
+                                      call.request.method + " is not allowed on " +
+                                          route->pattern + " (allowed: " + allow + ")");
+      r.headers.emplace_back("Allow", allow);
+      respond(std::move(r));
+      return;
+    }
+    if (spec->min_role) {
+      AuthOutcome outcome = o.authenticator->Authenticate(call.request, call.connection.remote_address);
+      if (!outcome.principal) {
+        if (outcome.failure == AuthFailure::kBadCredentials ||
+            outcome.failure == AuthFailure::kMalformed) {
+          o.metrics->CountAuthFailure();
+        }
+        respond(Authenticator::FailureResponse(outcome));
+        return;
+      }
+      call.principal = *outcome.principal;
+      if (static_cast<int>(call.principal.role) < static_cast<int>(*spec->min_role)) {
+        respond(ErrorResponse(403, "forbidden",
+                              "user \"" + call.principal.user + "\" (role " +
+                                  RoleName(call.principal.role) + ") may not " +
+                                  call.request.method + " " + route->pattern + " (needs " +
+                                  RoleName(*spec->min_role) + ")"));
+        return;
+      }
+    }
+    if (auto q = ParseQuery(call); !q) {
+      respond(Error(q.error()));
+      return;
+    }
+    if (spec->json_body) {
+      if (auto r = ParseBody(call, spec->fields); !r) {
+        respond(std::move(*r.error_response));
+        return;
+      }
+    }
+    spec->fn(*this, call, respond);
+  }
+
+  core::Result<void> ParseQuery(Call& call) {
+    std::size_t q = call.request.target.find('?');
+    if (q == std::string::npos) {
+      return {};
+    }
+    std::string_view rest = std::string_view(call.request.target).substr(q + 1);
+    while (!rest.empty()) {
+      std::size_t amp = rest.find('&');
+      std::string_view pair = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+      if (pair.empty()) {
+        continue;
+      }
+      std::size_t eq = pair.find('=');
+      auto key = PercentDecode(pair.substr(0, eq), true);
+      auto value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+      if (!key || !value) {
+        return core::Fail(core::ErrorCode::kInvalidArgument, "query: bad percent-encoding");
+      }
+      call.query[*key] = *value;
+    }
+    return {};
+  }
+
+  struct BodyResult {
+    bool ok = true;
+    std::optional<net::Response> error_response;
+    explicit operator bool() const { return ok; }
+  };
+
+  BodyResult ParseBody(Call& call, const std::optional<std::vector<std::string>>& fields) {
+    auto fail = [](net::Response r) {
+      BodyResult b;
+      b.ok = false;
+      b.error_response = std::move(r);
+      return b;
+    };
+    const std::string& body = call.request.body;
+    if (auto depth = CheckJsonDepth(body); !depth) {
+      return fail(ErrorResponse(400, "parse", depth.error().message));
+    }
+    json parsed = json::parse(body, nullptr, false);
+    if (parsed.is_discarded()) {
+      std::string type(call.request.Header("Content-Type").value_or(""));
+      std::transform(type.begin(), type.end(), type.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (!type.empty() && type.find("json") == std::string::npos) {
+        return fail(ErrorResponse(415, "unsupported_media_type",
+                                  "request body: expected application/json, got " +
+                                      std::string(call.request.Header("Content-Type").value_or(""))
+                                          .substr(0, 100)));
+      }
+      return fail(ErrorResponse(400, "parse",
+                                body.empty() ? "request body: empty (expected a JSON object)"
+                                             : "request body: malformed JSON"));
+    }
+    if (!parsed.is_object()) {
+      return fail(ErrorResponse(400, "invalid_argument",
+                                "request body: expected a JSON object"));
+    }
+    if (fields) {
+      if (auto r = CheckFields(parsed, *fields, "request body: "); !r) {
+        return fail(ErrorResponse(r.error()));
+      }
+    }
+    call.body = std::move(parsed);
+    return {};
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Shared helpers.
+
+  core::Result<void> Audit(const Call& call, const std::string& action, const std::string& target,
+                           const json& details) {
+    store::AuditInput input{.time = o.clock->Now(),
+                            .actor = call.principal.Describe(),
+                            .action = action,
+                            .target = target,
+                            .source = call.connection.remote_address,
+                            .details_json = Dump(details)};
+    auto entry = o.store->AppendAudit(input, [](const store::AuditEntry& e) {
+      return authority::AuditHash(e);
+    });
+    if (!entry) {
+      return entry.error().WithContext("audit log");
+    }
+    return {};
+  }
+
+  void TlsChanged() {
+    if (o.on_tls_change) {
+      o.on_tls_change();
+    }
+  }
+
+  std::vector<pki::Certificate> ClusterChain() const {
+    auto chain = pki::Certificate::ParseAll(o.authority->ca().chain_pem);
+    if (chain) {
+      return *chain;
+    }
+    return {o.authority->ca().issuing.certificate(), o.authority->ca().root};
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Routes.
+
+  net::Response Health(Call&) { return Json({{"status", "ok"}, {"version", kServerVersion}}); }
+
+  net::Response MetricsRoute(Call&) {
+    std::vector<Metrics::Expiry> expiries;
+    const authority::ClusterCa& ca = o.authority->ca();
+    auto unix = [](core::TimePoint t) { return static_cast<std::int64_t>(t.time_since_epoch().count()); };
+    expiries.push_back({"ca", "root", unix(ca.root.not_after())});
+    expiries.push_back({"ca", ca.issuer_id, unix(ca.issuing.certificate().not_after())});
+    auto named = o.store->ListNamedCerts();
+    if (!named) {
+      return Error(named.error());
+    }
+    for (const auto& n : *named) {
+      auto certs = pki::Certificate::ParseAll(n.chain_pem);
+      if (certs && !certs->empty()) {
+        expiries.push_back({"named", n.name, unix(certs->front().not_after())});
+      }
+    }
+    net::Response r;
+    r.status = 200;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = o.metrics->Render(expiries);
+    return r;
+  }
+
+  net::Response CaChain(Call&) {
+    net::Response r;
+    r.content_type = "application/x-pem-file";
+    r.body = o.authority->ca().chain_pem;
+    return r;
+  }
+
+  void Sign(Call& call, const net::Respond& respond) {
+    auto csr = StringField(call.body, "csr", true);
+    auto profile = StringField(call.body, "profile", false);
+    auto days = IntField(call.body, "days", 1, 100000);
+    for (const core::Error* e : {csr ? nullptr : &csr.error(), profile ? nullptr : &profile.error(),
+                                 days ? nullptr : &days.error()}) {
+      if (e != nullptr) {
+        respond(Error(*e));
+        return;
+      }
+    }
+    authority::SignRequest request;
+    request.csr_pem = **csr;
+    request.profile = profile->value_or("server");
+    request.days = static_cast<int>(days->value_or(0));
+    request.actor = call.principal.Describe();
+    request.source = call.connection.remote_address;
+    Metrics* metrics = o.metrics;
+    std::string profile_name = request.profile;
+    o.authority->SignAsync(request, [respond, metrics, profile_name](
+                                        core::Result<authority::SignedCert> result) {
+      if (!result) {
+        respond(Error(result.error()));
+        return;
+      }
+      metrics->CountIssued(profile_name);
+      respond(Json({{"certificate", result->certificate_pem},
+                    {"chain", result->chain_pem},
+                    {"serial", result->serial_hex},
+                    {"not_after", core::FormatTime(result->not_after)}},
+                   201));
+    });
+  }
+
+  net::Response ListCertificates(Call& call) {
+    if (auto r = CheckQuery(call, {"name", "profile", "expiring_before", "revoked", "limit",
+                                   "cursor"});
+        !r) {
+      return Error(r.error());
+    }
+    store::CertFilter filter;
+    store::PageRequest page;
+    auto& q = call.query;
+    if (q.count("name")) {
+      filter.name_contains = q["name"];
+    }
+    if (q.count("profile")) {
+      filter.profile = q["profile"];
+    }
+    if (q.count("expiring_before")) {
+      auto t = core::ParseTime(q["expiring_before"]);
+      if (!t) {
+        return Error(t.error().WithContext("expiring_before"));
+      }
+      filter.expiring_before = *t;
+    }
+    if (q.count("revoked")) {
+      if (q["revoked"] == "true") {
+        filter.revoked = true;
+      } else if (q["revoked"] == "false") {
+        filter.revoked = false;
+      } else {
+        return BadRequest("revoked: must be true or false");
+      }
+    }
+    if (q.count("limit")) {
+      auto limit = ParseInt(q["limit"], "limit", 1, 1000);
+      if (!limit) {
+        return Error(limit.error());
+      }
+      page.limit = static_cast<int>(*limit);
+    }
+    if (q.count("cursor")) {
+      page.cursor = q["cursor"];
+    }
+    auto result = o.store->ListIssued(filter, page);
+    if (!result) {
+      return Error(result.error());
+    }
+    json list = json::array();
+    for (const auto& c : result->certs) {
+      list.push_back(IssuedJson(c));
+    }
+    return Json({{"certificates", std::move(list)}, {"next_cursor", result->next_cursor}});
+  }
+
+  net::Response GetCertificate(Call& call) {
+    auto cert = o.store->GetIssued(call.params[0]);
+    if (!cert) {
+      return Error(cert.error());
+    }
+    json j = IssuedJson(*cert);
+    auto parsed = pki::Certificate::FromDer(
+        std::string_view(reinterpret_cast<const char*>(cert->der.data()), cert->der.size()));
+    if (parsed) {
+      j["certificate"] = parsed->ToPem();
+    }
+    return Json(j);
+  }
+
+  core::Result<void> CheckQuery(const Call& call, const std::vector<std::string>& allowed) {
+    for (const auto& [key, value] : call.query) {
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        return core::Fail(core::ErrorCode::kInvalidArgument,
+                          "query: unknown parameter \"" + key.substr(0, 64) + "\"");
+      }
+    }
+    return {};
+  }
+
+  // --- named cluster certificates ---
+
+  core::Result<authority::NamedCertInput> NamedInput(const json& object, const std::string& where) {
+    if (!object.is_object()) {
+      return core::Fail(core::ErrorCode::kInvalidArgument, where + "expected a JSON object");
+    }
+    CTLS_RETURN_IF_ERROR(CheckFields(object, {"name", "key", "certificate"}, where));
+    authority::NamedCertInput input;
+    CTLS_ASSIGN_OR_RETURN(auto name, StringField(object, "name", true));
+    CTLS_ASSIGN_OR_RETURN(auto key, StringField(object, "key", true));
+    CTLS_ASSIGN_OR_RETURN(auto cert, StringField(object, "certificate", true));
+    input.name = *name;
+    input.key_pem = *key;
+    input.certificate_pem = *cert;
+    return input;
+  }
+
+  core::Result<authority::ValidatedNamedCert> Validate(const authority::NamedCertInput& input) {
+    authority::NamedCertRules rules{.fqdn = o.fqdn,
+                                    .cluster_chain = ClusterChain(),
+                                    .now = o.clock->Now()};
+    return authority::ValidateNamedCert(input, rules);
+  }
+
+  // Stores validated certificates (in order) with an audit entry each; returns their versions.
+  core::Result<std::vector<std::int64_t>> StoreNamed(
+      const Call& call, const std::vector<authority::ValidatedNamedCert>& certs) {
+    std::vector<std::int64_t> versions;
+    bool api_changed = false;
+    for (const auto& v : certs) {
+      CTLS_ASSIGN_OR_RETURN(std::int64_t version,
+                            authority::PutNamedCert(*o.store, *o.sealing_key, v.name, v.key,
+                                                    v.chain_pem, o.clock->Now(),
+                                                    call.principal.Describe(), *o.rng));
+      versions.push_back(version);
+      api_changed = api_changed || v.name == "api";
+      const pki::Certificate& leaf = v.chain.front();
+      CTLS_RETURN_IF_ERROR(Audit(call, "named_cert.update", v.name,
+                                 {{"version", version},
+                                  {"serial", leaf.serial_hex()},
+                                  {"subject", leaf.subject()},
+                                  {"not_after", core::FormatTime(leaf.not_after())},
+                                  {"fingerprint_sha256", leaf.fingerprint().colon}}));
+    }
+    if (api_changed) {
+      TlsChanged();
+    }
+    return versions;
+  }
+
+  net::Response UpdateCert(Call& call) {
+    auto input = NamedInput(call.body, "request body: ");
+    if (!input) {
+      return Error(input.error());
+    }
+    auto validated = Validate(*input);
+    if (!validated) {
+      return Error(validated.error());
+    }
+    std::vector<authority::ValidatedNamedCert> list;
+    list.push_back(std::move(*validated));
+    auto versions = StoreNamed(call, list);
+    if (!versions) {
+      return Error(versions.error());
+    }
+    return Json({{"name", list[0].name}, {"version", versions->at(0)}});
+  }
+
+  net::Response PutCertificates(Call& call) {
+    auto it = call.body.find("certificates");
+    if (it == call.body.end() || !it->is_array() || it->empty()) {
+      return BadRequest("certificates: must be a non-empty array");
+    }
+    if (it->size() > 64) {
+      return BadRequest("certificates: at most 64 per request");
+    }
+    std::vector<authority::ValidatedNamedCert> list;
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      std::string where = "certificates[" + std::to_string(i) + "]: ";
+      auto input = NamedInput((*it)[i], where);
+      if (!input) {
+        return Error(input.error());
+      }
+      if (!names.insert(input->name).second) {
+        return BadRequest(where + "name \"" + input->name + "\" appears twice");
+      }
+      auto validated = Validate(*input);
+      if (!validated) {
+        return Error(validated.error().WithContext("certificates[" + std::to_string(i) + "]"));
+      }
+      list.push_back(std::move(*validated));
+    }
+    auto versions = StoreNamed(call, list);
+    if (!versions) {
+      return Error(versions.error());
+    }
+    json out = json::array();
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      out.push_back({{"name", list[i].name}, {"version", (*versions)[i]}});
+    }
+    return Json({{"certificates", std::move(out)}});
+  }
+
+  net::Response ListNamed(Call&) {
+    auto named = o.store->ListNamedCerts();
+    if (!named) {
+      return Error(named.error());
+    }
+    json j = json::object();
+    json list = json::array();
+    for (const auto& n : *named) {
+      j[n.name + "_cert"] = n.chain_pem;
+      list.push_back(NamedCertJson(n));
+    }
+    j["certificates"] = std::move(list);
+    return Json(j);
+  }
+
+  net::Response DeleteNamed(Call& call) {
+    const std::string& name = call.params[0];
+    if (name == "api") {
+      return ErrorResponse(409, "conflict",
+                           "certificate \"api\": this server presents it and it cannot be "
+                           "deleted (replace it with PUT /v1/cluster/update_cert)");
+    }
+    if (auto r = o.store->DeleteNamedCert(name); !r) {
+      if (r.error().code == core::ErrorCode::kNotFound) {
+        return ErrorResponse(404, "not_found", "certificate \"" + name + "\": no such name");
+      }
+      return Error(r.error());
+    }
+    if (auto a = Audit(call, "named_cert.delete", name, json::object()); !a) {
+      return Error(a.error());
+    }
+    return Json({{"deleted", name}});
+  }
+
+  // --- policy ---
+
+  core::Result<std::pair<ClusterPolicy, std::int64_t>> CurrentPolicy() {
+    auto doc = o.store->GetPolicy();
+    if (!doc) {
+      if (doc.error().code == core::ErrorCode::kNotFound) {
+        return std::make_pair(ClusterPolicy{}, std::int64_t{0});
+      }
+      return doc.error();
+    }
+    CTLS_ASSIGN_OR_RETURN(ClusterPolicy policy, ApplyPolicyJson(ClusterPolicy{}, doc->json));
+    return std::make_pair(policy, doc->version);
+  }
+
+  static json PolicyJson(const ClusterPolicy& policy, std::int64_t version) {
+    json j = json::parse(PolicyToJson(policy), nullptr, false);
+    if (!j.is_object()) {
+      j = json::object();
+    }
+    j["version"] = version;
+    return j;
+  }
+
+  net::Response GetPolicy(Call&) {
+    auto current = CurrentPolicy();
+    if (!current) {
+      return Error(current.error());
+    }
+    return Json(PolicyJson(current->first, current->second));
+  }
+
+  net::Response PutPolicy(Call& call) {
+    auto current = CurrentPolicy();
+    if (!current) {
+      return Error(current.error());
+    }
+    if (call.body.contains("version")) {
+      return BadRequest("version: assigned by the server, not settable");
+    }
+    auto updated = ApplyPolicyJson(current->first, call.request.body);
+    if (!updated) {
+      return Error(updated.error());
+    }
+    store::PolicyDoc doc{.json = PolicyToJson(*updated),
+                         .version = 0,
+                         .updated_at = o.clock->Now(),
+                         .updated_by = call.principal.Describe()};
+    auto version = o.store->PutPolicy(doc, current->second);
+    if (!version) {
+      if (version.error().code == core::ErrorCode::kAlreadyExists) {
+        return ErrorResponse(409, "conflict",
+                             "policy: changed by someone else at the same time; read it and retry");
+      }
+      return Error(version.error());
+    }
+    json details = json::parse(doc.json, nullptr, false);
+    details["version"] = *version;
+    if (auto a = Audit(call, "policy.update", "policy", details); !a) {
+      return Error(a.error());
+    }
+    TlsChanged();
+    return Json(PolicyJson(*updated, *version));
+  }
+
+  // --- users ---
+
+  core::Result<int> ActiveAdmins(const std::string& except) {
+    CTLS_ASSIGN_OR_RETURN(auto users, o.store->ListUsers());
+    int n = 0;
+    for (const auto& u : users) {
+      if (u.role == "admin" && !u.disabled && u.name != except) {
+        ++n;
+      }
+    }
+    return n;
+  }
+
+  net::Response CreateUser(Call& call) {
+    auto name = StringField(call.body, "name", true);
+    auto role = StringField(call.body, "role", true);
+    auto password = StringField(call.body, "password", false);
+    for (const core::Error* e : {name ? nullptr : &name.error(), role ? nullptr : &role.error(),
+                                 password ? nullptr : &password.error()}) {
+      if (e != nullptr) {
+        return Error(*e);
+      }
+    }
+    if (auto r = CheckUserName(**name); !r) {
+      return Error(r.error());
+    }
+    auto parsed_role = ParseRole(**role);
+    if (!parsed_role) {
+      return Error(parsed_role.error().WithContext("role"));
+    }
+    std::string pw;
+    bool generated = false;
+    if (*password) {
+      if (auto r = CheckPassword(**password); !r) {
+        return Error(r.error());
+      }
+      pw = **password;
+    } else {
+      auto g = authority::GeneratePassword(*o.rng);
+      if (!g) {
+        return Error(g.error());
+      }
+      pw = *g;
+      generated = true;
+    }
+    auto hash = authority::HashPassword(pw, *o.rng);
+    if (!hash) {
+      return Error(hash.error());
+    }
+    store::User user{.name = **name,
+                     .role = RoleName(*parsed_role),
+                     .password_hash = *hash,
+                     .created_at = o.clock->Now(),
+                     .disabled = false};
+    {
+      std::lock_guard lock(users_mu);
+      if (auto r = o.store->CreateUser(user); !r) {
+        if (r.error().code == core::ErrorCode::kAlreadyExists) {
+          return ErrorResponse(409, "already_exists", "user \"" + user.name + "\" already exists");
+        }
+        return Error(r.error());
+      }
+    }
+    if (auto a = Audit(call, "user.create", user.name,
+                       {{"role", user.role}, {"password_generated", generated}});
+        !a) {
+      return Error(a.error());
+    }
+    json out = {{"name", user.name}, {"role", user.role}};
+    if (generated) {
+      out["password"] = pw;
+    }
+    return Json(out, 201);
+  }
+
+  net::Response ListUsers(Call&) {
+    auto users = o.store->ListUsers();
+    if (!users) {
+      return Error(users.error());
+    }
+    json list = json::array();
+    for (const auto& u : *users) {
+      list.push_back(UserJson(u));
+    }
+    return Json({{"users", std::move(list)}});
+  }
+
+  net::Response UpdateUser(Call& call) {
+    const std::string& name = call.params[0];
+    auto role = StringField(call.body, "role", false);
+    auto password = StringField(call.body, "password", false);
+    if (!role) {
+      return Error(role.error());
+    }
+    if (!password) {
+      return Error(password.error());
+    }
+    std::optional<bool> disabled;
+    if (auto it = call.body.find("disabled"); it != call.body.end() && !it->is_null()) {
+      if (!it->is_boolean()) {
+        return BadRequest("disabled: must be true or false");
+      }
+      disabled = it->get<bool>();
+    }
+    std::optional<Role> new_role;
+    if (*role) {
+      auto r = ParseRole(**role);
+      if (!r) {
+        return Error(r.error().WithContext("role"));
+      }
+      new_role = *r;
+    }
+    std::string hash;
+    if (*password) {
+      if (auto r = CheckPassword(**password); !r) {
+        return Error(r.error());
+      }
+      auto h = authority::HashPassword(**password, *o.rng);
+      if (!h) {
+        return Error(h.error());
+      }
+      hash = *h;
+    }
+    store::User user;
+    json details = json::object();
+    {
+      std::lock_guard lock(users_mu);
+      auto current = o.store->GetUser(name);
+      if (!current) {
+        if (current.error().code == core::ErrorCode::kNotFound) {
+          return ErrorResponse(404, "not_found", "user \"" + name + "\": no such user");
+        }
+        return Error(current.error());
+      }
+      user = *current;
+      if (new_role) {
+        user.role = RoleName(*new_role);
+        details["role"] = user.role;
+      }
+      if (disabled) {
+        user.disabled = *disabled;
+        details["disabled"] = *disabled;
+      }
+      if (!hash.empty()) {
+        user.password_hash = hash;
+        details["password_changed"] = true;
+      }
+      bool was_active_admin = current->role == "admin" && !current->disabled;
+      bool is_active_admin = user.role == "admin" && !user.disabled;
+      if (was_active_admin && !is_active_admin) {
+        auto others = ActiveAdmins(name);
+        if (!others) {
+          return Error(others.error());
+        }
+        if (*others == 0) {
+          return ErrorResponse(409, "conflict",
+                               "user \"" + name + "\" is the last active admin");
+        }
+      }
+      if (auto r = o.store->UpdateUser(user); !r) {
+        return Error(r.error());
+      }
+    }
+    o.authenticator->Forget(name);
+    if (auto a = Audit(call, "user.update", name, details); !a) {
+      return Error(a.error());
+    }
+    return Json(UserJson(user));
+  }
+
+  net::Response DeleteUser(Call& call) {
+    const std::string& name = call.params[0];
+    {
+      std::lock_guard lock(users_mu);
+      auto current = o.store->GetUser(name);
+      if (!current) {
+        if (current.error().code == core::ErrorCode::kNotFound) {
+          return ErrorResponse(404, "not_found", "user \"" + name + "\": no such user");
+        }
+        return Error(current.error());
+      }
+      if (current->role == "admin" && !current->disabled) {
+        auto others = ActiveAdmins(name);
+        if (!others) {
+          return Error(others.error());
+        }
+        if (*others == 0) {
+          return ErrorResponse(409, "conflict",
+                               "user \"" + name + "\" is the last active admin");
+        }
+      }
+      if (auto r = o.store->DeleteUser(name); !r) {
+        return Error(r.error());
+      }
+    }
+    o.authenticator->Forget(name);
+    if (auto a = Audit(call, "user.delete", name, json::object()); !a) {
+      return Error(a.error());
+    }
+    return Json({{"deleted", name}});
+  }
+
+  // --- tokens ---
+
+  net::Response CreateToken(Call& call) {
+    auto user = StringField(call.body, "user", false);
+    if (!user) {
+      return Error(user.error());
+    }
+    auto days = IntField(call.body, "expires_in_days", 1, kMaxTokenDays);
+    if (!days) {
+      return Error(days.error());
+    }
+    std::string owner = user->value_or(call.principal.user);
+    if (owner != call.principal.user && call.principal.role != Role::kAdmin) {
+      return ErrorResponse(403, "forbidden",
+                           "only an admin may create a token for another user");
+    }
+    auto target = o.store->GetUser(owner);
+    if (!target) {
+      if (target.error().code == core::ErrorCode::kNotFound) {
+        return ErrorResponse(404, "not_found", "user \"" + owner + "\": no such user");
+      }
+      return Error(target.error());
+    }
+    auto token = authority::GenerateToken(*o.rng);
+    if (!token) {
+      return Error(token.error());
+    }
+    core::TimePoint now = o.clock->Now();
+    store::ApiToken record{.id = token->id,
+                           .user = owner,
+                           .hash = token->hash,
+                           .created_at = now,
+                           .expires_at = now + std::chrono::days(days->value_or(kDefaultTokenDays)),
+                           .last_used = std::nullopt};
+    if (auto r = o.store->CreateToken(record); !r) {
+      return Error(r.error());
+    }
+    if (auto a = Audit(call, "token.create", record.id,
+                       {{"user", owner}, {"expires_at", core::FormatTime(*record.expires_at)}});
+        !a) {
+      return Error(a.error());
+    }
+    return Json({{"id", record.id},
+                 {"token", token->token},
+                 {"user", owner},
+                 {"expires_at", core::FormatTime(*record.expires_at)}},
+                201);
+  }
+
+  net::Response ListTokens(Call& call) {
+    auto tokens = o.store->ListTokens(call.principal.role == Role::kAdmin ? std::string()
+                                                                         : call.principal.user);
+    if (!tokens) {
+      return Error(tokens.error());
+    }
+    json list = json::array();
+    for (const auto& t : *tokens) {
+      list.push_back(TokenJson(t));
+    }
+    return Json({{"tokens", std::move(list)}});
+  }
+
+  net::Response DeleteToken(Call& call) {
+    const std::string& id = call.params[0];
+    auto token = o.store->GetToken(id);
+    bool visible = token && (call.principal.role == Role::kAdmin || token->user == call.principal.user);
+    if (!token && token.error().code != core::ErrorCode::kNotFound) {
+      return Error(token.error());
+    }
+    if (!visible) {
+      return ErrorResponse(404, "not_found", "token \"" + id.substr(0, 64) + "\": no such token");
+    }
+    if (auto r = o.store->DeleteToken(id); !r) {
+      return Error(r.error());
+    }
+    if (auto a = Audit(call, "token.delete", id, {{"user", token->user}}); !a) {
+      return Error(a.error());
+    }
+    return Json({{"deleted", id}});
+  }
+
+  // --- audit ---
+
+  net::Response ListAudit(Call& call) {
+    if (auto r = CheckQuery(call, {"after", "limit"}); !r) {
+      return Error(r.error());
+    }
+    std::int64_t after = 0;
+    int limit = 100;
+    if (call.query.count("after")) {
+      auto a = ParseInt(call.query["after"], "after", 0, INT64_MAX);
+      if (!a) {
+        return Error(a.error());
+      }
+      after = *a;
+    }
+    if (call.query.count("limit")) {
+      auto l = ParseInt(call.query["limit"], "limit", 1, 1000);
+      if (!l) {
+        return Error(l.error());
+      }
+      limit = static_cast<int>(*l);
+    }
+    auto entries = o.store->ListAudit(after, limit);
+    if (!entries) {
+      return Error(entries.error());
+    }
+    json list = json::array();
+    std::int64_t last = 0;
+    for (const auto& e : *entries) {
+      json details = json::parse(e.details_json, nullptr, false);
+      if (details.is_discarded()) {
+        details = e.details_json;
+      }
+      list.push_back({{"seq", e.seq},
+                      {"time", core::FormatTime(e.time)},
+                      {"actor", e.actor},
+                      {"action", e.action},
+                      {"target", e.target},
+                      {"source", e.source},
+                      {"details", std::move(details)},
+                      {"prev_hash", e.prev_hash},
+                      {"hash", e.hash}});
+      last = e.seq;
+    }
+    return Json({{"entries", std::move(list)}, {"next_after", last}});
+  }
+};
+
+void Api::Impl::BuildRoutes() {
+  using R = Role;
+  auto get = [](std::optional<Role> role, RouteFn fn) {
+    return MethodSpec{.method = "GET", .min_role = role, .json_body = false, .fields = {}, .fn = fn};
+  };
+  auto with_body = [](std::string method, Role role, std::optional<std::vector<std::string>> fields,
+                      RouteFn fn) {
+    return MethodSpec{.method = std::move(method),
+                      .min_role = role,
+                      .json_body = true,
+                      .fields = std::move(fields),
+                      .fn = std::move(fn)};
+  };
+  auto del = [](Role role, RouteFn fn) {
+    return MethodSpec{.method = "DELETE", .min_role = role, .json_body = false, .fields = {},
+                      .fn = fn};
+  };
+  Add("/health", {get(std::nullopt, Sync([](Impl& i, Call& c) { return i.Health(c); }))});
+  Add("/metrics", {get(R::kReader, Sync([](Impl& i, Call& c) { return i.MetricsRoute(c); }))});
+  Add("/v1/cluster/update_cert",
+      {with_body("PUT", R::kAdmin, std::nullopt,
+                 Sync([](Impl& i, Call& c) { return i.UpdateCert(c); }))});
+  Add("/v1/cluster/certificates",
+      {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListNamed(c); })),
+       with_body("PUT", R::kAdmin, std::vector<std::string>{"certificates"},
+                 Sync([](Impl& i, Call& c) { return i.PutCertificates(c); }))});
+  Add("/v1/cluster/certificates/{name}",
+      {del(R::kAdmin, Sync([](Impl& i, Call& c) { return i.DeleteNamed(c); }))});
+  Add("/v1/cluster/policy",
+      {get(R::kReader, Sync([](Impl& i, Call& c) { return i.GetPolicy(c); })),
+       with_body("PUT", R::kAdmin, std::nullopt,
+                 Sync([](Impl& i, Call& c) { return i.PutPolicy(c); }))});
+  Add("/v1/ca/chain", {get(std::nullopt, Sync([](Impl& i, Call& c) { return i.CaChain(c); }))});
+  Add("/v1/ca/sign",
+      {with_body("POST", R::kOperator, std::vector<std::string>{"csr", "profile", "days"},
+                 [](Impl& i, Call& c, const net::Respond& r) { i.Sign(c, r); })});
+  Add("/v1/certificates",
+      {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListCertificates(c); }))});
+  Add("/v1/certificates/{serial}",
+      {get(R::kReader, Sync([](Impl& i, Call& c) { return i.GetCertificate(c); }))});
+  Add("/v1/users",
+      {get(R::kAdmin, Sync([](Impl& i, Call& c) { return i.ListUsers(c); })),
+       with_body("POST", R::kAdmin, std::vector<std::string>{"name", "role", "password"},
+                 Sync([](Impl& i, Call& c) { return i.CreateUser(c); }))});
+  Add("/v1/users/{name}",
+      {with_body("PUT", R::kAdmin, std::vector<std::string>{"role", "password", "disabled"},
+                 Sync([](Impl& i, Call& c) { return i.UpdateUser(c); })),
+       del(R::kAdmin, Sync([](Impl& i, Call& c) { return i.DeleteUser(c); }))});
+  Add("/v1/tokens",
+      {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListTokens(c); })),
+       with_body("POST", R::kReader, std::vector<std::string>{"user", "expires_in_days"},
+                 Sync([](Impl& i, Call& c) { return i.CreateToken(c); }))});
+  Add("/v1/tokens/{id}", {del(R::kReader, Sync([](Impl& i, Call& c) { return i.DeleteToken(c); }))});
+  Add("/v1/audit", {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListAudit(c); }))});
+}
+
+Api::Api(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Api::~Api() = default;
+
+core::Result<std::unique_ptr<Api>> Api::Create(const ApiOptions& options) {
+  if (options.store == nullptr || options.authority == nullptr ||
+      options.sealing_key == nullptr || options.authenticator == nullptr ||
+      options.metrics == nullptr || options.clock == nullptr || options.rng == nullptr) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, "Api: a required dependency is null");
+  }
+  return std::unique_ptr<Api>(new Api(std::make_unique<Impl>(options)));
+}
+
+std::string Api::RoutePattern(const std::string& target) {
+  static const Impl* const kRoutes = [] {
+    // Routing needs no dependencies: a table-only instance.
+    return new Impl(ApiOptions{});
+  }();
+  const Impl::Route* r = kRoutes->Match(Impl::PathOf(target), nullptr);
+  return r == nullptr ? "other" : r->pattern;
+}
+
+void Api::Handle(net::Request request, const net::ConnectionInfo& connection,
+                 net::Respond respond) {
+  auto start = std::chrono::steady_clock::now();
+  auto call = std::make_shared<Call>();
+  call->request = std::move(request);
+  call->connection = connection;
+  call->path = Impl::PathOf(call->request.target);
+  const Impl::Route* route = impl_->Match(call->path, &call->params);
+  std::string pattern = route == nullptr ? "other" : route->pattern;
+  std::string method = call->request.method;
+  if (method.size() > 16) {
+    method = "other";
+  }
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  Metrics* metrics = impl_->o.metrics;
+  net::Respond once = [respond = std::move(respond), done, metrics, pattern, method, start,
+                       call](net::Response response) {
+    if (done->exchange(true)) {
+      return;
+    }
+    metrics->ObserveRequest(method, pattern, response.status,
+                            std::chrono::steady_clock::now() - start);
+    respond(std::move(response));
+  };
+  try {
+    impl_->Dispatch(*call, route, once);
+  } catch (const std::exception& e) {
+    Log(std::string("internal error in ") + pattern + ": " + e.what());
+    once(ErrorResponse(500, "internal", "internal error"));
+  } catch (...) {
+    Log("internal error in " + pattern);
+    once(ErrorResponse(500, "internal", "internal error"));
+  }
+}
+
+net::Response Api::HandleSync(net::Request request, const net::ConnectionInfo& connection) {
+  auto promise = std::make_shared<std::promise<net::Response>>();
+  std::future<net::Response> future = promise->get_future();
+  Handle(std::move(request), connection,
+         [promise](net::Response response) { promise->set_value(std::move(response)); });
+  return future.get();
+}
+
+}  // namespace clustertls::server

@@ -1,0 +1,73 @@
+#pragma once
+
+// The REST API of `clustertls serve` (docs/api.md) as one request handler: route -> method
+// check -> authentication and role -> JSON body (depth-bounded, unknown fields refused) ->
+// the route's work -> audit entry for every change -> response. The handler never touches a
+// socket (Beast's model): net::HttpsServer calls Handle() and sends what it answers.
+// POST /v1/ca/sign answers from the Authority's group-commit callback; every other route
+// answers inline.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "authority/authority.h"
+#include "authority/secrets.h"
+#include "core/rng.h"
+#include "core/time.h"
+#include "net/https_server.h"
+#include "server/auth.h"
+#include "server/metrics.h"
+#include "store/store.h"
+
+namespace clustertls::server {
+
+// Everything a request may touch. Nothing is owned; all of it outlives the Api.
+struct ApiOptions {
+  store::Store* store = nullptr;
+  authority::Authority* authority = nullptr;
+  const authority::SealingKey* sealing_key = nullptr;
+  Authenticator* authenticator = nullptr;
+  Metrics* metrics = nullptr;
+  const core::Clock* clock = nullptr;
+  core::Rng* rng = nullptr;  // must be thread-safe (ossl::Csprng is)
+  std::string fqdn;          // the cluster FQDN (store config "cluster.fqdn")
+  // Called (on the request's thread, before the response is sent) after an accepted change of
+  // the `api` certificate or of the policy, so the listener can swap its TLS context.
+  std::function<void()> on_tls_change{};
+};
+
+// The maximum nesting of a JSON request body (deeper: 400).
+inline constexpr int kMaxJsonDepth = 32;
+
+class Api {
+ public:
+  // kInvalidArgument if a required pointer is null.
+  static core::Result<std::unique_ptr<Api>> Create(const ApiOptions& options);
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  // Answers `request` through `respond` (exactly once, possibly from another thread). Never
+  // throws; a bug becomes a 500. Thread-safe.
+  void Handle(net::Request request, const net::ConnectionInfo& connection,
+              net::Respond respond);
+
+  // Handle() and wait for the answer (tests, and callers without an async transport).
+  net::Response HandleSync(net::Request request, const net::ConnectionInfo& connection);
+
+  // The route pattern `method target` matches ("/v1/certificates/{serial}"), or "other": the
+  // metrics label.
+  static std::string RoutePattern(const std::string& target);
+
+ private:
+  struct Impl;
+  explicit Api(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Checks JSON text nesting without parsing it: kParse if arrays/objects nest deeper than
+// `max_depth` (strings are skipped, so brackets inside them do not count).
+core::Result<void> CheckJsonDepth(std::string_view text, int max_depth = kMaxJsonDepth);
+
+}  // namespace clustertls::server
