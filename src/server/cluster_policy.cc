@@ -1,0 +1,220 @@
+#include "server/cluster_policy.h"
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+
+namespace clustertls::server {
+namespace {
+
+using net::TlsVersion;
+
+constexpr const char* kMinControl = "min_control_tls_version";
+constexpr const char* kMinData = "min_data_tls_version";
+constexpr const char* kCipherSuites = "cipher_suites";
+constexpr const char* kTls13Suites = "tls13_ciphersuites";
+constexpr const char* kClientAuth = "client_auth";
+
+// Longest cipher list accepted (OpenSSL's full list is well under this).
+constexpr std::size_t kMaxListBytes = 2048;
+// The policy is a flat object; anything nested deeper is refused before parsing.
+constexpr int kMaxDepth = 32;
+
+core::Error FieldError(const std::string& field, const core::Error& error) {
+  return core::Fail(error.code, field + ": " + error.message, error.detail);
+}
+
+core::Error FieldError(const std::string& field, std::string message) {
+  return core::Fail(core::ErrorCode::kInvalidArgument, field + ": " + std::move(message));
+}
+
+bool Refused(TlsVersion v) { return v == TlsVersion::kTls10 || v == TlsVersion::kTls11; }
+
+// The nesting depth of JSON text (brackets outside strings), without building anything.
+int NestingDepth(std::string_view text) {
+  int depth = 0;
+  int max_depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
+const char* JsonTypeName(const nlohmann::json& value) { return value.type_name(); }
+
+// A version given as "1.2" or 1.2 (RFC 8996 refusal for 1, 1.0, 1.1).
+core::Result<TlsVersion> VersionField(const std::string& field, const nlohmann::json& value) {
+  std::string text;
+  if (value.is_string()) {
+    text = value.get<std::string>();
+  } else if (value.is_number()) {
+    const double number = value.get<double>();
+    if (!std::isfinite(number)) {
+      return FieldError(field, "expected a TLS version such as \"1.2\" or 1.3");
+    }
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.6g", number);
+    text = buffer;
+  } else {
+    return FieldError(field, std::string("expected a TLS version such as \"1.2\" or 1.3, got ") +
+                                 JsonTypeName(value));
+  }
+  auto version = net::ParseTlsVersion(text);
+  if (!version) {
+    return FieldError(field, version.error());
+  }
+  return *version;
+}
+
+core::Result<std::string> ListField(const std::string& field, const nlohmann::json& value) {
+  if (!value.is_string()) {
+    return FieldError(field, std::string("expected a string, got ") + JsonTypeName(value));
+  }
+  std::string text = value.get<std::string>();
+  if (text.size() > kMaxListBytes) {
+    return FieldError(field, "longer than " + std::to_string(kMaxListBytes) + " characters");
+  }
+  for (unsigned char c : text) {
+    if (c < 0x20 || c >= 0x7f) {
+      return FieldError(field, "contains a character that is not printable ASCII");
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
+net::TlsPolicy ClusterPolicy::ControlPolicy() const {
+  return net::TlsPolicy{.min_version = min_control_tls_version,
+                        .cipher_list = cipher_suites,
+                        .tls13_ciphersuites = tls13_ciphersuites,
+                        .client_auth = net::ClientAuth::kNone};
+}
+
+net::TlsPolicy ClusterPolicy::DataPolicy() const {
+  return net::TlsPolicy{.min_version = min_data_tls_version,
+                        .cipher_list = cipher_suites,
+                        .tls13_ciphersuites = tls13_ciphersuites,
+                        .client_auth = client_auth};
+}
+
+core::Result<void> ClusterPolicy::Validate() const {
+  // RFC 8996: TLS 1.0 and 1.1 are refused on both paths.
+  if (Refused(min_control_tls_version)) {
+    return FieldError(kMinControl,
+                      net::ParseTlsVersion(net::TlsVersionName(min_control_tls_version)).error());
+  }
+  if (Refused(min_data_tls_version)) {
+    return FieldError(kMinData,
+                      net::ParseTlsVersion(net::TlsVersionName(min_data_tls_version)).error());
+  }
+  const bool tls12_allowed = min_control_tls_version == TlsVersion::kTls12 ||
+                             min_data_tls_version == TlsVersion::kTls12;
+  const bool tls13_only = min_control_tls_version == TlsVersion::kTls13 ||
+                          min_data_tls_version == TlsVersion::kTls13;
+  // Each list is checked on its own first, so that the error names the field at fault.
+  if (tls12_allowed || !cipher_suites.empty()) {
+    auto checked = net::TlsPolicy{.min_version = TlsVersion::kTls12,
+                                  .cipher_list = cipher_suites,
+                                  .tls13_ciphersuites = std::string(net::kDefaultTls13Ciphersuites)}
+                       .Validate();
+    if (!checked) {
+      return FieldError(kCipherSuites, checked.error());
+    }
+  }
+  {
+    auto checked =
+        net::TlsPolicy{.min_version = tls13_only ? TlsVersion::kTls13 : TlsVersion::kTls12,
+                       .cipher_list = std::string(net::kIntermediateCipherList),
+                       .tls13_ciphersuites = tls13_ciphersuites}
+            .Validate();
+    if (!checked) {
+      return FieldError(kTls13Suites, checked.error());
+    }
+  }
+  if (auto checked = ControlPolicy().Validate(); !checked) {
+    return checked.error().WithContext("control path policy");
+  }
+  if (auto checked = DataPolicy().Validate(); !checked) {
+    return checked.error().WithContext("data path policy");
+  }
+  return {};
+}
+
+std::string PolicyToJson(const ClusterPolicy& policy) {
+  nlohmann::ordered_json doc;
+  doc[kMinControl] = net::TlsVersionName(policy.min_control_tls_version);
+  doc[kMinData] = net::TlsVersionName(policy.min_data_tls_version);
+  doc[kCipherSuites] = policy.cipher_suites;
+  doc[kTls13Suites] = policy.tls13_ciphersuites;
+  doc[kClientAuth] = net::ClientAuthName(policy.client_auth);
+  return doc.dump();
+}
+
+core::Result<ClusterPolicy> ApplyPolicyJson(const ClusterPolicy& base, std::string_view json) {
+  if (NestingDepth(json) > kMaxDepth) {
+    return core::Fail(core::ErrorCode::kParse,
+                      "policy: JSON nested deeper than " + std::to_string(kMaxDepth) + " levels");
+  }
+  const nlohmann::json doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    return core::Fail(core::ErrorCode::kParse, "policy: the body is not valid JSON");
+  }
+  if (!doc.is_object()) {
+    return core::Fail(core::ErrorCode::kInvalidArgument,
+                      std::string("policy: expected a JSON object, got ") + JsonTypeName(doc));
+  }
+  ClusterPolicy policy = base;
+  for (const auto& [key, value] : doc.items()) {
+    if (key == kMinControl) {
+      CTLS_ASSIGN_OR_RETURN(policy.min_control_tls_version, VersionField(key, value));
+    } else if (key == kMinData) {
+      CTLS_ASSIGN_OR_RETURN(policy.min_data_tls_version, VersionField(key, value));
+    } else if (key == kCipherSuites) {
+      CTLS_ASSIGN_OR_RETURN(policy.cipher_suites, ListField(key, value));
+    } else if (key == kTls13Suites) {
+      CTLS_ASSIGN_OR_RETURN(policy.tls13_ciphersuites, ListField(key, value));
+    } else if (key == kClientAuth) {
+      if (!value.is_string()) {
+        return FieldError(key, std::string("expected \"none\", \"optional\" or \"required\", got ") +
+                                   JsonTypeName(value));
+      }
+      auto mode = net::ParseClientAuth(value.get<std::string>());
+      if (!mode) {
+        return FieldError(key, mode.error());
+      }
+      policy.client_auth = *mode;
+    } else if (key == "version") {
+      return FieldError(key, "is assigned by the server and cannot be set");
+    } else {
+      nlohmann::json name = key.size() > 64 ? key.substr(0, 64) + "..." : key;
+      return core::Fail(core::ErrorCode::kInvalidArgument,
+                        "policy: unknown field " +
+                            name.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+  }
+  CTLS_RETURN_IF_ERROR(policy.Validate());
+  return policy;
+}
+
+}  // namespace clustertls::server
