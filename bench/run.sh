@@ -5,7 +5,8 @@
 #
 # Usage: bench/run.sh BUILD_DIR
 # Environment: ISSUE_BENCH_FLAGS (extra Google Benchmark flags), BULK_N (1000), BULK_OPENSSL_N
-# (100), BULK_RUNS (3), BULK_BENCH_DIR (where bulk_bench writes; tmpfs by default).
+# (100), BULK_RUNS (3), BULK_BENCH_DIR (where bulk_bench writes; tmpfs by default), SIGN_N
+# (1000 CSRs), SIGN_RUNS (3) and sign_bench.sh's SIGN_* variables.
 set -euo pipefail
 
 build=${1:?usage: bench/run.sh BUILD_DIR}
@@ -28,6 +29,14 @@ echo "== cert bulk vs openssl req + x509 -req loop (bench/bulk_bench.sh)"
   tee "$out/bulk_bench.txt"
 
 echo
+echo "== POST /v1/ca/sign vs cfssl serve, 1/8/64 keep-alive clients (bench/sign_bench.sh)"
+# A failure here (say the server does not start) must not hide the figures above.
+if ! "$here/sign_bench.sh" "$build" "${SIGN_N:-1000}" "${SIGN_RUNS:-3}" |
+  tee "$out/sign_bench.txt"; then
+  echo "sign_bench: FAILED (see above)" | tee -a "$out/sign_bench.txt"
+fi
+
+echo
 echo "== summary (load average at the end: $(load))"
-grep -h -E '^(ratio_vs_raw_limit|slow_path_ratio_vs_raw_limit|bulk_ratio|bulk_ratio_one_thread|bulk_cpu_ratio)=' \
-  "$out/issue_bench.txt" "$out/bulk_bench.txt"
+grep -h -E '^(ratio_vs_raw_limit|slow_path_ratio_vs_raw_limit|bulk_ratio|bulk_ratio_one_thread|bulk_cpu_ratio|sign_ratio_c[0-9]+|sign_errors)=' \
+  "$out/issue_bench.txt" "$out/bulk_bench.txt" "$out/sign_bench.txt"
