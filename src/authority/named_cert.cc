@@ -1,0 +1,179 @@
+#include "authority/named_cert.h"
+
+#include <openssl/x509v3.h>
+
+#include "core/encoding.h"
+#include "ossl/error.h"
+#include "pki/names.h"
+
+namespace clustertls::authority {
+
+using core::ErrorCode;
+using core::Result;
+
+namespace {
+
+constexpr std::size_t kMaxNameLength = 64;
+
+// "certificate 2 (CN=Issuing CA,O=Example)": numbered from 1, the leaf first.
+std::string Describe(const std::vector<pki::Certificate>& chain, std::size_t index) {
+  return "certificate " + std::to_string(index + 1) + " (" + chain[index].subject() + ")";
+}
+
+bool IsSelfSigned(const pki::Certificate& cert) {
+  return cert.IsSelfIssued() && cert.IsSignedBy(cert);
+}
+
+// RFC 6125 section 6.4 through OpenSSL's matcher: DNS SANs only (no CN fallback), a wildcard
+// only as the whole left-most label, matching exactly one label.
+bool CoversHost(const pki::Certificate& leaf, std::string_view host) {
+  int rc = X509_check_host(
+      leaf.get(), host.data(), host.size(),
+      X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr);
+  ossl::ClearErrors();
+  return rc == 1;
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  if (names.empty()) {
+    return "none";
+  }
+  std::string out;
+  for (const auto& n : names) {
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += n;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<void> CheckCertName(std::string_view name) {
+  auto fail = [&](const std::string& why) {
+    return core::Fail(ErrorCode::kInvalidArgument,
+                      "certificate name " + pki::QuoteName(name) + ": " + why);
+  };
+  if (name.empty()) {
+    return fail("empty");
+  }
+  if (name.size() > kMaxNameLength) {
+    return fail("longer than 64 characters");
+  }
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name.front())) {
+    return fail("must start with a lower-case letter or a digit");
+  }
+  for (char c : name) {
+    if (!alnum(c) && c != '_' && c != '-') {
+      return fail("only lower-case letters, digits, '_' and '-' are allowed");
+    }
+  }
+  return {};
+}
+
+bool NameMustCoverFqdn(std::string_view name) {
+  return name == "cm" || name == "api" || name == "proxy";
+}
+
+std::vector<std::string> RedisSanLayout(std::string_view fqdn) {
+  std::string f = core::AsciiLower(fqdn);
+  return {f, "*." + f, "internal." + f, "*.internal." + f};
+}
+
+Result<ValidatedNamedCert> ValidateNamedCert(const NamedCertInput& input,
+                                             const NamedCertRules& rules) {
+  CTLS_RETURN_IF_ERROR(CheckCertName(input.name));
+
+  auto parsed = pki::Certificate::ParseAll(input.certificate_pem);
+  if (!parsed) {
+    return parsed.error().WithContext("certificate");
+  }
+  std::vector<pki::Certificate> chain = std::move(parsed).value();
+  if (chain.empty()) {
+    return core::Fail(ErrorCode::kParse, "certificate: no certificate found");
+  }
+
+  auto key = pki::PrivateKey::Parse(input.key_pem);
+  if (!key) {
+    return key.error().WithContext("key");
+  }
+
+  const pki::Certificate leaf = chain.front();  // a copy: the chain grows below
+  if (!key->Matches(leaf.public_key())) {
+    return core::Fail(ErrorCode::kKeyMismatch,
+                      "key: does not match the certificate's public key (" + leaf.subject() + ", " +
+                          leaf.public_key().Describe() + ")");
+  }
+  if (leaf.is_ca()) {
+    return core::Fail(ErrorCode::kInvalidArgument,
+                      "certificate: the first certificate (" + leaf.subject() +
+                          ") is a CA certificate; the leaf must come first");
+  }
+
+  for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
+    if (!chain[i].IsSignedBy(chain[i + 1])) {
+      return core::Fail(ErrorCode::kChainIncomplete, "certificate: " + Describe(chain, i + 1) +
+                                                         " did not issue " + Describe(chain, i) +
+                                                         ": expected leaf -> intermediate -> root");
+    }
+  }
+
+  // Completion from the cluster CA chain (issuing CA first, root last).
+  std::size_t added = 0;
+  while (!chain.back().IsSelfIssued()) {
+    const pki::Certificate* issuer = nullptr;
+    for (const auto& ca : rules.cluster_chain) {
+      if (chain.back().IsSignedBy(ca)) {
+        issuer = &ca;
+        break;
+      }
+    }
+    if (issuer == nullptr || added >= rules.cluster_chain.size()) {
+      return core::Fail(ErrorCode::kChainIncomplete,
+                        "certificate: the chain stops at " + Describe(chain, chain.size() - 1) +
+                            ": its issuer (" + chain.back().issuer() +
+                            ") is neither in the bundle nor in the cluster CA chain");
+    }
+    chain.push_back(*issuer);
+    ++added;
+  }
+
+  if (!IsSelfSigned(chain.back())) {
+    return core::Fail(ErrorCode::kChainIncomplete,
+                      "certificate: the root, " + Describe(chain, chain.size() - 1) +
+                          ", is self-issued but its signature does not verify with its own key");
+  }
+
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    const pki::Certificate& c = chain[i];
+    if (rules.now < c.not_before()) {
+      return core::Fail(ErrorCode::kExpired, "certificate: " + Describe(chain, i) +
+                                                 " is not valid before " +
+                                                 core::FormatTime(c.not_before()));
+    }
+    if (rules.now > c.not_after()) {
+      return core::Fail(ErrorCode::kExpired, "certificate: " + Describe(chain, i) + " expired at " +
+                                                 core::FormatTime(c.not_after()));
+    }
+  }
+
+  if (NameMustCoverFqdn(input.name) && !CoversHost(leaf, rules.fqdn)) {
+    return core::Fail(ErrorCode::kInvalidName,
+                      "certificate: the " + input.name + " certificate's DNS names (" +
+                          JoinNames(leaf.sans().dns) + ") do not cover the cluster FQDN " +
+                          rules.fqdn + " (required for cm, api and proxy)");
+  }
+
+  ValidatedNamedCert out{
+      .name = input.name,
+      .key = std::move(key).value(),
+      .chain = std::move(chain),
+      .chain_pem = {},
+  };
+  out.chain_pem = pki::ToPemBundle(out.chain);
+  return out;
+}
+
+}  // namespace clustertls::authority

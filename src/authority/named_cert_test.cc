@@ -1,0 +1,295 @@
+#include "authority/named_cert.h"
+
+#include <gtest/gtest.h>
+
+#include "pki/test_pki_testutil.h"
+
+namespace clustertls::authority {
+namespace {
+
+using core::ErrorCode;
+using pki::Must;
+
+constexpr std::string_view kFqdn = "cluster.example.com";
+
+class NamedCertTest : public ::testing::Test {
+ protected:
+  NamedCertTest() : pki_(pki::MakeTestPki()) {}
+
+  NamedCertRules Rules() const {
+    return NamedCertRules{.fqdn = std::string(kFqdn),
+                          .cluster_chain = {pki_.intermediate, pki_.root},
+                          .now = pki_.now};
+  }
+
+  pki::TestLeaf Leaf(std::vector<std::string> dns,
+                     std::chrono::seconds validity = std::chrono::days(90)) const {
+    return pki::IssueLeaf(pki_.issuing, pki::IssueRequest{.profile = pki::Profile::kServer,
+                                                          .common_name = dns.front(),
+                                                          .sans = {.dns = dns},
+                                                          .validity = validity});
+  }
+
+  static NamedCertInput Input(std::string name, const pki::TestLeaf& leaf,
+                              const std::vector<pki::Certificate>& rest) {
+    std::vector<pki::Certificate> all{leaf.cert};
+    all.insert(all.end(), rest.begin(), rest.end());
+    return NamedCertInput{.name = std::move(name),
+                          .key_pem = Must(leaf.key.ToPem()),
+                          .certificate_pem = pki::ToPemBundle(all)};
+  }
+
+  pki::TestPki pki_;
+};
+
+void ExpectChain(const ValidatedNamedCert& v, const std::vector<pki::Certificate>& expected) {
+  ASSERT_EQ(v.chain.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_TRUE(v.chain[i].Equals(expected[i])) << i;
+  }
+  auto reparsed = Must(pki::Certificate::ParseAll(v.chain_pem));
+  ASSERT_EQ(reparsed.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_TRUE(reparsed[i].Equals(expected[i])) << i;
+  }
+}
+
+TEST(CertNameTest, AcceptsAndRefuses) {
+  for (std::string_view ok : {"cm", "api", "proxy", "syncer", "metrics", "a", "0", "my_cert-2",
+                              "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"}) {
+    EXPECT_TRUE(CheckCertName(ok)) << ok;
+  }
+  for (std::string_view bad :
+       {"", "-cm", "_cm", "Api", "a.b", "a b", "a/b", "../x", "ä",
+        "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklm"}) {
+    auto r = CheckCertName(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_TRUE(r.error().message.starts_with("certificate name \"")) << r.error().message;
+  }
+  auto quoted = CheckCertName(std::string_view("a\0b", 3));
+  ASSERT_FALSE(quoted);
+  EXPECT_EQ(quoted.error().message.find('\0'), std::string::npos);
+}
+
+TEST(CertNameTest, FqdnNamesAndRedisLayout) {
+  EXPECT_TRUE(NameMustCoverFqdn("cm"));
+  EXPECT_TRUE(NameMustCoverFqdn("api"));
+  EXPECT_TRUE(NameMustCoverFqdn("proxy"));
+  EXPECT_FALSE(NameMustCoverFqdn("syncer"));
+  EXPECT_FALSE(NameMustCoverFqdn("metrics"));
+  EXPECT_FALSE(NameMustCoverFqdn("custom"));
+  EXPECT_EQ(
+      RedisSanLayout("Cluster.Example.com"),
+      (std::vector<std::string>{"cluster.example.com", "*.cluster.example.com",
+                                "internal.cluster.example.com", "*.internal.cluster.example.com"}));
+}
+
+TEST_F(NamedCertTest, FullChainInOrderIsAccepted) {
+  auto leaf = Leaf(RedisSanLayout(kFqdn));
+  auto v = ValidateNamedCert(Input("api", leaf, {pki_.intermediate, pki_.root}), Rules());
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(v->name, "api");
+  EXPECT_TRUE(v->key.Matches(leaf.cert.public_key()));
+  ExpectChain(*v, {leaf.cert, pki_.intermediate, pki_.root});
+}
+
+TEST_F(NamedCertTest, ChainWithoutRootIsCompletedFromClusterChain) {
+  auto leaf = Leaf(RedisSanLayout(kFqdn));
+  auto v = ValidateNamedCert(Input("cm", leaf, {pki_.intermediate}), Rules());
+  ASSERT_TRUE(v) << v.error().message;
+  ExpectChain(*v, {leaf.cert, pki_.intermediate, pki_.root});
+
+  auto only_leaf = ValidateNamedCert(Input("proxy", leaf, {}), Rules());
+  ASSERT_TRUE(only_leaf) << only_leaf.error().message;
+  ExpectChain(*only_leaf, {leaf.cert, pki_.intermediate, pki_.root});
+}
+
+TEST_F(NamedCertTest, ReversedOrderNamesTheLink) {
+  auto leaf = Leaf(RedisSanLayout(kFqdn));
+  NamedCertInput in{.name = "api",
+                    .key_pem = Must(leaf.key.ToPem()),
+                    .certificate_pem = pki::ToPemBundle({leaf.cert, pki_.root, pki_.intermediate})};
+  auto v = ValidateNamedCert(in, Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kChainIncomplete);
+  EXPECT_EQ(v.error().message, "certificate: certificate 2 (" + pki_.root.subject() +
+                                   ") did not issue certificate 1 (" + leaf.cert.subject() +
+                                   "): expected leaf -> intermediate -> root");
+}
+
+TEST_F(NamedCertTest, ChainFromAnotherCaCannotBeCompleted) {
+  pki::TestPki other =
+      pki::MakeTestPki({.root_name = "Other Root", .intermediate_name = "Other CA"});
+  auto leaf = pki::IssueLeaf(other, kFqdn);
+  auto v = ValidateNamedCert(Input("api", leaf, {other.intermediate}), Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kChainIncomplete);
+  EXPECT_NE(v.error().message.find("certificate 2"), std::string::npos) << v.error().message;
+  EXPECT_NE(v.error().message.find("Other Root"), std::string::npos) << v.error().message;
+}
+
+TEST_F(NamedCertTest, CompleteForeignChainIsAccepted) {
+  pki::TestPki other =
+      pki::MakeTestPki({.root_name = "Other Root", .intermediate_name = "Other CA"});
+  auto leaf = pki::IssueLeaf(other, kFqdn);
+  auto v = ValidateNamedCert(Input("api", leaf, {other.intermediate, other.root}), Rules());
+  ASSERT_TRUE(v) << v.error().message;
+  ExpectChain(*v, {leaf.cert, other.intermediate, other.root});
+}
+
+TEST_F(NamedCertTest, KeyOfAnotherCertificateIsMismatch) {
+  auto leaf = Leaf(RedisSanLayout(kFqdn));
+  auto other = Leaf(RedisSanLayout(kFqdn));
+  NamedCertInput in = Input("api", leaf, {pki_.intermediate});
+  in.key_pem = Must(other.key.ToPem());
+  auto v = ValidateNamedCert(in, Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kKeyMismatch);
+  EXPECT_TRUE(v.error().message.starts_with("key: ")) << v.error().message;
+  EXPECT_EQ(v.error().message.find("PRIVATE"), std::string::npos);
+}
+
+TEST_F(NamedCertTest, ExpiredAndNotYetValid) {
+  auto leaf = Leaf(RedisSanLayout(kFqdn), std::chrono::days(1));
+  NamedCertRules later = Rules();
+  later.now = pki_.now + std::chrono::days(2);
+  auto v = ValidateNamedCert(Input("api", leaf, {pki_.intermediate}), later);
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kExpired);
+  EXPECT_EQ(v.error().message, "certificate: certificate 1 (" + leaf.cert.subject() +
+                                   ") expired at " + core::FormatTime(leaf.cert.not_after()));
+
+  NamedCertRules earlier = Rules();
+  earlier.now = pki_.now - std::chrono::hours(1);
+  auto early = ValidateNamedCert(Input("api", leaf, {pki_.intermediate}), earlier);
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error().code, ErrorCode::kExpired);
+  EXPECT_NE(early.error().message.find("not valid before"), std::string::npos);
+
+  // An expired CA in the chain is named too.
+  NamedCertRules far = Rules();
+  far.now = pki_.now + std::chrono::days(3650);
+  auto ca = ValidateNamedCert(Input("syncer", leaf, {pki_.intermediate}), far);
+  ASSERT_FALSE(ca);
+  EXPECT_EQ(ca.error().code, ErrorCode::kExpired);
+}
+
+TEST_F(NamedCertTest, FqdnCoverageForCmApiProxyOnly) {
+  auto leaf = Leaf({"other.example.org", "www.other.example.org"});
+  for (std::string name : {"cm", "api", "proxy"}) {
+    auto v = ValidateNamedCert(Input(name, leaf, {pki_.intermediate}), Rules());
+    ASSERT_FALSE(v) << name;
+    EXPECT_EQ(v.error().code, ErrorCode::kInvalidName);
+    EXPECT_NE(v.error().message.find("cluster.example.com"), std::string::npos);
+    EXPECT_NE(v.error().message.find("other.example.org"), std::string::npos);
+  }
+  for (std::string name : {"syncer", "metrics", "custom-1"}) {
+    auto v = ValidateNamedCert(Input(name, leaf, {pki_.intermediate}), Rules());
+    ASSERT_TRUE(v) << name << ": " << v.error().message;
+  }
+}
+
+TEST_F(NamedCertTest, WildcardCoverage) {
+  // "*.example.com" covers exactly one label: cluster.example.com.
+  auto wildcard = Leaf({"*.example.com"});
+  auto ok = ValidateNamedCert(Input("api", wildcard, {pki_.intermediate}), Rules());
+  ASSERT_TRUE(ok) << ok.error().message;
+
+  // "*.cluster.example.com" does not cover the bare FQDN.
+  auto sub = Leaf({"*.cluster.example.com"});
+  auto v = ValidateNamedCert(Input("api", sub, {pki_.intermediate}), Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kInvalidName);
+
+  // Nor does a wildcard two levels up.
+  NamedCertRules deep = Rules();
+  deep.fqdn = "a.cluster.example.com";
+  auto two = ValidateNamedCert(Input("cm", wildcard, {pki_.intermediate}), deep);
+  ASSERT_FALSE(two);
+  EXPECT_EQ(two.error().code, ErrorCode::kInvalidName);
+
+  // Matching is case-insensitive.
+  NamedCertRules upper = Rules();
+  upper.fqdn = "CLUSTER.Example.COM";
+  EXPECT_TRUE(ValidateNamedCert(Input("cm", wildcard, {pki_.intermediate}), upper));
+}
+
+TEST_F(NamedCertTest, GarbagePemNamesTheField) {
+  auto leaf = Leaf(RedisSanLayout(kFqdn));
+  NamedCertInput good = Input("api", leaf, {pki_.intermediate});
+
+  for (std::string garbage : {std::string(), std::string("not a certificate"),
+                              std::string("-----BEGIN CERTIFICATE-----\nAAAA!!\n"
+                                          "-----END CERTIFICATE-----\n")}) {
+    NamedCertInput in = good;
+    in.certificate_pem = garbage;
+    auto v = ValidateNamedCert(in, Rules());
+    ASSERT_FALSE(v);
+    EXPECT_EQ(v.error().code, ErrorCode::kParse);
+    EXPECT_TRUE(v.error().message.starts_with("certificate: ")) << v.error().message;
+  }
+  for (std::string garbage : {std::string(), std::string("not a key"),
+                              std::string("-----BEGIN PRIVATE KEY-----\nAAAA\n"
+                                          "-----END PRIVATE KEY-----\n")}) {
+    NamedCertInput in = good;
+    in.key_pem = garbage;
+    auto v = ValidateNamedCert(in, Rules());
+    ASSERT_FALSE(v);
+    EXPECT_EQ(v.error().code, ErrorCode::kParse);
+    EXPECT_TRUE(v.error().message.starts_with("key: ")) << v.error().message;
+  }
+  // The key pasted into the certificate field is a certificate error, and is not echoed.
+  NamedCertInput swapped = good;
+  swapped.certificate_pem = good.key_pem;
+  auto v = ValidateNamedCert(swapped, Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kParse);
+  EXPECT_EQ(v.error().message.find(good.key_pem.substr(30, 20)), std::string::npos);
+}
+
+TEST_F(NamedCertTest, EncryptedKeyIsRefused) {
+  auto leaf = Leaf(RedisSanLayout(kFqdn));
+  NamedCertInput in = Input("api", leaf, {pki_.intermediate});
+  in.key_pem = Must(leaf.key.ToPem("passphrase"));
+  auto v = ValidateNamedCert(in, Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kWrongPassphrase);
+  EXPECT_TRUE(v.error().message.starts_with("key: "));
+}
+
+TEST_F(NamedCertTest, CaCertificateAsLeafIsRefused) {
+  NamedCertInput in{.name = "syncer",
+                    .key_pem = Must(pki_.intermediate_key.ToPem()),
+                    .certificate_pem = pki::ToPemBundle({pki_.intermediate, pki_.root})};
+  auto v = ValidateNamedCert(in, Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(v.error().message.find("CA certificate"), std::string::npos);
+}
+
+TEST_F(NamedCertTest, BadNameIsCheckedFirst) {
+  NamedCertInput in{.name = "API", .key_pem = "garbage", .certificate_pem = "garbage"};
+  auto v = ValidateNamedCert(in, Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(v.error().message.starts_with("certificate name"));
+}
+
+TEST_F(NamedCertTest, SelfSignedLeafIsAccepted) {
+  // Redis' generator makes self-signed leaves: the chain is the leaf itself, its own root.
+  auto key = pki::NewTestKey(pki::KeyType::kEcP256);
+  ossl::Csprng rng;
+  auto cert = Must(pki::SelfSign(key,
+                                 pki::IssueRequest{.profile = pki::Profile::kPeer,
+                                                   .common_name = std::string(kFqdn),
+                                                   .sans = {.dns = RedisSanLayout(kFqdn)}},
+                                 pki_.now, rng));
+  NamedCertInput in{.name = "api", .key_pem = Must(key.ToPem()), .certificate_pem = cert.ToPem()};
+  auto v = ValidateNamedCert(in, Rules());
+  ASSERT_TRUE(v) << v.error().message;
+  ExpectChain(*v, {cert});
+}
+
+}  // namespace
+}  // namespace clustertls::authority
