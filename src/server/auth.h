@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "authority/secrets.h"
 #include "core/result.h"
 #include "core/rng.h"
 #include "core/time.h"
@@ -43,6 +44,7 @@ enum class AuthFailure {
   kMalformed,    // 401
   kBadCredentials,  // 401 (counted for backoff)
   kThrottled,    // 429 with Retry-After
+  kInternal,     // the store failed: 500 (not counted; the detail is in `message`, not for clients)
 };
 
 struct AuthOutcome {
@@ -57,6 +59,12 @@ struct AuthOptions {
   std::chrono::seconds failure_window{300};    // failures older than this are forgotten
   std::chrono::seconds max_backoff{300};       // backoff doubles from 1 s up to this
   std::chrono::seconds basic_cache_ttl{60};    // how long a verified Basic credential is trusted
+  // The scrypt cost run for an unknown user name, so that it takes as long as a real user's
+  // check (no user enumeration by timing). Tests lower it with their users' cost.
+  authority::PasswordHashOptions unknown_user_cost{};
+  // At most this many password checks (scrypt: 32 MiB each at the default cost) run at once;
+  // further ones wait for a slot.
+  int max_concurrent_kdf = 4;
 };
 
 class Authenticator {
@@ -77,6 +85,8 @@ class Authenticator {
 
   std::uint64_t failures() const;  // for /metrics
   std::uint64_t throttled() const;
+  // How many password checks (KDF runs) have run: cache hits and throttled requests run none.
+  std::uint64_t password_checks() const;
 
  private:
   struct Impl;
