@@ -28,33 +28,34 @@ struct AuthorityOptions {
   core::Rng* rng = nullptr;
   int default_days = 365;
   int max_days = 825;
-  std::vector<std::string> crl_urls{};   // put into every issued certificate (issue 4)
+  std::vector<std::string> crl_urls{};  // put into every issued certificate (issue 4)
   std::vector<std::string> ocsp_urls{};
   std::size_t max_batch = 512;  // records per transaction at most
 };
 
 // POST /v1/ca/sign.
 struct SignRequest {
-  std::string csr_pem;          // one PEM "CERTIFICATE REQUEST" (or "NEW CERTIFICATE REQUEST")
+  std::string csr_pem{};           // one PEM "CERTIFICATE REQUEST" (or "NEW CERTIFICATE REQUEST")
   std::string profile = "server";  // server | client | peer
-  int days = 0;                 // 0: default_days
-  std::string actor;            // who asked (recorded as issued_by and in the audit log)
-  std::string source;           // where from (the client address), for the audit log
+  int days = 0;                    // 0: default_days
+  std::string actor{};             // who asked (recorded as issued_by and in the audit log)
+  std::string source{};            // where from (the client address), for the audit log
 };
 
 struct SignedCert {
-  std::string certificate_pem;  // the leaf
-  std::string chain_pem;        // issuing CA, root
-  std::string serial_hex;       // upper-case, as openssl x509 -serial prints it
+  std::string certificate_pem{};  // the leaf
+  std::string chain_pem{};        // issuing CA, root
+  std::string serial_hex{};       // upper-case, as openssl x509 -serial prints it
   core::TimePoint not_after{};
 };
 
 struct AuthorityStats {
-  std::uint64_t issued = 0;         // recorded and returned
-  std::uint64_t refused = 0;        // bad requests
+  std::uint64_t issued = 0;   // recorded and returned
+  std::uint64_t refused = 0;  // bad requests
   std::uint64_t record_failures = 0;
-  std::uint64_t batches = 0;        // RecordIssued transactions
+  std::uint64_t batches = 0;  // RecordIssued transactions
   std::uint64_t largest_batch = 0;
+  std::uint64_t collision_retries = 0;  // batches recorded one by one after a serial collision
 };
 
 class Authority {

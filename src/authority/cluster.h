@@ -31,8 +31,8 @@ inline constexpr std::string_view kIssuingCaId = "issuing";
 inline constexpr std::string_view kConfigFqdn = "cluster.fqdn";
 
 struct InitOptions {
-  std::string fqdn;                            // canonicalised and checked (kInvalidName)
-  std::optional<std::string> root_passphrase;  // absent: a random one is generated and returned
+  std::string fqdn{};                            // canonicalised and checked (kInvalidName)
+  std::optional<std::string> root_passphrase{};  // absent: a random one is generated and returned
   // Names added to the `api` certificate beside Redis' layout, so that clients on this host can
   // check the name they connect to. Defaults: localhost, 127.0.0.1, ::1.
   std::vector<std::string> api_extra_sans = {"localhost", "127.0.0.1", "::1"};
@@ -46,8 +46,8 @@ struct InitOptions {
 
 // What `init` shows once.
 struct InitResult {
-  std::string root_passphrase;  // the generated one; empty when the caller gave it
-  std::string admin_password;
+  std::string root_passphrase{};  // the generated one; empty when the caller gave it
+  std::string admin_password{};
   pki::Certificate root;
   pki::Certificate issuing;
 };
@@ -63,10 +63,10 @@ core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey
 
 // The online part of the cluster CA.
 struct ClusterCa {
-  pki::Issuer issuing;     // signs everything the API issues (its chain() holds the root)
+  pki::Issuer issuing;  // signs everything the API issues (its chain() holds the root)
   pki::Certificate root;
   std::string issuer_id = std::string(kIssuingCaId);
-  std::string chain_pem;   // issuing CA first, root last (GET /v1/ca/chain)
+  std::string chain_pem;  // issuing CA first, root last (GET /v1/ca/chain)
 };
 
 // Loads "issuing" (key opened with `sealing_key`) and "root" from the store. kNotFound if the

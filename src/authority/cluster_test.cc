@@ -1,0 +1,345 @@
+#include "authority/cluster.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "authority/named_cert.h"
+#include "authority/secrets.h"
+#include "net/tls_policy.h"  // header-only constants: the policy default must match net's
+#include "ossl/csprng.h"
+#include "pki/test_pki_testutil.h"
+
+namespace clustertls::authority {
+namespace {
+
+using core::ErrorCode;
+using pki::Must;
+
+std::string MakeTempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/ctls-cluster-test.XXXXXX";
+  EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
+  return tmpl;
+}
+
+std::string BlobText(const store::Blob& blob) { return std::string(blob.begin(), blob.end()); }
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    store_ = Must(store::Store::Open(dir_ + "/clustertls.db"), "open store");
+    sealing_ = Must(SealingKey::Generate(rng_), "sealing key");
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  InitResult Init(InitOptions options = {.fqdn = "mycluster.example.com"}) {
+    return Must(InitializeCluster(*store_, *sealing_, options, clock_, rng_), "init");
+  }
+
+  std::string dir_;
+  std::unique_ptr<store::Store> store_;
+  core::FixedClock clock_{pki::kTestReferenceTime};
+  ossl::Csprng rng_;
+  std::optional<SealingKey> sealing_;
+};
+
+TEST_F(ClusterTest, InitCreatesTheCaChain) {
+  InitResult r = Init({.fqdn = "MyCluster.Example.COM."});
+
+  EXPECT_TRUE(r.root.is_ca());
+  EXPECT_TRUE(r.root.IsSelfIssued());
+  EXPECT_TRUE(r.root.IsSignedBy(r.root));
+  EXPECT_EQ(r.root.not_before(), pki::kTestReferenceTime - pki::kBackdate);
+  EXPECT_TRUE(r.issuing.is_ca());
+  EXPECT_EQ(r.issuing.path_len(), 0);
+  EXPECT_TRUE(r.issuing.IsSignedBy(r.root));
+  EXPECT_FALSE(r.issuing.IsSignedBy(r.issuing));
+  EXPECT_NE(r.root.subject().find("O=clustertls mycluster.example.com"), std::string::npos)
+      << r.root.subject();
+
+  // The stored records are those certificates; the issuing record carries its chain.
+  store::CaRecord root_rec = Must(store_->GetCa(std::string(kRootCaId)));
+  store::CaRecord issuing_rec = Must(store_->GetCa(std::string(kIssuingCaId)));
+  EXPECT_TRUE(Must(pki::Certificate::FromPem(root_rec.chain_pem)).Equals(r.root));
+  auto chain = Must(pki::Certificate::ParseAll(issuing_rec.chain_pem));
+  ASSERT_EQ(chain.size(), 2u);
+  EXPECT_TRUE(chain[0].Equals(r.issuing));
+  EXPECT_TRUE(chain[1].Equals(r.root));
+  EXPECT_EQ(Must(store_->GetConfig(std::string(kConfigFqdn))), "mycluster.example.com");
+}
+
+TEST_F(ClusterTest, RootKeyIsEncryptedUnderTheGeneratedPassphrase) {
+  InitResult r = Init();
+  ASSERT_EQ(r.root_passphrase.size(), 24u);
+
+  const std::string stored = BlobText(Must(store_->GetCa(std::string(kRootCaId))).encrypted_key);
+  EXPECT_NE(stored.find("-----BEGIN ENCRYPTED PRIVATE KEY-----"), std::string::npos);
+  EXPECT_EQ(stored.find("-----BEGIN PRIVATE KEY-----"), std::string::npos);
+
+  auto no_pass = pki::PrivateKey::Parse(stored);
+  ASSERT_FALSE(no_pass);
+  EXPECT_EQ(no_pass.error().code, ErrorCode::kWrongPassphrase);
+  auto wrong = pki::PrivateKey::Parse(stored, std::string_view("not the passphrase"));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, ErrorCode::kWrongPassphrase);
+  pki::PrivateKey key = Must(pki::PrivateKey::Parse(stored, std::string_view(r.root_passphrase)));
+  EXPECT_TRUE(key.Matches(r.root.public_key()));
+
+  // Independent check: openssl decrypts it with the passphrase and derives the same public key.
+  WriteFile(dir_ + "/root.key", stored);
+  WriteFile(dir_ + "/root.pass", r.root_passphrase);
+  WriteFile(dir_ + "/root.crt", r.root.ToPem());
+  pki::CommandResult from_key = pki::RunCommand(
+      "openssl pkey -in " + dir_ + "/root.key -passin file:" + dir_ + "/root.pass -pubout 2>&1");
+  pki::CommandResult from_cert =
+      pki::RunCommand("openssl x509 -in " + dir_ + "/root.crt -noout -pubkey 2>&1");
+  ASSERT_EQ(from_key.exit_code, 0) << from_key.output;
+  ASSERT_EQ(from_cert.exit_code, 0) << from_cert.output;
+  EXPECT_EQ(from_key.output, from_cert.output);
+}
+
+TEST_F(ClusterTest, GivenPassphraseIsUsedAndNotReturned) {
+  InitResult r = Init({.fqdn = "c.example.com", .root_passphrase = "correct horse battery"});
+  EXPECT_TRUE(r.root_passphrase.empty());
+  const std::string stored = BlobText(Must(store_->GetCa(std::string(kRootCaId))).encrypted_key);
+  pki::PrivateKey key =
+      Must(pki::PrivateKey::Parse(stored, std::string_view("correct horse battery")));
+  EXPECT_TRUE(key.Matches(r.root.public_key()));
+}
+
+TEST_F(ClusterTest, IssuingKeyIsSealedBoundToItsPurpose) {
+  InitResult r = Init();
+  const store::Blob blob = Must(store_->GetCa(std::string(kIssuingCaId))).encrypted_key;
+  const std::string text = BlobText(blob);
+  EXPECT_EQ(text.find("PRIVATE KEY"), std::string::npos);
+  EXPECT_EQ(text.find("-----BEGIN"), std::string::npos);
+
+  const std::string pem = Must(sealing_->Open(blob, "ca:issuing"));
+  EXPECT_NE(pem.find("-----BEGIN PRIVATE KEY-----"), std::string::npos);
+  EXPECT_TRUE(Must(pki::PrivateKey::Parse(pem)).Matches(r.issuing.public_key()));
+  auto other_aad = sealing_->Open(blob, "named:api");
+  ASSERT_FALSE(other_aad);
+  EXPECT_EQ(other_aad.error().code, ErrorCode::kWrongPassphrase);
+}
+
+TEST_F(ClusterTest, NamedCertificatesCoverTheFqdnAndChainToTheRoot) {
+  InitResult r = Init();
+  const std::string fqdn = "mycluster.example.com";
+  std::vector<store::NamedCert> listed = Must(store_->ListNamedCerts());
+  ASSERT_EQ(listed.size(), std::size(kDefaultNamedCerts));
+
+  WriteFile(dir_ + "/root.pem", r.root.ToPem());
+  WriteFile(dir_ + "/issuing.pem", r.issuing.ToPem());
+  const auto at = std::to_string(pki::kTestReferenceTime.time_since_epoch().count());
+
+  for (std::string_view name : kDefaultNamedCerts) {
+    SCOPED_TRACE(std::string(name));
+    // The key is sealed in the store, bound to this name.
+    store::NamedCert raw = Must(store_->GetNamedCert(std::string(name)));
+    EXPECT_EQ(raw.version, 1);
+    EXPECT_EQ(BlobText(raw.encrypted_key).find("PRIVATE KEY"), std::string::npos);
+
+    OpenedNamedCert named = Must(GetNamedCert(*store_, *sealing_, std::string(name)));
+    ASSERT_EQ(named.chain.size(), 3u);
+    const pki::Certificate& leaf = named.chain[0];
+    EXPECT_TRUE(named.key.Matches(leaf.public_key()));
+    EXPECT_TRUE(named.chain[1].Equals(r.issuing));
+    EXPECT_TRUE(named.chain[2].Equals(r.root));
+    EXPECT_TRUE(leaf.IsSignedBy(r.issuing));
+    EXPECT_FALSE(leaf.is_ca());
+    EXPECT_EQ(leaf.common_name(), fqdn);
+    auto ekus = leaf.extended_key_usages();
+    EXPECT_NE(std::find(ekus.begin(), ekus.end(), "serverAuth"), ekus.end());
+    EXPECT_NE(std::find(ekus.begin(), ekus.end(), "clientAuth"), ekus.end());
+    const auto dns = leaf.sans().dns;
+    for (const std::string& want : RedisSanLayout(fqdn)) {
+      EXPECT_NE(std::find(dns.begin(), dns.end(), want), dns.end()) << want;
+    }
+    const auto ips = leaf.sans().ips;
+    if (name == "api") {
+      EXPECT_NE(std::find(dns.begin(), dns.end(), "localhost"), dns.end());
+      EXPECT_NE(std::find(ips.begin(), ips.end(), "127.0.0.1"), ips.end());
+      EXPECT_NE(std::find(ips.begin(), ips.end(), "::1"), ips.end());
+    } else {
+      EXPECT_TRUE(ips.empty());
+    }
+
+    // Independent judge: openssl verifies the leaf for TLS servers, by name, at init time.
+    WriteFile(dir_ + "/leaf.pem", leaf.ToPem());
+    pki::CommandResult v =
+        pki::RunCommand("openssl verify -attime " + at + " -purpose sslserver -verify_hostname " +
+                        fqdn + " -CAfile " + dir_ + "/root.pem -untrusted " + dir_ +
+                        "/issuing.pem " + dir_ + "/leaf.pem 2>&1");
+    EXPECT_EQ(v.exit_code, 0) << v.output;
+    EXPECT_NE(v.output.find(": OK"), std::string::npos) << v.output;
+  }
+}
+
+TEST_F(ClusterTest, AdminPolicyAndAuditAreWritten) {
+  InitResult r = Init();
+  store::User admin = Must(store_->GetUser("admin"));
+  EXPECT_EQ(admin.role, "admin");
+  EXPECT_FALSE(admin.disabled);
+  EXPECT_EQ(r.admin_password.size(), 24u);
+  EXPECT_TRUE(VerifyPassword(r.admin_password, admin.password_hash));
+  EXPECT_FALSE(VerifyPassword(r.admin_password + "x", admin.password_hash));
+  EXPECT_EQ(admin.password_hash.find(r.admin_password), std::string::npos);
+
+  store::PolicyDoc policy = Must(store_->GetPolicy());
+  EXPECT_EQ(policy.version, 1);
+  auto doc = nlohmann::json::parse(policy.json);
+  EXPECT_EQ(doc.size(), 5u);
+  EXPECT_EQ(doc["min_control_tls_version"], "1.2");
+  EXPECT_EQ(doc["min_data_tls_version"], "1.2");
+  EXPECT_EQ(doc["cipher_suites"], std::string(net::kIntermediateCipherList));
+  EXPECT_EQ(doc["tls13_ciphersuites"], std::string(net::kDefaultTls13Ciphersuites));
+  EXPECT_EQ(doc["client_auth"], "none");
+
+  auto audit = Must(store_->ListAudit(0, 100));
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].action, "cluster.init");
+  EXPECT_EQ(audit[0].target, "mycluster.example.com");
+  EXPECT_EQ(audit[0].time, pki::kTestReferenceTime);
+  auto details = nlohmann::json::parse(audit[0].details_json);
+  EXPECT_EQ(details["root_sha256"], r.root.fingerprint().colon);
+  AuditVerifier verifier;
+  verifier.Add(audit[0]);
+  EXPECT_TRUE(verifier.result().ok) << verifier.result().problem;
+}
+
+TEST_F(ClusterTest, SecondInitIsRefusedAndChangesNothing) {
+  InitResult first = Init();
+  auto second = InitializeCluster(*store_, *sealing_, {.fqdn = "other.example.com"}, clock_, rng_);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_TRUE(
+      Must(pki::Certificate::FromPem(Must(store_->GetCa("root")).chain_pem)).Equals(first.root));
+  EXPECT_EQ(Must(store_->GetConfig(std::string(kConfigFqdn))), "mycluster.example.com");
+  EXPECT_EQ(Must(store_->ListAudit(0, 100)).size(), 1u);
+  EXPECT_EQ(Must(store_->ListUsers()).size(), 1u);
+  EXPECT_EQ(Must(store_->GetNamedCert("api")).version, 1);
+}
+
+TEST_F(ClusterTest, BadOptionsAreRefusedBeforeAnythingIsStored) {
+  struct Case {
+    InitOptions options;
+    ErrorCode code;
+  };
+  std::vector<Case> cases;
+  cases.push_back({{.fqdn = ""}, ErrorCode::kInvalidName});
+  cases.push_back({{.fqdn = "*.example.com"}, ErrorCode::kInvalidName});
+  cases.push_back({{.fqdn = "bad name.example.com"}, ErrorCode::kInvalidName});
+  cases.push_back({{.fqdn = "a.example.com", .root_passphrase = ""}, ErrorCode::kInvalidArgument});
+  cases.push_back(
+      {{.fqdn = "a.example.com", .api_extra_sans = {"bad_host!"}}, ErrorCode::kInvalidName});
+  cases.push_back({{.fqdn = "a.example.com", .named_validity = std::chrono::days(0)},
+                   ErrorCode::kInvalidArgument});
+  // The issuing CA may not outlive the root.
+  cases.push_back({{.fqdn = "a.example.com",
+                    .root_validity = std::chrono::days(100),
+                    .issuing_validity = std::chrono::days(200)},
+                   ErrorCode::kExpired});
+  for (const Case& c : cases) {
+    auto r = InitializeCluster(*store_, *sealing_, c.options, clock_, rng_);
+    ASSERT_FALSE(r) << c.options.fqdn;
+    EXPECT_EQ(r.error().code, c.code) << r.error().message;
+    EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
+  }
+  auto root = store_->GetCa(std::string(kRootCaId));
+  ASSERT_FALSE(root);
+  EXPECT_EQ(root.error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(Must(store_->ListAudit(0, 10)).empty());
+  // The store is still usable for a good init.
+  Init();
+}
+
+TEST_F(ClusterTest, LoadClusterCa) {
+  auto before = LoadClusterCa(*store_, *sealing_);
+  ASSERT_FALSE(before);
+  EXPECT_EQ(before.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(before.error().message.find("clustertls init"), std::string::npos);
+
+  InitResult r = Init();
+  ClusterCa ca = Must(LoadClusterCa(*store_, *sealing_));
+  EXPECT_TRUE(ca.root.Equals(r.root));
+  EXPECT_TRUE(ca.issuing.certificate().Equals(r.issuing));
+  EXPECT_EQ(ca.issuer_id, "issuing");
+  ASSERT_EQ(ca.issuing.chain().size(), 1u);
+  EXPECT_TRUE(ca.issuing.chain()[0].Equals(r.root));
+  EXPECT_EQ(ca.chain_pem, r.issuing.ToPem() + r.root.ToPem());
+  // The loaded issuer signs.
+  pki::TestLeaf leaf =
+      pki::IssueLeaf(ca.issuing, pki::IssueRequest{.common_name = "w.example.com"});
+  EXPECT_TRUE(leaf.cert.IsSignedBy(r.issuing));
+
+  SealingKey other = Must(SealingKey::Generate(rng_));
+  auto wrong = LoadClusterCa(*store_, other);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, ErrorCode::kWrongPassphrase);
+  EXPECT_NE(wrong.error().message.find("sealing key"), std::string::npos);
+}
+
+TEST_F(ClusterTest, PutAndGetNamedCert) {
+  InitResult r = Init();
+  ClusterCa ca = Must(LoadClusterCa(*store_, *sealing_));
+  pki::TestLeaf leaf = pki::IssueLeaf(
+      ca.issuing,
+      pki::IssueRequest{.profile = pki::Profile::kPeer, .common_name = "mycluster.example.com"});
+  const std::string chain_pem = leaf.cert.ToPem() + ca.chain_pem;
+  std::int64_t v = Must(PutNamedCert(*store_, *sealing_, "api", leaf.key, chain_pem,
+                                     pki::kTestReferenceTime, "alice", rng_));
+  EXPECT_EQ(v, 2);
+  OpenedNamedCert got = Must(GetNamedCert(*store_, *sealing_, "api"));
+  EXPECT_EQ(got.version, 2);
+  ASSERT_EQ(got.chain.size(), 3u);
+  EXPECT_TRUE(got.chain[0].Equals(leaf.cert));
+  EXPECT_TRUE(got.key.Matches(leaf.cert.public_key()));
+  EXPECT_EQ(Must(store_->GetNamedCert("api")).created_by, "alice");
+
+  // A new name works; a bad name is refused.
+  EXPECT_EQ(Must(PutNamedCert(*store_, *sealing_, "redis-node_1", leaf.key, chain_pem,
+                              pki::kTestReferenceTime, "alice", rng_)),
+            1);
+  auto bad = PutNamedCert(*store_, *sealing_, "Bad Name", leaf.key, chain_pem,
+                          pki::kTestReferenceTime, "alice", rng_);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+
+  auto missing = GetNamedCert(*store_, *sealing_, "nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+
+  SealingKey other = Must(SealingKey::Generate(rng_));
+  auto wrong = GetNamedCert(*store_, other, "api");
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, ErrorCode::kWrongPassphrase);
+
+  // A sealed key moved to another name's record does not open (aad "named:<name>").
+  store::NamedCert cm = Must(store_->GetNamedCert("cm"));
+  cm.name = "proxy";
+  Must(store_->PutNamedCert(cm));
+  auto moved = GetNamedCert(*store_, *sealing_, "proxy");
+  ASSERT_FALSE(moved);
+  EXPECT_EQ(moved.error().code, ErrorCode::kWrongPassphrase);
+  (void)r;
+}
+
+}  // namespace
+}  // namespace clustertls::authority
