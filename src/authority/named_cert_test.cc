@@ -291,5 +291,44 @@ TEST_F(NamedCertTest, SelfSignedLeafIsAccepted) {
   ExpectChain(*v, {cert});
 }
 
+TEST_F(NamedCertTest, WeakKeyIsRefused) {
+  // An RSA-1024 key, made by the openssl CLI: refused before anything else about the key.
+  auto gen = pki::RunCommand("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 2>&1");
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  auto leaf = Leaf(RedisSanLayout(kFqdn));
+  NamedCertInput in = Input("api", leaf, {pki_.intermediate});
+  in.key_pem = gen.output;
+  auto v = ValidateNamedCert(in, Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kWeakKey);
+  EXPECT_TRUE(v.error().message.starts_with("key: ")) << v.error().message;
+}
+
+TEST_F(NamedCertTest, RootWithBrokenSignatureIsRefused) {
+  // The root's own signature is altered; its key (which signed the intermediate) is intact.
+  std::string der = pki_.root.ToDer();
+  der.back() = static_cast<char>(der.back() ^ 0x01);
+  auto broken = Must(pki::Certificate::FromDer(der));
+  auto leaf = Leaf(RedisSanLayout(kFqdn));
+  auto v = ValidateNamedCert(Input("api", leaf, {pki_.intermediate, broken}), Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kChainIncomplete);
+  EXPECT_NE(v.error().message.find("certificate 3"), std::string::npos) << v.error().message;
+  EXPECT_NE(v.error().message.find("signature does not verify"), std::string::npos);
+}
+
+TEST_F(NamedCertTest, UnrelatedCertificateAfterTheRootIsAWrongLink) {
+  pki::TestPki other =
+      pki::MakeTestPki({.root_name = "Other Root", .intermediate_name = "Other CA"});
+  auto leaf = Leaf(RedisSanLayout(kFqdn));
+  auto v =
+      ValidateNamedCert(Input("api", leaf, {pki_.intermediate, pki_.root, other.root}), Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kChainIncomplete);
+  EXPECT_EQ(v.error().message, "certificate: certificate 4 (" + other.root.subject() +
+                                   ") did not issue certificate 3 (" + pki_.root.subject() +
+                                   "): expected leaf -> intermediate -> root");
+}
+
 }  // namespace
 }  // namespace clustertls::authority
