@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -22,6 +23,7 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -57,7 +59,7 @@ class Session;
 struct Shared {
   HttpsServerOptions options;
   std::shared_ptr<const CredentialStore> credentials;
-  Handler handler;
+  AsyncHandler handler;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> next_id{1};
   std::atomic<std::uint64_t> accepted{0};
@@ -67,7 +69,39 @@ struct Shared {
   std::mutex mu;
   std::condition_variable drained;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;  // guarded by mu
+  // Respond closures may outlive the server: they post to a session only while the io_context
+  // still exists (shared lock), and Stop() sets io_gone under the exclusive lock once the io
+  // threads are joined, so nothing reaches a session's socket after its io_context is gone.
+  std::shared_mutex respond_mu;
+  bool io_gone = false;  // guarded by respond_mu
 };
+
+// One request's answer slot, shared by the copies of its Respond closure. The first call (or,
+// when the closure is dropped without a call, its destruction: a 500) hands the response to the
+// session's strand; later calls are ignored.
+class ResponseSlot {
+ public:
+  ResponseSlot(std::shared_ptr<Shared> shared, std::weak_ptr<Session> session,
+               std::uint64_t generation)
+      : shared_(std::move(shared)), session_(std::move(session)), generation_(generation) {}
+  ~ResponseSlot();
+  ResponseSlot(const ResponseSlot&) = delete;
+  ResponseSlot& operator=(const ResponseSlot&) = delete;
+
+  void Deliver(Response response);
+
+ private:
+  std::shared_ptr<Shared> shared_;
+  std::weak_ptr<Session> session_;
+  std::uint64_t generation_;
+  std::atomic<bool> done_{false};
+};
+
+Response InternalError() {
+  return Response{.status = 500,
+                  .body = R"({"error":{"code":"internal","message":"internal error"}})",
+                  .close = true};
+}
 
 // One connection: handshake, then request/response cycles until close. Every member is used
 // only on the session's strand (the socket's executor).
@@ -116,8 +150,26 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
   }
 
+  // A ResponseSlot's delivery: runs `fn` on the session's strand (inline when already on it).
+  template <typename Fn>
+  void OnStrand(Fn&& fn) {
+    asio::dispatch(stream_.get_executor(), std::forward<Fn>(fn));
+  }
+
+  // On the strand: the handler's answer to the request numbered `generation`. Ignored when the
+  // connection was closed meanwhile (Stop() after its grace period).
+  void OnRespond(std::uint64_t generation, Response response) {
+    if (phase_ != Phase::kHandling || generation != handling_generation_) {
+      return;
+    }
+    // The slot's delivery holds a reference to this session from here on.
+    std::shared_ptr<Session> keep = std::move(self_hold_);
+    shared_->requests.fetch_add(1, std::memory_order_relaxed);
+    Send(response, handling_version_, !handling_keep_alive_ || response.close);
+  }
+
  private:
-  enum class Phase { kHandshake, kIdle, kHeader, kBody, kWriting, kShutdown, kClosed };
+  enum class Phase { kHandshake, kIdle, kHeader, kBody, kHandling, kWriting, kShutdown, kClosed };
 
   const HttpsServerOptions& options() const { return shared_->options; }
 
@@ -277,16 +329,24 @@ class Session : public std::enable_shared_from_this<Session> {
       request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     request.body = std::move(message.body());
-    Response response;
+
+    // No further read until the handler responds: the session keeps itself alive meanwhile
+    // (Close() drops that reference), and the slot holds it only weakly, so a Respond closure
+    // that outlives the server keeps no socket alive.
+    phase_ = Phase::kHandling;
+    handling_version_ = message.version();
+    handling_keep_alive_ = message.keep_alive();
+    const std::uint64_t generation = ++handling_generation_;
+    self_hold_ = shared_from_this();
+    auto slot = std::make_shared<ResponseSlot>(shared_, weak_from_this(), generation);
     try {
-      response = shared_->handler(request, info_);
+      shared_->handler(std::move(request), info_,
+                       [slot](Response response) { slot->Deliver(std::move(response)); });
     } catch (const std::exception&) {
-      response = Response{.status = 500,
-                          .body = R"({"error":{"code":"internal","message":"internal error"}})",
-                          .close = true};
+      slot->Deliver(InternalError());  // ignored if the handler responded before throwing
+    } catch (...) {
+      slot->Deliver(InternalError());
     }
-    shared_->requests.fetch_add(1, std::memory_order_relaxed);
-    Send(response, message.version(), !message.keep_alive() || response.close);
   }
 
   void Send(const Response& response, unsigned version, bool close) {
@@ -338,6 +398,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (phase_ == Phase::kClosed) {
       return;
     }
+    std::shared_ptr<Session> keep = std::move(self_hold_);  // released after the socket closes
     phase_ = Phase::kClosed;
     Disarm();
     error_code ignored;
@@ -357,7 +418,39 @@ class Session : public std::enable_shared_from_this<Session> {
   bool timed_out_ = false;
   bool first_request_ = true;
   bool close_after_write_ = false;
+  // While a request is with the handler (kHandling): what Send needs and the self-reference.
+  std::uint64_t handling_generation_ = 0;
+  unsigned handling_version_ = 11;
+  bool handling_keep_alive_ = true;
+  std::shared_ptr<Session> self_hold_;
 };
+
+void ResponseSlot::Deliver(Response response) {
+  if (done_.exchange(true)) {
+    return;
+  }
+  std::shared_lock lock(shared_->respond_mu);
+  if (shared_->io_gone) {
+    return;
+  }
+  std::shared_ptr<Session> session = session_.lock();
+  if (!session) {
+    return;
+  }
+  Session* raw = session.get();
+  raw->OnStrand([session = std::move(session), generation = generation_,
+                 response = std::move(response)]() mutable {
+    session->OnRespond(generation, std::move(response));
+  });
+}
+
+ResponseSlot::~ResponseSlot() {
+  // A handler that dropped its Respond without calling it: answer 500 rather than leave the
+  // connection waiting for ever.
+  if (!done_.load()) {
+    Deliver(InternalError());
+  }
+}
 
 }  // namespace
 
@@ -373,6 +466,9 @@ std::optional<std::string_view> Request::Header(std::string_view name) const {
 struct HttpsServer::Impl {
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   asio::io_context ioc;
+  // Keeps the io threads running while a session only waits for its handler's Respond (no
+  // operation pending, the acceptor closed by Stop()).
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
   tcp::acceptor acceptor{asio::make_strand(ioc)};
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
@@ -437,12 +533,15 @@ struct HttpsServer::Impl {
       }
       WaitDrained(kForceCloseWait);
     }
+    work.reset();
     ioc.stop();
     for (std::thread& thread : threads) {
       if (thread.joinable()) {
         thread.join();
       }
     }
+    std::unique_lock lock(shared->respond_mu);
+    shared->io_gone = true;
   }
 };
 
@@ -468,6 +567,22 @@ HttpsServerStats HttpsServer::stats() const {
 core::Result<std::unique_ptr<HttpsServer>> HttpsServer::Start(
     const HttpsServerOptions& options, std::shared_ptr<const CredentialStore> credentials,
     Handler handler) {
+  if (!handler) {
+    return core::Fail(core::ErrorCode::kInvalidArgument,
+                      "an HTTPS server needs credentials and a handler");
+  }
+  // The synchronous handler is the asynchronous one answering at once (on the strand, so its
+  // Respond runs inline).
+  return Start(options, std::move(credentials),
+               AsyncHandler([handler = std::move(handler)](
+                                Request request, const ConnectionInfo& info, Respond respond) {
+                 respond(handler(request, info));
+               }));
+}
+
+core::Result<std::unique_ptr<HttpsServer>> HttpsServer::Start(
+    const HttpsServerOptions& options, std::shared_ptr<const CredentialStore> credentials,
+    AsyncHandler handler) {
   if (!credentials || !handler) {
     return core::Fail(core::ErrorCode::kInvalidArgument,
                       "an HTTPS server needs credentials and a handler");

@@ -58,7 +58,9 @@ struct ConnectionInfo {
 using Handler = std::function<Response(const Request&, const ConnectionInfo&)>;
 
 // Sends a handler's response; may be called from any thread, exactly once. The connection reads
-// no further request until it has been called (HTTP/1.1 answers in order).
+// no further request until it has been called (HTTP/1.1 answers in order). A second call is
+// ignored; so is a call after the connection was cut (Stop() past its grace period) or after the
+// server was destroyed. Dropping every copy without a call answers 500.
 using Respond = std::function<void(Response)>;
 
 // Answers one request asynchronously: called on the connection's strand, it must return

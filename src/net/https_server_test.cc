@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <future>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -42,6 +46,13 @@ class HttpsServerTest : public ::testing::Test {
                           .certificate = leaf.cert,
                           .chain = {pki_.intermediate},
                           .client_cas = {pki_.root}};
+  }
+
+  void StartAsyncServer(AsyncHandler handler, HttpsServerOptions options = {}) {
+    store_ = Must(CredentialStore::Create(TlsPolicy{}, Credentials(leaf_)));
+    options.threads = 2;
+    server_ = Must(HttpsServer::Start(options, store_, std::move(handler)));
+    ASSERT_NE(server_->port(), 0);
   }
 
   void StartServer(const TlsPolicy& policy = {}, HttpsServerOptions options = {},
@@ -333,6 +344,205 @@ TEST_F(HttpsServerTest, RefusesAnAddressInUse) {
   auto second = HttpsServer::Start(HttpsServerOptions{.port = server_->port()}, store_, Echo);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code, core::ErrorCode::kIo);
+}
+
+// Requests an async handler parked, with their Respond closures, for the test to answer.
+class Parked {
+ public:
+  AsyncHandler Handler() {
+    return [this](Request request, const ConnectionInfo&, Respond respond) {
+      std::lock_guard lock(mu_);
+      pending_.push_back({std::move(request), std::move(respond)});
+      cv_.notify_all();
+    };
+  }
+  // Waits (at most `timeout`) for a parked request and takes it.
+  std::optional<std::pair<Request, Respond>> Take(std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, timeout, [this] { return !pending_.empty(); })) {
+      return std::nullopt;
+    }
+    auto front = std::move(pending_.front());
+    pending_.pop_front();
+    return front;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<Request, Respond>> pending_;
+};
+
+Response Text(std::string body) {
+  return Response{.status = 200, .content_type = "text/plain", .body = std::move(body)};
+}
+
+TEST_F(HttpsServerTest, AsyncHandlerRespondsFromAnotherThreadAfterADelay) {
+  std::vector<std::thread> workers;
+  std::mutex mu;
+  StartAsyncServer([&](Request request, const ConnectionInfo& info, Respond respond) {
+    std::string body = request.target + " " + info.tls_version;
+    std::lock_guard lock(mu);
+    workers.emplace_back([body, respond = std::move(respond)] {
+      std::this_thread::sleep_for(200ms);
+      respond(Text(body));
+    });
+  });
+  auto client = Connect();
+  auto started = std::chrono::steady_clock::now();
+  TestReply first = Must(client->Get("/a"));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 200ms);
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.body, "/a TLSv1.3");
+  // The same keep-alive connection goes on after an asynchronous answer.
+  TestReply second = Must(client->Get("/b"));
+  EXPECT_EQ(second.body, "/b TLSv1.3");
+  EXPECT_EQ(server_->stats().requests, 2u);
+  server_->Stop();
+  for (std::thread& t : workers) {
+    t.join();
+  }
+}
+
+TEST_F(HttpsServerTest, AsyncHandlerReadsNoFurtherRequestUntilItResponds) {
+  Parked parked;
+  StartAsyncServer(parked.Handler());
+  auto client = Connect();
+  // Two pipelined requests: the second reaches the handler only after the first is answered.
+  Must(client->Write("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto first = parked.Take();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->first.target, "/1");
+  std::this_thread::sleep_for(200ms);
+  std::thread late([respond = first->second] { respond(Text("one")); });
+  TestReply reply1 = Must(client->ReadReply());
+  late.join();
+  EXPECT_EQ(reply1.body, "one");
+  auto second = parked.Take();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->first.target, "/2");
+  second->second(Text("two"));
+  EXPECT_EQ(Must(client->ReadReply()).body, "two");
+}
+
+TEST_F(HttpsServerTest, ManyConcurrentAsyncRequests) {
+  // A pool of two workers answers every request in arrival order, as a group commit would.
+  Parked parked;
+  StartAsyncServer(parked.Handler());
+  std::atomic<bool> done{false};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 2; ++w) {
+    workers.emplace_back([&] {
+      while (!done) {
+        if (auto taken = parked.Take(50ms)) {
+          taken->second(Text("re " + taken->first.target));
+        }
+      }
+    });
+  }
+  constexpr int kClients = 16;
+  constexpr int kRequests = 10;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      auto client = TestTlsClient::Connect(server_->port(), {.trust_anchor = pki_.root});
+      if (!client) {
+        return;
+      }
+      for (int i = 0; i < kRequests; ++i) {
+        std::string target = "/c" + std::to_string(c) + "/" + std::to_string(i);
+        auto reply = (*client)->Get(target);
+        ok += reply && reply->status == 200 && reply->body == "re " + target ? 1 : 0;
+      }
+    });
+  }
+  for (std::thread& t : clients) {
+    t.join();
+  }
+  done = true;
+  for (std::thread& t : workers) {
+    t.join();
+  }
+  EXPECT_EQ(ok.load(), kClients * kRequests);
+  EXPECT_EQ(server_->stats().requests, static_cast<std::uint64_t>(kClients * kRequests));
+}
+
+TEST_F(HttpsServerTest, StopWaitsForAPendingAsyncResponseWithinGrace) {
+  Parked parked;
+  StartAsyncServer(parked.Handler(), HttpsServerOptions{.shutdown_grace = 3s});
+  auto client = Connect();
+  Must(client->Write("GET /pending HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto pending = parked.Take();
+  ASSERT_TRUE(pending);
+  auto started = std::chrono::steady_clock::now();
+  std::thread stopper([&] { server_->Stop(); });
+  std::this_thread::sleep_for(300ms);
+  std::thread responder([respond = pending->second] { respond(Text("late but in time")); });
+  TestReply reply = Must(client->ReadReply());
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, "late but in time");
+  EXPECT_NE(reply.headers.find("Connection: close"), std::string::npos);
+  stopper.join();
+  responder.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  EXPECT_TRUE(client->WaitClosed());
+}
+
+TEST_F(HttpsServerTest, StopCutsAPendingAsyncRequestAfterGraceAndLateRespondIsHarmless) {
+  Parked parked;
+  StartAsyncServer(parked.Handler(), HttpsServerOptions{.shutdown_grace = 300ms});
+  auto client = Connect();
+  Must(client->Write("GET /never HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto pending = parked.Take();
+  ASSERT_TRUE(pending);
+  auto started = std::chrono::steady_clock::now();
+  server_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  EXPECT_TRUE(client->WaitClosed());
+  // Respond after Stop, then again after the server is gone: both are ignored.
+  Respond respond = pending->second;
+  respond(Text("too late"));
+  server_.reset();
+  respond(Text("far too late"));
+  pending.reset();
+}
+
+TEST_F(HttpsServerTest, RespondAfterTheServerIsDestroyedIsHarmless) {
+  Parked parked;
+  StartAsyncServer(parked.Handler(), HttpsServerOptions{.shutdown_grace = 200ms});
+  auto client = Connect();
+  Must(client->Write("GET /x HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto pending = parked.Take();
+  ASSERT_TRUE(pending);
+  server_.reset();
+  pending->second(Text("nobody listens"));  // first call, after the io_context is gone
+  EXPECT_TRUE(client->WaitClosed());
+}
+
+TEST_F(HttpsServerTest, SecondRespondIsIgnoredAndDroppedRespondGets500) {
+  std::atomic<int> calls{0};
+  StartAsyncServer([&](Request request, const ConnectionInfo&, Respond respond) {
+    ++calls;
+    if (request.target == "/twice") {
+      respond(Text("first"));
+      respond(Text("second"));
+    } else if (request.target == "/drop") {
+      // The closure is destroyed here without a call.
+    } else if (request.target == "/throw-after") {
+      respond(Text("answered"));
+      throw std::runtime_error("after responding");
+    } else {
+      respond(Text("ok"));
+    }
+  });
+  auto client = Connect();
+  EXPECT_EQ(Must(client->Get("/twice")).body, "first");
+  EXPECT_EQ(Must(client->Get("/next")).body, "ok");  // no stray second response in between
+  EXPECT_EQ(Must(client->Get("/throw-after")).body, "answered");
+  EXPECT_EQ(Must(client->Get("/drop")).status, 500);
+  EXPECT_EQ(Must(Connect()->Get("/next")).body, "ok");
+  EXPECT_EQ(calls.load(), 5);
 }
 
 }  // namespace
