@@ -11,6 +11,7 @@
 #include <thread>
 #include <utility>
 
+#include "authority/cert_summary.h"
 #include "authority/secrets.h"
 #include "core/encoding.h"
 #include "core/time.h"
@@ -271,19 +272,20 @@ void Authority::SignAsync(const SignRequest& request,
   if (!cert_der) {
     return refuse(cert_der.error());
   }
-  auto cert = pki::Certificate::FromDer(*cert_der);
+  // Not pki::Certificate::FromDer: its eager public-key decode costs more than the signature.
+  auto cert = SummarizeCertificateDer(*cert_der);
   if (!cert) {
     return refuse(cert.error().WithContext("issued certificate"));
   }
 
   Impl::Pending p;
-  p.record = store::IssuedCert{.serial_hex = cert->serial_hex(),
+  p.record = store::IssuedCert{.serial_hex = cert->serial_hex,
                                .issuer_id = impl.ca.issuer_id,
                                .profile = request.profile,
-                               .subject_cn = cert->common_name(),
-                               .sans_json = SansJson(cert->sans()),
-                               .not_before = cert->not_before(),
-                               .not_after = cert->not_after(),
+                               .subject_cn = cert->common_name,
+                               .sans_json = SansJson(cert->sans),
+                               .not_before = cert->not_before,
+                               .not_after = cert->not_after,
                                .der = store::Blob(cert_der->begin(), cert_der->end()),
                                .issued_at = now,
                                .issued_by = request.actor};
@@ -296,7 +298,7 @@ void Authority::SignAsync(const SignRequest& request,
                               .target = p.record.serial_hex,
                               .source = request.source,
                               .details_json = details.dump()};
-  p.result = SignedCert{.certificate_pem = cert->ToPem(),
+  p.result = SignedCert{.certificate_pem = CertificatePemFromDer(*cert_der),
                         .chain_pem = impl.ca.chain_pem,
                         .serial_hex = p.record.serial_hex,
                         .not_after = p.record.not_after};

@@ -1,0 +1,32 @@
+#pragma once
+
+// What the issuance record needs from a certificate the CA has just signed, read from its DER
+// without pki::Certificate::FromDer: OpenSSL's d2i_X509 decodes the subject public key through
+// the provider decoders, which costs more than signing the certificate. This reader walks the
+// same RFC 5280 section 4.1 structure with the SubjectPublicKeyInfo left undecoded.
+
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "core/time.h"
+#include "pki/certificate.h"
+
+namespace clustertls::authority {
+
+// The fields of an issued certificate that its record and the audit log hold.
+struct CertSummary {
+  std::string serial_hex{};     // upper-case, even length: as pki::Certificate::serial_hex
+  std::string common_name{};    // the subject's last CN, "" if none
+  pki::SubjectAltNames sans{};  // DNS, IP (text), URI and e-mail names, in certificate order
+  core::TimePoint not_before{};
+  core::TimePoint not_after{};
+};
+
+// Reads one DER X.509 certificate (trailing bytes refused). kParse if it is not one.
+core::Result<CertSummary> SummarizeCertificateDer(std::string_view der);
+
+// The PEM text ("CERTIFICATE") of DER bytes, without parsing them.
+std::string CertificatePemFromDer(std::string_view der);
+
+}  // namespace clustertls::authority
