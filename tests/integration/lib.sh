@@ -639,3 +639,244 @@ assert_chain_order() {
   done
   rm -rf "$d"
 }
+
+# ---------------------------------------------------------------------------------------------
+# `clustertls serve` (issue 3): a cluster in a data directory, a server on a free port, and
+# HTTPS requests with curl judged by status code and JSON (jq).
+
+# serve_init DIR FQDN [ARGS...]: `clustertls init`; sets ADMIN_PW (from the line
+# `admin password: <pw>`), ADMIN (curl's -u arguments for admin) and CA_FP (the CA's SHA-256
+# fingerprint, lower-case hex without colons). The output is kept in DIR.init.out (it holds
+# the password: never in a server log).
+serve_init() {
+  local dir=$1 fqdn=$2
+  shift 2
+  run ctls init --data-dir "$dir" --fqdn "$fqdn" "$@"
+  cp "$OUT" "$dir.init.out"
+  ADMIN_PW=$(sed -n 's/^.*admin password: *\([^ ]*\) *$/\1/p' "$OUT" | head -n1)
+  [ -n "$ADMIN_PW" ] || fail "init printed no 'admin password: <pw>' line: $(head -c 600 "$OUT")"
+  ADMIN=(-u "admin:$ADMIN_PW")  # curl arguments: Basic authentication as admin
+  # The colon form (as openssl prints it), else 64 hex digits on a line naming the fingerprint
+  # (a generated root passphrase may also be hex).
+  CA_FP=$(grep -Eio '([0-9a-f]{2}:){31}[0-9a-f]{2}' "$OUT" | head -n1 | tr -d ':' | tr 'A-F' 'a-f')
+  [ -n "$CA_FP" ] || CA_FP=$(grep -Ei 'fingerprint|sha-?256' "$OUT" | grep -Eio '\b[0-9a-f]{64}\b' |
+    head -n1 | tr 'A-F' 'a-f')
+  [ -n "$CA_FP" ] || fail "init printed no SHA-256 fingerprint: $(head -c 600 "$OUT")"
+  return 0
+}
+
+# start_serve DIR LOG [ARGS...]: `clustertls serve --data-dir DIR --listen 127.0.0.1:0 ARGS` in
+# the background (stdout and stderr to LOG, bounded to 280 s), registered for cleanup; waits
+# (at most 60 s) for `clustertls: serving https://127.0.0.1:<port>` and sets SERVE_PID and
+# SERVE_PORT. `timeout` passes a SIGTERM on to the server and exits with its status.
+start_serve() {
+  local dir=$1 log=$2
+  shift 2
+  timeout 280 "$CTLS" serve --data-dir "$dir" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 </dev/null &
+  SERVE_PID=$!
+  register_pid "$SERVE_PID"
+  local deadline=$((SECONDS + 60))
+  SERVE_PORT=""
+  while [ $SECONDS -le $deadline ]; do
+    SERVE_PORT=$(sed -n 's/^.*serving https:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*$/\1/p' "$log" | head -n1)
+    [ -n "$SERVE_PORT" ] && break
+    if ! kill -0 "$SERVE_PID" 2>/dev/null; then
+      echo "FAIL: clustertls serve exited before listening:" >&2
+      _show "$log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  [ -n "$SERVE_PORT" ] || {
+    echo "FAIL: clustertls serve did not print 'serving https://127.0.0.1:<port>' within 60 s:" >&2
+    _show "$log" >&2
+    exit 1
+  }
+  note "clustertls serve (pid $SERVE_PID) on 127.0.0.1:$SERVE_PORT"
+}
+
+# stop_serve PID [SECONDS]: SIGTERM, then waits (bounded, default 30 s) for the exit; sets
+# SERVE_RC to the exit status (fails if the server is still running after SECONDS).
+stop_serve() {
+  local pid=$1 limit=${2:-30}
+  kill -TERM "$pid" 2>/dev/null
+  local deadline=$((SECONDS + limit))
+  while kill -0 "$pid" 2>/dev/null && [ $SECONDS -le $deadline ]; do
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid" 2>/dev/null
+    fail "clustertls serve (pid $pid) did not exit within ${limit}s of SIGTERM"
+  fi
+  wait "$pid" 2>/dev/null
+  SERVE_RC=$?
+}
+
+# API_HOST: the name curl connects to (resolved to 127.0.0.1 with --resolve, so the api
+# certificate's FQDN is what curl checks); API_CA: the trust anchor curl uses (--cacert).
+API_HOST=${API_HOST:-}
+API_CA=${API_CA:-}
+BODY=$TMP/.last.body
+HDRS=$TMP/.last.headers
+
+# fetch_ca_root PORT HOST FILE: downloads GET /v1/ca/chain (public) and writes its last
+# certificate (the root) to FILE, after checking that the root's SHA-256 fingerprint is CA_FP
+# (the one `init` printed): trust on first use pinned by fingerprint, as `clustertls login`
+# does. The chain itself is kept in FILE.chain.
+fetch_ca_root() {
+  local port=$1 host=$2 file=$3
+  # The only -k of the suite outside the Redis command: the download is checked against the
+  # fingerprint below before anything trusts it.
+  timeout 30 curl -sS -k --resolve "$host:$port:127.0.0.1" -o "$file.chain" -w '%{http_code}' \
+    "https://$host:$port/v1/ca/chain" >"$OUT" 2>"$ERR" || fail "curl GET /v1/ca/chain failed: $(cat "$ERR")"
+  assert_eq "$(cat "$OUT")" 200 "GET /v1/ca/chain status"
+  local n
+  n=$(cert_count "$file.chain")
+  [ "$n" -ge 2 ] || fail "GET /v1/ca/chain returned $n certificates, expected issuing CA + root"
+  local d=$TMP/.chain.$$
+  mkdir -p "$d"
+  split_pem "$file.chain" "$d/c"
+  cp "$d/c$((n - 1)).pem" "$file"
+  rm -rf "$d"
+  local fp
+  fp=$(timeout 20 openssl x509 -in "$file" -noout -fingerprint -sha256 | sed 's/^.*=//' | tr -d ':' |
+    tr 'A-F' 'a-f')
+  assert_eq "$fp" "$CA_FP" "fingerprint of the root from /v1/ca/chain vs the one init printed"
+}
+
+# api METHOD PATH [CURL ARGS...]: an HTTPS request to https://$API_HOST:$SERVE_PORT PATH with
+# curl (--cacert $API_CA, bounded to 30 s). Sets HTTP_STATUS; the body is in $BODY, the
+# response headers in $HDRS. Fails only if curl itself fails (TLS, connection).
+api() {
+  local m=$1 p=$2
+  shift 2
+  HTTP_STATUS=$(timeout 30 curl -sS -o "$BODY" -D "$HDRS" -w '%{http_code}' --cacert "$API_CA" \
+    --resolve "$API_HOST:$SERVE_PORT:127.0.0.1" -X "$m" "$@" "https://$API_HOST:$SERVE_PORT$p" \
+    2>"$ERR")
+  local rc=$?
+  [ $rc -eq 0 ] || fail "curl $m $p failed (exit $rc): $(head -c 500 "$ERR")"
+  return 0
+}
+
+
+# expect_status CODE [WHAT]: the last api call answered CODE.
+expect_status() {
+  if [ "$HTTP_STATUS" != "$1" ]; then
+    echo "FAIL: ${2:-request} answered HTTP $HTTP_STATUS, expected $1; body:" >&2
+    _show "$BODY" >&2
+    exit 1
+  fi
+  return 0
+}
+
+# expect_error CODE REGEX [WHAT]: the last api call answered HTTP CODE with a JSON body
+# {"error":{"code":...,"message":...}} whose code or message matches REGEX (case-insensitive),
+# a one-line message and no PEM material.
+expect_error() {
+  expect_status "$1" "${3:-request}"
+  local code msg
+  code=$(jq -er '.error.code' "$BODY" 2>/dev/null) || {
+    echo "FAIL: ${3:-request}: HTTP $1 without a JSON error body:" >&2
+    _show "$BODY" >&2
+    exit 1
+  }
+  msg=$(jq -er '.error.message' "$BODY" 2>/dev/null) || fail "${3:-request}: error without a message"
+  shopt -s nocasematch
+  if ! [[ "$code: $msg" =~ $2 ]]; then
+    shopt -u nocasematch
+    fail "${3:-request}: error '$code: $msg' does not match /$2/"
+  fi
+  shopt -u nocasematch
+  [[ $msg != *$'\n'* ]] || fail "${3:-request}: the error message is not one line: $msg"
+  if grep -q -- '-----BEGIN' "$BODY"; then
+    fail "${3:-request}: error body contains PEM material"
+  fi
+  note "HTTP $1 as expected: $code: ${msg:0:160}"
+}
+
+# jbody FILTER: jq -r FILTER of the last body (fails when the body is not JSON).
+jbody() {
+  jq -r "$1" "$BODY" 2>/dev/null || fail "body is not JSON (filter $1): $(head -c 300 "$BODY")"
+}
+
+# json_cert_body NAME KEYFILE CERTFILE: {"name":NAME,"key":<PEM>,"certificate":<PEM>} (jq).
+json_cert_body() {
+  jq -n --arg n "$1" --rawfile k "$2" --rawfile c "$3" '{name:$n,key:$k,certificate:$c}'
+}
+
+# presented_fp PORT SERVERNAME: the SHA-256 fingerprint (lower-case hex) of the certificate
+# `openssl s_client` receives (empty if the handshake fails).
+presented_fp() {
+  timeout 15 openssl s_client -connect "127.0.0.1:$1" -servername "$2" </dev/null 2>/dev/null |
+    timeout 15 openssl x509 -noout -fingerprint -sha256 2>/dev/null | sed 's/^.*=//' | tr -d ':' |
+    tr 'A-F' 'a-f'
+}
+
+# file_fp FILE: SHA-256 fingerprint (lower-case hex) of the first certificate in FILE.
+file_fp() {
+  timeout 20 openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/^.*=//' | tr -d ':' |
+    tr 'A-F' 'a-f'
+}
+
+# s_client_ok PORT ARGS...: a TLS handshake with `openssl s_client ARGS` succeeds (the
+# protocol and cipher are in $OUT). s_client_fails PORT ARGS...: it does not.
+s_client_ok() {
+  local port=$1
+  shift
+  timeout 15 openssl s_client -connect "127.0.0.1:$port" -servername "${API_HOST:-localhost}" "$@" \
+    </dev/null >"$OUT" 2>&1
+  local rc=$?
+  if [ $rc -ne 0 ] || ! grep -Eq '^ *Cipher *: *[A-Z0-9_-]+$|^New, TLS' "$OUT" ||
+    grep -q 'Cipher is (NONE)' "$OUT"; then
+    echo "FAIL: openssl s_client $* should complete a handshake (exit $rc):" >&2
+    grep -Ei 'error|alert|Protocol|Cipher' "$OUT" | head -8 | sed 's/^/      | /' >&2
+    exit 1
+  fi
+  note "s_client $* -> $(grep -Eo 'New, [^,]*, Cipher is [A-Z0-9_-]+' "$OUT" | head -n1)"
+}
+# The refusal must come from the server (an alert or a version it will not speak), not from
+# s_client itself ("no protocols available", "no ciphers available").
+s_client_fails() {
+  local port=$1
+  shift
+  timeout 15 openssl s_client -connect "127.0.0.1:$port" -servername "${API_HOST:-localhost}" "$@" \
+    </dev/null >"$OUT" 2>&1
+  local rc=$?
+  if [ $rc -eq 0 ] && grep -Eq '^New, TLS' "$OUT" && ! grep -q 'Cipher is (NONE)' "$OUT"; then
+    echo "FAIL: openssl s_client $* should fail, but negotiated:" >&2
+    grep -E '^New,|Protocol' "$OUT" | head -4 | sed 's/^/      | /' >&2
+    exit 1
+  fi
+  if grep -Eiq 'no protocols available|no ciphers available|no cipher match' "$OUT"; then
+    echo "FAIL: openssl s_client $* failed on the client side, so it proves nothing about the server:" >&2
+    grep -Ei 'error' "$OUT" | head -4 | sed 's/^/      | /' >&2
+    exit 1
+  fi
+  note "s_client $* refused as expected: $(grep -Ei -m1 'alert|error|no (protocols|ciphers)' "$OUT" | cut -c1-150)"
+}
+
+# spawn_group CMD...: runs CMD in the background in its own process group (setsid) and records
+# it, so that kill_groups ends it together with every child (pipelines, sleeps). kill_groups
+# runs on exit; call it at the end of a section that spawned groups.
+_GROUPS=$TMP/.groups
+: >"$_GROUPS"
+spawn_group() {
+  setsid "$@" </dev/null &
+  echo $! >>"$_GROUPS"
+}
+kill_groups() {
+  local g
+  while read -r g; do
+    [ -n "$g" ] && kill -- "-$g" 2>/dev/null
+  done <"$_GROUPS"
+  : >"$_GROUPS"
+}
+# group_running: some spawned group still has its leader running.
+group_running() {
+  local g
+  while read -r g; do
+    [ -n "$g" ] && kill -0 "$g" 2>/dev/null && return 0
+  done <"$_GROUPS"
+  return 1
+}
+trap 'kill_groups; _cleanup' EXIT
