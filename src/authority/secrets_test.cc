@@ -247,7 +247,7 @@ TEST(SealingKeyTest, SealOpenRoundTrip) {
   auto key = SealingKey::Generate(rng);
   ASSERT_TRUE(key);
   for (std::string plain : {std::string(), std::string("x"), std::string(5000, 'k'),
-                            std::string("-----BEGIN PRIVATE KEY-----\n\0\xff", 32)}) {
+                            std::string("-----BEGIN PRIVATE KEY-----\n\0\xff", 30)}) {
     auto blob = key->Seal(plain, "ca:issuing", rng);
     ASSERT_TRUE(blob) << blob.error().message;
     ASSERT_EQ(blob->size(), 4 + 12 + plain.size() + 16);
