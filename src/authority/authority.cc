@@ -80,7 +80,7 @@ struct Authority::Impl {
 
   // A signed certificate waiting for its record to commit.
   struct Pending {
-    store::IssuedCert record;
+    store::IssuedCert record;  // moved out by Commit
     store::AuditInput audit;
     SignedCert result;
     std::function<void(core::Result<SignedCert>)> done;
@@ -132,15 +132,15 @@ void Authority::Impl::Run() {
 void Authority::Impl::FailRecord(Pending& p, const core::Error& error) {
   record_failures.fetch_add(1, std::memory_order_relaxed);
   p.done(Fail(ErrorCode::kIo,
-              "certificate " + p.record.serial_hex + " is not returned: " + error.message,
+              "certificate " + p.result.serial_hex + " is not returned: " + error.message,
               error.detail));
 }
 
 void Authority::Impl::Commit(std::vector<Pending>& batch) {
   std::vector<store::IssuedCert> records;
   records.reserve(batch.size());
-  for (const Pending& p : batch) {
-    records.push_back(p.record);
+  for (Pending& p : batch) {
+    records.push_back(std::move(p.record));  // p.result keeps the serial for messages
   }
   batches.fetch_add(1, std::memory_order_relaxed);
   std::uint64_t size = batch.size();

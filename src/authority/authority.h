@@ -72,7 +72,8 @@ class Authority {
   // naming the field; CSR: kParse / kBadSignature / kWeakKey / kInvalidName), issues on the
   // calling thread (pki::IssueFromCsrDer), then hands the record to the recorder. `done` runs
   // exactly once: inline for a refused request, on the recorder thread after the commit
-  // (success) or the failed commit (kIo: the certificate is not returned).
+  // (success) or the failed commit (kIo: the certificate is not returned; also when its audit
+  // entry could not be appended, the record then staying unreturned).
   void SignAsync(const SignRequest& request, std::function<void(core::Result<SignedCert>)> done);
 
   // SignAsync and wait.
