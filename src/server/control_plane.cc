@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
@@ -251,7 +252,8 @@ struct ControlPlane::Impl {
   void Poll() {
     std::unique_lock lock(poll_mu);
     while (!stopping) {
-      poll_cv.wait_for(lock, options.poll_interval, [this] { return stopping; });
+      poll_cv.wait_for(lock, std::max(options.poll_interval, std::chrono::milliseconds(50)),
+                       [this] { return stopping; });
       if (stopping) {
         break;
       }
