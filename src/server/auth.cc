@@ -57,8 +57,8 @@ std::string HmacSha256(std::span<const std::uint8_t> key, std::string_view data)
   std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
   std::size_t out_len = 0;
   if (EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1 ||
-      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()),
-                     data.size()) != 1 ||
+      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
+          1 ||
       EVP_MAC_final(ctx.get(), out.data(), &out_len, out.size()) != 1) {
     return {};
   }
@@ -160,9 +160,9 @@ core::Result<Role> ParseRole(std::string_view name) {
   if (name == "reader") {
     return Role::kReader;
   }
-  return core::Fail(core::ErrorCode::kInvalidArgument,
-                    "role: unknown role '" + std::string(name.substr(0, 64)) +
-                        "': expected admin, operator or reader");
+  return core::Fail(core::ErrorCode::kInvalidArgument, "role: unknown role '" +
+                                                           std::string(name.substr(0, 64)) +
+                                                           "': expected admin, operator or reader");
 }
 
 const char* RoleName(Role role) {
@@ -203,8 +203,8 @@ struct Authenticator::Impl {
   bool cache_enabled = false;
 
   std::mutex mu;
-  std::unordered_map<std::string, FailureState> limiter;    // guarded by mu
-  std::unordered_map<std::string, CacheEntry> cache;        // key: HMAC; guarded by mu
+  std::unordered_map<std::string, FailureState> limiter;     // guarded by mu
+  std::unordered_map<std::string, CacheEntry> cache;         // key: HMAC; guarded by mu
   std::unordered_map<std::string, core::TimePoint> touched;  // token id -> last touch
   std::size_t sweep_at = 1024;                               // sweep when a map outgrows it
 
@@ -261,8 +261,8 @@ struct Authenticator::Impl {
     });
     std::erase_if(cache, [&](const auto& item) { return now >= item.second.expires; });
     std::erase_if(touched, [&](const auto& item) { return now - item.second >= kTouchInterval; });
-    sweep_at = std::max<std::size_t>(
-        1024, 2 * std::max({limiter.size(), cache.size(), touched.size()}));
+    sweep_at =
+        std::max<std::size_t>(1024, 2 * std::max({limiter.size(), cache.size(), touched.size()}));
   }
 
   // Runs VerifyPassword with at most max_concurrent_kdf checks at once.
@@ -295,9 +295,9 @@ struct Authenticator::Impl {
 
   AuthOutcome Throttled(seconds retry_after) {
     throttled.fetch_add(1, std::memory_order_relaxed);
-    AuthOutcome outcome = Failure(AuthFailure::kThrottled,
-                                  "too many failed attempts; retry in " +
-                                      std::to_string(retry_after.count()) + " s");
+    AuthOutcome outcome =
+        Failure(AuthFailure::kThrottled,
+                "too many failed attempts; retry in " + std::to_string(retry_after.count()) + " s");
     outcome.retry_after = retry_after;
     return outcome;
   }
@@ -359,9 +359,8 @@ AuthOutcome Authenticator::Impl::Basic(std::string_view credentials, const std::
     return Failure(AuthFailure::kInternal, "cannot read user: " + record.error().message);
   }
   // An unknown user costs one KDF run too, so that names cannot be probed by timing.
-  const bool password_ok =
-      record ? CheckPassword(password, record->password_hash)
-             : (CheckPassword(password, DummyHash()), false);
+  const bool password_ok = record ? CheckPassword(password, record->password_hash)
+                                  : (CheckPassword(password, DummyHash()), false);
 
   std::lock_guard lock(mu);
   const core::TimePoint now = clock->Now();
@@ -529,7 +528,8 @@ net::Response Authenticator::FailureResponse(const AuthOutcome& outcome) {
   }
   net::Response response = ErrorResponse(401, "unauthorized", outcome.message);
   // RFC 7617 section 2 and RFC 6750 section 3.
-  response.headers.emplace_back("WWW-Authenticate", "Basic realm=\"clustertls\", charset=\"UTF-8\"");
+  response.headers.emplace_back("WWW-Authenticate",
+                                "Basic realm=\"clustertls\", charset=\"UTF-8\"");
   response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"clustertls\"");
   return response;
 }

@@ -40,11 +40,11 @@ struct Principal {
 
 // Why a request was not authenticated.
 enum class AuthFailure {
-  kMissing,      // no Authorization header: 401 with WWW-Authenticate
-  kMalformed,    // 401
+  kMissing,         // no Authorization header: 401 with WWW-Authenticate
+  kMalformed,       // 401
   kBadCredentials,  // 401 (counted for backoff)
-  kThrottled,    // 429 with Retry-After
-  kInternal,     // the store failed: 500 (not counted; the detail is in `message`, not for clients)
+  kThrottled,       // 429 with Retry-After
+  kInternal,        // the store failed: 500 (not counted; `message` is for the log only)
 };
 
 struct AuthOutcome {
@@ -55,10 +55,10 @@ struct AuthOutcome {
 };
 
 struct AuthOptions {
-  int free_failures = 5;                       // failures allowed before backoff starts
-  std::chrono::seconds failure_window{300};    // failures older than this are forgotten
-  std::chrono::seconds max_backoff{300};       // backoff doubles from 1 s up to this
-  std::chrono::seconds basic_cache_ttl{60};    // how long a verified Basic credential is trusted
+  int free_failures = 5;                     // failures allowed before backoff starts
+  std::chrono::seconds failure_window{300};  // failures older than this are forgotten
+  std::chrono::seconds max_backoff{300};     // backoff doubles from 1 s up to this
+  std::chrono::seconds basic_cache_ttl{60};  // how long a verified Basic credential is trusted
   // The scrypt cost run for an unknown user name, so that it takes as long as a real user's
   // check (no user enumeration by timing). Tests lower it with their users' cost.
   authority::PasswordHashOptions unknown_user_cost{};

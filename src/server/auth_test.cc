@@ -198,16 +198,16 @@ TEST_F(AuthTest, MissingAndMalformedHeaders) {
       "Basic",
       "Basic ",
       "Basic !!!!",
-      "Basic YWxpY2U",                       // "alice" without padding: no colon
-      "Basic " + Base64("alice"),            // no colon
-      "Basic " + Base64(":password"),        // empty user
+      "Basic YWxpY2U",                        // "alice" without padding: no colon
+      "Basic " + Base64("alice"),             // no colon
+      "Basic " + Base64(":password"),         // empty user
       "Basic " + Base64("al\x01ice:pw"),      // control character in the user
       "Basic " + Base64("alice:pass\nword"),  // control character in the password
       "Basic " + Base64(std::string("alice\0x:pw", 10)),
-      "Basic YW=xpY2U6cHc=",                 // '=' inside
-      "Basic YWxpY2U6cHc===",                // too much padding
-      "Basic Y",                             // truncated group
-      "Basic " + std::string(10000, 'A'),    // huge
+      "Basic YW=xpY2U6cHc=",               // '=' inside
+      "Basic YWxpY2U6cHc===",              // too much padding
+      "Basic Y",                           // truncated group
+      "Basic " + std::string(10000, 'A'),  // huge
       "Bearer",
       "Digest username=\"alice\"",
       "Basicfoo",
@@ -244,8 +244,7 @@ TEST_F(AuthTest, BearerTokens) {
   // Wrong shape, unknown id.
   EXPECT_EQ(Raw("Bearer ctls_nope").failure, AuthFailure::kBadCredentials);
   authority::NewToken unstored = *authority::GenerateToken(rng_);
-  EXPECT_EQ(Raw("Bearer " + unstored.token, "192.0.2.9").failure,
-            AuthFailure::kBadCredentials);
+  EXPECT_EQ(Raw("Bearer " + unstored.token, "192.0.2.9").failure, AuthFailure::kBadCredentials);
 
   // Expired.
   Advance(seconds{3600});

@@ -128,10 +128,10 @@ core::Result<void> ClusterPolicy::Validate() const {
     return FieldError(kMinData,
                       net::ParseTlsVersion(net::TlsVersionName(min_data_tls_version)).error());
   }
-  const bool tls12_allowed = min_control_tls_version == TlsVersion::kTls12 ||
-                             min_data_tls_version == TlsVersion::kTls12;
-  const bool tls13_only = min_control_tls_version == TlsVersion::kTls13 ||
-                          min_data_tls_version == TlsVersion::kTls13;
+  const bool tls12_allowed =
+      min_control_tls_version == TlsVersion::kTls12 || min_data_tls_version == TlsVersion::kTls12;
+  const bool tls13_only =
+      min_control_tls_version == TlsVersion::kTls13 || min_data_tls_version == TlsVersion::kTls13;
   // Each list is checked on its own first, so that the error names the field at fault.
   if (tls12_allowed || !cipher_suites.empty()) {
     auto checked = net::TlsPolicy{.min_version = TlsVersion::kTls12,
@@ -196,8 +196,9 @@ core::Result<ClusterPolicy> ApplyPolicyJson(const ClusterPolicy& base, std::stri
       CTLS_ASSIGN_OR_RETURN(policy.tls13_ciphersuites, ListField(key, value));
     } else if (key == kClientAuth) {
       if (!value.is_string()) {
-        return FieldError(key, std::string("expected \"none\", \"optional\" or \"required\", got ") +
-                                   JsonTypeName(value));
+        return FieldError(key,
+                          std::string("expected \"none\", \"optional\" or \"required\", got ") +
+                              JsonTypeName(value));
       }
       auto mode = net::ParseClientAuth(value.get<std::string>());
       if (!mode) {

@@ -123,8 +123,7 @@ TEST(ClusterPolicyTest, UnknownFieldsWrongTypesAndBadValuesNameTheField) {
 
 TEST(ClusterPolicyTest, CombinationsThatLeaveNoCipherAreRefused) {
   // TLS 1.3 only on one path needs a TLS 1.3 suite.
-  ExpectRefused(R"({"min_data_tls_version":"1.3","tls13_ciphersuites":""})",
-                "tls13_ciphersuites");
+  ExpectRefused(R"({"min_data_tls_version":"1.3","tls13_ciphersuites":""})", "tls13_ciphersuites");
   // TLS 1.2 only (no 1.3 suites) is allowed while both paths accept 1.2.
   auto no13 = ApplyPolicyJson(ClusterPolicy{}, R"({"tls13_ciphersuites":""})");
   ASSERT_TRUE(no13) << no13.error().message;

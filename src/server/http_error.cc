@@ -8,8 +8,7 @@ namespace clustertls::server {
 namespace {
 
 // What a client sees instead of a 5xx error's message (the detail goes to the server log).
-constexpr const char* kGenericInternalMessage =
-    "internal error (details are in the server log)";
+constexpr const char* kGenericInternalMessage = "internal error (details are in the server log)";
 
 }  // namespace
 

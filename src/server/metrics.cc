@@ -11,9 +11,9 @@ namespace {
 std::string FormatDouble(double value) {
   char buffer[400];
   const bool fixed = value > -1e15 && value < 1e15;
-  auto [end, ec] = fixed ? std::to_chars(buffer, buffer + sizeof buffer, value,
-                                         std::chars_format::fixed)
-                         : std::to_chars(buffer, buffer + sizeof buffer, value);
+  auto [end, ec] =
+      fixed ? std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed)
+            : std::to_chars(buffer, buffer + sizeof buffer, value);
   if (ec != std::errc()) {
     return "NaN";
   }
@@ -42,8 +42,7 @@ std::string EscapeLabel(std::string_view value) {
   return out;
 }
 
-void Header(std::string& out, std::string_view name, std::string_view type,
-            std::string_view help) {
+void Header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   out.append("# HELP ").append(name).append(" ").append(help).append("\n");
   out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
