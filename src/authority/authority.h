@@ -76,7 +76,8 @@ class Authority {
   // entry could not be appended, the record then staying unreturned).
   void SignAsync(const SignRequest& request, std::function<void(core::Result<SignedCert>)> done);
 
-  // SignAsync and wait.
+  // SignAsync and wait. Not from inside a `done` callback (that runs on the recorder thread,
+  // which would wait for itself).
   core::Result<SignedCert> Sign(const SignRequest& request);
 
   const ClusterCa& ca() const;

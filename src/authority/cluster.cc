@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "authority/named_cert.h"
-#include "core/encoding.h"
 #include "pki/names.h"
 
 namespace clustertls::authority {
