@@ -241,8 +241,8 @@ struct Authenticator::Impl {
     }
     ++state.failures;
     state.last_failure = now;
-    const int over = state.failures - std::max(options.free_failures, 0);
-    if (state.failures >= options.free_failures && over >= 0) {
+    const int over = state.failures - std::max(options.free_failures, 1);
+    if (over >= 0) {
       const seconds backoff =
           over >= 30 ? options.max_backoff : std::min(seconds{1LL << over}, options.max_backoff);
       state.blocked_until = now + backoff;
