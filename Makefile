@@ -16,14 +16,17 @@ $(BUILD)/build.ninja:
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Set-up, build, then the main job: a CA, a server and a client certificate in ./demo.
+# Set-up, build, then the main job: the control plane. `init` makes a cluster in ./demo the
+# first time (its root passphrase and admin password are printed once, never written to disk
+# in plaintext), then `serve` runs the HTTPS API on 127.0.0.1:9443 until Ctrl-C.
+DEMO_FQDN ?= demo.clustertls.test
 run: setup build
-	@if [ -e demo/ca/ca.crt ]; then \
-	  echo "demo/ already holds a quickstart (remove it to start again):"; \
-	  $(BUILD)/clustertls inspect demo/ca/ca.crt; \
+	@if [ -e demo/clustertls.json ]; then \
+	  echo "demo/ already holds a cluster (remove demo/ to start again; the admin password was printed by its init)"; \
 	else \
-	  $(BUILD)/clustertls quickstart --out demo; \
+	  $(BUILD)/clustertls init --data-dir demo --fqdn $(DEMO_FQDN) || exit 1; \
 	fi
+	$(BUILD)/clustertls serve --data-dir demo
 
 # Set-up, build, every test (unit + integration) through ctest.
 test: setup build
