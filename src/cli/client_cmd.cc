@@ -1,8 +1,958 @@
-// Placeholder: filled in by the issue-3 work.
+// The API client: `clustertls login` (pin the CA by fingerprint, create a token, save the client
+// config) and the commands that use the saved config: `cluster certificate|config`, `users`,
+// `tokens`, `audit` and `sign`. docs/api.md is the contract with the server.
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iomanip>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "authority/data_dir.h"
+#include "authority/secrets.h"
+#include "cli/client_config.h"
 #include "cli/common.h"
+#include "core/encoding.h"
+#include "core/files.h"
+#include "net/https_client.h"
+#include "store/store.h"
 
 namespace clustertls::cli {
 
-void AddClientCommands(CLI::App& /*app*/, Action* /*action*/) {}
+namespace {
+
+using core::ErrorCode;
+using json = nlohmann::json;
+
+// --- credentials ----------------------------------------------------------------------------
+
+const char* Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && v[0] != '\0' ? v : nullptr;
+}
+
+// Reads one line from the controlling terminal, without echo when `secret`. nullopt when there
+// is no terminal.
+std::optional<std::string> Prompt(const std::string& prompt, bool secret) {
+  int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    return std::nullopt;
+  }
+  termios saved{};
+  const bool have_termios = ::tcgetattr(fd, &saved) == 0;
+  if (secret && have_termios) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(fd, TCSAFLUSH, &quiet);
+  }
+  (void)!::write(fd, prompt.data(), prompt.size());
+  std::string line;
+  char c = 0;
+  while (::read(fd, &c, 1) == 1 && c != '\n') {
+    line.push_back(c);
+  }
+  if (secret && have_termios) {
+    ::tcsetattr(fd, TCSAFLUSH, &saved);
+    (void)!::write(fd, "\n", 1);
+  }
+  ::close(fd);
+  if (!line.empty() && line.back() == '\r') {
+    line.pop_back();
+  }
+  return line;
+}
+
+// The user name: the flag, else $CLUSTERTLS_USER, else a prompt on the terminal.
+core::Result<std::string> ResolveUser(const std::string& flag, const std::string& flag_name) {
+  if (!flag.empty()) {
+    return flag;
+  }
+  if (const char* env = Env("CLUSTERTLS_USER")) {
+    return std::string(env);
+  }
+  if (auto typed = Prompt("user: ", false); typed && !typed->empty()) {
+    return *typed;
+  }
+  return UsageError("no user name: pass " + flag_name + " or set CLUSTERTLS_USER");
+}
+
+// A password: the file, else $CLUSTERTLS_PASSWORD, else a no-echo prompt on the terminal.
+core::Result<std::string> ResolvePassword(const std::string& file, const std::string& user,
+                                          const std::string& flag_name) {
+  if (!file.empty()) {
+    return core::ReadPassphraseFile(file);
+  }
+  if (const char* env = Env("CLUSTERTLS_PASSWORD")) {
+    return std::string(env);
+  }
+  if (auto typed = Prompt("password for " + user + ": ", true); typed && !typed->empty()) {
+    return *typed;
+  }
+  return UsageError("no password for " + user + ": pass " + flag_name +
+                    " or set CLUSTERTLS_PASSWORD");
+}
+
+std::string BasicAuth(const std::string& user, const std::string& password) {
+  // RFC 7617 section 2: base64(user-id ":" password).
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const std::string in = user + ":" + password;
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                       (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    out += {kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63],
+            kAlphabet[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    const unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += {kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    const unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += {kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63], '='};
+  }
+  return "Basic " + out;
+}
+
+// Percent-encodes a path segment (RFC 3986 section 2.1).
+std::string PathSegment(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  return out;
+}
+
+// --- talking to the server ------------------------------------------------------------------
+
+// The options every API command has.
+struct ApiOptions {
+  std::string client_config;
+  std::string auth_user;
+  std::string auth_password_file;
+  bool json = false;
+};
+
+// Adds --client-config and the authentication options; `plain_auth_names` also accepts them as
+// --user / --password-file (commands where those flags mean something else do not).
+void AddApiOptions(CLI::App* cmd, ApiOptions& o, bool plain_auth_names, bool with_json) {
+  cmd->add_option("--client-config", o.client_config,
+                  "the client config written by `clustertls login` (default: "
+                  "$CLUSTERTLS_CLIENT_CONFIG, else $XDG_CONFIG_HOME/clustertls/client.json or "
+                  "~/.config/clustertls/client.json)");
+  if (plain_auth_names) {
+    cmd->add_option("--user,--auth-user", o.auth_user,
+                    "authenticate as this user (Basic) instead of the saved token");
+    cmd->add_option("--password-file,--auth-password-file", o.auth_password_file,
+                    "the password for --user (whole file, one trailing newline ignored; else "
+                    "$CLUSTERTLS_PASSWORD or a prompt)");
+  } else {
+    cmd->add_option("--auth-user", o.auth_user,
+                    "authenticate as this user (Basic) instead of the saved token");
+    cmd->add_option("--auth-password-file", o.auth_password_file,
+                    "the password for --auth-user (else $CLUSTERTLS_PASSWORD or a prompt)");
+  }
+  if (with_json) {
+    cmd->add_flag("--json", o.json, "print the server's JSON");
+  }
+}
+
+// A server error as one line: its message and the HTTP status.
+core::Error ServerError(const net::ClientResponse& response) {
+  std::string message;
+  json body = json::parse(response.body, nullptr, false);
+  if (!body.is_discarded() && body.is_object() && body.contains("error") &&
+      body["error"].is_object() && body["error"].contains("message") &&
+      body["error"]["message"].is_string()) {
+    message = body["error"]["message"].get<std::string>();
+  } else {
+    message = response.body.substr(0, 200);
+    for (char& c : message) {
+      if (c == '\n' || c == '\r') {
+        c = ' ';
+      }
+    }
+  }
+  const ErrorCode code = response.status == 404   ? ErrorCode::kNotFound
+                         : response.status == 409 ? ErrorCode::kAlreadyExists
+                         : response.status >= 500 ? ErrorCode::kInternal
+                                                  : ErrorCode::kInvalidArgument;
+  return core::Fail(code, "server: " + message + " (HTTP " + std::to_string(response.status) + ")");
+}
+
+class Api {
+ public:
+  static core::Result<Api> Open(const ApiOptions& o) {
+    CTLS_ASSIGN_OR_RETURN(std::string path, ClientConfigPath(o.client_config));
+    CTLS_ASSIGN_OR_RETURN(ClientConfig config, LoadClientConfig(path));
+    CTLS_ASSIGN_OR_RETURN(net::HttpsUrl url, net::ParseHttpsUrl(config.server));
+    Api api;
+    if (!o.auth_user.empty()) {
+      CTLS_ASSIGN_OR_RETURN(std::string password,
+                            ResolvePassword(o.auth_password_file, o.auth_user, "--password-file"));
+      api.authorization_ = BasicAuth(o.auth_user, password);
+    } else if (const char* token = Env("CLUSTERTLS_TOKEN")) {
+      api.authorization_ = std::string("Bearer ") + token;
+    } else if (!config.token.empty()) {
+      api.authorization_ = "Bearer " + config.token;
+    } else if (!config.user.empty()) {
+      CTLS_ASSIGN_OR_RETURN(std::string password,
+                            ResolvePassword(o.auth_password_file, config.user, "--password-file"));
+      api.authorization_ = BasicAuth(config.user, password);
+    } else {
+      return UsageError(path + " holds no token: run clustertls login, or pass --user");
+    }
+    CTLS_ASSIGN_OR_RETURN(api.client_,
+                          net::HttpsClient::Connect({.url = url, .ca_pem = config.ca_pem}));
+    return api;
+  }
+
+  // Sends a request and returns the response JSON of a 2xx answer; a server error otherwise.
+  core::Result<json> Call(const std::string& method, const std::string& target,
+                          const std::optional<json>& body = std::nullopt) {
+    net::ClientRequest request{.method = method,
+                               .target = target,
+                               .headers = {{"Authorization", authorization_}},
+                               .body = body ? body->dump() : std::string()};
+    CTLS_ASSIGN_OR_RETURN(net::ClientResponse response, client_->Send(request));
+    if (response.status < 200 || response.status >= 300) {
+      return ServerError(response);
+    }
+    json parsed = json::parse(response.body, nullptr, false);
+    if (parsed.is_discarded()) {
+      return core::Fail(ErrorCode::kParse,
+                        "server: the response to " + method + " " + target + " is not JSON");
+    }
+    return parsed;
+  }
+
+ private:
+  std::unique_ptr<net::HttpsClient> client_;
+  std::string authorization_;
+};
+
+// --- output ---------------------------------------------------------------------------------
+
+std::string Str(const json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || j[key].is_null()) {
+    return "-";
+  }
+  const json& v = j[key];
+  if (v.is_string()) {
+    return v.get<std::string>().empty() ? "-" : v.get<std::string>();
+  }
+  if (v.is_array()) {
+    std::string out;
+    for (const json& e : v) {
+      out += (out.empty() ? "" : ",") + (e.is_string() ? e.get<std::string>() : e.dump());
+    }
+    return out.empty() ? "-" : out;
+  }
+  return v.dump();
+}
+
+// Prints rows under a header, columns padded to their widest cell.
+void PrintTable(std::ostream& out, const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    width[i] = header[i].size();
+    for (const auto& row : rows) {
+      width[i] = std::max(width[i], row[i].size());
+    }
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string text;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      text += cells[i];
+      if (i + 1 < cells.size()) {
+        text += std::string(width[i] - cells[i].size() + 2, ' ');
+      }
+    }
+    out << text << '\n';
+  };
+  line(header);
+  for (const auto& row : rows) {
+    line(row);
+  }
+}
+
+void PrintJson(Context& ctx, const json& j) { ctx.out << j.dump(2) << '\n'; }
+
+void PrintPolicy(Context& ctx, const json& policy) {
+  for (const char* key : {"min_control_tls_version", "min_data_tls_version", "cipher_suites",
+                          "tls13_ciphersuites", "client_auth", "version"}) {
+    ctx.out << key << ": " << Str(policy, key) << '\n';
+  }
+}
+
+// --- login ----------------------------------------------------------------------------------
+
+struct LoginOptions {
+  std::string server;
+  std::string ca_fingerprint;
+  std::string user;
+  std::string password_file;
+  std::string client_config;
+  int expires_in_days = 0;
+};
+
+core::Result<int> RunLogin(const LoginOptions& o, Context& ctx) {
+  CTLS_ASSIGN_OR_RETURN(net::HttpsUrl url, net::ParseHttpsUrl(o.server));
+  CTLS_RETURN_IF_ERROR(NormalizeSha256Fingerprint(o.ca_fingerprint));
+  CTLS_ASSIGN_OR_RETURN(std::string path, ClientConfigPath(o.client_config));
+
+  // First contact, unverified: fetch the CA chain, then trust only the certificate whose
+  // fingerprint is the pin.
+  std::vector<pki::Certificate> chain;
+  {
+    CTLS_ASSIGN_OR_RETURN(
+        auto first,
+        net::HttpsClient::Connect({.url = url, .ca_pem = {}, .unverified_for_pinning = true}));
+    CTLS_ASSIGN_OR_RETURN(net::ClientResponse response, first->Send({.target = "/v1/ca/chain"}));
+    if (response.status != 200) {
+      return ServerError(response);
+    }
+    auto parsed = pki::Certificate::ParseAll(response.body);
+    if (!parsed) {
+      return parsed.error().WithContext(url.ToString() + "/v1/ca/chain");
+    }
+    chain = std::move(*parsed);
+  }
+  CTLS_ASSIGN_OR_RETURN(pki::Certificate pinned, FindPinnedCertificate(chain, o.ca_fingerprint));
+  ClientConfig config{.server = url.ToString(), .ca_pem = pinned.ToPem()};
+
+  // Verified from here on: the server must chain to the pinned CA and carry the URL's name.
+  CTLS_ASSIGN_OR_RETURN(auto client,
+                        net::HttpsClient::Connect({.url = url, .ca_pem = config.ca_pem}));
+  CTLS_ASSIGN_OR_RETURN(config.user, ResolveUser(o.user, "--user"));
+  CTLS_ASSIGN_OR_RETURN(std::string password,
+                        ResolvePassword(o.password_file, config.user, "--password-file"));
+  json body = json::object();
+  if (o.expires_in_days > 0) {
+    body["expires_in_days"] = o.expires_in_days;
+  }
+  CTLS_ASSIGN_OR_RETURN(
+      net::ClientResponse response,
+      client->Send({.method = "POST",
+                    .target = "/v1/tokens",
+                    .headers = {{"Authorization", BasicAuth(config.user, password)}},
+                    .body = body.dump()}));
+  if (response.status != 201 && response.status != 200) {
+    return ServerError(response);
+  }
+  json token = json::parse(response.body, nullptr, false);
+  if (token.is_discarded() || !token.is_object() || !token.contains("token") ||
+      !token["token"].is_string()) {
+    return core::Fail(ErrorCode::kParse, "server: the response to POST /v1/tokens has no token");
+  }
+  config.token = token["token"].get<std::string>();
+  CTLS_RETURN_IF_ERROR(SaveClientConfig(path, config));
+  ctx.out << "logged in to " << config.server << " as " << config.user << " (CA "
+          << pinned.fingerprint().colon << ")\n";
+  ctx.Info("token " + Str(token, "id") + " expires " + Str(token, "expires_at") +
+           "; client config saved to " + path);
+  return 0;
+}
+
+// --- audit verify from the store ------------------------------------------------------------
+
+int ReportAudit(Context& ctx, const authority::AuditCheck& check) {
+  if (!check.ok) {
+    ctx.out << "audit chain broken at entry " << check.first_bad_seq << ": " << check.problem
+            << '\n';
+    return 1;
+  }
+  ctx.out << "audit chain intact: " << check.entries << " entries\n";
+  return 0;
+}
+
+core::Result<int> VerifyAuditInDataDir(const std::string& dir, Context& ctx) {
+  CTLS_ASSIGN_OR_RETURN(authority::DataDirConfig config, authority::LoadDataDirConfig(dir));
+  CTLS_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, store::Store::Open(config.store_url));
+  authority::AuditVerifier verifier;
+  std::int64_t after = 0;
+  for (;;) {
+    CTLS_ASSIGN_OR_RETURN(std::vector<store::AuditEntry> page, store->ListAudit(after, 1000));
+    if (page.empty()) {
+      break;
+    }
+    for (const store::AuditEntry& entry : page) {
+      verifier.Add(entry);
+    }
+    after = page.back().seq;
+    if (!verifier.result().ok) {
+      break;
+    }
+  }
+  return ReportAudit(ctx, verifier.result());
+}
+
+// An entry of GET /v1/audit as the store holds it (details re-serialised as the server wrote
+// them: nlohmann's compact dump).
+core::Result<store::AuditEntry> AuditEntryFromJson(const json& e) {
+  auto text = [&](const char* key) -> core::Result<std::string> {
+    if (!e.contains(key) || !e[key].is_string()) {
+      return core::Fail(ErrorCode::kParse,
+                        "server: audit entry without a string '" + std::string(key) + "'");
+    }
+    return e[key].get<std::string>();
+  };
+  store::AuditEntry entry;
+  if (!e.is_object() || !e.contains("seq") || !e["seq"].is_number_integer()) {
+    return core::Fail(ErrorCode::kParse, "server: audit entry without a 'seq'");
+  }
+  entry.seq = e["seq"].get<std::int64_t>();
+  CTLS_ASSIGN_OR_RETURN(std::string time, text("time"));
+  CTLS_ASSIGN_OR_RETURN(entry.time, core::ParseTime(time));
+  CTLS_ASSIGN_OR_RETURN(entry.actor, text("actor"));
+  CTLS_ASSIGN_OR_RETURN(entry.action, text("action"));
+  CTLS_ASSIGN_OR_RETURN(entry.target, text("target"));
+  CTLS_ASSIGN_OR_RETURN(entry.source, text("source"));
+  CTLS_ASSIGN_OR_RETURN(entry.prev_hash, text("prev_hash"));
+  CTLS_ASSIGN_OR_RETURN(entry.hash, text("hash"));
+  if (e.contains("details")) {
+    entry.details_json = e["details"].is_string()
+                             ? e["details"].get<std::string>()
+                             : e["details"].dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  return entry;
+}
+
+core::Result<int> VerifyAuditOverApi(Api& api, Context& ctx) {
+  authority::AuditVerifier verifier;
+  std::int64_t after = 0;
+  for (;;) {
+    CTLS_ASSIGN_OR_RETURN(
+        json page, api.Call("GET", "/v1/audit?after=" + std::to_string(after) + "&limit=1000"));
+    if (!page.contains("entries") || !page["entries"].is_array()) {
+      return core::Fail(ErrorCode::kParse, "server: GET /v1/audit returned no 'entries'");
+    }
+    if (page["entries"].empty()) {
+      break;
+    }
+    for (const json& e : page["entries"]) {
+      CTLS_ASSIGN_OR_RETURN(store::AuditEntry entry, AuditEntryFromJson(e));
+      verifier.Add(entry);
+      after = entry.seq;
+    }
+    if (!verifier.result().ok) {
+      break;
+    }
+  }
+  return ReportAudit(ctx, verifier.result());
+}
+
+// --- command helpers -------------------------------------------------------------------------
+
+// Registers `cmd` to open the API with `o` and run `fn(api, ctx)`.
+template <typename Options, typename Fn>
+void OnApi(CLI::App* cmd, Action* action, std::shared_ptr<Options> o, Fn fn) {
+  cmd->callback([cmd, action, o, fn] {
+    (void)cmd;
+    *action = [o, fn](Context& ctx) -> core::Result<int> {
+      CTLS_ASSIGN_OR_RETURN(Api api, Api::Open(o->api));
+      return fn(*o, api, ctx);
+    };
+  });
+}
+
+struct CertSetOptions {
+  ApiOptions api;
+  std::string name;
+  std::string certificate_file;
+  std::string key_file;
+};
+struct NameOptions {
+  ApiOptions api;
+  std::string name;
+};
+struct PolicyOptions {
+  ApiOptions api;
+  std::string value;
+};
+struct UserOptions {
+  ApiOptions api;
+  std::string name;
+  std::string role;
+  std::string role_flag;
+  std::string password_file;
+};
+struct TokenOptions {
+  ApiOptions api;
+  std::string user;
+  int expires_in_days = 0;
+  std::string id;
+};
+struct AuditOptions {
+  ApiOptions api;
+  std::int64_t after = 0;
+  int limit = 100;
+  std::string data_dir;
+};
+struct SignOptions {
+  ApiOptions api;
+  std::string csr_file;
+  std::string profile = "server";
+  int days = 365;
+  std::string out;
+  bool force = false;
+};
+
+void AddClusterCommands(CLI::App& app, Action* action) {
+  CLI::App* cluster =
+      app.add_subcommand("cluster", "Manage the cluster through the control plane's API");
+  cluster->require_subcommand(1);
+  CLI::App* certificate =
+      cluster->add_subcommand("certificate", "The cluster's named certificates (cm, api, ...)");
+  certificate->require_subcommand(1);
+  {
+    auto o = std::make_shared<CertSetOptions>();
+    CLI::App* cmd = certificate->add_subcommand(
+        "set", "Replace a named certificate (PUT /v1/cluster/update_cert); validated first");
+    cmd->add_option("name", o->name, "certificate name (cm, api, proxy, syncer, metrics, ...)")
+        ->required();
+    cmd->add_option("--certificate-file", o->certificate_file,
+                    "PEM chain: leaf, then intermediates (root optional)")
+        ->required();
+    cmd->add_option("--key-file", o->key_file, "the leaf's PEM private key (unencrypted)")
+        ->required();
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, [](const CertSetOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      CTLS_ASSIGN_OR_RETURN(std::string cert, ReadInput(o.certificate_file));
+      CTLS_ASSIGN_OR_RETURN(std::string key, ReadInput(o.key_file));
+      CTLS_ASSIGN_OR_RETURN(json reply,
+                            api.Call("PUT", "/v1/cluster/update_cert",
+                                     json{{"name", o.name}, {"key", key}, {"certificate", cert}}));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+      } else {
+        ctx.out << "certificate " << Str(reply, "name") << " updated: version "
+                << Str(reply, "version") << '\n';
+      }
+      return 0;
+    });
+  }
+  {
+    auto o = std::make_shared<NameOptions>();
+    CLI::App* cmd = certificate->add_subcommand("list", "List the named certificates");
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, [](const NameOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("GET", "/v1/cluster/certificates"));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+        return 0;
+      }
+      std::vector<std::vector<std::string>> rows;
+      if (reply.contains("certificates") && reply["certificates"].is_array()) {
+        for (const json& c : reply["certificates"]) {
+          rows.push_back({Str(c, "name"), Str(c, "version"), Str(c, "not_after"), Str(c, "serial"),
+                          Str(c, "sans")});
+        }
+      }
+      PrintTable(ctx.out, {"NAME", "VERSION", "NOT AFTER", "SERIAL", "SANS"}, rows);
+      return 0;
+    });
+  }
+  {
+    auto o = std::make_shared<NameOptions>();
+    CLI::App* cmd = certificate->add_subcommand("delete", "Delete a named certificate");
+    cmd->add_option("name", o->name, "certificate name")->required();
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, [](const NameOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      CTLS_ASSIGN_OR_RETURN(json reply,
+                            api.Call("DELETE", "/v1/cluster/certificates/" + PathSegment(o.name)));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+      } else {
+        ctx.out << "deleted certificate " << o.name << '\n';
+      }
+      return 0;
+    });
+  }
+
+  CLI::App* config = cluster->add_subcommand("config", "The cluster's TLS policy");
+  config->require_subcommand(1);
+  {
+    auto o = std::make_shared<NameOptions>();
+    CLI::App* cmd = config->add_subcommand("show", "Print the TLS policy");
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, [](const NameOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("GET", "/v1/cluster/policy"));
+      o.api.json ? PrintJson(ctx, reply) : PrintPolicy(ctx, reply);
+      return 0;
+    });
+  }
+  struct Setting {
+    const char* command;
+    const char* field;
+    const char* help;
+    const char* value_help;
+  };
+  static constexpr Setting kSettings[] = {
+      {"min-control-tls-version", "min_control_tls_version",
+       "Minimum TLS version of the control plane's listener",
+       "1.2 or 1.3 (RFC 8996 refuses 1.0/1.1)"},
+      {"min-data-tls-version", "min_data_tls_version", "Minimum TLS version of the data path",
+       "1.2 or 1.3"},
+      {"cipher-suites", "cipher_suites", "OpenSSL cipher list for TLS 1.2 and below",
+       "e.g. 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384'"},
+      {"tls13-ciphersuites", "tls13_ciphersuites", "TLS 1.3 cipher suites",
+       "e.g. 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256'"},
+      {"client-auth", "client_auth", "Client certificates on the data path",
+       "none, optional or required"},
+  };
+  for (const Setting& setting : kSettings) {
+    auto o = std::make_shared<PolicyOptions>();
+    CLI::App* cmd = config->add_subcommand(setting.command,
+                                           std::string(setting.help) + " (PUT /v1/cluster/policy)");
+    cmd->add_option("value", o->value, setting.value_help)->required();
+    AddApiOptions(cmd, o->api, true, true);
+    const std::string field = setting.field;
+    OnApi(cmd, action, o,
+          [field](const PolicyOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+            CTLS_ASSIGN_OR_RETURN(json reply,
+                                  api.Call("PUT", "/v1/cluster/policy", json{{field, o.value}}));
+            o.api.json ? PrintJson(ctx, reply) : PrintPolicy(ctx, reply);
+            return 0;
+          });
+  }
+}
+
+void AddUserCommands(CLI::App& app, Action* action) {
+  CLI::App* users = app.add_subcommand("users", "Users of the control plane (admin)");
+  users->require_subcommand(1);
+  {
+    auto o = std::make_shared<UserOptions>();
+    CLI::App* cmd = users->add_subcommand("list", "List users");
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, [](const UserOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("GET", "/v1/users"));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+        return 0;
+      }
+      std::vector<std::vector<std::string>> rows;
+      if (reply.contains("users") && reply["users"].is_array()) {
+        for (const json& u : reply["users"]) {
+          rows.push_back(
+              {Str(u, "name"), Str(u, "role"), Str(u, "created_at"), Str(u, "disabled")});
+        }
+      }
+      PrintTable(ctx.out, {"NAME", "ROLE", "CREATED", "DISABLED"}, rows);
+      return 0;
+    });
+  }
+  {
+    auto o = std::make_shared<UserOptions>();
+    CLI::App* cmd = users->add_subcommand(
+        "add",
+        "Create a user; without --password-file the server generates a password and it "
+        "is printed once");
+    cmd->add_option("name", o->name, "user name ([a-z0-9._-]{1,64})")->required();
+    cmd->add_option("--role", o->role, "admin, operator or reader")->required();
+    cmd->add_option("--password-file", o->password_file,
+                    "the new user's password (at least 12 characters)");
+    AddApiOptions(cmd, o->api, false, true);
+    OnApi(cmd, action, o, [](const UserOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      json body{{"name", o.name}, {"role", o.role}};
+      if (!o.password_file.empty()) {
+        CTLS_ASSIGN_OR_RETURN(std::string password, core::ReadPassphraseFile(o.password_file));
+        body["password"] = password;
+      }
+      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("POST", "/v1/users", body));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+        return 0;
+      }
+      ctx.out << "created user " << Str(reply, "name") << " (role " << Str(reply, "role") << ")\n";
+      if (reply.contains("password") && reply["password"].is_string()) {
+        ctx.out << Str(reply, "name") << " password: " << reply["password"].get<std::string>()
+                << '\n';
+      }
+      return 0;
+    });
+  }
+  {
+    auto o = std::make_shared<UserOptions>();
+    CLI::App* cmd = users->add_subcommand("delete", "Delete a user (not the last admin)");
+    cmd->add_option("name", o->name, "user name")->required();
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, [](const UserOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("DELETE", "/v1/users/" + PathSegment(o.name)));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+      } else {
+        ctx.out << "deleted user " << o.name << '\n';
+      }
+      return 0;
+    });
+  }
+  {
+    auto o = std::make_shared<UserOptions>();
+    CLI::App* cmd = users->add_subcommand("set-role", "Change a user's role");
+    cmd->add_option("name", o->name, "user name")->required();
+    cmd->add_option("role", o->role, "admin, operator or reader");
+    cmd->add_option("--role", o->role_flag, "the same as the positional role");
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, [](const UserOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      const std::string role = o.role.empty() ? o.role_flag : o.role;
+      if (role.empty()) {
+        return UsageError("users set-role: give the role (admin, operator or reader)");
+      }
+      CTLS_ASSIGN_OR_RETURN(
+          json reply, api.Call("PUT", "/v1/users/" + PathSegment(o.name), json{{"role", role}}));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+      } else {
+        ctx.out << "user " << Str(reply, "name") << " now has role " << Str(reply, "role") << '\n';
+      }
+      return 0;
+    });
+  }
+  {
+    auto o = std::make_shared<UserOptions>();
+    CLI::App* cmd = users->add_subcommand("set-password", "Set a user's password");
+    cmd->add_option("name", o->name, "user name")->required();
+    cmd->add_option("--password-file", o->password_file,
+                    "the new password (else a prompt on the terminal)");
+    AddApiOptions(cmd, o->api, false, true);
+    OnApi(cmd, action, o, [](const UserOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      std::string password;
+      if (!o.password_file.empty()) {
+        CTLS_ASSIGN_OR_RETURN(password, core::ReadPassphraseFile(o.password_file));
+      } else {
+        auto typed = Prompt("new password for " + o.name + ": ", true);
+        if (!typed || typed->empty()) {
+          return UsageError("users set-password: pass --password-file (no terminal to prompt)");
+        }
+        auto again = Prompt("repeat the password: ", true);
+        if (!again || *again != *typed) {
+          return UsageError("users set-password: the passwords differ");
+        }
+        password = *typed;
+      }
+      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("PUT", "/v1/users/" + PathSegment(o.name),
+                                                 json{{"password", password}}));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+      } else {
+        ctx.out << "password of " << o.name << " changed\n";
+      }
+      return 0;
+    });
+  }
+}
+
+void AddTokenCommands(CLI::App& app, Action* action) {
+  CLI::App* tokens = app.add_subcommand("tokens", "API tokens (shown once, stored hashed)");
+  tokens->require_subcommand(1);
+  {
+    auto o = std::make_shared<TokenOptions>();
+    CLI::App* cmd = tokens->add_subcommand("create", "Create an API token; it is printed once");
+    cmd->add_option("--user", o->user, "the token's user (admin only; default: yourself)");
+    cmd->add_option("--expires-in-days", o->expires_in_days, "lifetime in days")
+        ->check(CLI::Range(1, 3650));
+    AddApiOptions(cmd, o->api, false, true);
+    OnApi(cmd, action, o, [](const TokenOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      json body = json::object();
+      if (!o.user.empty()) {
+        body["user"] = o.user;
+      }
+      if (o.expires_in_days > 0) {
+        body["expires_in_days"] = o.expires_in_days;
+      }
+      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("POST", "/v1/tokens", body));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+        return 0;
+      }
+      ctx.out << "token: " << Str(reply, "token") << '\n';
+      ctx.out << "id: " << Str(reply, "id") << "  user: " << Str(reply, "user")
+              << "  expires: " << Str(reply, "expires_at") << '\n';
+      ctx.Info("The token is shown only this once.");
+      return 0;
+    });
+  }
+  {
+    auto o = std::make_shared<TokenOptions>();
+    CLI::App* cmd = tokens->add_subcommand("list", "List tokens (yours; admin: all)");
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, [](const TokenOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("GET", "/v1/tokens"));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+        return 0;
+      }
+      std::vector<std::vector<std::string>> rows;
+      if (reply.contains("tokens") && reply["tokens"].is_array()) {
+        for (const json& t : reply["tokens"]) {
+          rows.push_back({Str(t, "id"), Str(t, "user"), Str(t, "created_at"), Str(t, "expires_at"),
+                          Str(t, "last_used")});
+        }
+      }
+      PrintTable(ctx.out, {"ID", "USER", "CREATED", "EXPIRES", "LAST USED"}, rows);
+      return 0;
+    });
+  }
+  {
+    auto o = std::make_shared<TokenOptions>();
+    CLI::App* cmd = tokens->add_subcommand("delete", "Delete a token");
+    cmd->add_option("id", o->id, "token id")->required();
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, [](const TokenOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("DELETE", "/v1/tokens/" + PathSegment(o.id)));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+      } else {
+        ctx.out << "deleted token " << o.id << '\n';
+      }
+      return 0;
+    });
+  }
+}
+
+void AddAuditCommands(CLI::App& app, Action* action) {
+  CLI::App* audit = app.add_subcommand("audit", "The append-only, hash-chained audit log");
+  audit->require_subcommand(1);
+  {
+    auto o = std::make_shared<AuditOptions>();
+    CLI::App* cmd = audit->add_subcommand("list", "List audit entries (GET /v1/audit)");
+    cmd->add_option("--after", o->after, "entries after this sequence number")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--limit", o->limit, "at most this many entries (1-1000)")
+        ->check(CLI::Range(1, 1000));
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, [](const AuditOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      CTLS_ASSIGN_OR_RETURN(json reply,
+                            api.Call("GET", "/v1/audit?after=" + std::to_string(o.after) +
+                                                "&limit=" + std::to_string(o.limit)));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+        return 0;
+      }
+      std::vector<std::vector<std::string>> rows;
+      if (reply.contains("entries") && reply["entries"].is_array()) {
+        for (const json& e : reply["entries"]) {
+          rows.push_back({Str(e, "seq"), Str(e, "time"), Str(e, "actor"), Str(e, "action"),
+                          Str(e, "target"), Str(e, "source")});
+        }
+      }
+      PrintTable(ctx.out, {"SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "SOURCE"}, rows);
+      return 0;
+    });
+  }
+  {
+    auto o = std::make_shared<AuditOptions>();
+    CLI::App* cmd = audit->add_subcommand(
+        "verify",
+        "Check the audit chain: every entry's hash and link to the previous one. Over the API\n"
+        "(every page of GET /v1/audit), or with --data-dir straight from the store, so an edit\n"
+        "made in the database is detected. Exit 1 with \"audit chain broken at entry N: ...\".");
+    cmd->add_option("--data-dir", o->data_dir,
+                    "read the store of this data directory instead of asking the server");
+    AddApiOptions(cmd, o->api, true, false);
+    cmd->callback([o, action] {
+      *action = [o](Context& ctx) -> core::Result<int> {
+        if (!o->data_dir.empty()) {
+          return VerifyAuditInDataDir(o->data_dir, ctx);
+        }
+        CTLS_ASSIGN_OR_RETURN(Api api, Api::Open(o->api));
+        return VerifyAuditOverApi(api, ctx);
+      };
+    });
+  }
+}
+
+void AddSignCommand(CLI::App& app, Action* action) {
+  auto o = std::make_shared<SignOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "sign",
+      "Have the control plane's CA sign a CSR (POST /v1/ca/sign); writes the leaf and\n"
+      "its chain (leaf, issuing CA, root) to --out");
+  cmd->add_option("--csr", o->csr_file, "the PEM CSR")->required();
+  cmd->add_option("--profile", o->profile, "server, client or peer")
+      ->check(CLI::IsMember({"server", "client", "peer"}));
+  cmd->add_option("--days", o->days, "validity in days (at most 825)")->check(CLI::Range(1, 825));
+  cmd->add_option("--out", o->out, "where to write the certificate chain (PEM, 0644)")->required();
+  cmd->add_flag("--force", o->force, "replace an existing --out file");
+  AddApiOptions(cmd, o->api, true, true);
+  OnApi(cmd, action, o, [](const SignOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+    if (!o.force && core::PathExists(o.out)) {
+      return core::Fail(ErrorCode::kAlreadyExists, o.out + " exists (use --force to replace it)");
+    }
+    CTLS_ASSIGN_OR_RETURN(std::string csr, ReadInput(o.csr_file));
+    CTLS_ASSIGN_OR_RETURN(json reply,
+                          api.Call("POST", "/v1/ca/sign",
+                                   json{{"csr", csr}, {"profile", o.profile}, {"days", o.days}}));
+    if (!reply.contains("certificate") || !reply["certificate"].is_string()) {
+      return core::Fail(ErrorCode::kParse,
+                        "server: the response to POST /v1/ca/sign has no "
+                        "certificate");
+    }
+    std::string pem = reply["certificate"].get<std::string>();
+    if (reply.contains("chain") && reply["chain"].is_string()) {
+      pem += reply["chain"].get<std::string>();
+    }
+    CTLS_RETURN_IF_ERROR(
+        core::WriteFileAtomic(o.out, pem, {.mode = core::kPublicFileMode, .overwrite = o.force}));
+    if (o.api.json) {
+      PrintJson(ctx, reply);
+    } else {
+      ctx.out << "signed serial " << Str(reply, "serial") << ", valid until "
+              << Str(reply, "not_after") << ", written to " << o.out << '\n';
+    }
+    return 0;
+  });
+}
+
+}  // namespace
+
+void AddClientCommands(CLI::App& app, Action* action) {
+  {
+    auto o = std::make_shared<LoginOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "login",
+        "Log in to a control plane: fetch its CA chain, trust it only if a certificate of it\n"
+        "has the SHA-256 fingerprint given (as `clustertls init` printed it; colons optional),\n"
+        "then, verified against that CA, create an API token and save the client config\n"
+        "(mode 0600). Credentials from --user/--password-file, CLUSTERTLS_USER/\n"
+        "CLUSTERTLS_PASSWORD, or a prompt on the terminal.");
+    cmd->add_option("--server", o->server, "https://HOST:PORT of `clustertls serve`")->required();
+    cmd->add_option("--ca-fingerprint", o->ca_fingerprint,
+                    "SHA-256 fingerprint of the cluster's CA (AB:CD:... or abcd...)")
+        ->required();
+    cmd->add_option("--user", o->user, "user name (else CLUSTERTLS_USER or a prompt)");
+    cmd->add_option("--password-file", o->password_file,
+                    "file holding the password (else CLUSTERTLS_PASSWORD or a no-echo prompt)");
+    cmd->add_option("--client-config", o->client_config,
+                    "where to save the client config (default: $CLUSTERTLS_CLIENT_CONFIG, else "
+                    "$XDG_CONFIG_HOME/clustertls/client.json or ~/.config/clustertls/client.json)");
+    cmd->add_option("--expires-in-days", o->expires_in_days,
+                    "lifetime of the token (default: the server's)")
+        ->check(CLI::Range(1, 3650));
+    cmd->callback([o, action] { *action = [o](Context& ctx) { return RunLogin(*o, ctx); }; });
+  }
+  AddClusterCommands(app, action);
+  AddUserCommands(app, action);
+  AddTokenCommands(app, action);
+  AddAuditCommands(app, action);
+  AddSignCommand(app, action);
+}
 
 }  // namespace clustertls::cli
