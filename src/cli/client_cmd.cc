@@ -225,6 +225,13 @@ class Api {
   // Sends a request and returns the response JSON of a 2xx answer; a server error otherwise.
   core::Result<json> Call(const std::string& method, const std::string& target,
                           const std::optional<json>& body = std::nullopt) {
+    return CallAs<json>(method, target, body);
+  }
+
+  // The same, parsed as JsonT (ordered_json keeps the server's key order).
+  template <typename JsonT>
+  core::Result<JsonT> CallAs(const std::string& method, const std::string& target,
+                             const std::optional<json>& body = std::nullopt) {
     net::ClientRequest request{.method = method,
                                .target = target,
                                .headers = {{"Authorization", authorization_}},
@@ -233,7 +240,7 @@ class Api {
     if (response.status < 200 || response.status >= 300) {
       return ServerError(response);
     }
-    json parsed = json::parse(response.body, nullptr, false);
+    JsonT parsed = JsonT::parse(response.body, nullptr, false);
     if (parsed.is_discarded()) {
       return core::Fail(ErrorCode::kParse,
                         "server: the response to " + method + " " + target + " is not JSON");
@@ -403,9 +410,10 @@ core::Result<int> VerifyAuditInDataDir(const std::string& dir, Context& ctx) {
   return ReportAudit(ctx, verifier.result());
 }
 
-// An entry of GET /v1/audit as the store holds it (details re-serialised as the server wrote
-// them: nlohmann's compact dump).
-core::Result<store::AuditEntry> AuditEntryFromJson(const json& e) {
+// An entry of GET /v1/audit as the store holds it: `details_json` verbatim when the server sends
+// it, else `details` re-serialised compactly in the order the server sent its keys (so the
+// server must send them in stored order).
+core::Result<store::AuditEntry> AuditEntryFromJson(const nlohmann::ordered_json& e) {
   auto text = [&](const char* key) -> core::Result<std::string> {
     if (!e.contains(key) || !e[key].is_string()) {
       return core::Fail(ErrorCode::kParse,
@@ -426,10 +434,13 @@ core::Result<store::AuditEntry> AuditEntryFromJson(const json& e) {
   CTLS_ASSIGN_OR_RETURN(entry.source, text("source"));
   CTLS_ASSIGN_OR_RETURN(entry.prev_hash, text("prev_hash"));
   CTLS_ASSIGN_OR_RETURN(entry.hash, text("hash"));
-  if (e.contains("details")) {
-    entry.details_json = e["details"].is_string()
-                             ? e["details"].get<std::string>()
-                             : e["details"].dump(-1, ' ', false, json::error_handler_t::replace);
+  if (e.contains("details_json") && e["details_json"].is_string()) {
+    entry.details_json = e["details_json"].get<std::string>();
+  } else if (e.contains("details")) {
+    entry.details_json =
+        e["details"].is_string()
+            ? e["details"].get<std::string>()
+            : e["details"].dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   }
   return entry;
 }
@@ -438,15 +449,16 @@ core::Result<int> VerifyAuditOverApi(Api& api, Context& ctx) {
   authority::AuditVerifier verifier;
   std::int64_t after = 0;
   for (;;) {
-    CTLS_ASSIGN_OR_RETURN(
-        json page, api.Call("GET", "/v1/audit?after=" + std::to_string(after) + "&limit=1000"));
+    CTLS_ASSIGN_OR_RETURN(nlohmann::ordered_json page,
+                          api.CallAs<nlohmann::ordered_json>(
+                              "GET", "/v1/audit?after=" + std::to_string(after) + "&limit=1000"));
     if (!page.contains("entries") || !page["entries"].is_array()) {
       return core::Fail(ErrorCode::kParse, "server: GET /v1/audit returned no 'entries'");
     }
     if (page["entries"].empty()) {
       break;
     }
-    for (const json& e : page["entries"]) {
+    for (const auto& e : page["entries"]) {
       CTLS_ASSIGN_OR_RETURN(store::AuditEntry entry, AuditEntryFromJson(e));
       verifier.Add(entry);
       after = entry.seq;
