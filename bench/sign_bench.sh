@@ -152,9 +152,9 @@ EOF
 # --- clustertls ----------------------------------------------------------------------------
 start_clustertls() {
   local d="$work/cluster" line fp fp_root pw i
-  "$bin" init --data-dir "$d" --fqdn "$fqdn" >"$work/init.out" 2>&1 ||
-    die "clustertls init failed: $(grep -v -i password "$work/init.out" | tail -3)"
-  chmod 600 "$work/init.out"
+  # init prints the admin password and the root CA passphrase: its output stays 0600.
+  (umask 077 && "$bin" init --data-dir "$d" --fqdn "$fqdn" >"$work/init.out" 2>&1) ||
+    die "clustertls init failed: $(grep -v -i -E 'password|passphrase' "$work/init.out" | tail -3)"
   "$bin" serve --data-dir "$d" --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
   ctls_pid=$!
   pids+=("$ctls_pid")
