@@ -1,7 +1,5 @@
 #include "server/api.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -10,6 +8,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -47,7 +46,8 @@ net::Response Json(const json& j, int status = 200) { return JsonResponse(Dump(j
 
 net::Response Error(const core::Error& error) {
   if (HttpStatus(error.code) >= 500) {
-    Log("internal error: " + error.message + (error.detail.empty() ? "" : " (" + error.detail + ")"));
+    Log("internal error: " + error.message +
+        (error.detail.empty() ? "" : " (" + error.detail + ")"));
   }
   return ErrorResponse(error);
 }
@@ -206,8 +206,7 @@ core::Result<void> CheckUserName(const std::string& name) {
     return core::Fail(core::ErrorCode::kInvalidArgument, "name: must be 1-64 characters");
   }
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) {
       return core::Fail(core::ErrorCode::kInvalidArgument,
                         "name: only a-z, 0-9, '.', '_' and '-' are allowed");
@@ -252,15 +251,15 @@ core::Result<std::optional<std::int64_t>> IntField(const json& body, const std::
   if (!it->is_number_integer()) {
     return core::Fail(core::ErrorCode::kInvalidArgument, field + ": must be an integer");
   }
-  if (it->is_number_unsigned() && it->get<std::uint64_t>() >
-                                      static_cast<std::uint64_t>(INT64_MAX)) {
+  if (it->is_number_unsigned() &&
+      it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
     return core::Fail(core::ErrorCode::kInvalidArgument, field + ": out of range");
   }
   std::int64_t v = it->get<std::int64_t>();
   if (v < min || v > max) {
     return core::Fail(core::ErrorCode::kInvalidArgument,
-                      field + ": " + std::to_string(v) + " is out of range " +
-                          std::to_string(min) + ".." + std::to_string(max));
+                      field + ": " + std::to_string(v) + " is out of range " + std::to_string(min) +
+                          ".." + std::to_string(max));
   }
   return std::optional<std::int64_t>(v);
 }
@@ -347,7 +346,6 @@ struct Api::Impl {
     return [f](Impl& impl, Call& call, const net::Respond& respond) { respond(f(impl, call)); };
   }
 
-
   ApiOptions o;
   std::vector<Route> routes;
   std::mutex users_mu;  // serialises user changes (the last-admin rule)
@@ -423,14 +421,15 @@ struct Api::Impl {
     }
     if (spec == nullptr) {
       net::Response r = ErrorResponse(405, "method_not_allowed",
-                                      call.request.method + " is not allowed on " +
-                                          route->pattern + " (allowed: " + allow + ")");
+                                      call.request.method + " is not allowed on " + route->pattern +
+                                          " (allowed: " + allow + ")");
       r.headers.emplace_back("Allow", allow);
       respond(std::move(r));
       return;
     }
     if (spec->min_role) {
-      AuthOutcome outcome = o.authenticator->Authenticate(call.request, call.connection.remote_address);
+      AuthOutcome outcome =
+          o.authenticator->Authenticate(call.request, call.connection.remote_address);
       if (!outcome.principal) {
         if (outcome.failure == AuthFailure::kBadCredentials ||
             outcome.failure == AuthFailure::kMalformed) {
@@ -509,18 +508,17 @@ struct Api::Impl {
       std::transform(type.begin(), type.end(), type.begin(),
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       if (!type.empty() && type.find("json") == std::string::npos) {
-        return fail(ErrorResponse(415, "unsupported_media_type",
-                                  "request body: expected application/json, got " +
-                                      std::string(call.request.Header("Content-Type").value_or(""))
-                                          .substr(0, 100)));
+        return fail(ErrorResponse(
+            415, "unsupported_media_type",
+            "request body: expected application/json, got " +
+                std::string(call.request.Header("Content-Type").value_or("")).substr(0, 100)));
       }
       return fail(ErrorResponse(400, "parse",
                                 body.empty() ? "request body: empty (expected a JSON object)"
                                              : "request body: malformed JSON"));
     }
     if (!parsed.is_object()) {
-      return fail(ErrorResponse(400, "invalid_argument",
-                                "request body: expected a JSON object"));
+      return fail(ErrorResponse(400, "invalid_argument", "request body: expected a JSON object"));
     }
     if (fields) {
       if (auto r = CheckFields(parsed, *fields, "request body: "); !r) {
@@ -542,9 +540,8 @@ struct Api::Impl {
                             .target = target,
                             .source = call.connection.remote_address,
                             .details_json = Dump(details)};
-    auto entry = o.store->AppendAudit(input, [](const store::AuditEntry& e) {
-      return authority::AuditHash(e);
-    });
+    auto entry = o.store->AppendAudit(
+        input, [](const store::AuditEntry& e) { return authority::AuditHash(e); });
     if (!entry) {
       return entry.error().WithContext("audit log");
     }
@@ -573,7 +570,9 @@ struct Api::Impl {
   net::Response MetricsRoute(Call&) {
     std::vector<Metrics::Expiry> expiries;
     const authority::ClusterCa& ca = o.authority->ca();
-    auto unix = [](core::TimePoint t) { return static_cast<std::int64_t>(t.time_since_epoch().count()); };
+    auto unix = [](core::TimePoint t) {
+      return static_cast<std::int64_t>(t.time_since_epoch().count());
+    };
     expiries.push_back({"ca", "root", unix(ca.root.not_after())});
     expiries.push_back({"ca", ca.issuer_id, unix(ca.issuing.certificate().not_after())});
     auto named = o.store->ListNamedCerts();
@@ -619,24 +618,24 @@ struct Api::Impl {
     request.source = call.connection.remote_address;
     Metrics* metrics = o.metrics;
     std::string profile_name = request.profile;
-    o.authority->SignAsync(request, [respond, metrics, profile_name](
-                                        core::Result<authority::SignedCert> result) {
-      if (!result) {
-        respond(Error(result.error()));
-        return;
-      }
-      metrics->CountIssued(profile_name);
-      respond(Json({{"certificate", result->certificate_pem},
-                    {"chain", result->chain_pem},
-                    {"serial", result->serial_hex},
-                    {"not_after", core::FormatTime(result->not_after)}},
-                   201));
-    });
+    o.authority->SignAsync(
+        request, [respond, metrics, profile_name](core::Result<authority::SignedCert> result) {
+          if (!result) {
+            respond(Error(result.error()));
+            return;
+          }
+          metrics->CountIssued(profile_name);
+          respond(Json({{"certificate", result->certificate_pem},
+                        {"chain", result->chain_pem},
+                        {"serial", result->serial_hex},
+                        {"not_after", core::FormatTime(result->not_after)}},
+                       201));
+        });
   }
 
   net::Response ListCertificates(Call& call) {
-    if (auto r = CheckQuery(call, {"name", "profile", "expiring_before", "revoked", "limit",
-                                   "cursor"});
+    if (auto r =
+            CheckQuery(call, {"name", "profile", "expiring_before", "revoked", "limit", "cursor"});
         !r) {
       return Error(r.error());
     }
@@ -728,9 +727,8 @@ struct Api::Impl {
   }
 
   core::Result<authority::ValidatedNamedCert> Validate(const authority::NamedCertInput& input) {
-    authority::NamedCertRules rules{.fqdn = o.fqdn,
-                                    .cluster_chain = ClusterChain(),
-                                    .now = o.clock->Now()};
+    authority::NamedCertRules rules{
+        .fqdn = o.fqdn, .cluster_chain = ClusterChain(), .now = o.clock->Now()};
     return authority::ValidateNamedCert(input, rules);
   }
 
@@ -740,10 +738,10 @@ struct Api::Impl {
     std::vector<std::int64_t> versions;
     bool api_changed = false;
     for (const auto& v : certs) {
-      CTLS_ASSIGN_OR_RETURN(std::int64_t version,
-                            authority::PutNamedCert(*o.store, *o.sealing_key, v.name, v.key,
-                                                    v.chain_pem, o.clock->Now(),
-                                                    call.principal.Describe(), *o.rng));
+      CTLS_ASSIGN_OR_RETURN(
+          std::int64_t version,
+          authority::PutNamedCert(*o.store, *o.sealing_key, v.name, v.key, v.chain_pem,
+                                  o.clock->Now(), call.principal.Describe(), *o.rng));
       versions.push_back(version);
       api_changed = api_changed || v.name == "api";
       const pki::Certificate& leaf = v.chain.front();
@@ -1067,8 +1065,7 @@ struct Api::Impl {
           return Error(others.error());
         }
         if (*others == 0) {
-          return ErrorResponse(409, "conflict",
-                               "user \"" + name + "\" is the last active admin");
+          return ErrorResponse(409, "conflict", "user \"" + name + "\" is the last active admin");
         }
       }
       if (auto r = o.store->UpdateUser(user); !r) {
@@ -1099,8 +1096,7 @@ struct Api::Impl {
           return Error(others.error());
         }
         if (*others == 0) {
-          return ErrorResponse(409, "conflict",
-                               "user \"" + name + "\" is the last active admin");
+          return ErrorResponse(409, "conflict", "user \"" + name + "\" is the last active admin");
         }
       }
       if (auto r = o.store->DeleteUser(name); !r) {
@@ -1127,8 +1123,7 @@ struct Api::Impl {
     }
     std::string owner = user->value_or(call.principal.user);
     if (owner != call.principal.user && call.principal.role != Role::kAdmin) {
-      return ErrorResponse(403, "forbidden",
-                           "only an admin may create a token for another user");
+      return ErrorResponse(403, "forbidden", "only an admin may create a token for another user");
     }
     auto target = o.store->GetUser(owner);
     if (!target) {
@@ -1165,7 +1160,7 @@ struct Api::Impl {
 
   net::Response ListTokens(Call& call) {
     auto tokens = o.store->ListTokens(call.principal.role == Role::kAdmin ? std::string()
-                                                                         : call.principal.user);
+                                                                          : call.principal.user);
     if (!tokens) {
       return Error(tokens.error());
     }
@@ -1179,7 +1174,8 @@ struct Api::Impl {
   net::Response DeleteToken(Call& call) {
     const std::string& id = call.params[0];
     auto token = o.store->GetToken(id);
-    bool visible = token && (call.principal.role == Role::kAdmin || token->user == call.principal.user);
+    bool visible =
+        token && (call.principal.role == Role::kAdmin || token->user == call.principal.user);
     if (!token && token.error().code != core::ErrorCode::kNotFound) {
       return Error(token.error());
     }
@@ -1246,7 +1242,8 @@ struct Api::Impl {
 void Api::Impl::BuildRoutes() {
   using R = Role;
   auto get = [](std::optional<Role> role, RouteFn fn) {
-    return MethodSpec{.method = "GET", .min_role = role, .json_body = false, .fields = {}, .fn = fn};
+    return MethodSpec{
+        .method = "GET", .min_role = role, .json_body = false, .fields = {}, .fn = fn};
   };
   auto with_body = [](std::string method, Role role, std::optional<std::vector<std::string>> fields,
                       RouteFn fn) {
@@ -1257,8 +1254,8 @@ void Api::Impl::BuildRoutes() {
                       .fn = std::move(fn)};
   };
   auto del = [](Role role, RouteFn fn) {
-    return MethodSpec{.method = "DELETE", .min_role = role, .json_body = false, .fields = {},
-                      .fn = fn};
+    return MethodSpec{
+        .method = "DELETE", .min_role = role, .json_body = false, .fields = {}, .fn = fn};
   };
   Add("/health", {get(std::nullopt, Sync([](Impl& i, Call& c) { return i.Health(c); }))});
   Add("/metrics", {get(R::kReader, Sync([](Impl& i, Call& c) { return i.MetricsRoute(c); }))});
@@ -1271,10 +1268,9 @@ void Api::Impl::BuildRoutes() {
                  Sync([](Impl& i, Call& c) { return i.PutCertificates(c); }))});
   Add("/v1/cluster/certificates/{name}",
       {del(R::kAdmin, Sync([](Impl& i, Call& c) { return i.DeleteNamed(c); }))});
-  Add("/v1/cluster/policy",
-      {get(R::kReader, Sync([](Impl& i, Call& c) { return i.GetPolicy(c); })),
-       with_body("PUT", R::kAdmin, std::nullopt,
-                 Sync([](Impl& i, Call& c) { return i.PutPolicy(c); }))});
+  Add("/v1/cluster/policy", {get(R::kReader, Sync([](Impl& i, Call& c) { return i.GetPolicy(c); })),
+                             with_body("PUT", R::kAdmin, std::nullopt,
+                                       Sync([](Impl& i, Call& c) { return i.PutPolicy(c); }))});
   Add("/v1/ca/chain", {get(std::nullopt, Sync([](Impl& i, Call& c) { return i.CaChain(c); }))});
   Add("/v1/ca/sign",
       {with_body("POST", R::kOperator, std::vector<std::string>{"csr", "profile", "days"},
@@ -1295,7 +1291,8 @@ void Api::Impl::BuildRoutes() {
       {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListTokens(c); })),
        with_body("POST", R::kReader, std::vector<std::string>{"user", "expires_in_days"},
                  Sync([](Impl& i, Call& c) { return i.CreateToken(c); }))});
-  Add("/v1/tokens/{id}", {del(R::kReader, Sync([](Impl& i, Call& c) { return i.DeleteToken(c); }))});
+  Add("/v1/tokens/{id}",
+      {del(R::kReader, Sync([](Impl& i, Call& c) { return i.DeleteToken(c); }))});
   Add("/v1/audit", {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListAudit(c); }))});
 }
 
@@ -1303,9 +1300,9 @@ Api::Api(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Api::~Api() = default;
 
 core::Result<std::unique_ptr<Api>> Api::Create(const ApiOptions& options) {
-  if (options.store == nullptr || options.authority == nullptr ||
-      options.sealing_key == nullptr || options.authenticator == nullptr ||
-      options.metrics == nullptr || options.clock == nullptr || options.rng == nullptr) {
+  if (options.store == nullptr || options.authority == nullptr || options.sealing_key == nullptr ||
+      options.authenticator == nullptr || options.metrics == nullptr || options.clock == nullptr ||
+      options.rng == nullptr) {
     return core::Fail(core::ErrorCode::kInvalidArgument, "Api: a required dependency is null");
   }
   return std::unique_ptr<Api>(new Api(std::make_unique<Impl>(options)));

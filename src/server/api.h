@@ -50,8 +50,7 @@ class Api {
 
   // Answers `request` through `respond` (exactly once, possibly from another thread). Never
   // throws; a bug becomes a 500. Thread-safe.
-  void Handle(net::Request request, const net::ConnectionInfo& connection,
-              net::Respond respond);
+  void Handle(net::Request request, const net::ConnectionInfo& connection, net::Respond respond);
 
   // Handle() and wait for the answer (tests, and callers without an async transport).
   net::Response HandleSync(net::Request request, const net::ConnectionInfo& connection);

@@ -1,6 +1,8 @@
 // The REST API over real TLS: an in-process ControlPlane on 127.0.0.1:0 on a data directory
 // made by InitDataDir, requests through the independent libssl test client.
 
+#include "server/api.h"
+
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 #include <unistd.h>
@@ -21,9 +23,10 @@
 #include "pki/key.h"
 #include "pki/test_pki_testutil.h"
 #include "pki/verify.h"
-#include "server/api.h"
+#include "server/cluster_policy.h"
 #include "server/control_plane.h"
 #include "server/test_http_testutil.h"
+#include "store/store.h"
 
 namespace clustertls::server {
 namespace {
@@ -43,9 +46,9 @@ class ApiTest : public ::testing::Test {
                            ("ctls-api-test-" + std::to_string(::getpid())));
     fs::remove_all(*dir_);
     ossl::Csprng rng;
-    InitDataDirResult made = Must(
-        InitDataDir({.data_dir = *dir_, .fqdn = kFqdn, .listen = "127.0.0.1:0"}, *clock_, rng),
-        "InitDataDir");
+    InitDataDirResult made =
+        Must(InitDataDir({.data_dir = *dir_, .fqdn = kFqdn, .listen = "127.0.0.1:0"}, *clock_, rng),
+             "InitDataDir");
     admin_password_ = new std::string(made.admin_password);
     fingerprint_ = new std::string(made.ca_fingerprint);
     plane_ = Must(ControlPlane::Start({.data_dir = *dir_,
@@ -94,8 +97,7 @@ class ApiTest : public ::testing::Test {
   static std::string MakeUser(const std::string& name, const std::string& role) {
     std::string password = name + "-password-123";
     auto reply = Call("POST", "/v1/users",
-                      json{{"name", name}, {"role", role}, {"password", password}}.dump(),
-                      Admin());
+                      json{{"name", name}, {"role", role}, {"password", password}}.dump(), Admin());
     EXPECT_TRUE(reply.status == 201 || reply.status == 409) << reply.body;
     return BasicAuthorization(name, password);
   }
@@ -143,9 +145,9 @@ class ApiTest : public ::testing::Test {
     options.common_name = dns.front();
     options.sans.dns = dns;
     pki::Csr csr = Must(pki::Csr::Create(key, options), "csr");
-    auto reply = Call("POST", "/v1/ca/sign",
-                      json{{"csr", csr.ToPem()}, {"profile", profile}, {"days", 30}}.dump(),
-                      Admin());
+    auto reply =
+        Call("POST", "/v1/ca/sign",
+             json{{"csr", csr.ToPem()}, {"profile", profile}, {"days", 30}}.dump(), Admin());
     EXPECT_EQ(reply.status, 201) << reply.body;
     json j = Body(reply);
     return Signed{key, j.value("certificate", ""), j.value("chain", ""), j.value("serial", "")};
@@ -219,10 +221,14 @@ TEST_F(ApiTest, ReaderGets403OnAdminAndOperatorRoutes) {
   EXPECT_EQ(Call("GET", "/v1/audit", {}, reader).status, 200);
   EXPECT_EQ(Call("GET", "/metrics", {}, reader).status, 200);
   const std::vector<std::pair<std::string, std::string>> forbidden = {
-      {"PUT", "/v1/cluster/update_cert"},   {"PUT", "/v1/cluster/certificates"},
-      {"DELETE", "/v1/cluster/certificates/cm"}, {"PUT", "/v1/cluster/policy"},
-      {"POST", "/v1/ca/sign"},              {"POST", "/v1/users"},
-      {"GET", "/v1/users"},                 {"PUT", "/v1/users/admin"},
+      {"PUT", "/v1/cluster/update_cert"},
+      {"PUT", "/v1/cluster/certificates"},
+      {"DELETE", "/v1/cluster/certificates/cm"},
+      {"PUT", "/v1/cluster/policy"},
+      {"POST", "/v1/ca/sign"},
+      {"POST", "/v1/users"},
+      {"GET", "/v1/users"},
+      {"PUT", "/v1/users/admin"},
       {"DELETE", "/v1/users/admin"},
   };
   for (const auto& [method, target] : forbidden) {
@@ -282,8 +288,7 @@ TEST_F(ApiTest, SignEndToEndChainsToTheRoot) {
 
   // An operator may sign; refused input is a 400 naming the field.
   std::string op = MakeUser("operator1", "operator");
-  auto bad_days = Call("POST", "/v1/ca/sign",
-                       json{{"csr", "x"}, {"days", 100000}}.dump(), op);
+  auto bad_days = Call("POST", "/v1/ca/sign", json{{"csr", "x"}, {"days", 100000}}.dump(), op);
   EXPECT_EQ(bad_days.status, 400) << bad_days.body;
   auto bad_csr = Call("POST", "/v1/ca/sign", json{{"csr", "not a csr"}}.dump(), op);
   EXPECT_EQ(bad_csr.status, 400) << bad_csr.body;
@@ -297,10 +302,9 @@ TEST_F(ApiTest, UpdateApiCertificateIsPresentedToNewConnectionsOldOnesContinue) 
 
   Signed s = SignThroughApi({kFqdn, std::string("*.") + kFqdn, "localhost"}, "peer");
   std::string key_pem = Must(s.key.ToPem(), "key pem");
-  auto reply = Call("PUT", "/v1/cluster/update_cert",
-                    json{{"name", "api"}, {"key", key_pem}, {"certificate", s.certificate_pem}}
-                        .dump(),
-                    Admin());
+  auto reply = Call(
+      "PUT", "/v1/cluster/update_cert",
+      json{{"name", "api"}, {"key", key_pem}, {"certificate", s.certificate_pem}}.dump(), Admin());
   ASSERT_EQ(reply.status, 200) << reply.body;
   json j = Body(reply);
   EXPECT_EQ(j["name"], "api");
@@ -327,20 +331,17 @@ TEST_F(ApiTest, UpdateApiCertificateIsPresentedToNewConnectionsOldOnesContinue) 
   auto list = Call("GET", "/v1/cluster/certificates", {}, Admin());
   EXPECT_EQ(list.body.find("PRIVATE KEY"), std::string::npos);
   EXPECT_EQ(NamedVersion("api"), before + 1);
-  EXPECT_NE(Body(list)["api_cert"].get<std::string>().find("BEGIN CERTIFICATE"),
-            std::string::npos);
+  EXPECT_NE(Body(list)["api_cert"].get<std::string>().find("BEGIN CERTIFICATE"), std::string::npos);
 }
 
 TEST_F(ApiTest, RejectedUpdateChangesNothing) {
   std::int64_t before = NamedVersion("cm");
   Signed s = SignThroughApi({kFqdn, std::string("*.") + kFqdn}, "peer");
   pki::PrivateKey other = pki::NewTestKey(pki::KeyType::kEcP256);
-  auto mismatch = Call("PUT", "/v1/cluster/update_cert",
-                       json{{"name", "cm"},
-                            {"key", Must(other.ToPem())},
-                            {"certificate", s.certificate_pem}}
-                           .dump(),
-                       Admin());
+  auto mismatch = Call(
+      "PUT", "/v1/cluster/update_cert",
+      json{{"name", "cm"}, {"key", Must(other.ToPem())}, {"certificate", s.certificate_pem}}.dump(),
+      Admin());
   EXPECT_EQ(mismatch.status, 400) << mismatch.body;
   EXPECT_EQ(Body(mismatch)["error"]["code"], "key_mismatch");
   EXPECT_EQ(mismatch.body.find("PRIVATE KEY"), std::string::npos);
@@ -359,13 +360,12 @@ TEST_F(ApiTest, RejectedUpdateChangesNothing) {
   std::int64_t syncer_before = NamedVersion("syncer");
   Signed good = SignThroughApi({"syncer." + std::string(kFqdn)}, "peer");
   auto multi = Call("PUT", "/v1/cluster/certificates",
-                    json{{"certificates",
-                          json::array({json{{"name", "syncer"},
-                                            {"key", Must(good.key.ToPem())},
-                                            {"certificate", good.certificate_pem}},
-                                       json{{"name", "cm"},
-                                            {"key", Must(other.ToPem())},
-                                            {"certificate", s.certificate_pem}}})}}
+                    json{{"certificates", json::array({json{{"name", "syncer"},
+                                                            {"key", Must(good.key.ToPem())},
+                                                            {"certificate", good.certificate_pem}},
+                                                       json{{"name", "cm"},
+                                                            {"key", Must(other.ToPem())},
+                                                            {"certificate", s.certificate_pem}}})}}
                         .dump(),
                     Admin());
   EXPECT_EQ(multi.status, 400) << multi.body;
@@ -374,13 +374,12 @@ TEST_F(ApiTest, RejectedUpdateChangesNothing) {
 
   // Both good: both stored.
   auto both = Call("PUT", "/v1/cluster/certificates",
-                   json{{"certificates",
-                         json::array({json{{"name", "syncer"},
-                                           {"key", Must(good.key.ToPem())},
-                                           {"certificate", good.certificate_pem}},
-                                      json{{"name", "cm"},
-                                           {"key", Must(s.key.ToPem())},
-                                           {"certificate", s.certificate_pem}}})}}
+                   json{{"certificates", json::array({json{{"name", "syncer"},
+                                                           {"key", Must(good.key.ToPem())},
+                                                           {"certificate", good.certificate_pem}},
+                                                      json{{"name", "cm"},
+                                                           {"key", Must(s.key.ToPem())},
+                                                           {"certificate", s.certificate_pem}}})}}
                        .dump(),
                    Admin());
   EXPECT_EQ(both.status, 200) << both.body;
@@ -422,6 +421,33 @@ TEST_F(ApiTest, PolicyMinimumTls13RefusesATls12Client) {
   EXPECT_TRUE(net::TestTlsClient::Connect(plane_->port(), tls12).has_value());
 }
 
+TEST_F(ApiTest, PolicyChangedByAnotherInstanceIsPickedUpByThePoller) {
+  // Another instance on the same store: write the policy behind this server's back.
+  auto store = Must(store::Store::Open((fs::path(*dir_) / "clustertls.db").string()), "store");
+  store::PolicyDoc current = Must(store->GetPolicy(), "policy");
+  ClusterPolicy tls13;
+  tls13.min_control_tls_version = net::TlsVersion::kTls13;
+  Must(store->PutPolicy({.json = PolicyToJson(tls13),
+                         .version = 0,
+                         .updated_at = pki::kTestReferenceTime,
+                         .updated_by = "other-instance"},
+                        current.version),
+       "put policy");
+  net::TestClientOptions tls12{.max_version = TLS1_2_VERSION};
+  bool refused = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!refused && std::chrono::steady_clock::now() < deadline) {
+    refused = !net::TestTlsClient::Connect(plane_->port(), tls12).has_value();
+    if (!refused) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  EXPECT_TRUE(refused) << "the poller did not apply the policy written by another instance";
+  auto back = Call("PUT", "/v1/cluster/policy", R"({"min_control_tls_version":"1.2"})", Admin());
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_TRUE(net::TestTlsClient::Connect(plane_->port(), tls12).has_value());
+}
+
 TEST_F(ApiTest, BadJsonIs400AndNonJsonIs415) {
   auto malformed = Call("PUT", "/v1/cluster/policy", "{\"min_control_tls_version\":", Admin());
   EXPECT_EQ(malformed.status, 400);
@@ -437,12 +463,11 @@ TEST_F(ApiTest, BadJsonIs400AndNonJsonIs415) {
   EXPECT_TRUE(CheckJsonDepth("{\"a\":\"" + std::string(100, '[') + "\"}").has_value());
   EXPECT_FALSE(CheckJsonDepth(deep).has_value());
 
-  auto unknown = Call("POST", "/v1/users", R"({"name":"x1","role":"reader","colour":"red"})",
-                      Admin());
+  auto unknown =
+      Call("POST", "/v1/users", R"({"name":"x1","role":"reader","colour":"red"})", Admin());
   EXPECT_EQ(unknown.status, 400);
   EXPECT_NE(unknown.body.find("colour"), std::string::npos);
-  auto unknown_policy =
-      Call("PUT", "/v1/cluster/policy", R"({"min_tls":"1.2"})", Admin());
+  auto unknown_policy = Call("PUT", "/v1/cluster/policy", R"({"min_tls":"1.2"})", Admin());
   EXPECT_EQ(unknown_policy.status, 400);
 
   auto not_json = Call("PUT", "/v1/cluster/policy", "min=1.3", Admin(),
@@ -472,10 +497,10 @@ TEST_F(ApiTest, UsersAndTokens) {
   EXPECT_GE(password.size(), 12u);
   EXPECT_EQ(Call("GET", "/v1/cluster/policy", {}, BasicAuthorization("gen.user", password)).status,
             200);
-  EXPECT_EQ(Call("POST", "/v1/users", R"({"name":"short","role":"reader","password":"abc"})",
-                 Admin())
-                .status,
-            400);
+  EXPECT_EQ(
+      Call("POST", "/v1/users", R"({"name":"short","role":"reader","password":"abc"})", Admin())
+          .status,
+      400);
   EXPECT_EQ(Call("POST", "/v1/users", R"({"name":"Bad Name","role":"reader"})", Admin()).status,
             400);
   EXPECT_EQ(Call("POST", "/v1/users", R"({"name":"gen.user","role":"reader"})", Admin()).status,

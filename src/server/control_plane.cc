@@ -82,8 +82,8 @@ core::Result<InitDataDirResult> InitDataDir(const InitDataDirOptions& options,
   if (dir.empty()) {
     return core::Fail(core::ErrorCode::kInvalidArgument, "--data-dir: empty");
   }
-  std::string listen = options.listen.empty() ? std::string(authority::kDefaultListen)
-                                              : options.listen;
+  std::string listen =
+      options.listen.empty() ? std::string(authority::kDefaultListen) : options.listen;
   CTLS_ASSIGN_OR_RETURN(HostPort hp, ParseListen(listen));
 
   std::error_code ec;
@@ -96,8 +96,8 @@ core::Result<InitDataDirResult> InitDataDir(const InitDataDirOptions& options,
                                   std::string_view("clustertls.db")}) {
       if (fs::exists(fs::path(dir) / name, ec)) {
         return core::Fail(core::ErrorCode::kAlreadyExists,
-                          dir + " already holds a clustertls data directory (" +
-                              std::string(name) + " exists); refusing to initialise it again");
+                          dir + " already holds a clustertls data directory (" + std::string(name) +
+                              " exists); refusing to initialise it again");
       }
     }
   } else {
@@ -238,8 +238,7 @@ struct ControlPlane::Impl {
       CTLS_RETURN_IF_ERROR(credentials->Reload(control, tls));
     }
     if (api_version >= 0 && api_version != api_cert.version) {
-      Log("listener now presents certificate \"api\" version " +
-          std::to_string(api_cert.version));
+      Log("listener now presents certificate \"api\" version " + std::to_string(api_cert.version));
     }
     if (policy_version >= 0 && policy_version != policy.second) {
       Log("listener now applies TLS policy version " + std::to_string(policy.second));
@@ -320,11 +319,10 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
   if (auto stored = impl->store->GetConfig(std::string(authority::kConfigFqdn)); stored) {
     fqdn = *stored;
   }
-  CTLS_ASSIGN_OR_RETURN(impl->authority,
-                        authority::Authority::Create(std::move(ca),
-                                                     {.store = impl->store.get(),
-                                                      .clock = &clock,
-                                                      .rng = &impl->rng}));
+  CTLS_ASSIGN_OR_RETURN(
+      impl->authority,
+      authority::Authority::Create(
+          std::move(ca), {.store = impl->store.get(), .clock = &clock, .rng = &impl->rng}));
   impl->authenticator = std::make_unique<Authenticator>(impl->store.get(), &clock);
   CTLS_RETURN_IF_ERROR(impl->Reload(true));
   Impl* raw = impl.get();
