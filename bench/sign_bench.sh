@@ -272,10 +272,11 @@ for c in $concurrencies; do
     mapfile -t v < <(jq -r --arg s "$side" --argjson c "$c" \
       'select(.label == $s and .concurrency == $c) | "\(.rps) \(.p50_ms) \(.p99_ms) \(.server_cpu_ms_per_req)"' \
       "$work/results.jsonl")
-    m_rps=$(median $(printf '%s\n' "${v[@]}" | awk '{ print $1 }'))
-    m_p50=$(median $(printf '%s\n' "${v[@]}" | awk '{ print $2 }'))
-    m_p99=$(median $(printf '%s\n' "${v[@]}" | awk '{ print $3 }'))
-    m_cpu=$(median $(printf '%s\n' "${v[@]}" | awk '{ print $4 * 1000 }'))
+    column() { mapfile -t col < <(printf '%s\n' "${v[@]}" | awk "{ print \$$1 * ${2:-1} }"); }
+    column 1 && m_rps=$(median "${col[@]}")
+    column 2 && m_p50=$(median "${col[@]}")
+    column 3 && m_p99=$(median "${col[@]}")
+    column 4 1000 && m_cpu=$(median "${col[@]}")
     rps[$side]=$m_rps
     printf '%-6s %-11s %10.0f %9.3f %9.3f %9.0f us\n' "$c" "$side" "$m_rps" "$m_p50" "$m_p99" \
       "$m_cpu"
