@@ -151,8 +151,17 @@ void Authority::Impl::Commit(std::vector<Pending>& batch) {
   // ok[i]: batch[i]'s record committed.
   std::vector<bool> ok(batch.size(), false);
   std::vector<std::optional<core::Error>> errors(batch.size());
-  auto not_recorded = [](const core::Error& e) { return e.WithContext("it was not recorded"); };
-  auto recorded = options.store->RecordIssued(records);
+  auto not_recorded = [](const core::Error& e) {
+    return e.WithContext("it was not recorded (record and audit entry are written together)");
+  };
+  // The records and their "cert.sign" audit entries commit in one transaction (one fsync):
+  // a certificate is returned only if both are stored, and never one without the other.
+  std::vector<store::AuditInput> audits;
+  audits.reserve(batch.size());
+  for (Pending& p : batch) {
+    audits.push_back(std::move(p.audit));
+  }
+  auto recorded = options.store->RecordIssuedAudited(records, audits, AuditHash);
   if (recorded) {
     std::fill(ok.begin(), ok.end(), true);
   } else if (recorded.error().code == ErrorCode::kAlreadyExists && batch.size() > 1) {
@@ -161,7 +170,9 @@ void Authority::Impl::Commit(std::vector<Pending>& batch) {
     // colliding certificate is refused.
     collision_retries.fetch_add(1, std::memory_order_relaxed);
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      auto one = options.store->RecordIssued(std::span<const store::IssuedCert>(&records[i], 1));
+      auto one = options.store->RecordIssuedAudited(
+          std::span<const store::IssuedCert>(&records[i], 1),
+          std::span<const store::AuditInput>(&audits[i], 1), AuditHash);
       if (one) {
         ok[i] = true;
       } else {
@@ -172,28 +183,6 @@ void Authority::Impl::Commit(std::vector<Pending>& batch) {
   } else {
     for (auto& e : errors) {
       e = not_recorded(recorded.error());
-    }
-  }
-
-  // The "cert.sign" audit entries of the committed records, in one transaction. A certificate
-  // whose issuance could not be audited is not returned either (its record stays, unreturned).
-  std::vector<store::AuditInput> audits;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (ok[i]) {
-      audits.push_back(batch[i].audit);
-    }
-  }
-  if (!audits.empty()) {
-    auto appended = options.store->AppendAuditBatch(audits, AuditHash);
-    if (!appended) {
-      const core::Error error =
-          appended.error().WithContext("it was recorded but its audit entry could not be appended");
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (ok[i]) {
-          ok[i] = false;
-          errors[i] = error;
-        }
-      }
     }
   }
 

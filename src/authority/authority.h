@@ -3,8 +3,8 @@
 // The CA's issuing pipeline for the API (smallstep's model): validate the request -> apply the
 // profile -> sign -> record -> return. A certificate is returned only after its record
 // committed. Records are group-committed: one recorder thread takes every record waiting and
-// writes them in one Store::RecordIssued transaction (one fsync), then their "cert.sign" audit
-// entries in one Store::AppendAuditBatch, so concurrent requests share the cost of durability.
+// writes them with their "cert.sign" audit entries in one Store::RecordIssuedAudited
+// transaction (one fsync), so concurrent requests share the cost of durability.
 
 #include <chrono>
 #include <cstdint>
@@ -72,8 +72,8 @@ class Authority {
   // naming the field; CSR: kParse / kBadSignature / kWeakKey / kInvalidName), issues on the
   // calling thread (pki::IssueFromCsrDer), then hands the record to the recorder. `done` runs
   // exactly once: inline for a refused request, on the recorder thread after the commit
-  // (success) or the failed commit (kIo: the certificate is not returned; also when its audit
-  // entry could not be appended, the record then staying unreturned).
+  // (success) or the failed commit (kIo: the certificate is not returned, and neither its
+  // record nor its audit entry was stored).
   void SignAsync(const SignRequest& request, std::function<void(core::Result<SignedCert>)> done);
 
   // SignAsync and wait. Not from inside a `done` callback (that runs on the recorder thread,

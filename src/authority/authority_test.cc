@@ -446,11 +446,17 @@ TEST_F(AuthorityTest, AuditFailureReturnsNoCertificate) {
   ExecSql(db_path_,
           "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log "
           "BEGIN SELECT RAISE(ABORT, 'audit disk says no'); END");
+  auto before = store_->ListIssued({}, {});
+  ASSERT_TRUE(before);
   auto r = authority_->Sign({.csr_pem = CsrPem("unaudited.example.com")});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kIo);
   EXPECT_NE(r.error().message.find("audit"), std::string::npos) << r.error().message;
   EXPECT_EQ(AllAudit(*store_).size(), 1u);
+  // The record and its audit entry are one transaction: neither was kept.
+  auto after = store_->ListIssued({}, {});
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->certs.size(), before->certs.size());
   ExecSql(db_path_, "DROP TRIGGER refuse_audit");
 }
 

@@ -197,6 +197,14 @@ class SqlStore final : public Store {
   // --- issued certificates ---
 
   Result<void> RecordIssued(std::span<const IssuedCert> certs) override {
+    CTLS_ASSIGN_OR_RETURN(auto entries, RecordIssuedAudited(certs, {}, nullptr));
+    (void)entries;
+    return {};
+  }
+
+  Result<std::vector<AuditEntry>> RecordIssuedAudited(std::span<const IssuedCert> certs,
+                                                      std::span<const AuditInput> audit,
+                                                      const AuditHasher& hasher) override {
     std::vector<std::vector<Value>> params;
     params.reserve(certs.size());
     for (const IssuedCert& c : certs) {
@@ -206,10 +214,10 @@ class SqlStore final : public Store {
                         c.issued_by, OptTime(c.revoked_at),
                         c.revoked_at ? Value(c.revocation_reason) : Value(Null{})});
     }
-    if (params.empty()) {
-      return {};
+    if (params.empty() && audit.empty()) {
+      return std::vector<AuditEntry>{};
     }
-    return Tx(true, [&](Connection& conn) -> Result<void> {
+    return Tx(true, [&](Connection& conn) -> Result<std::vector<AuditEntry>> {
       for (const auto& p : params) {
         auto r = conn.Query(
             "INSERT INTO issued_certs (serial, issuer_id, profile, subject_cn, sans_json, "
@@ -226,7 +234,7 @@ class SqlStore final : public Store {
           return r.error();
         }
       }
-      return {};
+      return AppendAuditIn(conn, audit, hasher);
     });
   }
 
@@ -599,38 +607,46 @@ class SqlStore final : public Store {
     if (inputs.empty()) {
       return std::vector<AuditEntry>{};
     }
-    return Tx(true, [&](Connection& conn) -> Result<std::vector<AuditEntry>> {
-      if (dialect_ == Dialect::kPostgres) {
-        // Conflicts with itself only: appenders queue here, readers are not blocked. SQLite's
-        // BEGIN IMMEDIATE already holds the database's single write lock.
-        CTLS_RETURN_IF_ERROR(conn.Query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE", {}));
-      }
-      CTLS_ASSIGN_OR_RETURN(
-          Rows last, conn.Query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", {}));
-      std::int64_t seq = last.empty() ? 0 : AsInt(last[0][0]);
-      std::string prev_hash = last.empty() ? std::string() : AsText(last[0][1]);
-      std::vector<AuditEntry> out;
-      out.reserve(inputs.size());
-      for (const AuditInput& input : inputs) {
-        AuditEntry e{.seq = ++seq,
-                     .time = input.time,
-                     .actor = input.actor,
-                     .action = input.action,
-                     .target = input.target,
-                     .source = input.source,
-                     .details_json = input.details_json,
-                     .prev_hash = prev_hash};
-        e.hash = hasher(e);
-        CTLS_RETURN_IF_ERROR(
-            conn.Query("INSERT INTO audit_log (seq, time, actor, action, target, source, details, "
-                       "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                       {e.seq, Secs(e.time), e.actor, e.action, e.target, e.source,
-                        e.details_json, e.prev_hash, e.hash}));
-        prev_hash = e.hash;
-        out.push_back(std::move(e));
-      }
+    return Tx(true, [&](Connection& conn) { return AppendAuditIn(conn, inputs, hasher); });
+  }
+
+  // Appends `inputs` to the audit chain inside the caller's write transaction.
+  Result<std::vector<AuditEntry>> AppendAuditIn(Connection& conn,
+                                                std::span<const AuditInput> inputs,
+                                                const AuditHasher& hasher) {
+    std::vector<AuditEntry> out;
+    if (inputs.empty()) {
       return out;
-    });
+    }
+    if (dialect_ == Dialect::kPostgres) {
+      // Conflicts with itself only: appenders queue here, readers are not blocked. SQLite's
+      // BEGIN IMMEDIATE already holds the database's single write lock.
+      CTLS_RETURN_IF_ERROR(conn.Query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE", {}));
+    }
+    CTLS_ASSIGN_OR_RETURN(
+        Rows last, conn.Query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", {}));
+    std::int64_t seq = last.empty() ? 0 : AsInt(last[0][0]);
+    std::string prev_hash = last.empty() ? std::string() : AsText(last[0][1]);
+    out.reserve(inputs.size());
+    for (const AuditInput& input : inputs) {
+      AuditEntry e{.seq = ++seq,
+                   .time = input.time,
+                   .actor = input.actor,
+                   .action = input.action,
+                   .target = input.target,
+                   .source = input.source,
+                   .details_json = input.details_json,
+                   .prev_hash = prev_hash};
+      e.hash = hasher(e);
+      CTLS_RETURN_IF_ERROR(
+          conn.Query("INSERT INTO audit_log (seq, time, actor, action, target, source, details, "
+                     "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     {e.seq, Secs(e.time), e.actor, e.action, e.target, e.source,
+                      e.details_json, e.prev_hash, e.hash}));
+      prev_hash = e.hash;
+      out.push_back(std::move(e));
+    }
+    return out;
   }
 
   Result<std::vector<AuditEntry>> ListAudit(std::int64_t after_seq, int limit) override {

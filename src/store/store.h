@@ -177,6 +177,11 @@ class Store {
   // batch) and returns after it committed. If any serial already exists, nothing of the batch
   // is recorded and the call fails with kAlreadyExists naming the serial.
   virtual core::Result<void> RecordIssued(std::span<const IssuedCert> certs) = 0;
+  // RecordIssued and AppendAuditBatch(`audit`, `hasher`) in ONE transaction (one fsync): the
+  // records and their audit entries commit together or not at all. Returns the audit entries.
+  virtual core::Result<std::vector<AuditEntry>> RecordIssuedAudited(
+      std::span<const IssuedCert> certs, std::span<const AuditInput> audit,
+      const AuditHasher& hasher) = 0;
   // The record of `serial_hex` (case-insensitive); kNotFound if none.
   virtual core::Result<IssuedCert> GetIssued(const std::string& serial_hex) = 0;
   // A page of the records matching `filter`, oldest first.

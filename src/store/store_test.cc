@@ -529,6 +529,28 @@ TEST_P(StoreTest, CountersStrictlyIncreasingAcrossThreadsAndInstances) {
   EXPECT_EQ(*next, kThreads * kPerThread + 1);
 }
 
+// Records and their audit entries commit together, or neither does.
+TEST_P(StoreTest, RecordIssuedAuditedIsOneTransaction) {
+  std::vector<IssuedCert> certs = {MakeCert(1, "a.example.com"), MakeCert(2, "b.example.com")};
+  std::vector<AuditInput> audit = {{.time = kT0, .actor = "op", .action = "cert.sign"},
+                                   {.time = kT0, .actor = "op", .action = "cert.sign"}};
+  auto entries = store_->RecordIssuedAudited(certs, audit, TestHash);
+  ASSERT_TRUE(entries) << entries.error().message;
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[1].prev_hash, (*entries)[0].hash);
+  EXPECT_TRUE(store_->GetIssued(certs[1].serial_hex));
+
+  // A duplicate serial refuses the batch: the fresh record and both audit entries are dropped.
+  std::vector<IssuedCert> again = {MakeCert(3, "c.example.com"), MakeCert(1, "a.example.com")};
+  auto refused = store_->RecordIssuedAudited(again, audit, TestHash);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_FALSE(store_->GetIssued(again[0].serial_hex));
+  auto all = store_->ListAudit(0, 10);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 2u);
+}
+
 // A batch is appended in order, linked to the entry before it and to each other.
 TEST_P(StoreTest, AuditBatchAppendsLinkedEntriesInOrder) {
   ASSERT_TRUE(store_->AppendAudit({.time = kT0, .actor = "a", .action = "first"}, TestHash));
