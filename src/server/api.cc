@@ -500,7 +500,7 @@ struct Api::Impl {
     };
     const std::string& body = call.request.body;
     if (auto depth = CheckJsonDepth(body); !depth) {
-      return fail(ErrorResponse(400, "parse", depth.error().message));
+      return fail(ErrorResponse(400, "parse_error", depth.error().message));
     }
     json parsed = json::parse(body, nullptr, false);
     if (parsed.is_discarded()) {
@@ -513,7 +513,7 @@ struct Api::Impl {
             "request body: expected application/json, got " +
                 std::string(call.request.Header("Content-Type").value_or("")).substr(0, 100)));
       }
-      return fail(ErrorResponse(400, "parse",
+      return fail(ErrorResponse(400, "parse_error",
                                 body.empty() ? "request body: empty (expected a JSON object)"
                                              : "request body: malformed JSON"));
     }
@@ -1231,6 +1231,8 @@ struct Api::Impl {
                       {"target", e.target},
                       {"source", e.source},
                       {"details", std::move(details)},
+                      // The exact text the hash covers, for `clustertls audit verify`.
+                      {"details_json", e.details_json},
                       {"prev_hash", e.prev_hash},
                       {"hash", e.hash}});
       last = e.seq;

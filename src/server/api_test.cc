@@ -451,7 +451,7 @@ TEST_F(ApiTest, PolicyChangedByAnotherInstanceIsPickedUpByThePoller) {
 TEST_F(ApiTest, BadJsonIs400AndNonJsonIs415) {
   auto malformed = Call("PUT", "/v1/cluster/policy", "{\"min_control_tls_version\":", Admin());
   EXPECT_EQ(malformed.status, 400);
-  EXPECT_EQ(Body(malformed)["error"]["code"], "parse");
+  EXPECT_EQ(Body(malformed)["error"]["code"], "parse_error");
 
   std::string deep = std::string(33, '[') + std::string(33, ']');
   auto too_deep = Call("POST", "/v1/users", "{\"name\":" + deep + "}", Admin());

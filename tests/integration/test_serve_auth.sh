@@ -298,6 +298,8 @@ login() {
   assert_not_grep 'PRIVATE KEY' "$TMP/client.json"
   run ctls cluster certificate list --client-config "$TMP/client.json"
   grep -q api "$OUT" || fail "cluster certificate list after login does not list api"
+  # The audit chain checked over the API (every page of GET /v1/audit), not the database.
+  run ctls audit verify --client-config "$TMP/client.json"
   local colon
   colon=$(printf '%s' "$CA_FP" | tr 'a-f' 'A-F' | sed 's/../&:/g; s/:$//')
   run ctls login --server "$url" --ca-fingerprint "$colon" --user admin \
