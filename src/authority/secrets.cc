@@ -91,25 +91,6 @@ std::string Base64NoPad(std::span<const std::uint8_t> in, const char* alphabet) 
   return out;
 }
 
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') {
-    return c - 'A';
-  }
-  if (c >= 'a' && c <= 'z') {
-    return c - 'a' + 26;
-  }
-  if (c >= '0' && c <= '9') {
-    return c - '0' + 52;
-  }
-  if (c == '+') {
-    return 62;
-  }
-  if (c == '/') {
-    return 63;
-  }
-  return -1;
-}
-
 // Strict decoder for standard base64; trailing '=' padding is accepted but not required.
 // Returns false for any other character or an impossible length.
 bool DecodeBase64(std::string_view in, std::vector<std::uint8_t>& out) {
@@ -124,7 +105,7 @@ bool DecodeBase64(std::string_view in, std::vector<std::uint8_t>& out) {
   std::uint32_t acc = 0;
   int bits = 0;
   for (char c : in) {
-    int v = Base64Value(c);
+    int v = core::Base64Value(c);
     if (v < 0) {
       return false;
     }

@@ -24,4 +24,7 @@ std::string AsciiLower(std::string_view s);
 // Escapes a string for inclusion in a JSON string literal (without the quotes).
 std::string JsonEscape(std::string_view s);
 
+// The value (0-63) of a character of the standard base64 alphabet (RFC 4648 section 4), or -1.
+int Base64Value(char c);
+
 }  // namespace clustertls::core

@@ -65,25 +65,6 @@ std::string HmacSha256(std::span<const std::uint8_t> key, std::string_view data)
   return std::string(reinterpret_cast<const char*>(out.data()), out_len);
 }
 
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') {
-    return c - 'A';
-  }
-  if (c >= 'a' && c <= 'z') {
-    return c - 'a' + 26;
-  }
-  if (c >= '0' && c <= '9') {
-    return c - '0' + 52;
-  }
-  if (c == '+') {
-    return 62;
-  }
-  if (c == '/') {
-    return 63;
-  }
-  return -1;
-}
-
 // RFC 4648 section 4 base64 (padding optional, nothing but the alphabet and final '=').
 std::optional<std::string> DecodeBase64(std::string_view in) {
   std::size_t padding = 0;
@@ -99,7 +80,7 @@ std::optional<std::string> DecodeBase64(std::string_view in) {
   std::uint32_t acc = 0;
   int bits = 0;
   for (char c : in) {
-    const int v = Base64Value(c);
+    const int v = core::Base64Value(c);
     if (v < 0) {
       return std::nullopt;
     }
