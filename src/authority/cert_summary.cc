@@ -93,21 +93,6 @@ std::string StringBytes(const ASN1_STRING* s) {
                      static_cast<std::size_t>(ASN1_STRING_length(s)));
 }
 
-// Upper-case hex of the INTEGER's magnitude, as i2a_ASN1_INTEGER (openssl x509 -serial).
-std::string SerialHex(const ASN1_INTEGER* serial) {
-  std::string out = ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER ? "-" : "";
-  const std::string bytes = StringBytes(serial);
-  if (bytes.empty()) {
-    return out + "00";
-  }
-  static constexpr char kDigits[] = "0123456789ABCDEF";
-  for (unsigned char b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
-
 core::Result<core::TimePoint> ToTimePoint(const ASN1_TIME* t, const char* field) {
   std::tm tm{};
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
@@ -194,7 +179,7 @@ core::Result<CertSummary> SummarizeCertificateDer(std::string_view der) {
   }
   const SummaryTbsSt* tbs = cert->tbs;
   CertSummary out;
-  out.serial_hex = SerialHex(tbs->serial);
+  out.serial_hex = pki::SerialHex(tbs->serial);
   out.common_name = LastCommonName(tbs->subject);
   CTLS_ASSIGN_OR_RETURN(out.sans, ReadSans(tbs->extensions));
   CTLS_ASSIGN_OR_RETURN(out.not_before, ToTimePoint(tbs->validity->notBefore, "notBefore"));

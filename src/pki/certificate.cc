@@ -197,9 +197,7 @@ std::string Certificate::common_name() const {
   return out;
 }
 
-std::string Certificate::serial_hex() const {
-  // Same digits as i2a_ASN1_INTEGER, which `openssl x509 -serial` uses.
-  const ASN1_INTEGER* serial = X509_get0_serialNumber(x509_.get());
+std::string SerialHex(const ASN1_INTEGER* serial) {
   std::string bytes = Asn1StringBytes(serial);
   std::string out =
       (serial != nullptr && ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER) ? "-" : "";
@@ -212,6 +210,10 @@ std::string Certificate::serial_hex() const {
     out.push_back(kDigits[b & 15]);
   }
   return out;
+}
+
+std::string Certificate::serial_hex() const {
+  return SerialHex(X509_get0_serialNumber(x509_.get()));
 }
 
 core::TimePoint Certificate::not_before() const {

@@ -85,6 +85,10 @@ class Certificate {
   std::shared_ptr<X509> x509_;
 };
 
+// Upper-case hex of a serial number's magnitude (with "-" if negative, "00" if empty), the digits
+// `openssl x509 -serial` prints (i2a_ASN1_INTEGER).
+std::string SerialHex(const ASN1_INTEGER* serial);
+
 // PEM of each certificate, concatenated in order.
 std::string ToPemBundle(const std::vector<Certificate>& certs);
 

@@ -35,21 +35,6 @@ std::string Bytes(const ASN1_STRING* s) {
                      static_cast<std::size_t>(ASN1_STRING_length(s)));
 }
 
-std::string SerialHex(const ASN1_INTEGER* serial) {
-  std::string bytes = Bytes(serial);
-  std::string out =
-      (serial != nullptr && ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER) ? "-" : "";
-  if (bytes.empty()) {
-    return out + "00";
-  }
-  static constexpr char kDigits[] = "0123456789ABCDEF";
-  for (unsigned char b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
-
 std::string Digest(const EVP_MD* md, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
