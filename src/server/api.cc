@@ -292,36 +292,6 @@ struct Call {
 
 }  // namespace
 
-// Checks nesting outside strings.
-core::Result<void> CheckJsonDepth(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) {
-        return core::Fail(core::ErrorCode::kParse,
-                          "request body: JSON nested deeper than " + std::to_string(max_depth));
-      }
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return {};
-}
-
 struct Api::Impl {
   using RouteFn = std::function<void(Impl&, Call&, const net::Respond&)>;
 

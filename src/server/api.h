@@ -17,6 +17,7 @@
 #include "core/time.h"
 #include "net/https_server.h"
 #include "server/auth.h"
+#include "server/cluster_policy.h"
 #include "server/metrics.h"
 #include "store/store.h"
 
@@ -37,8 +38,6 @@ struct ApiOptions {
   std::function<void()> on_tls_change{};
 };
 
-// The maximum nesting of a JSON request body (deeper: 400).
-inline constexpr int kMaxJsonDepth = 32;
 
 class Api {
  public:
@@ -64,9 +63,5 @@ class Api {
   explicit Api(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// Checks JSON text nesting without parsing it: kParse if arrays/objects nest deeper than
-// `max_depth` (strings are skipped, so brackets inside them do not count).
-core::Result<void> CheckJsonDepth(std::string_view text, int max_depth = kMaxJsonDepth);
 
 }  // namespace clustertls::server

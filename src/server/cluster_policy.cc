@@ -20,7 +20,7 @@ constexpr const char* kClientAuth = "client_auth";
 // Longest cipher list accepted (OpenSSL's full list is well under this).
 constexpr std::size_t kMaxListBytes = 2048;
 // The policy is a flat object; anything nested deeper is refused before parsing.
-constexpr int kMaxDepth = 32;
+constexpr int kMaxDepth = kMaxJsonDepth;
 
 core::Error FieldError(const std::string& field, const core::Error& error) {
   return core::Fail(error.code, field + ": " + error.message, error.detail);
@@ -31,34 +31,6 @@ core::Error FieldError(const std::string& field, std::string message) {
 }
 
 bool Refused(TlsVersion v) { return v == TlsVersion::kTls10 || v == TlsVersion::kTls11; }
-
-// The nesting depth of JSON text (brackets outside strings), without building anything.
-int NestingDepth(std::string_view text) {
-  int depth = 0;
-  int max_depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return max_depth;
-}
 
 const char* JsonTypeName(const nlohmann::json& value) { return value.type_name(); }
 
@@ -172,7 +144,7 @@ std::string PolicyToJson(const ClusterPolicy& policy) {
 }
 
 core::Result<ClusterPolicy> ApplyPolicyJson(const ClusterPolicy& base, std::string_view json) {
-  if (NestingDepth(json) > kMaxDepth) {
+  if (!CheckJsonDepth(json, kMaxDepth)) {
     return core::Fail(core::ErrorCode::kParse,
                       "policy: JSON nested deeper than " + std::to_string(kMaxDepth) + " levels");
   }
@@ -216,6 +188,35 @@ core::Result<ClusterPolicy> ApplyPolicyJson(const ClusterPolicy& base, std::stri
   }
   CTLS_RETURN_IF_ERROR(policy.Validate());
   return policy;
+}
+
+core::Result<void> CheckJsonDepth(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) {
+        return core::Fail(core::ErrorCode::kParse,
+                          "request body: JSON nested deeper than " + std::to_string(max_depth));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return {};
 }
 
 }  // namespace clustertls::server

@@ -37,6 +37,13 @@ struct ClusterPolicy {
   bool operator==(const ClusterPolicy&) const = default;
 };
 
+// The maximum nesting of a JSON request body (deeper: 400).
+inline constexpr int kMaxJsonDepth = 32;
+
+// Checks JSON text nesting without parsing it: kParse if arrays/objects nest deeper than
+// `max_depth` (strings are skipped, so brackets inside them do not count).
+core::Result<void> CheckJsonDepth(std::string_view text, int max_depth = kMaxJsonDepth);
+
 // The canonical JSON text (every field).
 std::string PolicyToJson(const ClusterPolicy& policy);
 
