@@ -31,9 +31,17 @@ alive() {
 raw_status() {
   local m=$1 p=$2
   shift 2
+  : >"$HDRS"
   HTTP_STATUS=$(timeout 30 curl -sS -o "$BODY" -D "$HDRS" -w '%{http_code}' --cacert "$API_CA" \
     --resolve "$API_HOST:$SERVE_PORT:127.0.0.1" -X "$m" "$@" "https://$API_HOST:$SERVE_PORT$p" \
     2>"$ERR")
+  # The server answers 413 from Content-Length and closes (RFC 9112 section 9.6) while curl may
+  # still be uploading: curl then reports a send error (status 000) although it received the
+  # response. The status line it received is the server's answer.
+  if [ "$HTTP_STATUS" = 000 ] && [ -s "$HDRS" ]; then
+    HTTP_STATUS=$(sed -n '1s/^HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' "$HDRS" | tr -d '\r')
+    [ -n "$HTTP_STATUS" ] || HTTP_STATUS=000
+  fi
   return 0
 }
 
