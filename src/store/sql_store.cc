@@ -310,6 +310,20 @@ class SqlStore final : public Store {
 
   Result<RevokeResult> Revoke(const std::string& serial_hex, TimePoint at,
                               const std::string& reason) override {
+    return RevokeWith(serial_hex, at, reason, nullptr, nullptr);
+  }
+
+  Result<RevokeResult> RevokeAudited(const std::string& serial_hex, TimePoint at,
+                                     const std::string& reason, const AuditInput& audit,
+                                     const AuditHasher& hasher) override {
+    return RevokeWith(serial_hex, at, reason, &audit, &hasher);
+  }
+
+  // Revoke; if this call revoked it, also appends `audit` (when given) and advances
+  // kRevocationCounter, all in one transaction.
+  Result<RevokeResult> RevokeWith(const std::string& serial_hex, TimePoint at,
+                                  const std::string& reason, const AuditInput* audit,
+                                  const AuditHasher* hasher) {
     CTLS_ASSIGN_OR_RETURN(std::string serial, NormalizeSerial(serial_hex));
     return Tx(true, [&](Connection& conn) -> Result<RevokeResult> {
       // Conditional update: of two concurrent revocations exactly one sets time and reason.
@@ -323,6 +337,13 @@ class SqlStore final : public Store {
                                                   {serial}));
       if (rows.empty()) {
         return Fail(ErrorCode::kNotFound, "no certificate with serial " + serial);
+      }
+      if (!updated.empty()) {
+        if (audit != nullptr) {
+          CTLS_RETURN_IF_ERROR(
+              AppendAuditIn(conn, std::span<const AuditInput>(audit, 1), *hasher));
+        }
+        CTLS_RETURN_IF_ERROR(NextCounterIn(conn, kRevocationCounter));
       }
       return RevokeResult{.cert = CertFromRow(rows[0]), .newly_revoked = !updated.empty()};
     });
@@ -718,6 +739,11 @@ class SqlStore final : public Store {
       return Fail(ErrorCode::kInvalidArgument, "counter name is empty");
     }
     return Tx(true, [&](Connection& conn) { return NextCounterIn(conn, name); });
+  }
+
+  Result<std::int64_t> PeekCounter(const std::string& name) override {
+    CTLS_ASSIGN_OR_RETURN(Rows rows, Run("SELECT value FROM counters WHERE name = $1", {name}));
+    return rows.empty() ? std::int64_t{0} : AsInt(rows[0][0]);
   }
 
   Result<std::string> GetConfig(const std::string& key) override {

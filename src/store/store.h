@@ -187,9 +187,19 @@ class Store {
   // A page of the records matching `filter`, oldest first.
   virtual core::Result<CertPage> ListIssued(const CertFilter& filter, const PageRequest& page) = 0;
   // Marks `serial_hex` revoked at `at` with `reason`. Idempotent: an already revoked record keeps
-  // its first time and reason. kNotFound if the serial was never recorded.
+  // its first time and reason. kNotFound if the serial was never recorded. A call that revokes
+  // advances the counter kRevocationCounter in the same transaction.
   virtual core::Result<RevokeResult> Revoke(const std::string& serial_hex, core::TimePoint at,
                                             const std::string& reason) = 0;
+  // Revoke and, only if this call revoked it (newly_revoked), in the SAME transaction: appends
+  // `audit` to the audit log (AppendAudit semantics). The counter kRevocationCounter advances
+  // as with Revoke, so instances polling PeekCounter(kRevocationCounter) see a new value only
+  // once the revocation is committed. An already revoked record changes
+  // nothing (no audit entry, no counter step). kNotFound if the serial was never recorded.
+  virtual core::Result<RevokeResult> RevokeAudited(const std::string& serial_hex,
+                                                   core::TimePoint at, const std::string& reason,
+                                                   const AuditInput& audit,
+                                                   const AuditHasher& hasher) = 0;
   // Every certificate of `issuer_id` revoked and not expired at `now` (not_after >= now), in
   // serial order: the content of a full CRL.
   virtual core::Result<std::vector<RevokedEntry>> ListRevoked(const std::string& issuer_id,
@@ -272,6 +282,8 @@ class Store {
   // restarts and instances sharing the database (e.g. "crl:<ca>" for CRL numbers, RFC 5280
   // §5.2.3).
   virtual core::Result<std::int64_t> NextCounter(const std::string& name) = 0;
+  // The current value of counter `name` without advancing it (0 if it was never advanced).
+  virtual core::Result<std::int64_t> PeekCounter(const std::string& name) = 0;
 
   // kNotFound if absent.
   virtual core::Result<std::string> GetConfig(const std::string& key) = 0;
@@ -280,6 +292,9 @@ class Store {
   // Every (key, value), by key.
   virtual core::Result<std::vector<std::pair<std::string, std::string>>> ListConfig() = 0;
 };
+
+// The counter RevokeAudited advances: a change of its value means "a certificate was revoked".
+inline constexpr const char* kRevocationCounter = "revocations";
 
 // `url` with any password removed (for messages): "postgres://u:***@h/db".
 std::string RedactUrl(const std::string& url);

@@ -552,6 +552,40 @@ TEST_P(StoreTest, RecordIssuedAuditedIsOneTransaction) {
 }
 
 // A batch is appended in order, linked to the entry before it and to each other.
+TEST_P(StoreTest, RevokeAuditedAppendsOneEntryAndStepsTheCounterOnlyWhenItRevokes) {
+  std::vector<IssuedCert> batch = {MakeCert(1, "a"), MakeCert(2, "b")};
+  ASSERT_TRUE(store_->RecordIssued(batch));
+  auto before = store_->PeekCounter(kRevocationCounter);
+  ASSERT_TRUE(before) << before.error().message;
+  EXPECT_EQ(*before, 0);
+  AuditInput audit{.time = kT0 + 1h, .actor = "alice", .action = "cert.revoke",
+                   .target = batch[0].serial_hex};
+  auto r1 = store_->RevokeAudited(batch[0].serial_hex, kT0 + 1h, "keyCompromise", audit, TestHash);
+  ASSERT_TRUE(r1) << r1.error().message;
+  EXPECT_TRUE(r1->newly_revoked);
+  EXPECT_EQ(*store_->PeekCounter(kRevocationCounter), 1);
+  // Revoking again changes nothing: no second entry, no counter step.
+  auto r2 = store_->RevokeAudited(batch[0].serial_hex, kT0 + 2h, "superseded", audit, TestHash);
+  ASSERT_TRUE(r2);
+  EXPECT_FALSE(r2->newly_revoked);
+  EXPECT_EQ(r2->cert.revocation_reason, "keyCompromise");
+  EXPECT_EQ(*store_->PeekCounter(kRevocationCounter), 1);
+  auto entries = store_->ListAudit(0, 100);
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].action, "cert.revoke");
+  EXPECT_EQ((*entries)[0].target, batch[0].serial_hex);
+  // An unknown serial: kNotFound, nothing appended.
+  auto unknown = store_->RevokeAudited("ABCDEF", kT0, "keyCompromise", audit, TestHash);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->ListAudit(0, 100)->size(), 1u);
+  // A plain Revoke steps the counter too.
+  ASSERT_TRUE(store_->Revoke(batch[1].serial_hex, kT0 + 3h, "superseded"));
+  EXPECT_EQ(*store_->PeekCounter(kRevocationCounter), 2);
+  EXPECT_EQ(*store_->PeekCounter("never-used"), 0);
+}
+
 TEST_P(StoreTest, AuditBatchAppendsLinkedEntriesInOrder) {
   ASSERT_TRUE(store_->AppendAudit({.time = kT0, .actor = "a", .action = "first"}, TestHash));
   std::vector<AuditInput> inputs;
