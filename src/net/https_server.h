@@ -111,6 +111,13 @@ class HttpsServer {
       const HttpsServerOptions& options, std::shared_ptr<const CredentialStore> credentials,
       AsyncHandler handler);
 
+  // The same server over plain HTTP/1.1 (no TLS; every limit and timeout as above): the public
+  // listener of `serve`, which answers OCSP, the CRL and the CA chain to clients that fetch them
+  // over http:// (RFC 5280 section 4.2.1.13, RFC 6960 appendix A.1). ConnectionInfo carries
+  // the address; tls_version and cipher are empty.
+  static core::Result<std::unique_ptr<HttpsServer>> StartPlain(const HttpsServerOptions& options,
+                                                               AsyncHandler handler);
+
   // Stop() then joins.
   ~HttpsServer();
   HttpsServer(const HttpsServer&) = delete;
