@@ -16,11 +16,16 @@ namespace clustertls::authority {
 inline constexpr std::string_view kConfigFileName = "clustertls.json";
 inline constexpr std::string_view kSealingKeyFileName = "sealing.key";
 inline constexpr std::string_view kDefaultListen = "127.0.0.1:9443";
+inline constexpr std::string_view kDefaultPublicListen = "127.0.0.1:9080";
 
 struct DataDirConfig {
   std::string fqdn;
   std::string store_url;  // e.g. "sqlite:///abs/DIR/clustertls.db" or "postgres://..."
   std::string listen = std::string(kDefaultListen);
+  // Optional in the file (older data directories lack them): the plain-HTTP public listener
+  // ("off": none) and the base URL put into issued certificates (empty: http://<public_listen>).
+  std::string public_listen = std::string(kDefaultPublicListen);
+  std::string public_url{};
   std::string sealing_key_file = std::string(kSealingKeyFileName);  // relative to DIR or absolute
 };
 

@@ -26,6 +26,15 @@ struct ServeOptions {
   std::chrono::milliseconds poll_interval = std::chrono::seconds(2);
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+  // The plain-HTTP public listener for OCSP, the CRL and the CA chain (issue 4): HOST:PORT,
+  // "off" to disable it; empty: the data directory's config (default 127.0.0.1:9080).
+  std::string public_listen{};
+  // The base URL put into issued certificates (CRL distribution point <url>/v1/crl, OCSP
+  // <url>/ocsp); empty: the config's, else http://<public listen address>.
+  std::string public_url{};
+  std::chrono::seconds crl_validity = std::chrono::days(7);
+  std::chrono::seconds ocsp_response_validity = std::chrono::hours(1);
+  std::chrono::seconds ocsp_signer_validity = std::chrono::days(2);
 };
 
 // `clustertls init`: makes a data directory and the cluster in its store.
@@ -34,6 +43,8 @@ struct InitDataDirOptions {
   std::string fqdn;
   std::string store_url{};  // empty: SQLite file DIR/clustertls.db
   std::string listen{};     // empty: 127.0.0.1:9443
+  std::string public_listen{};  // empty: 127.0.0.1:9080; "off": none
+  std::string public_url{};     // empty: http://<public_listen>
   std::optional<std::string> root_passphrase{};  // absent: generated and returned once
 };
 
@@ -65,6 +76,8 @@ class ControlPlane {
 
   std::uint16_t port() const;
   std::string url() const;  // "https://127.0.0.1:9443"
+  std::uint16_t public_port() const;  // 0 when the public listener is off
+  std::string public_url() const;     // the base URL in issued certificates; empty when none
   // Drains in-flight requests (their responses are sent), stops the poller and the authority's
   // recorder (every certificate returned was recorded). Idempotent.
   void Stop();
