@@ -25,8 +25,8 @@ namespace clustertls::authority {
 struct RevocationOptions {
   store::Store* store = nullptr;  // not owned; all of these outlive the Revocation
   const core::Clock* clock = nullptr;
-  CrlPublisher* crl = nullptr;
-  OcspResponder* ocsp = nullptr;
+  CrlPublisher* crl = nullptr;    // may be null: then no CRL is kept current
+  OcspResponder* ocsp = nullptr;  // may be null: then no OCSP cache is dropped
   std::size_t max_selected = 10000;  // a selector matching more is refused (kInvalidArgument)
 };
 
@@ -54,7 +54,7 @@ struct RevocationSelector {
 
 class Revocation {
  public:
-  // kInvalidArgument for a null pointer.
+  // kInvalidArgument for a null store or clock.
   static core::Result<std::unique_ptr<Revocation>> Create(const ClusterCa& ca,
                                                           const RevocationOptions& options);
   ~Revocation();
