@@ -61,12 +61,12 @@ echo "crl: sizes $sizes; $runs runs per side, alternating, medians; clustertls: 
   "$(df -T "$work" | awk 'NR == 2 { print $2 " (" $1 ")" }') at $base;" \
   "$(openssl version | awk '{ print $1, $2 }'); load average $(loadavg)"
 
-openssl_once() {  # $1 = dir; prints the wall time in seconds
-  local d=$1 t0
-  t0=$(now)
-  (cd "$d" && openssl ca -gencrl -config ca.cnf -out ossl.crl.pem 2>ossl.err) ||
+openssl_once() {  # $1 = dir; prints "wall cpu" in seconds (cpu = user + sys of the process)
+  local d=$1 t
+  t=$(cd "$d" && TIMEFORMAT='%R %U %S' && { time openssl ca -gencrl -config ca.cnf \
+    -out ossl.crl.pem 2>ossl.err; } 2>&1) ||
     die "openssl ca -gencrl failed in $d: $(tail -3 "$d/ossl.err")"
-  elapsed "$t0"
+  awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' <<<"$t"
 }
 
 # Entry count of a CRL (PEM or DER).
@@ -85,6 +85,7 @@ verify_with() {
 
 declare -A ossl_med=() ctls_e2e=() ctls_build=() ctls_list=() ctls_pem=() ossl_der=() ossl_pem=()
 declare -A ctls_der=() ctls_pem_bytes=() e2e_der=() e2e_pem=() notes=()
+declare -A ossl_cpu=() e2e_cpu=() build_cpu=() list_cpu=()
 ossl_100k=""
 errors=0
 for n in $sizes; do
@@ -125,6 +126,7 @@ EOF
     fi
   fi
   ossl_t=()
+  ossl_c=()
   ctls_json=()
   for ((r = 1; r <= runs; r++)); do
     order="openssl clustertls"
@@ -132,9 +134,10 @@ EOF
     for side in $order; do
       if [[ $side == openssl ]]; then
         ((r <= ossl_runs)) || continue
-        t=$(openssl_once "$d")
+        read -r t c < <(openssl_once "$d")
         ossl_t+=("$t")
-        echo "  run $r openssl ca -gencrl: $t s"
+        ossl_c+=("$c")
+        echo "  run $r openssl ca -gencrl: $t s wall, $c s CPU"
       else
         j=$("$bin" run "$d" "$iter")
         ctls_json+=("$j")
@@ -144,6 +147,12 @@ EOF
   done
   mapfile -t col < <(printf '%s\n' "${ctls_json[@]}" | jq -r '.e2e.regenerate_ms // empty')
   ((${#col[@]} > 0)) && ctls_e2e[$n]=$(median "${col[@]}")
+  mapfile -t col < <(printf '%s\n' "${ctls_json[@]}" | jq -r '.e2e.regenerate_cpu_ms // empty')
+  ((${#col[@]} > 0)) && e2e_cpu[$n]=$(median "${col[@]}")
+  mapfile -t col < <(printf '%s\n' "${ctls_json[@]}" | jq -r '.build_cpu_ms')
+  build_cpu[$n]=$(median "${col[@]}")
+  mapfile -t col < <(printf '%s\n' "${ctls_json[@]}" | jq -r '.list_cpu_ms')
+  list_cpu[$n]=$(median "${col[@]}")
   mapfile -t col < <(printf '%s\n' "${ctls_json[@]}" | jq -r '.build_ms')
   ctls_build[$n]=$(median "${col[@]}")
   mapfile -t col < <(printf '%s\n' "${ctls_json[@]}" | jq -r '.list_ms')
@@ -158,6 +167,7 @@ EOF
   fi
   if ((${#ossl_t[@]} > 0)); then
     ossl_med[$n]=$(median "${ossl_t[@]}")
+    ossl_cpu[$n]=$(median "${ossl_c[@]}")
     ((n == 100000)) && ossl_100k=${ossl_med[$n]}
     openssl crl -in "$d/ossl.crl.pem" -outform DER -out "$d/ossl.crl.der"
     ossl_der[$n]=$(stat -c %s "$d/ossl.crl.der")
@@ -203,15 +213,18 @@ EOF
 done
 
 # --- summary ---------------------------------------------------------------------------------
+ms_to_s() { awk -v v="${1:-}" 'BEGIN { if (v == "") print "n/a"; else printf "%.3f", v / 1000 }'; }
 echo
-printf '%-9s %12s %12s %12s %10s %10s %16s %16s\n' entries "openssl s" "ctls e2e s" \
-  "BuildCrl s" "List s" "PEM s" "DER B ossl/ctls" "PEM B ossl/ctls"
+echo "seconds, wall (CPU); medians"
+printf '%-8s %-16s %-16s %-16s %-16s %-7s %-17s %-17s\n' entries "openssl ca" "ctls e2e" \
+  "ctls BuildCrl" "ctls ListRevoked" "PEM" "DER B ossl/ctls" "PEM B ossl/ctls"
 for n in $sizes; do
-  printf '%-9s %12s %12s %12.3f %10.3f %10.3f %16s %16s\n' "$n" "${ossl_med[$n]:-n/a}" \
-    "$(awk -v v="${ctls_e2e[$n]:-}" 'BEGIN { if (v == "") print "n/a"; else printf "%.3f", v / 1000 }')" \
-    "$(awk -v v="${ctls_build[$n]}" 'BEGIN { print v / 1000 }')" \
-    "$(awk -v v="${ctls_list[$n]}" 'BEGIN { print v / 1000 }')" \
-    "$(awk -v v="${ctls_pem[$n]}" 'BEGIN { print v / 1000 }')" \
+  printf '%-8s %-16s %-16s %-16s %-16s %-7s %-17s %-17s\n' "$n" \
+    "${ossl_med[$n]:-n/a} (${ossl_cpu[$n]:-n/a})" \
+    "$(ms_to_s "${ctls_e2e[$n]:-}") ($(ms_to_s "${e2e_cpu[$n]:-}"))" \
+    "$(ms_to_s "${ctls_build[$n]}") ($(ms_to_s "${build_cpu[$n]}"))" \
+    "$(ms_to_s "${ctls_list[$n]}") ($(ms_to_s "${list_cpu[$n]}"))" \
+    "$(ms_to_s "${ctls_pem[$n]}")" \
     "${ossl_der[$n]:-n/a}/${e2e_der[$n]:-${ctls_der[$n]}}" \
     "${ossl_pem[$n]:-n/a}/${e2e_pem[$n]:-${ctls_pem_bytes[$n]}}"
   [[ -n "${notes[$n]:-}" ]] && echo "  ${notes[$n]}"
@@ -221,6 +234,10 @@ for n in $sizes; do
     if [[ -n "${ctls_e2e[$n]:-}" ]]; then
       echo "crl_ratio_$n=$(awk -v a="${ossl_med[$n]}" -v b="${ctls_e2e[$n]}" \
         'BEGIN { printf "%.1f", a * 1000 / b }')  (openssl ca -gencrl s / clustertls CrlPublisher::Regenerate s; goal >= 5 at 100000)"
+    fi
+    if [[ -n "${e2e_cpu[$n]:-}" ]]; then
+      echo "crl_cpu_ratio_$n=$(awk -v a="${ossl_cpu[$n]}" -v b="${e2e_cpu[$n]}" \
+        'BEGIN { printf "%.1f", a * 1000 / b }')  (the same with CPU times)"
     fi
     echo "crl_build_ratio_$n=$(awk -v a="${ossl_med[$n]}" -v b="${ctls_build[$n]}" \
       'BEGIN { printf "%.1f", a * 1000 / b }')  (openssl ca -gencrl s / pki::BuildCrl s)"
