@@ -13,6 +13,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -26,6 +27,7 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -42,7 +44,8 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
 constexpr std::size_t kReadChunk = 4096;
-constexpr auto kTlsShutdownTimeout = std::chrono::milliseconds(500);
+// Closing: how long to wait for the peer's close_notify (TLS) or end of stream (plain TCP).
+constexpr auto kShutdownTimeout = std::chrono::milliseconds(500);
 constexpr auto kForceCloseWait = std::chrono::seconds(1);
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -53,12 +56,23 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
-class Session;
+// What the listener, Stop() and a ResponseSlot need of a session, whatever its stream.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Stop(): closes the connection if no request is in flight (on the strand).
+  virtual void Interrupt() = 0;
+  // Stop() after the grace period: closes the connection whatever it is doing.
+  virtual void ForceClose() = 0;
+  // A ResponseSlot's delivery: hands `response` to the session's strand.
+  virtual void PostResponse(std::shared_ptr<SessionBase> self, std::uint64_t generation,
+                            Response response) = 0;
+};
 
 // State shared by the listener and every session; outlives both.
 struct Shared {
   HttpsServerOptions options;
-  std::shared_ptr<const CredentialStore> credentials;
+  std::shared_ptr<const CredentialStore> credentials;  // null: plain HTTP (StartPlain)
   AsyncHandler handler;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> next_id{1};
@@ -68,7 +82,7 @@ struct Shared {
   std::atomic<std::uint64_t> bad_requests{0};
   std::mutex mu;
   std::condition_variable drained;
-  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;  // guarded by mu
+  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;  // guarded by mu
   // Respond closures may outlive the server: they post to a session only while the io_context
   // still exists (shared lock), and Stop() sets io_gone under the exclusive lock once the io
   // threads are joined, so nothing reaches a session's socket after its io_context is gone.
@@ -81,7 +95,7 @@ struct Shared {
 // session's strand; later calls are ignored.
 class ResponseSlot {
  public:
-  ResponseSlot(std::shared_ptr<Shared> shared, std::weak_ptr<Session> session,
+  ResponseSlot(std::shared_ptr<Shared> shared, std::weak_ptr<SessionBase> session,
                std::uint64_t generation)
       : shared_(std::move(shared)), session_(std::move(session)), generation_(generation) {}
   ~ResponseSlot();
@@ -92,7 +106,7 @@ class ResponseSlot {
 
  private:
   std::shared_ptr<Shared> shared_;
-  std::weak_ptr<Session> session_;
+  std::weak_ptr<SessionBase> session_;
   std::uint64_t generation_;
   std::atomic<bool> done_{false};
 };
@@ -103,25 +117,35 @@ Response InternalError() {
                   .close = true};
 }
 
-// One connection: handshake, then request/response cycles until close. Every member is used
-// only on the session's strand (the socket's executor).
-class Session : public std::enable_shared_from_this<Session> {
+using TlsStream = asio::ssl::stream<tcp::socket>;
+using PlainStream = tcp::socket;
+
+// One connection: handshake (TLS only), then request/response cycles until close. Every member
+// is used only on the session's strand (the socket's executor). `Stream` is TlsStream or
+// PlainStream; the difference is resolved at compile time (handshake, connection info, close).
+template <typename Stream>
+class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(std::shared_ptr<Shared> shared, tcp::socket socket, SSL* ssl, std::uint64_t id)
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  static_assert(kTls || std::is_same_v<Stream, PlainStream>);
+
+  // `stream_args`: the accepted socket, and for TLS the SSL* the stream adopts.
+  template <typename... StreamArgs>
+  Session(std::shared_ptr<Shared> shared, std::uint64_t id, StreamArgs&&... stream_args)
       : shared_(std::move(shared)),
-        stream_(std::move(socket), ssl),
+        stream_(std::forward<StreamArgs>(stream_args)...),
         timer_(stream_.get_executor()),
         buffer_(shared_->options.max_header_bytes + kReadChunk) {
     info_.id = id;
     error_code ec;
-    tcp::endpoint remote = stream_.next_layer().remote_endpoint(ec);
+    tcp::endpoint remote = Socket().remote_endpoint(ec);
     if (!ec) {
       info_.remote_address = remote.address().to_string();
       info_.remote_port = remote.port();
     }
   }
 
-  ~Session() {
+  ~Session() override {
     std::lock_guard lock(shared_->mu);
     shared_->sessions.erase(info_.id);
     shared_->drained.notify_all();
@@ -130,30 +154,32 @@ class Session : public std::enable_shared_from_this<Session> {
   void Start() {
     {
       std::lock_guard lock(shared_->mu);
-      shared_->sessions[info_.id] = weak_from_this();
+      shared_->sessions[info_.id] = std::weak_ptr<SessionBase>(weak_from_this());
     }
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoHandshake(); });
   }
 
-  // Stop(): closes the connection if no request is in flight (on the strand).
-  void Interrupt() {
+  void Interrupt() override {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       if (self->phase_ == Phase::kHandshake || self->phase_ == Phase::kIdle) {
         error_code ignored;
-        self->stream_.next_layer().cancel(ignored);
+        self->Socket().cancel(ignored);
       }
     });
   }
 
-  // Stop() after the grace period: closes the connection whatever it is doing.
-  void ForceClose() {
+  void ForceClose() override {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
   }
 
-  // A ResponseSlot's delivery: runs `fn` on the session's strand (inline when already on it).
-  template <typename Fn>
-  void OnStrand(Fn&& fn) {
-    asio::dispatch(stream_.get_executor(), std::forward<Fn>(fn));
+  // Runs OnRespond on the strand (inline when already on it). `self` is this session.
+  void PostResponse(std::shared_ptr<SessionBase> self, std::uint64_t generation,
+                    Response response) override {
+    asio::dispatch(stream_.get_executor(),
+                   [self = std::static_pointer_cast<Session>(std::move(self)), generation,
+                    response = std::move(response)]() mutable {
+                     self->OnRespond(generation, std::move(response));
+                   });
   }
 
   // On the strand: the handler's answer to the request numbered `generation`. Ignored when the
@@ -171,7 +197,12 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   enum class Phase { kHandshake, kIdle, kHeader, kBody, kHandling, kWriting, kShutdown, kClosed };
 
+  using std::enable_shared_from_this<Session>::shared_from_this;
+  using std::enable_shared_from_this<Session>::weak_from_this;
+
   const HttpsServerOptions& options() const { return shared_->options; }
+
+  tcp::socket& Socket() { return beast::get_lowest_layer(stream_); }
 
   // Arms the timer for the next read or write; on expiry the pending operation is cancelled
   // (not the socket closed), so a 408 can still be written.
@@ -183,7 +214,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!ec && generation == self->timer_generation_) {
         self->timed_out_ = true;
         error_code ignored;
-        self->stream_.next_layer().cancel(ignored);
+        self->Socket().cancel(ignored);
       }
     });
   }
@@ -197,13 +228,18 @@ class Session : public std::enable_shared_from_this<Session> {
     if (shared_->stopping) {
       return Close();
     }
-    phase_ = Phase::kHandshake;
-    Arm(options().handshake_timeout);
-    stream_.async_handshake(asio::ssl::stream_base::server,
-                            [self = shared_from_this()](error_code ec) { self->OnHandshake(ec); });
+    if constexpr (kTls) {
+      phase_ = Phase::kHandshake;
+      Arm(options().handshake_timeout);
+      stream_.async_handshake(
+          asio::ssl::stream_base::server,
+          [self = shared_from_this()](error_code ec) { self->OnHandshake(ec); });
+    } else {
+      DoWaitForRequest();  // plain HTTP: no handshake, no TLS fields in info_
+    }
   }
 
-  void OnHandshake(error_code ec) {
+  void OnHandshake(error_code ec) requires kTls {
     Disarm();
     if (ec) {
       shared_->handshakes_failed.fetch_add(1, std::memory_order_relaxed);
@@ -384,14 +420,37 @@ class Session : public std::enable_shared_from_this<Session> {
     DoWaitForRequest();
   }
 
-  // Sends close_notify (RFC 8446 section 6.1) and waits briefly for the peer's.
+  // TLS: sends close_notify (RFC 8446 section 6.1) and waits briefly for the peer's. Plain:
+  // half-closes and discards what the peer still sends until its end of stream (briefly), so
+  // that closing with unread input (a 413 before the body) does not reset the connection
+  // before the client has read the response (RFC 9112 section 9.6).
   void DoShutdown() {
     phase_ = Phase::kShutdown;
-    Arm(kTlsShutdownTimeout);
-    stream_.async_shutdown([self = shared_from_this()](error_code) {
-      self->Disarm();
-      self->Close();
-    });
+    Arm(kShutdownTimeout);
+    if constexpr (kTls) {
+      stream_.async_shutdown([self = shared_from_this()](error_code) {
+        self->Disarm();
+        self->Close();
+      });
+    } else {
+      error_code ec;
+      Socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (ec) {
+        return Close();
+      }
+      DoDrain();
+    }
+  }
+
+  void DoDrain() requires(!kTls) {
+    buffer_.clear();
+    Socket().async_read_some(buffer_.prepare(kReadChunk),
+                             [self = shared_from_this()](error_code ec, std::size_t) {
+                               if (ec || self->phase_ != Phase::kShutdown) {
+                                 return self->Close();  // EOF, timeout (cancel) or error
+                               }
+                               self->DoDrain();
+                             });
   }
 
   void Close() {
@@ -402,12 +461,12 @@ class Session : public std::enable_shared_from_this<Session> {
     phase_ = Phase::kClosed;
     Disarm();
     error_code ignored;
-    stream_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.next_layer().close(ignored);
+    Socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Socket().close(ignored);
   }
 
   std::shared_ptr<Shared> shared_;
-  asio::ssl::stream<tcp::socket> stream_;
+  Stream stream_;
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -433,15 +492,12 @@ void ResponseSlot::Deliver(Response response) {
   if (shared_->io_gone) {
     return;
   }
-  std::shared_ptr<Session> session = session_.lock();
+  std::shared_ptr<SessionBase> session = session_.lock();
   if (!session) {
     return;
   }
-  Session* raw = session.get();
-  raw->OnStrand([session = std::move(session), generation = generation_,
-                 response = std::move(response)]() mutable {
-    session->OnRespond(generation, std::move(response));
-  });
+  SessionBase* raw = session.get();
+  raw->PostResponse(std::move(session), generation_, std::move(response));
 }
 
 ResponseSlot::~ResponseSlot() {
@@ -474,6 +530,11 @@ struct HttpsServer::Impl {
   std::uint16_t port = 0;
   std::atomic<bool> stopped{false};
 
+  // Binds, listens and starts the io threads; `credentials` null serves plain HTTP.
+  static core::Result<std::unique_ptr<Impl>> Listen(
+      const HttpsServerOptions& options, std::shared_ptr<const CredentialStore> credentials,
+      AsyncHandler handler);
+
   void DoAccept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
       OnAccept(ec, std::move(socket));
@@ -486,18 +547,23 @@ struct HttpsServer::Impl {
     }
     if (!ec) {
       shared->accepted.fetch_add(1, std::memory_order_relaxed);
-      ossl::SharedSslCtx ctx = shared->credentials->Snapshot();
-      SSL* ssl = SSL_new(ctx.get());  // holds its own reference to ctx
-      if (ssl != nullptr) {
+      if (shared->credentials) {
+        ossl::SharedSslCtx ctx = shared->credentials->Snapshot();
+        SSL* ssl = SSL_new(ctx.get());  // holds its own reference to ctx
+        if (ssl != nullptr) {
+          const std::uint64_t id = shared->next_id.fetch_add(1, std::memory_order_relaxed);
+          std::make_shared<Session<TlsStream>>(shared, id, std::move(socket), ssl)->Start();
+        }
+      } else {
         const std::uint64_t id = shared->next_id.fetch_add(1, std::memory_order_relaxed);
-        std::make_shared<Session>(shared, std::move(socket), ssl, id)->Start();
+        std::make_shared<Session<PlainStream>>(shared, id, std::move(socket))->Start();
       }
     }
     DoAccept();
   }
 
-  std::vector<std::shared_ptr<Session>> LiveSessions() {
-    std::vector<std::shared_ptr<Session>> out;
+  std::vector<std::shared_ptr<SessionBase>> LiveSessions() {
+    std::vector<std::shared_ptr<SessionBase>> out;
     std::lock_guard lock(shared->mu);
     for (auto& [id, weak] : shared->sessions) {
       if (auto session = weak.lock()) {
@@ -587,6 +653,28 @@ core::Result<std::unique_ptr<HttpsServer>> HttpsServer::Start(
     return core::Fail(core::ErrorCode::kInvalidArgument,
                       "an HTTPS server needs credentials and a handler");
   }
+  auto impl = Impl::Listen(options, std::move(credentials), std::move(handler));
+  if (!impl) {
+    return impl.error();
+  }
+  return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(*impl)));
+}
+
+core::Result<std::unique_ptr<HttpsServer>> HttpsServer::StartPlain(
+    const HttpsServerOptions& options, AsyncHandler handler) {
+  if (!handler) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, "an HTTP server needs a handler");
+  }
+  auto impl = Impl::Listen(options, nullptr, std::move(handler));
+  if (!impl) {
+    return impl.error();
+  }
+  return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(*impl)));
+}
+
+core::Result<std::unique_ptr<HttpsServer::Impl>> HttpsServer::Impl::Listen(
+    const HttpsServerOptions& options, std::shared_ptr<const CredentialStore> credentials,
+    AsyncHandler handler) {
   auto impl = std::make_unique<Impl>();
   impl->shared->options = options;
   impl->shared->credentials = std::move(credentials);
@@ -642,7 +730,7 @@ core::Result<std::unique_ptr<HttpsServer>> HttpsServer::Start(
       }
     });
   }
-  return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(impl)));
+  return impl;
 }
 
 }  // namespace clustertls::net

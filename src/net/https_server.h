@@ -42,7 +42,8 @@ struct Response {
   bool close = false;                                          // close after sending
 };
 
-// Who is on the other side of a connection (set once after its TLS handshake).
+// Who is on the other side of a connection (set once after its TLS handshake; at accept for
+// plain HTTP, whose tls_version and cipher stay empty).
 struct ConnectionInfo {
   std::uint64_t id = 0;  // unique per server
   std::string remote_address;

@@ -1,10 +1,19 @@
 #include "net/https_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -543,6 +552,293 @@ TEST_F(HttpsServerTest, SecondRespondIsIgnoredAndDroppedRespondGets500) {
   EXPECT_EQ(Must(client->Get("/drop")).status, 500);
   EXPECT_EQ(Must(Connect()->Get("/next")).body, "ok");
   EXPECT_EQ(calls.load(), 5);
+}
+
+// ---- Plain HTTP (StartPlain): the public listener's transport. ----
+
+// A raw HTTP/1.1 client on a plain TCP socket, every wait bounded by a socket timeout.
+class PlainClient {
+ public:
+  explicit PlainClient(std::uint16_t port, int timeout_ms = 5000) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~PlainClient() { close(fd_); }
+  PlainClient(const PlainClient&) = delete;
+  PlainClient& operator=(const PlainClient&) = delete;
+
+  bool connected() const { return connected_; }
+
+  bool Write(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) {
+        return false;
+      }
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  // Reads one Content-Length framed response; status 0 when none arrives.
+  TestReply ReadReply() {
+    TestReply reply;
+    std::size_t end;
+    while ((end = pending_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) {
+        return reply;
+      }
+    }
+    reply.headers = pending_.substr(0, end + 2);
+    pending_.erase(0, end + 4);
+    if (reply.headers.rfind("HTTP/1.1 ", 0) == 0) {
+      reply.status = std::atoi(reply.headers.c_str() + 9);
+    }
+    std::size_t length = 0;
+    if (auto at = reply.headers.find("Content-Length: "); at != std::string::npos) {
+      length = std::strtoul(reply.headers.c_str() + at + 16, nullptr, 10);
+    }
+    while (pending_.size() < length) {
+      if (!Fill()) {
+        reply.status = 0;
+        return reply;
+      }
+    }
+    reply.body = pending_.substr(0, length);
+    pending_.erase(0, length);
+    return reply;
+  }
+
+  TestReply Get(std::string_view target) {
+    if (!Write("GET " + std::string(target) + " HTTP/1.1\r\nHost: x\r\n\r\n")) {
+      return {};
+    }
+    return ReadReply();
+  }
+
+  // True if the server closes (EOF or reset) within the timeout without sending anything more.
+  bool WaitClosed() {
+    if (!pending_.empty()) {
+      return false;
+    }
+    std::array<char, 4096> chunk;
+    ssize_t n = recv(fd_, chunk.data(), chunk.size(), 0);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+  }
+
+ private:
+  bool Fill() {
+    std::array<char, 4096> chunk;
+    ssize_t n = recv(fd_, chunk.data(), chunk.size(), 0);
+    if (n <= 0) {
+      return false;
+    }
+    pending_.append(chunk.data(), static_cast<std::size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string pending_;
+};
+
+// Runs a shell command and returns its standard output.
+std::string RunCommand(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    return out;
+  }
+  std::array<char, 4096> chunk;
+  std::size_t n;
+  while ((n = fread(chunk.data(), 1, chunk.size(), pipe)) > 0) {
+    out.append(chunk.data(), n);
+  }
+  pclose(pipe);
+  return out;
+}
+
+// Echoes the request and what the server knows of the connection.
+void PlainEcho(Request request, const ConnectionInfo& info, Respond respond) {
+  auto content_type = request.Header("Content-Type");
+  respond(Response{.status = 200,
+                   .content_type = "text/plain",
+                   .body = request.method + " " + request.target + " body=" + request.body +
+                           " type=" + std::string(content_type.value_or("-")) +
+                           " id=" + std::to_string(info.id) + " from=" + info.remote_address + ":" +
+                           (info.remote_port != 0 ? "port" : "0") + " tls=" + info.tls_version +
+                           "/" + info.cipher + " peer=" + (info.peer_certificate ? "yes" : "no")});
+}
+
+class PlainHttpServerTest : public ::testing::Test {
+ protected:
+  void StartPlain(AsyncHandler handler = PlainEcho, HttpsServerOptions options = {}) {
+    options.threads = 2;
+    server_ = Must(HttpsServer::StartPlain(options, std::move(handler)));
+    ASSERT_NE(server_->port(), 0);
+  }
+  std::string Url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + std::string(path);
+  }
+
+  std::unique_ptr<HttpsServer> server_;
+};
+
+TEST_F(PlainHttpServerTest, CurlGetsAndPostsOverPlainHttp) {
+  StartPlain();
+  std::string get =
+      RunCommand("curl -sS --max-time 10 -w ' status=%{http_code}' '" + Url("/ca/chain.pem") + "'");
+  EXPECT_EQ(get,
+            "GET /ca/chain.pem body= type=- id=1 from=127.0.0.1:port tls=/ peer=no status=200");
+  // An OCSP request as RFC 6960 appendix A.1 sends it: POST with application/ocsp-request.
+  std::string post = RunCommand(
+      "curl -sS --max-time 10 -w ' status=%{http_code}' -H "
+      "'Content-Type: application/ocsp-request' --data-binary 'abc' '" +
+      Url("/ocsp") + "'");
+  EXPECT_EQ(post,
+            "POST /ocsp body=abc type=application/ocsp-request id=2 from=127.0.0.1:port tls=/ "
+            "peer=no status=200");
+  std::string headers = RunCommand("curl -sS --max-time 10 -D - -o /dev/null '" + Url("/") + "'");
+  EXPECT_NE(headers.find("Server: clustertls"), std::string::npos) << headers;
+  EXPECT_EQ(server_->stats().requests, 3u);
+  EXPECT_EQ(server_->stats().handshakes_failed, 0u);
+}
+
+TEST_F(PlainHttpServerTest, TwoRequestsOnOneKeepAliveConnection) {
+  StartPlain();
+  PlainClient client(server_->port());
+  ASSERT_TRUE(client.connected());
+  TestReply first = client.Get("/a");
+  TestReply second = client.Get("/b");
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.body, "GET /a body= type=- id=1 from=127.0.0.1:port tls=/ peer=no");
+  EXPECT_EQ(second.status, 200);
+  EXPECT_EQ(second.body, "GET /b body= type=- id=1 from=127.0.0.1:port tls=/ peer=no");
+  EXPECT_EQ(second.headers.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(server_->stats().connections_accepted, 1u);
+  EXPECT_EQ(server_->stats().requests, 2u);
+  EXPECT_EQ(server_->stats().open_connections, 1u);
+}
+
+TEST_F(PlainHttpServerTest, OversizeBodyGets413AndTheResponseSurvivesTheUnreadBody) {
+  StartPlain(PlainEcho, HttpsServerOptions{.max_body_bytes = 1024});
+  PlainClient client(server_->port());
+  // The whole oversize body is sent: the server must not reset the connection before the
+  // client has read the 413.
+  ASSERT_TRUE(client.Write("POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Length: 8192\r\n\r\n" +
+                           std::string(8192, 'z')));
+  TestReply reply = client.ReadReply();
+  EXPECT_EQ(reply.status, 413);
+  EXPECT_NE(reply.body.find("body_too_large"), std::string::npos);
+  EXPECT_NE(reply.headers.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(client.WaitClosed());
+  PlainClient ok(server_->port());
+  ASSERT_TRUE(ok.Write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1024\r\n\r\n" +
+                       std::string(1024, 'a')));
+  EXPECT_EQ(ok.ReadReply().status, 200);
+  EXPECT_EQ(server_->stats().bad_requests, 1u);
+}
+
+TEST_F(PlainHttpServerTest, OversizeHeaderGets431) {
+  StartPlain(PlainEcho, HttpsServerOptions{.max_header_bytes = 2048});
+  PlainClient client(server_->port());
+  ASSERT_TRUE(
+      client.Write("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'b') + "\r\n\r\n"));
+  TestReply reply = client.ReadReply();
+  EXPECT_EQ(reply.status, 431);
+  EXPECT_NE(reply.body.find("header_too_large"), std::string::npos);
+  EXPECT_TRUE(client.WaitClosed());
+  EXPECT_EQ(PlainClient(server_->port()).Get("/").status, 200);
+}
+
+TEST_F(PlainHttpServerTest, GarbageGets400AndServerKeepsServing) {
+  StartPlain();
+  PlainClient client(server_->port());
+  ASSERT_TRUE(client.Write("\x01\x02 garbage \xff\r\n\r\n"));
+  TestReply reply = client.ReadReply();
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_NE(reply.body.find("bad_request"), std::string::npos);
+  EXPECT_NE(reply.headers.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(client.WaitClosed());
+
+  PlainClient bad_version(server_->port());
+  ASSERT_TRUE(bad_version.Write("GET / HTTP/9.9\r\n\r\n"));
+  EXPECT_EQ(bad_version.ReadReply().status, 400);
+  EXPECT_EQ(PlainClient(server_->port()).Get("/still-here").status, 200);
+  EXPECT_EQ(server_->stats().bad_requests, 2u);
+}
+
+TEST_F(PlainHttpServerTest, TlsClientHelloOnThePlainPortIsRefusedAndServingGoesOn) {
+  StartPlain();
+  // A real ClientHello (openssl s_client): the handshake cannot succeed; the server answers
+  // 400 or closes, and must neither crash nor hang.
+  SClientResult s_client = RunSClient(server_->port(), "-tls1_3");
+  EXPECT_NE(s_client.exit_code, 0) << s_client.output;
+  EXPECT_EQ(s_client.output.find("CONNECTION ESTABLISHED"), std::string::npos) << s_client.output;
+  EXPECT_FALSE(TestTlsClient::Connect(server_->port(), {.timeout_ms = 2000}));
+  // A flood of TLS record-type bytes.
+  EXPECT_TRUE(SendPlainAndWaitClose(server_->port(), std::string(64 * 1024, '\x16')));
+  EXPECT_EQ(PlainClient(server_->port()).Get("/next").status, 200);
+  EXPECT_EQ(server_->stats().handshakes_failed, 0u);
+}
+
+TEST_F(PlainHttpServerTest, SlowRequestGets408AndIdleConnectionCloses) {
+  StartPlain(PlainEcho, HttpsServerOptions{.header_timeout = 300ms, .idle_timeout = 300ms});
+  PlainClient slow(server_->port());
+  ASSERT_TRUE(slow.Write("GET / HTTP/1.1\r\nHost: x\r\n"));  // never finishes the header
+  EXPECT_EQ(slow.ReadReply().status, 408);
+  EXPECT_TRUE(slow.WaitClosed());
+  PlainClient idle(server_->port());
+  EXPECT_EQ(idle.Get("/").status, 200);
+  EXPECT_TRUE(idle.WaitClosed());  // closed silently after the idle timeout
+}
+
+TEST_F(PlainHttpServerTest, StopDrainsAnInFlightAsyncRequestAndClosesIdleSessions) {
+  Parked parked;
+  StartPlain(parked.Handler(), HttpsServerOptions{.shutdown_grace = 3s});
+  PlainClient idle(server_->port());
+  ASSERT_TRUE(idle.Write("GET /idle HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto first = parked.Take();
+  ASSERT_TRUE(first);
+  first->second(Text("idle"));
+  EXPECT_EQ(idle.ReadReply().body, "idle");
+
+  PlainClient client(server_->port());
+  ASSERT_TRUE(client.Write("POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"));
+  auto pending = parked.Take();
+  ASSERT_TRUE(pending);
+  EXPECT_EQ(pending->first.body, "abc");
+  auto started = std::chrono::steady_clock::now();
+  std::thread stopper([&] { server_->Stop(); });
+  std::this_thread::sleep_for(300ms);
+  std::thread responder([respond = pending->second] { respond(Text("late but in time")); });
+  TestReply reply = client.ReadReply();
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, "late but in time");
+  EXPECT_NE(reply.headers.find("Connection: close"), std::string::npos);
+  stopper.join();
+  responder.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  EXPECT_TRUE(client.WaitClosed());
+  EXPECT_TRUE(idle.WaitClosed());
+  EXPECT_FALSE(PlainClient(server_->port(), 1000).connected());
+}
+
+TEST_F(PlainHttpServerTest, RefusesAMissingHandlerAndAnAddressInUse) {
+  auto no_handler = HttpsServer::StartPlain(HttpsServerOptions{}, AsyncHandler{});
+  ASSERT_FALSE(no_handler);
+  EXPECT_EQ(no_handler.error().code, core::ErrorCode::kInvalidArgument);
+  StartPlain();
+  auto second = HttpsServer::StartPlain(HttpsServerOptions{.port = server_->port()}, PlainEcho);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, core::ErrorCode::kIo);
 }
 
 }  // namespace
