@@ -6,7 +6,9 @@
 # Usage: bench/run.sh BUILD_DIR
 # Environment: ISSUE_BENCH_FLAGS (extra Google Benchmark flags), BULK_N (1000), BULK_OPENSSL_N
 # (100), BULK_RUNS (3), BULK_BENCH_DIR (where bulk_bench writes; tmpfs by default), SIGN_N
-# (1000 CSRs), SIGN_RUNS (3) and sign_bench.sh's SIGN_* variables.
+# (1000 CSRs), SIGN_RUNS (3) and sign_bench.sh's SIGN_* variables, CRL_SIZES ("100000 1000000"),
+# CRL_RUNS (3) and crl_bench.sh's CRL_* variables, OCSP_RUNS (3) and ocsp_bench.sh's OCSP_*
+# variables.
 set -euo pipefail
 
 build=${1:?usage: bench/run.sh BUILD_DIR}
@@ -37,6 +39,20 @@ if ! "$here/sign_bench.sh" "$build" "${SIGN_N:-1000}" "${SIGN_RUNS:-3}" |
 fi
 
 echo
+echo "== CRL generation vs openssl ca -gencrl, 100,000 / 1,000,000 entries (bench/crl_bench.sh)"
+if ! "$here/crl_bench.sh" "$build" "${CRL_SIZES:-100000 1000000}" "${CRL_RUNS:-3}" |
+  tee "$out/crl_bench.txt"; then
+  echo "crl_bench: FAILED (see above)" | tee -a "$out/crl_bench.txt"
+fi
+
+echo
+echo "== POST /ocsp vs openssl ocsp, wrk at 1 and 64 connections (bench/ocsp_bench.sh)"
+if ! "$here/ocsp_bench.sh" "$build" "${OCSP_RUNS:-3}" | tee "$out/ocsp_bench.txt"; then
+  echo "ocsp_bench: FAILED (see above)" | tee -a "$out/ocsp_bench.txt"
+fi
+
+echo
 echo "== summary (load average at the end: $(load))"
-grep -h -E '^(ratio_vs_raw_limit|slow_path_ratio_vs_raw_limit|bulk_ratio|bulk_ratio_one_thread|bulk_cpu_ratio|sign_ratio_c[0-9]+|sign_errors)=' \
-  "$out/issue_bench.txt" "$out/bulk_bench.txt" "$out/sign_bench.txt"
+grep -h -E '^(ratio_vs_raw_limit|slow_path_ratio_vs_raw_limit|bulk_ratio|bulk_ratio_one_thread|bulk_cpu_ratio|sign_ratio_c[0-9]+|sign_errors|crl_[a-z_]+[0-9]*|ocsp_[a-z0-9_]+)=' \
+  "$out/issue_bench.txt" "$out/bulk_bench.txt" "$out/sign_bench.txt" "$out/crl_bench.txt" \
+  "$out/ocsp_bench.txt"
