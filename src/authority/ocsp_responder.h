@@ -14,15 +14,23 @@
 //   - `revoked` with the revocation time and reason;
 //   - `unknown`: a serial this CA never issued.
 // A request with any CertID naming another issuer (name/key hash mismatch, SHA-1 or SHA-256)
-// gets `unauthorized`; a malformed one `malformedRequest`; a store failure `internalError`
-// (never an HTTP error: the HTTP layer always answers 200 with an OCSPResponse).
+// gets `unauthorized`, and so does a CertID hashed with another algorithm (it decodes, but we
+// cannot tell whether it names our issuer: RFC 6960 section 2.3, not authorized to answer);
+// one that does not decode (garbage, truncated, empty, trailing bytes, no CertID)
+// `malformedRequest`; a store failure `internalError` (never an HTTP error: the HTTP layer
+// always answers 200 with an OCSPResponse).
 //
 // Speed: a request without a nonce is answered from a pre-signed cache keyed by the request's
 // bytes, so the steady state never signs. An entry is re-signed once half of its lifetime
 // (thisUpdate..nextUpdate, default 1 hour) has passed, and the whole cache is dropped on any
 // revocation (Invalidate(), or Refresh() seeing the store's kRevocationCounter move) and on a
-// signer renewal. The cache is bounded (entries beyond the bound are answered but not kept).
-// A request with a nonce is signed per request, echoing the nonce (section 4.4.1).
+// signer renewal. The cache is bounded (entries beyond the bound, and requests over 8 KiB, are
+// answered but not kept). While one thread re-signs a stale entry, the others keep serving it
+// (it is valid until its nextUpdate). A request with a nonce is signed per request, echoing the
+// nonce (section 4.4.1); its status is still read from the store.
+//
+// The signer certificate's CN (and DNS SAN) is "ocsp.<cluster FQDN>" (config kConfigFqdn); its
+// validity is signer_validity, cut short to the issuing CA's remaining lifetime.
 
 #include <chrono>
 #include <cstddef>
@@ -42,7 +50,7 @@ namespace clustertls::authority {
 struct OcspResponderOptions {
   store::Store* store = nullptr;  // not owned; outlives the responder
   const core::Clock* clock = nullptr;
-  core::Rng* rng = nullptr;  // thread-safe
+  core::Rng* rng = nullptr;                                        // thread-safe
   std::chrono::seconds response_validity = std::chrono::hours(1);  // nextUpdate - thisUpdate
   std::chrono::seconds signer_validity = std::chrono::days(2);
   std::size_t max_cache_entries = 100000;
@@ -69,7 +77,9 @@ class OcspResponder {
   OcspResponder& operator=(const OcspResponder&) = delete;
 
   // Answers one DER OCSPRequest with a DER OCSPResponse (successful or an error status; see
-  // above). Never fails, never throws. Thread-safe.
+  // above). Never fails, never throws. Thread-safe. A cache hit neither parses, reads the store
+  // nor signs. If a signature is needed and the signer is past its half-life (no Refresh ran),
+  // it renews the signer first (at most one try a minute; the old one signs meanwhile).
   std::string Respond(std::string_view request_der);
 
   // Drops every cached response (after a revocation through this instance).
@@ -78,7 +88,7 @@ class OcspResponder {
   // For the poller: drops the cache if kRevocationCounter moved since the last look, and renews
   // the signer if half of its lifetime has passed (the new one is recorded first; on failure the
   // old one keeps signing while it is valid). Returns an error only if a renewal was needed and
-  // failed.
+  // failed. If the counter cannot be read, the cache is kept and the next call looks again.
   core::Result<void> Refresh();
 
   // The current signer certificate (PEM), for tests and `GET /metrics`' expiry gauge.
