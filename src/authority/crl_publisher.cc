@@ -1,0 +1,141 @@
+#include "authority/crl_publisher.h"
+
+#include <openssl/pem.h>
+
+#include <atomic>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "ossl/bio.h"
+#include "ossl/error.h"
+#include "pki/crl_builder.h"
+
+namespace clustertls::authority {
+namespace {
+
+using core::ErrorCode;
+using core::Fail;
+
+// The PEM text ("X509 CRL") of DER bytes, without parsing them: decoding a CRL with a million
+// entries through d2i_X509_CRL would cost more than building it.
+core::Result<std::string> CrlPemFromDer(std::string_view der) {
+  auto bio = ossl::WriteBio();
+  if (!bio || PEM_write_bio(bio.get(), PEM_STRING_X509_CRL, "",
+                            reinterpret_cast<const unsigned char*>(der.data()),
+                            static_cast<long>(der.size())) <= 0) {
+    ossl::ClearErrors();
+    return Fail(ErrorCode::kCrypto, "CRL: PEM encoding failed");
+  }
+  return ossl::BioContents(bio.get());
+}
+
+}  // namespace
+
+struct CrlPublisher::Impl {
+  Impl(const ClusterCa& c, const CrlPublisherOptions& o) : ca(c), options(o) {}
+
+  ClusterCa ca;
+  CrlPublisherOptions options;
+
+  std::mutex generate_mu;  // serialises Generate()
+  std::atomic<std::shared_ptr<const PublishedCrl>> current;
+  // The last generation failed: Refresh() retries even if nothing else asks for a new CRL.
+  std::atomic<bool> last_failed{false};
+
+  core::Result<std::shared_ptr<const PublishedCrl>> Generate();
+  core::Result<std::shared_ptr<const PublishedCrl>> GenerateLocked();
+};
+
+core::Result<std::shared_ptr<const PublishedCrl>> CrlPublisher::Impl::Generate() {
+  std::lock_guard lock(generate_mu);
+  auto generated = GenerateLocked();
+  if (!generated) {
+    last_failed.store(true);
+    return generated.error().WithContext("CRL of CA '" + ca.issuer_id + "'");
+  }
+  current.store(*generated);
+  last_failed.store(false);
+  return generated;
+}
+
+core::Result<std::shared_ptr<const PublishedCrl>> CrlPublisher::Impl::GenerateLocked() {
+  store::Store& store = *options.store;
+  const core::TimePoint now = options.clock->Now();
+  // Read before listing: a revocation committed after this read but missed by the listing moves
+  // the counter past this value, so the next Refresh() generates again.
+  CTLS_ASSIGN_OR_RETURN(std::int64_t revocations, store.PeekCounter(store::kRevocationCounter));
+  CTLS_ASSIGN_OR_RETURN(std::vector<store::RevokedEntry> revoked,
+                        store.ListRevoked(ca.issuer_id, now));
+  std::vector<pki::CrlEntry> entries;
+  entries.reserve(revoked.size());
+  for (store::RevokedEntry& r : revoked) {
+    auto reason = pki::ParseRevocationReason(r.reason);
+    entries.push_back(pki::CrlEntry{
+        .serial_hex = std::move(r.serial_hex),
+        .revoked_at = r.revoked_at,
+        // A reason this version does not know still revokes: listed without a reasonCode.
+        .reason = reason ? *reason : pki::RevocationReason::kUnspecified});
+  }
+  revoked = {};
+  // RFC 5280 section 5.2.3: the store's counter is shared by every instance and survives
+  // restarts, so numbers strictly increase.
+  CTLS_ASSIGN_OR_RETURN(std::int64_t number, store.NextCounter("crl:" + ca.issuer_id));
+  auto crl = std::make_shared<PublishedCrl>();
+  crl->this_update = now;
+  crl->next_update = now + options.validity;
+  crl->number = number;
+  crl->entries = entries.size();
+  crl->revocation_counter = revocations;
+  CTLS_ASSIGN_OR_RETURN(crl->der, pki::BuildCrl(ca.issuing.certificate(), ca.issuing.key(), entries,
+                                                {.this_update = crl->this_update,
+                                                 .next_update = crl->next_update,
+                                                 .crl_number = number}));
+  CTLS_ASSIGN_OR_RETURN(crl->pem, CrlPemFromDer(crl->der));
+  return std::shared_ptr<const PublishedCrl>(std::move(crl));
+}
+
+core::Result<std::unique_ptr<CrlPublisher>> CrlPublisher::Create(
+    const ClusterCa& ca, const CrlPublisherOptions& options) {
+  if (options.store == nullptr || options.clock == nullptr) {
+    return Fail(ErrorCode::kInvalidArgument, "CRL publisher: store and clock are required");
+  }
+  if (options.validity < std::chrono::hours(1)) {
+    return Fail(ErrorCode::kInvalidArgument, "CRL validity: must be at least 1 hour (got " +
+                                                 std::to_string(options.validity.count()) +
+                                                 " seconds)");
+  }
+  auto impl = std::make_unique<Impl>(ca, options);
+  CTLS_RETURN_IF_ERROR(impl->Generate());
+  return std::unique_ptr<CrlPublisher>(new CrlPublisher(std::move(impl)));
+}
+
+CrlPublisher::CrlPublisher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CrlPublisher::~CrlPublisher() = default;
+
+std::shared_ptr<const PublishedCrl> CrlPublisher::Current() const { return impl_->current.load(); }
+
+core::Result<std::shared_ptr<const PublishedCrl>> CrlPublisher::Regenerate() {
+  return impl_->Generate();
+}
+
+core::Result<bool> CrlPublisher::Refresh() {
+  std::shared_ptr<const PublishedCrl> current = impl_->current.load();
+  bool due = impl_->last_failed.load();
+  if (!due) {
+    const core::TimePoint now = impl_->options.clock->Now();
+    due = now >= current->this_update + (current->next_update - current->this_update) / 2;
+  }
+  if (!due) {
+    CTLS_ASSIGN_OR_RETURN(std::int64_t revocations,
+                          impl_->options.store->PeekCounter(store::kRevocationCounter));
+    due = revocations != current->revocation_counter;
+  }
+  if (!due) {
+    return false;
+  }
+  CTLS_RETURN_IF_ERROR(impl_->Generate());
+  return true;
+}
+
+}  // namespace clustertls::authority
