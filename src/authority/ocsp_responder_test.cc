@@ -185,6 +185,19 @@ class OcspResponderTest : public ::testing::Test {
     return pki::RunCommand(cmd + " 2>&1");
   }
 
+  // GnuTLS' ocsptool on `response` (written by the last Judge): its reading of the statuses,
+  // and its verification against the issuing CA as trust anchor. ocsptool checks the signer's
+  // validity at the wall-clock time, after the test clock's signer expired: that must be its
+  // only complaint (it checks trust and key usage first; openssl verified the signature).
+  std::string Gnutls() {
+    pki::CommandResult r = pki::RunCommand("ocsptool -e --load-trust " + Path("issuing.pem") +
+                                           " -S " + Path("resp.der") + " 2>&1");
+    EXPECT_TRUE(Contains(r.output, "Verifying OCSP Response: Success") ||
+                Contains(r.output, "Verifying OCSP Response: Failure, Signer cert expired.\n"))
+        << r.output;
+    return r.output;
+  }
+
   // The error status text `openssl ocsp -resp_text` prints for `response` (unsigned responses).
   std::string ErrorText(const std::string& response) {
     WriteFile(Path("err.der"), response);
@@ -230,6 +243,9 @@ TEST_F(OcspResponderTest, GoodThenRevokedWithTimeAndReason) {
   EXPECT_TRUE(Contains(good.output, "Next Update: Jan  1 01:00:00 2026 GMT")) << good.output;
   // A delegated responder (RFC 6960 4.2.2.2): its certificate is in the response.
   EXPECT_TRUE(Contains(good.output, "OCSP Signing")) << good.output;
+  const std::string gnutls_good = Gnutls();
+  EXPECT_TRUE(Contains(gnutls_good, "Certificate Status: good")) << gnutls_good;
+  EXPECT_TRUE(Contains(gnutls_good, "Next Update: Thu Jan 01 01:00:00 UTC 2026")) << gnutls_good;
 
   Revoke(serial, "keyCompromise", pki::kTestReferenceTime - minutes(30));
   responder_->Invalidate();
@@ -240,6 +256,9 @@ TEST_F(OcspResponderTest, GoodThenRevokedWithTimeAndReason) {
   EXPECT_TRUE(Contains(revoked.output, "Reason: keyCompromise")) << revoked.output;
   EXPECT_TRUE(Contains(revoked.output, "Revocation Time: Dec 31 23:30:00 2025 GMT"))
       << revoked.output;
+  const std::string gnutls_revoked = Gnutls();
+  EXPECT_TRUE(Contains(gnutls_revoked, "Certificate Status: revoked")) << gnutls_revoked;
+  EXPECT_TRUE(Contains(gnutls_revoked, "Dec 31 23:30:00 UTC 2025")) << gnutls_revoked;
 }
 
 TEST_F(OcspResponderTest, ReasonlessOrUnknownReasonIsUnspecified) {
