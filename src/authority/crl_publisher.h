@@ -60,7 +60,8 @@ class CrlPublisher {
   core::Result<std::shared_ptr<const PublishedCrl>> Regenerate();
 
   // Regenerates if kRevocationCounter differs from the current CRL's, or if half of the current
-  // CRL's lifetime has passed at clock->Now(). Returns true if it regenerated. For the poller.
+  // CRL's lifetime has passed at clock->Now(), or if the last generation failed (a retry).
+  // Returns true if it regenerated. For the poller.
   core::Result<bool> Refresh();
 
  private:

@@ -69,6 +69,9 @@ class Revocation {
   // endpoint revokes leaf certificates", and a record another CA issued); kNotFound for a
   // serial this CA never issued. Idempotent: revoking
   // again succeeds with newly_revoked = false and changes nothing.
+  // The serial may be any case, with ':' between bytes and leading zeros ("0a:1b" = "0A1B").
+  // removeFromCRL is refused (RFC 5280 5.3.1: delta CRLs only; in a full CRL it would un-revoke).
+  // The stored reason is the canonical name ("KEYCOMPROMISE" -> "keyCompromise").
   core::Result<RevokeOutcome> Revoke(const std::string& serial_hex, const std::string& reason,
                                      const RevokeBy& by);
 

@@ -8,8 +8,11 @@
 #include <thread>
 #include <vector>
 
+#include "authority/ocsp_responder.h"
 #include "authority/test_cluster_testutil.h"
 #include "core/encoding.h"
+#include "core/files.h"
+#include "pki/ocsp.h"
 #include "pki/test_pki_testutil.h"
 
 namespace clustertls::authority {
@@ -219,6 +222,94 @@ TEST_F(RevocationTest, CrlFailureKeepsTheRevocationAndRefreshRepairs) {
   EXPECT_EQ(crl_->Current()->entries, 1u);
 }
 
+TEST_F(RevocationTest, DropsTheOcspCacheBeforeReturning) {
+  SignedCert leaf = Issue("ocsp.example.com", {.dns = {"ocsp.example.com"}});
+  auto ocsp =
+      Must(OcspResponder::Create(*ca_, {.store = store_.get(), .clock = &clock_, .rng = &rng_}));
+  auto revocation = MakeRevocation({.ocsp = ocsp.get()});
+  const std::string issuing = WriteFile("issuing.pem", ca_->issuing.certificate().ToPem());
+  const std::string root = WriteFile("root.pem", ca_->root.ToPem());
+  const std::string leaf_path = WriteFile("leaf.pem", leaf.certificate_pem);
+  pki::CommandResult made =
+      pki::RunCommand("openssl ocsp -no_nonce -issuer " + issuing + " -cert " + leaf_path +
+                      " -reqout " + dir_ + "/req.der 2>&1");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  const std::string request = Must(core::ReadFile(dir_ + "/req.der"));
+  // `openssl ocsp` judges the response: signature, chain and the leaf's status.
+  auto status = [&](const std::string& response) {
+    WriteFile("resp.der", response);
+    return pki::RunCommand("openssl ocsp -no_nonce -respin " + dir_ + "/resp.der -issuer " +
+                           issuing + " -CAfile " + root + " -verify_other " + issuing +
+                           " -attime " + std::to_string(clock_.Now().time_since_epoch().count()) +
+                           " -validity_period 400000000 -cert " + leaf_path + " 2>&1");
+  };
+
+  const std::string good = ocsp->Respond(request);
+  EXPECT_EQ(ocsp->Respond(request), good);  // cached
+  EXPECT_EQ(ocsp->stats().cache_hits, 1u);
+  pki::CommandResult before = status(good);
+  EXPECT_NE(before.output.find(leaf_path + ": good"), std::string::npos) << before.output;
+
+  clock_.Set(pki::kTestReferenceTime + std::chrono::minutes(5));
+  Must(revocation->Revoke(leaf.serial_hex, "keyCompromise",
+                          {.actor = "bob", .source = "192.0.2.1"}));
+  // The very next request is answered afresh, not from the cache of before.
+  const std::string revoked = ocsp->Respond(request);
+  EXPECT_NE(revoked, good);
+  EXPECT_EQ(ocsp->stats().cache_hits, 1u);
+  pki::CommandResult after = status(revoked);
+  EXPECT_NE(after.output.find(leaf_path + ": revoked"), std::string::npos) << after.output;
+  EXPECT_NE(after.output.find("Reason: keyCompromise"), std::string::npos) << after.output;
+  EXPECT_NE(after.output.find("Response verify OK"), std::string::npos) << after.output;
+  EXPECT_EQ(crl_->Current()->entries, 1u);
+}
+
+TEST_F(RevocationTest, RefreshDropsTheOcspCacheAfterAnotherInstanceRevoked) {
+  SignedCert leaf = Issue("ocsp2.example.com", {.dns = {"ocsp2.example.com"}});
+  auto ocsp =
+      Must(OcspResponder::Create(*ca_, {.store = store_.get(), .clock = &clock_, .rng = &rng_}));
+  auto revocation = MakeRevocation({.ocsp = ocsp.get()});
+  const std::string issuing = WriteFile("issuing.pem", ca_->issuing.certificate().ToPem());
+  const std::string leaf_path = WriteFile("leaf.pem", leaf.certificate_pem);
+  ASSERT_EQ(pki::RunCommand("openssl ocsp -no_nonce -issuer " + issuing + " -cert " + leaf_path +
+                            " -reqout " + dir_ + "/req.der 2>&1")
+                .exit_code,
+            0);
+  const std::string request = Must(core::ReadFile(dir_ + "/req.der"));
+  const std::string good = ocsp->Respond(request);
+
+  auto other_store = OpenStore();
+  auto other = Must(Revocation::Create(*ca_, {.store = other_store.get(), .clock = &clock_}));
+  Must(other->Revoke(leaf.serial_hex, "superseded", {.actor = "carol", .source = "192.0.2.2"}));
+  EXPECT_EQ(ocsp->Respond(request), good);  // this instance has not looked yet
+
+  Must(revocation->Refresh());
+  EXPECT_NE(ocsp->Respond(request), good);
+  EXPECT_EQ(crl_->Current()->entries, 1u);
+  const std::string resp = WriteFile("resp.der", ocsp->Respond(request));
+  pki::CommandResult text =
+      pki::RunCommand("openssl ocsp -respin " + resp + " -resp_text -noverify 2>&1");
+  EXPECT_NE(text.output.find("Cert Status: revoked"), std::string::npos) << text.output;
+}
+
+// Fails RevokeAudited from the `fail_from`-th call on (0-based), as a lost database would.
+class RevokeFailsFrom final : public ForwardingStore {
+ public:
+  RevokeFailsFrom(store::Store* inner, int fail_from) : ForwardingStore(inner), left_(fail_from) {}
+  core::Result<store::RevokeResult> RevokeAudited(const std::string& serial_hex, core::TimePoint at,
+                                                  const std::string& reason,
+                                                  const store::AuditInput& audit,
+                                                  const store::AuditHasher& hasher) override {
+    if (left_-- <= 0) {
+      return core::Fail(ErrorCode::kIo, "database connection lost");
+    }
+    return inner_->RevokeAudited(serial_hex, at, reason, audit, hasher);
+  }
+
+ private:
+  int left_;
+};
+
 class SelectorTest : public RevocationTest {
  protected:
   void SetUp() override {
@@ -354,6 +445,27 @@ TEST_F(SelectorTest, RevokeSelectedAuditsEachAndPublishesOnce) {
   EXPECT_EQ(crl_->Current()->number, crl_number + 1);
   EXPECT_EQ(RevokeAudits().size(), 2u);
   EXPECT_FALSE(Must(store_->GetIssued(node10_.serial_hex)).revoked_at.has_value());
+}
+
+TEST_F(SelectorTest, RevokeSelectedFailingMidwayKeepsAndPublishesTheFirst) {
+  RevokeFailsFrom failing(store_.get(), 1);
+  auto revocation =
+      Must(Revocation::Create(*ca_, {.store = &failing, .clock = &clock_, .crl = crl_.get()}));
+  const std::int64_t crl_number = crl_->Current()->number;
+  auto r = revocation->RevokeSelected({.san = "10.0.0.5"}, "keyCompromise",
+                                      {.actor = "bob", .source = "192.0.2.1"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kIo);
+  EXPECT_NE(r.error().message.find("revoked 1 of 2 selected certificates, then failed"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_NE(r.error().message.find("database connection lost"), std::string::npos);
+  // The first stands, audited, and is published; the second is untouched.
+  EXPECT_TRUE(Must(store_->GetIssued(node1_.serial_hex)).revoked_at.has_value());
+  EXPECT_FALSE(Must(store_->GetIssued(other_.serial_hex)).revoked_at.has_value());
+  EXPECT_EQ(RevokeAudits().size(), 1u);
+  EXPECT_EQ(crl_->Current()->number, crl_number + 1);
+  EXPECT_EQ(crl_->Current()->entries, 1u);
 }
 
 TEST_F(SelectorTest, ConcurrentRevocationsEachCountOnce) {

@@ -21,6 +21,124 @@
 
 namespace clustertls::authority {
 
+// A Store that forwards every call to `inner` (not owned): tests override a method to inject a
+// failure.
+class ForwardingStore : public store::Store {
+ public:
+  explicit ForwardingStore(store::Store* inner) : inner_(inner) {}
+
+  core::Result<int> SchemaVersion() override { return inner_->SchemaVersion(); }
+  core::Result<void> RecordIssued(std::span<const store::IssuedCert> certs) override {
+    return inner_->RecordIssued(certs);
+  }
+  core::Result<std::vector<store::AuditEntry>> RecordIssuedAudited(
+      std::span<const store::IssuedCert> certs, std::span<const store::AuditInput> audit,
+      const store::AuditHasher& hasher) override {
+    return inner_->RecordIssuedAudited(certs, audit, hasher);
+  }
+  core::Result<store::IssuedCert> GetIssued(const std::string& serial_hex) override {
+    return inner_->GetIssued(serial_hex);
+  }
+  core::Result<store::CertPage> ListIssued(const store::CertFilter& filter,
+                                           const store::PageRequest& page) override {
+    return inner_->ListIssued(filter, page);
+  }
+  core::Result<store::RevokeResult> Revoke(const std::string& serial_hex, core::TimePoint at,
+                                           const std::string& reason) override {
+    return inner_->Revoke(serial_hex, at, reason);
+  }
+  core::Result<store::RevokeResult> RevokeAudited(const std::string& serial_hex, core::TimePoint at,
+                                                  const std::string& reason,
+                                                  const store::AuditInput& audit,
+                                                  const store::AuditHasher& hasher) override {
+    return inner_->RevokeAudited(serial_hex, at, reason, audit, hasher);
+  }
+  core::Result<std::vector<store::RevokedEntry>> ListRevoked(const std::string& issuer_id,
+                                                             core::TimePoint now) override {
+    return inner_->ListRevoked(issuer_id, now);
+  }
+  core::Result<std::int64_t> PutNamedCert(const store::NamedCert& cert) override {
+    return inner_->PutNamedCert(cert);
+  }
+  core::Result<store::NamedCert> GetNamedCert(const std::string& name,
+                                              std::optional<std::int64_t> version) override {
+    return inner_->GetNamedCert(name, version);
+  }
+  core::Result<std::vector<store::NamedCert>> ListNamedCerts() override {
+    return inner_->ListNamedCerts();
+  }
+  core::Result<std::vector<store::NamedCert>> NamedCertHistory(const std::string& name) override {
+    return inner_->NamedCertHistory(name);
+  }
+  core::Result<void> DeleteNamedCert(const std::string& name) override {
+    return inner_->DeleteNamedCert(name);
+  }
+  core::Result<store::PolicyDoc> GetPolicy() override { return inner_->GetPolicy(); }
+  core::Result<std::int64_t> PutPolicy(const store::PolicyDoc& policy,
+                                       std::optional<std::int64_t> expected_version) override {
+    return inner_->PutPolicy(policy, expected_version);
+  }
+  core::Result<void> CreateUser(const store::User& user) override {
+    return inner_->CreateUser(user);
+  }
+  core::Result<store::User> GetUser(const std::string& name) override {
+    return inner_->GetUser(name);
+  }
+  core::Result<std::vector<store::User>> ListUsers() override { return inner_->ListUsers(); }
+  core::Result<void> UpdateUser(const store::User& user) override {
+    return inner_->UpdateUser(user);
+  }
+  core::Result<void> DeleteUser(const std::string& name) override {
+    return inner_->DeleteUser(name);
+  }
+  core::Result<void> CreateToken(const store::ApiToken& token) override {
+    return inner_->CreateToken(token);
+  }
+  core::Result<store::ApiToken> GetToken(const std::string& id) override {
+    return inner_->GetToken(id);
+  }
+  core::Result<std::vector<store::ApiToken>> ListTokens(const std::string& user) override {
+    return inner_->ListTokens(user);
+  }
+  core::Result<void> DeleteToken(const std::string& id) override { return inner_->DeleteToken(id); }
+  core::Result<void> TouchToken(const std::string& id, core::TimePoint at) override {
+    return inner_->TouchToken(id, at);
+  }
+  core::Result<store::AuditEntry> AppendAudit(const store::AuditInput& input,
+                                              const store::AuditHasher& hasher) override {
+    return inner_->AppendAudit(input, hasher);
+  }
+  core::Result<std::vector<store::AuditEntry>> AppendAuditBatch(
+      std::span<const store::AuditInput> inputs, const store::AuditHasher& hasher) override {
+    return inner_->AppendAuditBatch(inputs, hasher);
+  }
+  core::Result<std::vector<store::AuditEntry>> ListAudit(std::int64_t after_seq,
+                                                         int limit) override {
+    return inner_->ListAudit(after_seq, limit);
+  }
+  core::Result<void> PutCa(const store::CaRecord& ca) override { return inner_->PutCa(ca); }
+  core::Result<store::CaRecord> GetCa(const std::string& id) override { return inner_->GetCa(id); }
+  core::Result<std::vector<store::CaRecord>> ListCas() override { return inner_->ListCas(); }
+  core::Result<std::int64_t> NextCounter(const std::string& name) override {
+    return inner_->NextCounter(name);
+  }
+  core::Result<std::int64_t> PeekCounter(const std::string& name) override {
+    return inner_->PeekCounter(name);
+  }
+  core::Result<std::string> GetConfig(const std::string& key) override {
+    return inner_->GetConfig(key);
+  }
+  core::Result<void> SetConfig(const std::string& key, const std::string& value) override {
+    return inner_->SetConfig(key, value);
+  }
+  core::Result<std::vector<std::pair<std::string, std::string>>> ListConfig() override {
+    return inner_->ListConfig();
+  }
+
+ protected:
+  store::Store* inner_;
+};
+
 class ClusterCaTest : public ::testing::Test {
  protected:
   void SetUp() override;
