@@ -101,6 +101,15 @@ CREATE TABLE config (
   value TEXT NOT NULL
 )
 )sql"},
+    // ListRevoked (every CRL generation) answered from the index alone: without the covering
+    // columns each revoked row costs a B-tree descent into the table of certificate DERs
+    // (bench/RESULTS.md, "CRL generation": 0.49 s -> 0.07 s of CPU at 100,000 entries).
+    {2, "covering index for CRL generation", R"sql(
+CREATE INDEX issued_certs_revoked_list ON issued_certs
+  (issuer_id, serial, not_after, revoked_at, revocation_reason)
+  WHERE revoked_at IS NOT NULL;
+DROP INDEX issued_certs_revoked
+)sql"},
 };
 
 void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {
