@@ -52,8 +52,9 @@ core::Result<std::string> CanonicalSerial(const std::string& serial_hex) {
   return digits;
 }
 
-// The canonical RFC 5280 section 5.3.1 name of `reason` ("" -> "unspecified").
-core::Result<std::string> CanonicalReason(const std::string& reason) {
+}  // namespace
+
+core::Result<std::string> CanonicalRevocationReason(const std::string& reason) {
   if (reason.empty()) {
     return std::string(pki::RevocationReasonName(pki::RevocationReason::kUnspecified));
   }
@@ -69,6 +70,8 @@ core::Result<std::string> CanonicalReason(const std::string& reason) {
   }
   return std::string(pki::RevocationReasonName(*parsed));
 }
+
+namespace {
 
 // What a selector's `san` must equal: "DNS:<canonical name>" or "IP:<canonical address>" (or a
 // URI:/email: entry, compared as given). Lower-cased for a case-insensitive comparison.
@@ -223,7 +226,7 @@ Revocation::~Revocation() = default;
 core::Result<RevokeOutcome> Revocation::Revoke(const std::string& serial_hex,
                                                const std::string& reason, const RevokeBy& by) {
   CTLS_ASSIGN_OR_RETURN(std::string serial, CanonicalSerial(serial_hex));
-  CTLS_ASSIGN_OR_RETURN(std::string reason_name, CanonicalReason(reason));
+  CTLS_ASSIGN_OR_RETURN(std::string reason_name, CanonicalRevocationReason(reason));
   CTLS_ASSIGN_OR_RETURN(store::IssuedCert record, impl_->Lookup(serial));
   CTLS_ASSIGN_OR_RETURN(RevokeOutcome outcome, impl_->Commit(record, reason_name, by));
   if (outcome.newly_revoked) {
@@ -269,7 +272,6 @@ core::Result<std::vector<store::IssuedCert>> Revocation::Select(
       }
       ++matched;
       if (selected.size() < max) {
-        c.der.clear();  // the listing needs the fields, not the certificate
         selected.push_back(std::move(c));
       }
     }
@@ -288,7 +290,7 @@ core::Result<std::vector<store::IssuedCert>> Revocation::Select(
 
 core::Result<std::vector<RevokeOutcome>> Revocation::RevokeSelected(
     const RevocationSelector& selector, const std::string& reason, const RevokeBy& by) {
-  CTLS_ASSIGN_OR_RETURN(std::string reason_name, CanonicalReason(reason));
+  CTLS_ASSIGN_OR_RETURN(std::string reason_name, CanonicalRevocationReason(reason));
   CTLS_ASSIGN_OR_RETURN(std::vector<store::IssuedCert> selected, Select(selector));
   std::vector<RevokeOutcome> outcomes;
   outcomes.reserve(selected.size());

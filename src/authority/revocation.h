@@ -52,6 +52,11 @@ struct RevocationSelector {
   std::optional<core::TimePoint> issued_before{};
 };
 
+// The reason as Revoke stores it: the canonical RFC 5280 section 5.3.1 name (case-insensitive;
+// "" -> "unspecified"), or kInvalidArgument as Revoke refuses it (an unknown name, naming the
+// accepted ones, or removeFromCRL). For checking a request before a dry run.
+core::Result<std::string> CanonicalRevocationReason(const std::string& reason);
+
 class Revocation {
  public:
   // kInvalidArgument for a null store or clock.

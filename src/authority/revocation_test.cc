@@ -132,6 +132,17 @@ TEST_F(RevocationTest, SerialAndReasonForms) {
   RevokeOutcome rc = Must(
       revocation_->Revoke(c.serial_hex, "cacompromise", {.actor = "bob", .source = "192.0.2.1"}));
   EXPECT_EQ(rc.cert.revocation_reason, "cACompromise");
+
+  // The same check, for a request's dry run.
+  EXPECT_EQ(Must(CanonicalRevocationReason("")), "unspecified");
+  EXPECT_EQ(Must(CanonicalRevocationReason("CessationOfOperation")), "cessationOfOperation");
+  EXPECT_EQ(Must(CanonicalRevocationReason("certificatehold")), "certificateHold");
+  for (const char* bad : {"removeFromCRL", "stolen", " keyCompromise"}) {
+    auto r = CanonicalRevocationReason(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(r.error().message.rfind("reason", 0), 0u) << r.error().message;
+  }
 }
 
 TEST_F(RevocationTest, RefusesBadInputAndChangesNothing) {
@@ -365,6 +376,9 @@ TEST_F(SelectorTest, SelectsExactlyAndChangesNothing) {
   EXPECT_EQ(listed[0].not_after, node1_.not_after);
   EXPECT_EQ(listed[0].issued_at, pki::kTestReferenceTime);
   EXPECT_EQ(listed[0].sans_json, R"(["DNS:node1.example.com","IP:10.0.0.5"])");
+  EXPECT_EQ(Must(pki::Certificate::FromDer(std::string(listed[0].der.begin(), listed[0].der.end())))
+                .serial_hex(),
+            node1_.serial_hex);
 
   // A dry run changed nothing.
   EXPECT_EQ(Must(store_->PeekCounter(store::kRevocationCounter)), counter);
