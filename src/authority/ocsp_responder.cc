@@ -48,15 +48,20 @@ struct BytesHash {
   }
 };
 
+// When a response may be served from the cache.
+struct Freshness {
+  core::TimePoint this_update;
+  core::TimePoint fresh_until;  // served as is until then (half its lifetime)
+  core::TimePoint valid_until;  // nextUpdate, or the signer's notAfter if that is sooner
+};
+
 // One pre-signed response for a nonce-less request.
 struct CacheEntry {
-  CacheEntry(std::string r, core::TimePoint t, core::TimePoint n)
-      : response(std::move(r)), this_update(t), next_update(n) {}
+  CacheEntry(std::string r, const Freshness& f) : response(std::move(r)), freshness(f) {}
   std::string response;
-  core::TimePoint this_update;
-  core::TimePoint next_update;
+  Freshness freshness;
   // Set by the one thread that re-signs a stale entry; the others keep serving it meanwhile
-  // (it is still valid until next_update).
+  // (it is still valid until valid_until).
   std::atomic<bool> refreshing{false};
 };
 
@@ -139,8 +144,8 @@ struct OcspResponder::Impl {
   std::string Respond(std::string_view der);
   // The cached response for `der` if it may be served at `now`; empty if it must be signed.
   std::optional<std::string> Lookup(std::string_view der, core::TimePoint now, bool& claimed);
-  void Insert(std::string_view der, const std::string& response, core::TimePoint this_update,
-              core::TimePoint next_update, std::uint64_t generation_before);
+  void Insert(std::string_view der, const std::string& response, const Freshness& freshness,
+              std::uint64_t generation_before);
   void Unclaim(std::string_view der);
   std::string Error(OcspErrorStatus status, std::atomic<std::uint64_t>& counter) {
     counter.fetch_add(1, std::memory_order_relaxed);
@@ -259,12 +264,12 @@ std::optional<std::string> OcspResponder::Impl::Lookup(std::string_view der, cor
     return std::nullopt;
   }
   CacheEntry& e = it->second;
-  const auto age = now - e.this_update;
-  if (age >= std::chrono::seconds(0) && age < options.response_validity / 2) {
+  const Freshness& f = e.freshness;
+  if (now >= f.this_update && now < f.fresh_until) {
     return e.response;
   }
   // Stale: one thread re-signs, the others serve the entry while it is still valid.
-  if (now >= e.this_update && now < e.next_update &&
+  if (now >= f.this_update && now < f.valid_until &&
       e.refreshing.exchange(true, std::memory_order_acq_rel)) {
     return e.response;
   }
@@ -282,8 +287,7 @@ void OcspResponder::Impl::Unclaim(std::string_view der) {
 }
 
 void OcspResponder::Impl::Insert(std::string_view der, const std::string& response,
-                                 core::TimePoint this_update, core::TimePoint next_update,
-                                 std::uint64_t generation_before) {
+                                 const Freshness& freshness, std::uint64_t generation_before) {
   Shard& shard = ShardFor(der);
   std::unique_lock lock(shard.mu);
   if (generation.load(std::memory_order_acquire) != generation_before) {
@@ -292,8 +296,7 @@ void OcspResponder::Impl::Insert(std::string_view der, const std::string& respon
   auto it = shard.map.find(der);
   if (it != shard.map.end()) {
     it->second.response = response;
-    it->second.this_update = this_update;
-    it->second.next_update = next_update;
+    it->second.freshness = freshness;
     it->second.refreshing.store(false, std::memory_order_release);
     return;
   }
@@ -301,7 +304,7 @@ void OcspResponder::Impl::Insert(std::string_view der, const std::string& respon
     entries.fetch_sub(1, std::memory_order_relaxed);
     return;  // full: answered, not kept
   }
-  shard.map.try_emplace(std::string(der), response, this_update, next_update);
+  shard.map.try_emplace(std::string(der), response, freshness);
 }
 
 std::string OcspResponder::Impl::Respond(std::string_view der) {
@@ -389,7 +392,12 @@ std::string OcspResponder::Impl::Respond(std::string_view der) {
   }
   signed_responses.fetch_add(1, std::memory_order_relaxed);
   if (cacheable && !request->nonce.has_value()) {
-    Insert(der, *response, now, next_update, generation_before);
+    // Never served past the signer's notAfter (if its renewal keeps failing).
+    const Freshness freshness{
+        .this_update = now,
+        .fresh_until = std::min(now + options.response_validity / 2, current->not_after),
+        .valid_until = std::min(next_update, current->not_after)};
+    Insert(der, *response, freshness, generation_before);
     release.active = false;
   }
   return *std::move(response);

@@ -522,6 +522,46 @@ TEST_F(OcspResponderTest, RespondRenewsWhenNoRefreshRan) {
   EXPECT_NE(responder_->SignerCertificatePem(), first_signer);
 }
 
+TEST_F(OcspResponderTest, FailedRenewalKeepsTheOldSignerWhileItIsValid) {
+  const std::string leaf = IssueRecorded("steady.example.com");
+  const std::string req = MakeRequest({leaf}, "-no_nonce");
+  const std::string first_signer = responder_->SignerCertificatePem();
+  // Recording the new signer fails (a real SQLite error); reading still works.
+  ExecSql(db_path_,
+          "CREATE TRIGGER refuse_issue BEFORE INSERT ON issued_certs "
+          "BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
+  clock_.Set(pki::kTestReferenceTime + hours(25));
+  auto refreshed = responder_->Refresh();
+  ASSERT_FALSE(refreshed);
+  EXPECT_TRUE(Contains(refreshed.error().message, "OCSP signer")) << refreshed.error().message;
+  EXPECT_TRUE(Contains(refreshed.error().message, "disk says no")) << refreshed.error().message;
+  EXPECT_EQ(responder_->SignerCertificatePem(), first_signer);
+  pki::CommandResult r = Judge(responder_->Respond(req), {leaf}, "-no_nonce");
+  EXPECT_TRUE(Contains(r.output, "Response verify OK")) << r.output;
+  EXPECT_TRUE(Contains(r.output, leaf + ": good")) << r.output;
+  EXPECT_EQ(responder_->stats().signer_renewals, 0u);
+
+  // Shortly before the old signer's notAfter (+48h) its answers are still served (Respond's
+  // own renewal attempt fails too)...
+  clock_.Set(pki::kTestReferenceTime + hours(47) + minutes(50));
+  const std::string last = responder_->Respond(req);
+  clock_.Set(pki::kTestReferenceTime + hours(47) + minutes(59));
+  EXPECT_EQ(responder_->Respond(req), last);
+  // ...but from its notAfter on, neither a cached answer (its signer has expired) nor a new one:
+  // internalError, never an answer signed by an expired certificate.
+  clock_.Set(pki::kTestReferenceTime + hours(48));
+  EXPECT_EQ(responder_->Respond(req), pki::OcspErrorResponse(pki::OcspErrorStatus::kInternalError));
+
+  // The store works again: the next Refresh renews and answers resume.
+  ExecSql(db_path_, "DROP TRIGGER refuse_issue");
+  Must(responder_->Refresh());
+  EXPECT_EQ(responder_->stats().signer_renewals, 1u);
+  EXPECT_NE(responder_->SignerCertificatePem(), first_signer);
+  pki::CommandResult again = Judge(responder_->Respond(req), {leaf}, "-no_nonce");
+  EXPECT_TRUE(Contains(again.output, "Response verify OK")) << again.output;
+  EXPECT_TRUE(Contains(again.output, leaf + ": good")) << again.output;
+}
+
 TEST_F(OcspResponderTest, StoreFailureIsInternalErrorAndRecovers) {
   const std::string leaf = IssueRecorded("fragile.example.com");
   const std::string req = MakeRequest({leaf}, "-no_nonce");
