@@ -26,8 +26,9 @@
 // revocation (Invalidate(), or Refresh() seeing the store's kRevocationCounter move) and on a
 // signer renewal. The cache is bounded (entries beyond the bound, and requests over 8 KiB, are
 // answered but not kept). While one thread re-signs a stale entry, the others keep serving it
-// (it is valid until its nextUpdate). A request with a nonce is signed per request, echoing the
-// nonce (section 4.4.1); its status is still read from the store.
+// (it is valid until its nextUpdate). No cached answer is served past its signer's notAfter. A
+// request with a nonce is signed per request, echoing the nonce (section 4.4.1); its status is
+// still read from the store.
 //
 // The signer certificate's CN (and DNS SAN) is "ocsp.<cluster FQDN>" (config kConfigFqdn); its
 // validity is signer_validity, cut short to the issuing CA's remaining lifetime.
