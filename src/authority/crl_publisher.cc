@@ -39,6 +39,8 @@ struct CrlPublisher::Impl {
   CrlPublisherOptions options;
 
   std::mutex generate_mu;  // serialises Generate()
+  // Generations started (incremented under generate_mu before the store is read).
+  std::atomic<std::uint64_t> started{0};
   std::atomic<std::shared_ptr<const PublishedCrl>> current;
   // The last generation failed: Refresh() retries even if nothing else asks for a new CRL.
   std::atomic<bool> last_failed{false};
@@ -48,7 +50,15 @@ struct CrlPublisher::Impl {
 };
 
 core::Result<std::shared_ptr<const PublishedCrl>> CrlPublisher::Impl::Generate() {
+  const std::uint64_t ticket = started.load();
   std::lock_guard lock(generate_mu);
+  // Coalescing: a generation that started after this call began (and, as this call now holds
+  // the lock, has finished) read the store after everything this caller committed, so its CRL
+  // is as new as one generated now. A burst of revocations costs two generations, not one each.
+  if (started.load() != ticket && !last_failed.load()) {
+    return current.load();
+  }
+  started.fetch_add(1);
   auto generated = GenerateLocked();
   if (!generated) {
     last_failed.store(true);

@@ -56,7 +56,9 @@ class CrlPublisher {
   std::shared_ptr<const PublishedCrl> Current() const;
 
   // Generates a new CRL now (serialised: concurrent calls generate one after the other). On
-  // failure the previous CRL stays current.
+  // failure the previous CRL stays current. A call that waited while another generation ran
+  // may return a CRL generated after it began by a concurrent call instead of generating again
+  // (its content is as new: it read the store after this call began).
   core::Result<std::shared_ptr<const PublishedCrl>> Regenerate();
 
   // Regenerates if kRevocationCounter differs from the current CRL's, or if half of the current

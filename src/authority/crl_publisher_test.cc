@@ -4,6 +4,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <set>
 #include <string>
 #include <thread>
@@ -298,6 +300,64 @@ TEST_F(CrlPublisherTest, FailedGenerationKeepsThePreviousAndRefreshRetries) {
   EXPECT_TRUE(*refreshed);
   EXPECT_GT(publisher->Current()->number, before->number);
   EXPECT_FALSE(Must(publisher->Refresh()));
+}
+
+// Counts CRL numbers taken; the first ListRevoked call waits until released.
+class GatedStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  core::Result<std::vector<store::RevokedEntry>> ListRevoked(const std::string& issuer_id,
+                                                             core::TimePoint now) override {
+    if (!gate_passed_.exchange(true)) {
+      entered_.store(true);
+      while (!released_.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    return inner_->ListRevoked(issuer_id, now);
+  }
+  core::Result<std::int64_t> NextCounter(const std::string& name) override {
+    numbers_taken_.fetch_add(1);
+    return inner_->NextCounter(name);
+  }
+  void Arm() { gate_passed_.store(false); }
+  std::atomic<bool> gate_passed_{true};
+  std::atomic<bool> entered_{false};
+  std::atomic<bool> released_{false};
+  std::atomic<int> numbers_taken_{0};
+};
+
+TEST_F(CrlPublisherTest, ConcurrentRegenerationsCoalesce) {
+  GatedStore gated(store_.get());
+  auto publisher = MakePublisher(&gated);
+  gated.numbers_taken_.store(0);
+  gated.Arm();
+  std::int64_t first_number = 0;
+  std::thread first([&] { first_number = Must(publisher->Regenerate())->number; });
+  while (!gated.entered_.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Three more callers arrive while the first generation runs (e.g. three revocations).
+  std::vector<std::int64_t> numbers(3);
+  std::vector<std::thread> waiting;
+  for (int i = 0; i < 3; ++i) {
+    waiting.emplace_back([&, i] { numbers[i] = Must(publisher->Regenerate())->number; });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // let them queue on the lock
+  gated.released_.store(true);
+  first.join();
+  for (auto& t : waiting) {
+    t.join();
+  }
+  // The first, then one generation for all three (it started after each of them began).
+  EXPECT_EQ(gated.numbers_taken_.load(), 2);
+  for (std::int64_t n : numbers) {
+    EXPECT_GT(n, first_number);
+    EXPECT_EQ(n, publisher->Current()->number);
+  }
+  // Alone, every call generates.
+  Must(publisher->Regenerate());
+  EXPECT_EQ(gated.numbers_taken_.load(), 3);
 }
 
 TEST_F(CrlPublisherTest, ReadersAlwaysSeeACompleteCrl) {
