@@ -72,6 +72,8 @@ Result<DataDirConfig> LoadDataDirConfig(const std::string& dir) {
       {"fqdn", &config.fqdn, true},
       {"store_url", &config.store_url, true},
       {"listen", &config.listen, false},
+      {"public_listen", &config.public_listen, false},
+      {"public_url", &config.public_url, false},
       {"sealing_key_file", &config.sealing_key_file, false},
   };
   for (const auto& [key, value] : doc.items()) {
@@ -84,7 +86,8 @@ Result<DataDirConfig> LoadDataDirConfig(const std::string& dir) {
     if (field == nullptr) {
       return core::Fail(ErrorCode::kParse,
                         path + ": unknown field \"" + key +
-                            "\" (known: fqdn, store_url, listen, sealing_key_file)");
+                            "\" (known: fqdn, store_url, listen, public_listen, public_url, "
+                            "sealing_key_file)");
     }
     if (!value.is_string()) {
       return core::Fail(ErrorCode::kParse, path + ": field \"" + key + "\" must be a string");
@@ -105,14 +108,24 @@ Result<DataDirConfig> LoadDataDirConfig(const std::string& dir) {
 
 Result<void> SaveDataDirConfig(const std::string& dir, const DataDirConfig& config) {
   const std::string path = JoinPath(dir, kConfigFileName);
-  const std::pair<std::string_view, const std::string*> fields[] = {
-      {"fqdn", &config.fqdn},
-      {"store_url", &config.store_url},
-      {"listen", &config.listen},
-      {"sealing_key_file", &config.sealing_key_file},
+  struct Field {
+    std::string_view name;
+    const std::string* value;
+    bool optional;  // an empty optional field is left out of the file
+  };
+  const Field fields[] = {
+      {"fqdn", &config.fqdn, false},
+      {"store_url", &config.store_url, false},
+      {"listen", &config.listen, false},
+      {"public_listen", &config.public_listen, false},
+      {"public_url", &config.public_url, true},
+      {"sealing_key_file", &config.sealing_key_file, false},
   };
   nlohmann::ordered_json doc = nlohmann::ordered_json::object();
-  for (const auto& [name, value] : fields) {
+  for (const auto& [name, value, optional] : fields) {
+    if (value->empty() && optional) {
+      continue;
+    }
     if (value->empty()) {
       return core::Fail(ErrorCode::kInvalidArgument,
                         path + ": field \"" + std::string(name) + "\" is empty");

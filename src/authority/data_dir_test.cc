@@ -80,6 +80,34 @@ TEST_F(DataDirTest, OptionalFieldsDefault) {
   ASSERT_TRUE(loaded) << loaded.error().message;
   EXPECT_EQ(loaded->listen, "127.0.0.1:9443");
   EXPECT_EQ(loaded->sealing_key_file, "sealing.key");
+  // Data directories made before issue 4 have no public listener fields.
+  EXPECT_EQ(loaded->public_listen, "127.0.0.1:9080");
+  EXPECT_EQ(loaded->public_url, "");
+}
+
+TEST_F(DataDirTest, PublicListenerFieldsRoundTrip) {
+  DataDirConfig c = Config();
+  c.public_listen = "off";
+  c.public_url = "https://ca.example.com:8443";
+  ASSERT_TRUE(SaveDataDirConfig(dir_, c));
+  auto loaded = LoadDataDirConfig(dir_);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(loaded->public_listen, "off");
+  EXPECT_EQ(loaded->public_url, "https://ca.example.com:8443");
+}
+
+TEST_F(DataDirTest, EmptyPublicUrlIsLeftOutOfTheFile) {
+  DataDirConfig c = Config();
+  c.public_listen = "0.0.0.0:9080";
+  ASSERT_TRUE(SaveDataDirConfig(dir_, c));
+  auto text = core::ReadFile(P("clustertls.json"), 1 << 20);
+  ASSERT_TRUE(text);
+  EXPECT_NE(text->find("\"public_listen\": \"0.0.0.0:9080\""), std::string::npos) << *text;
+  EXPECT_EQ(text->find("public_url"), std::string::npos) << *text;
+  auto loaded = LoadDataDirConfig(dir_);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(loaded->public_listen, "0.0.0.0:9080");
+  EXPECT_EQ(loaded->public_url, "");
 }
 
 TEST_F(DataDirTest, MissingDirectoryOrConfigIsNotFound) {
@@ -109,6 +137,12 @@ TEST_F(DataDirTest, BadConfigsAreParseErrorsNamingFileAndField) {
       {R"({"fqdn": "", "store_url": "sqlite:///x"})", "field \"fqdn\" is empty"},
       {R"({"fqdn": "a", "store_url": "s", "listn": "127.0.0.1:1"})", "unknown field \"listn\""},
       {R"({"fqdn": "a", "store_url": "s", "listen": null})", "field \"listen\" must be a string"},
+      {R"({"fqdn": "a", "store_url": "s", "public_url": 1})",
+       "field \"public_url\" must be a string"},
+      {R"({"fqdn": "a", "store_url": "s", "public_listen": ""})",
+       "field \"public_listen\" is empty"},
+      {R"({"fqdn": "a", "store_url": "s", "public_lsten": "off"})",
+       "unknown field \"public_lsten\""},
   };
   for (const auto& c : cases) {
     WriteConfig(c.text);

@@ -17,8 +17,11 @@
 
 #include "authority/cluster.h"
 #include "authority/named_cert.h"
+#include "core/encoding.h"
 #include "pki/certificate.h"
+#include "pki/crl_builder.h"
 #include "pki/key.h"
+#include "pki/ocsp.h"
 #include "server/cluster_policy.h"
 #include "server/http_error.h"
 
@@ -31,6 +34,12 @@ using json = nlohmann::json;
 constexpr const char* kServerVersion = "0.1.0";
 constexpr int kDefaultTokenDays = 90;
 constexpr int kMaxTokenDays = 3650;
+// An OCSP request is a few hundred bytes; docs/api.md: bodies over 64 KiB get 413.
+constexpr std::size_t kMaxOcspRequestBytes = 64 * 1024;
+
+// The routes the plain-HTTP public listener serves (docs/api.md "Public listener").
+constexpr std::string_view kPublicRoutes[] = {"/health",     "/v1/ca/chain", "/v1/crl",
+                                              "/v1/crl.pem", "/ocsp",        "/ocsp/{request}"};
 
 // One line on stderr; never carries a key, a password or a request body.
 void Log(const std::string& line) {
@@ -93,6 +102,65 @@ std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space
     }
   }
   return out;
+}
+
+// RFC 4648 section 4 base64 (padding optional, no whitespace), for GET /ocsp/{base64}.
+std::optional<std::string> DecodeBase64(std::string_view in) {
+  while (!in.empty() && in.back() == '=') {
+    in.remove_suffix(1);
+  }
+  if (in.size() % 4 == 1) {
+    return std::nullopt;
+  }
+  std::string out;
+  out.reserve(in.size() * 3 / 4);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v = core::Base64Value(c);
+    if (v < 0) {
+      return std::nullopt;
+    }
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+// The responseStatus name of a DER OCSPResponse (RFC 6960 section 4.2.1: SEQUENCE { ENUMERATED
+// responseStatus, ... }), for the metrics label.
+std::string OcspStatusName(std::string_view der) {
+  std::size_t i = 2;
+  if (der.size() < 5 || static_cast<unsigned char>(der[0]) != 0x30) {
+    return "other";
+  }
+  unsigned char len = static_cast<unsigned char>(der[1]);
+  if (len & 0x80) {
+    i += len & 0x7f;
+  }
+  if (der.size() < i + 3 || der[i] != 0x0a || der[i + 1] != 0x01) {
+    return "other";
+  }
+  switch (der[i + 2]) {
+    case 0:
+      return "successful";
+    case 1:
+      return "malformedRequest";
+    case 2:
+      return "internalError";
+    case 3:
+      return "tryLater";
+    case 5:
+      return "sigRequired";
+    case 6:
+      return "unauthorized";
+    default:
+      return "other";
+  }
 }
 
 std::vector<std::string_view> SplitPath(std::string_view path) {
@@ -302,12 +370,14 @@ struct Api::Impl {
     // Fields a JSON body may have; nullopt: the route checks them itself.
     std::optional<std::vector<std::string>> fields;
     RouteFn fn;
+    bool empty_body_ok = false;  // an empty JSON body reads as {}
   };
 
   struct Route {
     std::string pattern;
     std::vector<std::string> segments;
     std::vector<MethodSpec> methods;
+    bool rest = false;  // the last {param} takes the rest of the path, '/' included
   };
 
   // Wraps a synchronous route function.
@@ -325,8 +395,9 @@ struct Api::Impl {
   // ------------------------------------------------------------------------------------------
   // Routing.
 
-  void Add(std::string pattern, std::vector<MethodSpec> methods) {
+  void Add(std::string pattern, std::vector<MethodSpec> methods, bool rest = false) {
     Route r;
+    r.rest = rest;
     r.pattern = pattern;
     for (auto s : SplitPath(pattern)) {
       r.segments.emplace_back(s);
@@ -338,15 +409,20 @@ struct Api::Impl {
   const Route* Match(std::string_view path, std::vector<std::string>* params) const {
     auto parts = SplitPath(path);
     for (const Route& r : routes) {
-      if (r.segments.size() != parts.size()) {
+      bool rest_fits = r.rest && parts.size() > r.segments.size();
+      if (r.segments.size() != parts.size() && !rest_fits) {
         continue;
       }
       std::vector<std::string> captured;
       bool ok = true;
-      for (std::size_t i = 0; i < parts.size() && ok; ++i) {
+      for (std::size_t i = 0; i < r.segments.size() && ok; ++i) {
         const std::string& seg = r.segments[i];
         if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
-          auto decoded = PercentDecode(parts[i], false);
+          std::string_view raw = parts[i];
+          if (r.rest && i + 1 == r.segments.size()) {
+            raw = path.substr(static_cast<std::size_t>(parts[i].data() - path.data()));
+          }
+          auto decoded = PercentDecode(raw, false);
           if (!decoded || decoded->empty()) {
             ok = false;
           } else {
@@ -376,7 +452,16 @@ struct Api::Impl {
   // ------------------------------------------------------------------------------------------
   // The pipeline.
 
-  void Dispatch(Call& call, const Route* route, const net::Respond& respond) {
+  static bool IsPublicRoute(const Route* route) {
+    return route != nullptr && std::find(std::begin(kPublicRoutes), std::end(kPublicRoutes),
+                                         route->pattern) != std::end(kPublicRoutes);
+  }
+
+  // `public_only`: the public listener; only kPublicRoutes exist and nothing authenticates.
+  void Dispatch(Call& call, const Route* route, const net::Respond& respond, bool public_only) {
+    if (public_only && !IsPublicRoute(route)) {
+      route = nullptr;
+    }
     if (route == nullptr) {
       respond(ErrorResponse(404, "not_found", "no route " + call.path));
       return;
@@ -395,6 +480,10 @@ struct Api::Impl {
                                           " (allowed: " + allow + ")");
       r.headers.emplace_back("Allow", allow);
       respond(std::move(r));
+      return;
+    }
+    if (spec->min_role && public_only) {
+      respond(ErrorResponse(404, "not_found", "no route " + call.path));
       return;
     }
     if (spec->min_role) {
@@ -422,7 +511,10 @@ struct Api::Impl {
       respond(Error(q.error()));
       return;
     }
-    if (spec->json_body) {
+    if (spec->json_body && spec->empty_body_ok &&
+        call.request.body.find_first_not_of(" \t\r\n") == std::string::npos) {
+      call.body = json::object();
+    } else if (spec->json_body) {
       if (auto r = ParseBody(call, spec->fields); !r) {
         respond(std::move(*r.error_response));
         return;
@@ -545,6 +637,8 @@ struct Api::Impl {
     };
     expiries.push_back({"ca", "root", unix(ca.root.not_after())});
     expiries.push_back({"ca", ca.issuer_id, unix(ca.issuing.certificate().not_after())});
+    expiries.push_back({"crl", ca.issuer_id, unix(o.crl->Current()->next_update)});
+    expiries.push_back({"ocsp-signer", ca.issuer_id, unix(o.ocsp->SignerNotAfter())});
     auto named = o.store->ListNamedCerts();
     if (!named) {
       return Error(named.error());
@@ -667,6 +761,160 @@ struct Api::Impl {
       j["certificate"] = parsed->ToPem();
     }
     return Json(j);
+  }
+
+  // --- revocation (issue 4) ---
+
+  static authority::RevokeBy By(const Call& call) {
+    return {.actor = call.principal.Describe(), .source = call.connection.remote_address};
+  }
+
+  net::Response RevokeOne(Call& call) {
+    auto reason = StringField(call.body, "reason", false);
+    if (!reason) {
+      return Error(reason.error());
+    }
+    auto outcome = o.revocation->Revoke(call.params[0], reason->value_or(""), By(call));
+    if (!outcome) {
+      return Error(outcome.error());
+    }
+    const store::IssuedCert& cert = outcome->cert;
+    return Json({{"serial", cert.serial_hex},
+                 {"revoked", true},
+                 {"revoked_at", OptionalTime(cert.revoked_at)},
+                 {"reason", cert.revocation_reason},
+                 {"newly_revoked", outcome->newly_revoked},
+                 {"subject_cn", cert.subject_cn}});
+  }
+
+  static json SelectedJson(const store::IssuedCert& cert) {
+    json sans = json::parse(cert.sans_json, nullptr, false);
+    if (sans.is_discarded() || !sans.is_array()) {
+      sans = json::array();
+    }
+    return {{"serial", cert.serial_hex},
+            {"subject_cn", cert.subject_cn},
+            {"sans", std::move(sans)},
+            {"not_after", core::FormatTime(cert.not_after)},
+            {"issued_at", core::FormatTime(cert.issued_at)}};
+  }
+
+  net::Response RevokeBySelector(Call& call) {
+    authority::RevocationSelector selector;
+    std::string reason;
+    bool dry_run = false;
+    {
+      auto name = StringField(call.body, "name", false);
+      auto san = StringField(call.body, "san", false);
+      auto before = StringField(call.body, "issued_before", false);
+      auto why = StringField(call.body, "reason", false);
+      for (const core::Error* e : {name ? nullptr : &name.error(), san ? nullptr : &san.error(),
+                                   before ? nullptr : &before.error(),
+                                   why ? nullptr : &why.error()}) {
+        if (e != nullptr) {
+          return Error(*e);
+        }
+      }
+      selector.name = name->value_or("");
+      selector.san = san->value_or("");
+      if (*before) {
+        auto t = core::ParseTime(**before);
+        if (!t) {
+          return Error(t.error().WithContext("issued_before"));
+        }
+        selector.issued_before = *t;
+      }
+      reason = why->value_or("");
+    }
+    if (auto it = call.body.find("dry_run"); it != call.body.end() && !it->is_null()) {
+      if (!it->is_boolean()) {
+        return BadRequest("dry_run: must be true or false");
+      }
+      dry_run = it->get<bool>();
+    }
+    if (selector.name.empty() && selector.san.empty() && !selector.issued_before) {
+      return BadRequest("request body: give at least one of name, san, issued_before");
+    }
+    if (!reason.empty()) {
+      // Checked before a dry run too, so that the real run is not refused afterwards.
+      if (auto r = pki::ParseRevocationReason(reason); !r) {
+        return Error(r.error().WithContext("reason"));
+      }
+    }
+    json list = json::array();
+    if (dry_run) {
+      auto selected = o.revocation->Select(selector);
+      if (!selected) {
+        return Error(selected.error());
+      }
+      for (const auto& cert : *selected) {
+        list.push_back(SelectedJson(cert));
+      }
+    } else {
+      auto outcomes = o.revocation->RevokeSelected(selector, reason, By(call));
+      if (!outcomes) {
+        return Error(outcomes.error());
+      }
+      for (const auto& outcome : *outcomes) {
+        json j = SelectedJson(outcome.cert);
+        j["newly_revoked"] = outcome.newly_revoked;
+        list.push_back(std::move(j));
+      }
+    }
+    std::size_t count = list.size();
+    return Json({{"dry_run", dry_run}, {"count", count}, {"certificates", std::move(list)}});
+  }
+
+  // --- CRL and OCSP (public) ---
+
+  net::Response Crl(bool pem) {
+    std::shared_ptr<const authority::PublishedCrl> crl = o.crl->Current();
+    net::Response r;
+    r.content_type = pem ? "application/x-pem-file" : "application/pkix-crl";
+    r.body = pem ? crl->pem : crl->der;
+    r.headers.emplace_back("Cache-Control", "max-age=60");
+    return r;
+  }
+
+  // RFC 6960 appendix A.1: always 200 with an OCSPResponse, whatever the request.
+  net::Response Ocsp(std::string_view request_der) {
+    net::Response r;
+    r.content_type = "application/ocsp-response";
+    if (request_der.empty()) {
+      r.body = pki::OcspErrorResponse(pki::OcspErrorStatus::kMalformedRequest);
+    } else {
+      r.body = o.ocsp->Respond(request_der);
+    }
+    o.metrics->CountOcspResponse(OcspStatusName(r.body));
+    return r;
+  }
+
+  // POST /ocsp. The Content-Type is not checked: application/ocsp-request is expected, but
+  // clients that send none (or curl's default) are answered all the same.
+  net::Response OcspPost(Call& call) {
+    if (call.request.body.size() > kMaxOcspRequestBytes) {
+      net::Response r =
+          ErrorResponse(413, "body_too_large",
+                        "request body: " + std::to_string(call.request.body.size()) +
+                            " bytes; an OCSP request may have at most " +
+                            std::to_string(kMaxOcspRequestBytes));
+      r.close = true;
+      return r;
+    }
+    return Ocsp(call.request.body);
+  }
+
+  // GET /ocsp/{base64}: the route already percent-decoded it (%2B, %2F, %3D).
+  net::Response OcspGet(Call& call) {
+    auto der = DecodeBase64(call.params[0]);
+    if (!der) {
+      net::Response r;
+      r.content_type = "application/ocsp-response";
+      r.body = pki::OcspErrorResponse(pki::OcspErrorStatus::kMalformedRequest);
+      o.metrics->CountOcspResponse("malformedRequest");
+      return r;
+    }
+    return Ocsp(*der);
   }
 
   core::Result<void> CheckQuery(const Call& call, const std::vector<std::string>& allowed) {
@@ -1249,8 +1497,28 @@ void Api::Impl::BuildRoutes() {
                  [](Impl& i, Call& c, const net::Respond& r) { i.Sign(c, r); })});
   Add("/v1/certificates",
       {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListCertificates(c); }))});
+  // Before "/v1/certificates/{serial}", which would take "revoke" as a serial.
+  Add("/v1/certificates/revoke",
+      {with_body("POST", R::kOperator,
+                 std::vector<std::string>{"name", "san", "issued_before", "reason", "dry_run"},
+                 Sync([](Impl& i, Call& c) { return i.RevokeBySelector(c); }))});
   Add("/v1/certificates/{serial}",
       {get(R::kReader, Sync([](Impl& i, Call& c) { return i.GetCertificate(c); }))});
+  {
+    MethodSpec revoke = with_body("POST", R::kOperator, std::vector<std::string>{"reason"},
+                                  Sync([](Impl& i, Call& c) { return i.RevokeOne(c); }));
+    revoke.empty_body_ok = true;
+    Add("/v1/certificates/{serial}/revoke", {std::move(revoke)});
+  }
+  Add("/v1/crl", {get(std::nullopt, Sync([](Impl& i, Call&) { return i.Crl(false); }))});
+  Add("/v1/crl.pem", {get(std::nullopt, Sync([](Impl& i, Call&) { return i.Crl(true); }))});
+  Add("/ocsp", {MethodSpec{.method = "POST",
+                           .min_role = std::nullopt,
+                           .json_body = false,
+                           .fields = {},
+                           .fn = Sync([](Impl& i, Call& c) { return i.OcspPost(c); })}});
+  Add("/ocsp/{request}",
+      {get(std::nullopt, Sync([](Impl& i, Call& c) { return i.OcspGet(c); }))}, /*rest=*/true);
   Add("/v1/users",
       {get(R::kAdmin, Sync([](Impl& i, Call& c) { return i.ListUsers(c); })),
        with_body("POST", R::kAdmin, std::vector<std::string>{"name", "role", "password"},
@@ -1274,7 +1542,8 @@ Api::~Api() = default;
 core::Result<std::unique_ptr<Api>> Api::Create(const ApiOptions& options) {
   if (options.store == nullptr || options.authority == nullptr || options.sealing_key == nullptr ||
       options.authenticator == nullptr || options.metrics == nullptr || options.clock == nullptr ||
-      options.rng == nullptr) {
+      options.rng == nullptr || options.revocation == nullptr || options.crl == nullptr ||
+      options.ocsp == nullptr) {
     return core::Fail(core::ErrorCode::kInvalidArgument, "Api: a required dependency is null");
   }
   return std::unique_ptr<Api>(new Api(std::make_unique<Impl>(options)));
@@ -1291,12 +1560,25 @@ std::string Api::RoutePattern(const std::string& target) {
 
 void Api::Handle(net::Request request, const net::ConnectionInfo& connection,
                  net::Respond respond) {
+  Run(std::move(request), connection, std::move(respond), /*public_only=*/false);
+}
+
+void Api::HandlePublic(net::Request request, const net::ConnectionInfo& connection,
+                       net::Respond respond) {
+  Run(std::move(request), connection, std::move(respond), /*public_only=*/true);
+}
+
+void Api::Run(net::Request request, const net::ConnectionInfo& connection, net::Respond respond,
+              bool public_only) {
   auto start = std::chrono::steady_clock::now();
   auto call = std::make_shared<Call>();
   call->request = std::move(request);
   call->connection = connection;
   call->path = Impl::PathOf(call->request.target);
   const Impl::Route* route = impl_->Match(call->path, &call->params);
+  if (public_only && !Impl::IsPublicRoute(route)) {
+    route = nullptr;
+  }
   std::string pattern = route == nullptr ? "other" : route->pattern;
   std::string method = call->request.method;
   if (method.size() > 16) {
@@ -1314,7 +1596,7 @@ void Api::Handle(net::Request request, const net::ConnectionInfo& connection,
     respond(std::move(response));
   };
   try {
-    impl_->Dispatch(*call, route, once);
+    impl_->Dispatch(*call, route, once, public_only);
   } catch (const std::exception& e) {
     Log(std::string("internal error in ") + pattern + ": " + e.what());
     once(ErrorResponse(500, "internal", "internal error"));
@@ -1329,6 +1611,14 @@ net::Response Api::HandleSync(net::Request request, const net::ConnectionInfo& c
   std::future<net::Response> future = promise->get_future();
   Handle(std::move(request), connection,
          [promise](net::Response response) { promise->set_value(std::move(response)); });
+  return future.get();
+}
+
+net::Response Api::HandlePublicSync(net::Request request, const net::ConnectionInfo& connection) {
+  auto promise = std::make_shared<std::promise<net::Response>>();
+  std::future<net::Response> future = promise->get_future();
+  HandlePublic(std::move(request), connection,
+               [promise](net::Response response) { promise->set_value(std::move(response)); });
   return future.get();
 }
 

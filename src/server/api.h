@@ -12,6 +12,9 @@
 #include <string>
 
 #include "authority/authority.h"
+#include "authority/crl_publisher.h"
+#include "authority/ocsp_responder.h"
+#include "authority/revocation.h"
 #include "authority/secrets.h"
 #include "core/rng.h"
 #include "core/time.h"
@@ -36,6 +39,11 @@ struct ApiOptions {
   // Called (on the request's thread, before the response is sent) after an accepted change of
   // the `api` certificate or of the policy, so the listener can swap its TLS context.
   std::function<void()> on_tls_change{};
+  // Issue 4: revoking (POST /v1/certificates/.../revoke), the CRL (GET /v1/crl, /v1/crl.pem)
+  // and OCSP (POST /ocsp, GET /ocsp/{base64}). Required: Create refuses a null one.
+  authority::Revocation* revocation = nullptr;
+  authority::CrlPublisher* crl = nullptr;
+  authority::OcspResponder* ocsp = nullptr;
 };
 
 
@@ -51,8 +59,17 @@ class Api {
   // throws; a bug becomes a 500. Thread-safe.
   void Handle(net::Request request, const net::ConnectionInfo& connection, net::Respond respond);
 
+  // The plain-HTTP public listener (docs/api.md "Public listener"): the same route functions as
+  // Handle(), but only the public routes GET /health, GET /v1/ca/chain, GET /v1/crl,
+  // GET /v1/crl.pem, POST /ocsp and GET /ocsp/{base64}; any other path is a 404 JSON error and
+  // no request is ever authenticated. Thread-safe.
+  void HandlePublic(net::Request request, const net::ConnectionInfo& connection,
+                    net::Respond respond);
+
   // Handle() and wait for the answer (tests, and callers without an async transport).
   net::Response HandleSync(net::Request request, const net::ConnectionInfo& connection);
+  // HandlePublic() and wait for the answer (tests).
+  net::Response HandlePublicSync(net::Request request, const net::ConnectionInfo& connection);
 
   // The route pattern `method target` matches ("/v1/certificates/{serial}"), or "other": the
   // metrics label.
@@ -61,6 +78,8 @@ class Api {
  private:
   struct Impl;
   explicit Api(std::unique_ptr<Impl> impl);
+  void Run(net::Request request, const net::ConnectionInfo& connection, net::Respond respond,
+           bool public_only);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,11 +22,14 @@
 #include "net/test_client_testutil.h"
 #include "ossl/csprng.h"
 #include "pki/certificate.h"
+#include "pki/crl.h"
 #include "pki/csr.h"
 #include "pki/key.h"
 #include "pki/test_pki_testutil.h"
 #include "pki/verify.h"
 #include "server/cluster_policy.h"
+#include "authority/data_dir.h"
+#include "pki/crl_builder.h"
 #include "server/control_plane.h"
 #include "server/test_http_testutil.h"
 #include "store/store.h"
@@ -47,7 +53,11 @@ class ApiTest : public ::testing::Test {
     fs::remove_all(*dir_);
     ossl::Csprng rng;
     InitDataDirResult made =
-        Must(InitDataDir({.data_dir = *dir_, .fqdn = kFqdn, .listen = "127.0.0.1:0"}, *clock_, rng),
+        Must(InitDataDir({.data_dir = *dir_,
+                          .fqdn = kFqdn,
+                          .listen = "127.0.0.1:0",
+                          .public_listen = "127.0.0.1:0"},
+                         *clock_, rng),
              "InitDataDir");
     admin_password_ = new std::string(made.admin_password);
     fingerprint_ = new std::string(made.ca_fingerprint);
@@ -153,6 +163,79 @@ class ApiTest : public ::testing::Test {
     return Signed{key, j.value("certificate", ""), j.value("chain", ""), j.value("serial", "")};
   }
 
+  // Runs a shell command (the independent openssl CLI); returns its exit status and stdout.
+  static std::pair<int, std::string> Run(const std::string& command) {
+    std::string out;
+    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+    if (pipe == nullptr) {
+      return {-1, ""};
+    }
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) {
+      out.append(buf, n);
+    }
+    int status = ::pclose(pipe);
+    return {status, out};
+  }
+
+  static std::string WriteTemp(const std::string& name, const std::string& content) {
+    std::string path = (fs::path(*dir_) / name).string();
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+  }
+
+  static std::string ReadTemp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
+  static pki::Certificate IssuingCa() {
+    auto chain = Call("GET", "/v1/ca/chain");
+    EXPECT_EQ(chain.status, 200);
+    return Must(pki::Certificate::ParseAll(chain.body), "chain").front();
+  }
+
+  // A DER OCSPRequest for `leaf` made by `openssl ocsp -reqout` (no nonce).
+  static std::string OpensslOcspRequest(const Signed& leaf, const std::string& tag) {
+    std::string issuer = WriteTemp(tag + "-issuer.pem", IssuingCa().ToPem());
+    std::string cert = WriteTemp(tag + "-leaf.pem", leaf.certificate_pem);
+    std::string req = (fs::path(*dir_) / (tag + "-req.der")).string();
+    auto [status, out] = Run("openssl ocsp -issuer " + issuer + " -cert " + cert +
+                             " -no_nonce -reqout " + req);
+    EXPECT_EQ(status, 0) << out;
+    return ReadTemp(req);
+  }
+
+  // `openssl ocsp -respin` on a DER OCSPResponse: the printed text (-resp_text).
+  static std::string OpensslOcspText(const std::string& response_der, const std::string& tag) {
+    std::string path = WriteTemp(tag + "-resp.der", response_der);
+    return Run("openssl ocsp -respin " + path + " -resp_text -noverify").second;
+  }
+
+  // RFC 3986 percent-encoding of base64's '+', '/' and '='.
+  static std::string UrlEncode(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+      if (c == '+') {
+        out += "%2B";
+      } else if (c == '/') {
+        out += "%2F";
+      } else if (c == '=') {
+        out += "%3D";
+      } else {
+        out += c;
+      }
+    }
+    return out;
+  }
+
+  static json Certificate(const std::string& serial) {
+    auto reply = Call("GET", "/v1/certificates/" + serial, {}, Admin());
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    return Body(reply);
+  }
+
   static core::FixedClock* clock_;
   static std::string* dir_;
   static std::string* admin_password_;
@@ -193,6 +276,8 @@ TEST_F(ApiTest, EveryOtherRouteNeeds401WithoutCredentials) {
       {"POST", "/v1/ca/sign"},
       {"GET", "/v1/certificates"},
       {"GET", "/v1/certificates/01AB"},
+      {"POST", "/v1/certificates/01AB/revoke"},
+      {"POST", "/v1/certificates/revoke"},
       {"POST", "/v1/users"},
       {"GET", "/v1/users"},
       {"PUT", "/v1/users/admin"},
@@ -226,6 +311,8 @@ TEST_F(ApiTest, ReaderGets403OnAdminAndOperatorRoutes) {
       {"DELETE", "/v1/cluster/certificates/cm"},
       {"PUT", "/v1/cluster/policy"},
       {"POST", "/v1/ca/sign"},
+      {"POST", "/v1/certificates/01AB/revoke"},
+      {"POST", "/v1/certificates/revoke"},
       {"POST", "/v1/users"},
       {"GET", "/v1/users"},
       {"PUT", "/v1/users/admin"},
@@ -570,6 +657,373 @@ TEST_F(ApiTest, MetricsCountRequestsAndShowExpiries) {
   EXPECT_NE(metrics.body.find("name=\"api\""), std::string::npos);
 }
 
+
+// --- issue 4: revocation, CRL, OCSP, public listener ---
+
+TEST_F(ApiTest, RevokeIsIdempotentAuditedAndShownInTheRecord) {
+  Signed s = SignThroughApi({"revoke1.cluster.example.com"}, "server");
+  std::string op = MakeUser("operator1", "operator");
+  EXPECT_EQ(Certificate(s.serial)["revoked"], false);
+
+  auto first = Call("POST", "/v1/certificates/" + s.serial + "/revoke",
+                    R"({"reason":"keyCompromise"})", op);
+  ASSERT_EQ(first.status, 200) << first.body;
+  json j = Body(first);
+  EXPECT_EQ(j["serial"], s.serial);
+  EXPECT_EQ(j["revoked"], true);
+  EXPECT_EQ(j["reason"], "keyCompromise");
+  EXPECT_EQ(j["newly_revoked"], true);
+  EXPECT_EQ(j["subject_cn"], "revoke1.cluster.example.com");
+  EXPECT_EQ(j["revoked_at"], core::FormatTime(pki::kTestReferenceTime));
+
+  // Again, with another reason and a lower-case serial: nothing changes.
+  std::string lower = s.serial;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto again =
+      Call("POST", "/v1/certificates/" + lower + "/revoke", R"({"reason":"superseded"})", op);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(Body(again)["newly_revoked"], false);
+  EXPECT_EQ(Body(again)["reason"], "keyCompromise");
+
+  json record = Certificate(s.serial);
+  EXPECT_EQ(record["revoked"], true);
+  EXPECT_EQ(record["revocation_reason"], "keyCompromise");
+  EXPECT_EQ(record["revoked_at"], core::FormatTime(pki::kTestReferenceTime));
+  auto listed = Call("GET", "/v1/certificates?revoked=true&name=revoke1", {}, Admin());
+  ASSERT_EQ(listed.status, 200);
+  ASSERT_EQ(Body(listed)["certificates"].size(), 1u) << listed.body;
+  EXPECT_EQ(Body(listed)["certificates"][0]["revocation_reason"], "keyCompromise");
+
+  // An empty body means "unspecified".
+  Signed t = SignThroughApi({"revoke2.cluster.example.com"}, "server");
+  auto empty = Call("POST", "/v1/certificates/" + t.serial + "/revoke", "", op);
+  ASSERT_EQ(empty.status, 200) << empty.body;
+  EXPECT_EQ(Body(empty)["reason"], "unspecified");
+
+  // The audit log has one cert.revoke per revocation (not for the idempotent repeat).
+  auto actions = AuditActions();
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "cert.revoke"), 2);
+  bool found = false;
+  std::int64_t after = 0;
+  for (int page = 0; page < 100 && !found; ++page) {
+    auto audit = Call("GET", "/v1/audit?limit=1000&after=" + std::to_string(after), {}, Admin());
+    json entries = Body(audit)["entries"];
+    if (entries.empty()) {
+      break;
+    }
+    for (const auto& e : entries) {
+      if (e["action"] == "cert.revoke" && e["target"] == s.serial) {
+        found = true;
+        EXPECT_EQ(e["actor"], "operator1");
+        EXPECT_EQ(e["source"], "127.0.0.1");
+        EXPECT_EQ(e["details"]["reason"], "keyCompromise");
+      }
+    }
+    after = Body(audit)["next_after"].get<std::int64_t>();
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(ApiTest, RevokeRefusesBadInput) {
+  Signed s = SignThroughApi({"revoke-bad.cluster.example.com"}, "server");
+  auto unknown = Call("POST", "/v1/certificates/0123456789ABCDEF0123/revoke", "{}", Admin());
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_EQ(Body(unknown)["error"]["code"], "not_found");
+
+  auto bad_reason =
+      Call("POST", "/v1/certificates/" + s.serial + "/revoke", R"({"reason":"lost it"})", Admin());
+  EXPECT_EQ(bad_reason.status, 400) << bad_reason.body;
+  EXPECT_NE(Body(bad_reason)["error"]["message"].get<std::string>().find("keyCompromise"),
+            std::string::npos);
+  auto unknown_field = Call("POST", "/v1/certificates/" + s.serial + "/revoke",
+                            R"({"reason":"superseded","why":"x"})", Admin());
+  EXPECT_EQ(unknown_field.status, 400) << unknown_field.body;
+  auto not_json = Call("POST", "/v1/certificates/" + s.serial + "/revoke", "reason", Admin());
+  EXPECT_EQ(not_json.status, 400) << not_json.body;
+  auto malformed = Call("POST", "/v1/certificates/XYZ-not-hex/revoke", "{}", Admin());
+  EXPECT_EQ(malformed.status, 400) << malformed.body;
+
+  // The issuing CA's own serial, and the root's: leaf certificates only.
+  auto chain = Must(pki::Certificate::ParseAll(Call("GET", "/v1/ca/chain").body), "chain");
+  for (const auto& ca : chain) {
+    auto r = Call("POST", "/v1/certificates/" + ca.serial_hex() + "/revoke", "{}", Admin());
+    EXPECT_EQ(r.status, 400) << ca.subject() << ": " << r.body;
+  }
+  // None of that revoked anything.
+  EXPECT_EQ(Certificate(s.serial)["revoked"], false);
+  EXPECT_EQ(Call("GET", "/v1/certificates/revoke", {}, Admin()).status, 405);
+}
+
+TEST_F(ApiTest, RevokeBySelectorDryRunChangesNothing) {
+  Signed a = SignThroughApi({"sel-a.cluster.example.com", "shared.cluster.example.com"}, "server");
+  Signed b = SignThroughApi({"sel-b.cluster.example.com", "shared.cluster.example.com"}, "server");
+  Signed other = SignThroughApi({"sel-c.cluster.example.com"}, "server");
+  std::string op = MakeUser("operator2", "operator");
+
+  auto dry = Call("POST", "/v1/certificates/revoke",
+                  R"({"san":"DNS:shared.cluster.example.com","dry_run":true,"reason":"superseded"})",
+                  op);
+  ASSERT_EQ(dry.status, 200) << dry.body;
+  json d = Body(dry);
+  EXPECT_EQ(d["dry_run"], true);
+  EXPECT_EQ(d["count"], 2);
+  std::set<std::string> serials;
+  for (const auto& c : d["certificates"]) {
+    serials.insert(c["serial"].get<std::string>());
+    EXPECT_FALSE(c.contains("newly_revoked"));
+  }
+  EXPECT_EQ(serials, (std::set<std::string>{a.serial, b.serial}));
+  EXPECT_EQ(Certificate(a.serial)["revoked"], false);
+  EXPECT_EQ(Certificate(b.serial)["revoked"], false);
+
+  auto real = Call("POST", "/v1/certificates/revoke",
+                   R"({"san":"shared.cluster.example.com","reason":"superseded"})", op);
+  ASSERT_EQ(real.status, 200) << real.body;
+  json r = Body(real);
+  EXPECT_EQ(r["dry_run"], false);
+  EXPECT_EQ(r["count"], 2);
+  for (const auto& c : r["certificates"]) {
+    EXPECT_EQ(c["newly_revoked"], true);
+  }
+  EXPECT_EQ(Certificate(a.serial)["revocation_reason"], "superseded");
+  EXPECT_EQ(Certificate(b.serial)["revocation_reason"], "superseded");
+  EXPECT_EQ(Certificate(other.serial)["revoked"], false);
+
+  // Revoked certificates are no longer selected.
+  auto after = Call("POST", "/v1/certificates/revoke",
+                    R"({"san":"DNS:shared.cluster.example.com","dry_run":true})", op);
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(Body(after)["count"], 0);
+  // By name (CN), exactly.
+  auto by_name = Call("POST", "/v1/certificates/revoke",
+                      R"({"name":"sel-c.cluster.example.com","dry_run":true})", op);
+  ASSERT_EQ(by_name.status, 200) << by_name.body;
+  EXPECT_EQ(Body(by_name)["count"], 1);
+
+  EXPECT_EQ(Call("POST", "/v1/certificates/revoke", "{}", op).status, 400);
+  EXPECT_EQ(Call("POST", "/v1/certificates/revoke", R"({"dry_run":true})", op).status, 400);
+  EXPECT_EQ(Call("POST", "/v1/certificates/revoke", R"({"name":"x","extra":1})", op).status, 400);
+  EXPECT_EQ(Call("POST", "/v1/certificates/revoke", R"({"issued_before":"yesterday"})", op).status,
+            400);
+  EXPECT_EQ(
+      Call("POST", "/v1/certificates/revoke", R"({"name":"x","dry_run":"yes"})", op).status, 400);
+  // A bad reason is refused before a dry run too.
+  EXPECT_EQ(Call("POST", "/v1/certificates/revoke",
+                 R"({"name":"sel-c.cluster.example.com","dry_run":true,"reason":"nope"})", op)
+                .status,
+            400);
+  EXPECT_EQ(Certificate(other.serial)["revoked"], false);
+}
+
+TEST_F(ApiTest, CrlListsTheRevokedSerial) {
+  Signed s = SignThroughApi({"crl1.cluster.example.com"}, "server");
+  auto before = Call("GET", "/v1/crl");
+  ASSERT_EQ(before.status, 200);
+  pki::Crl crl_before = Must(pki::Crl::Parse(before.body), "crl");
+  ASSERT_EQ(Call("POST", "/v1/certificates/" + s.serial + "/revoke",
+                 R"({"reason":"cessationOfOperation"})", Admin())
+                .status,
+            200);
+
+  auto der = Call("GET", "/v1/crl");
+  ASSERT_EQ(der.status, 200);
+  EXPECT_EQ(ReplyHeader(der, "Content-Type"), "application/pkix-crl");
+  EXPECT_EQ(ReplyHeader(der, "Cache-Control"), "max-age=60");
+  pki::Crl crl = Must(pki::Crl::Parse(der.body), "crl");
+  EXPECT_EQ(crl.ToDer(), der.body);
+  EXPECT_EQ(crl.issuer(), IssuingCa().subject());
+  ASSERT_TRUE(crl.crl_number() && crl_before.crl_number());
+  EXPECT_GT(std::stoll(*crl.crl_number()), std::stoll(*crl_before.crl_number()));
+  auto entries = Must(crl.entries(), "entries");
+  bool listed = false;
+  for (const auto& e : entries) {
+    if (e.serial_hex == s.serial) {
+      listed = true;
+      EXPECT_EQ(e.reason, pki::RevocationReason::kCessationOfOperation);
+    }
+  }
+  EXPECT_TRUE(listed) << s.serial;
+
+  auto pem = Call("GET", "/v1/crl.pem");
+  ASSERT_EQ(pem.status, 200);
+  EXPECT_EQ(ReplyHeader(pem, "Content-Type"), "application/x-pem-file");
+  EXPECT_EQ(ReplyHeader(pem, "Cache-Control"), "max-age=60");
+  EXPECT_TRUE(pem.body.starts_with("-----BEGIN X509 CRL-----")) << pem.body.substr(0, 40);
+  EXPECT_EQ(Must(pki::Crl::Parse(pem.body), "crl pem").ToDer(), der.body);
+
+  // The independent check: openssl verify -crl_check refuses the revoked certificate.
+  std::string chain_pem = Call("GET", "/v1/ca/chain").body;
+  std::string ca_file = WriteTemp("crl-chain.pem", chain_pem);
+  std::string crl_file = WriteTemp("crl.pem", pem.body);
+  std::string leaf_file = WriteTemp("crl-leaf.pem", s.certificate_pem);
+  auto [status, out] = Run("openssl verify -attime " +
+                           std::to_string(std::chrono::system_clock::to_time_t(
+                               pki::kTestReferenceTime + std::chrono::hours(1))) +
+                           " -crl_check -CAfile " + ca_file + " -CRLfile " + crl_file + " " +
+                           leaf_file);
+  EXPECT_NE(status, 0) << out;
+  EXPECT_NE(out.find("certificate revoked"), std::string::npos) << out;
+}
+
+TEST_F(ApiTest, OcspAnswersGoodThenRevokedByPostAndGet) {
+  Signed s = SignThroughApi({"ocsp1.cluster.example.com"}, "server");
+  std::string request = OpensslOcspRequest(s, "ocsp1");
+  ASSERT_FALSE(request.empty());
+  TestHeaders ocsp_type = {{"Content-Type", "application/ocsp-request"}};
+
+  auto good = Call("POST", "/ocsp", request, "", ocsp_type);
+  ASSERT_EQ(good.status, 200);
+  EXPECT_EQ(ReplyHeader(good, "Content-Type"), "application/ocsp-response");
+  std::string good_text = OpensslOcspText(good.body, "ocsp1-good");
+  EXPECT_NE(good_text.find("Cert Status: good"), std::string::npos) << good_text;
+
+  auto revoke = Call("POST", "/v1/certificates/" + s.serial + "/revoke",
+                     R"({"reason":"keyCompromise"})", Admin());
+  ASSERT_EQ(revoke.status, 200) << revoke.body;
+  EXPECT_EQ(Body(revoke)["newly_revoked"], true) << revoke.body;
+  EXPECT_EQ(Certificate(s.serial)["revoked"], true);
+  auto revoked = Call("POST", "/ocsp", request, "", ocsp_type);
+  ASSERT_EQ(revoked.status, 200);
+  std::string text = OpensslOcspText(revoked.body, "ocsp1-revoked");
+  EXPECT_NE(text.find("Cert Status: revoked"), std::string::npos) << text;
+  EXPECT_NE(text.find("Revocation Reason: keyCompromise"), std::string::npos) << text;
+
+  // GET /ocsp/{url-encoded base64} (RFC 6960 appendix A.1), and unencoded '/' and '+' too.
+  std::string b64 = Base64(request);
+  auto get = Call("GET", "/ocsp/" + UrlEncode(b64));
+  ASSERT_EQ(get.status, 200);
+  EXPECT_EQ(ReplyHeader(get, "Content-Type"), "application/ocsp-response");
+  std::string get_text = OpensslOcspText(get.body, "ocsp1-get");
+  EXPECT_NE(get_text.find("Cert Status: revoked"), std::string::npos) << get_text;
+  auto raw = Call("GET", "/ocsp/" + b64);
+  ASSERT_EQ(raw.status, 200);
+  EXPECT_NE(OpensslOcspText(raw.body, "ocsp1-raw").find("Cert Status: revoked"),
+            std::string::npos);
+
+  // A request without a Content-Type is answered too.
+  auto untyped = Call("POST", "/ocsp", request, "", {{"Content-Type", ""}});
+  EXPECT_EQ(untyped.status, 200);
+  EXPECT_NE(OpensslOcspText(untyped.body, "ocsp1-untyped").find("Cert Status: revoked"),
+            std::string::npos);
+}
+
+TEST_F(ApiTest, OcspGarbageIsMalformedRequestNeverAnHttpError) {
+  const std::string malformed("\x30\x03\x0a\x01\x01", 5);
+  for (const std::string& body : {std::string("garbage"), std::string(), std::string("\x30\x05", 2),
+                                  std::string(5000, '\x30')}) {
+    auto reply = Call("POST", "/ocsp", body, "", {{"Content-Type", "application/ocsp-request"}});
+    ASSERT_EQ(reply.status, 200) << body.size();
+    EXPECT_EQ(ReplyHeader(reply, "Content-Type"), "application/ocsp-response");
+    EXPECT_EQ(reply.body, malformed) << body.size();
+  }
+  const std::vector<std::string> targets = {"/ocsp/!!!not-base64", "/ocsp/%ZZ", "/ocsp/QUJD",
+                                            "/ocsp/A", "/ocsp/" + std::string(3000, 'A')};
+  for (const std::string& target : targets) {
+    auto reply = Call("GET", target);
+    if (target == "/ocsp/%ZZ") {
+      EXPECT_NE(reply.status, 500) << target;
+      continue;
+    }
+    ASSERT_EQ(reply.status, 200) << target;
+    EXPECT_EQ(reply.body, malformed) << target;
+  }
+  // Over 64 KiB: 413.
+  auto big = Call("POST", "/ocsp", std::string(70 * 1024, '\x30'), "",
+                  {{"Content-Type", "application/ocsp-request"}});
+  EXPECT_EQ(big.status, 413);
+  EXPECT_EQ(Call("GET", "/ocsp").status, 405);
+}
+
+TEST_F(ApiTest, PublicListenerServesOnlyThePublicRoutesWithoutAuth) {
+  ASSERT_NE(plane_->public_port(), 0);
+  EXPECT_EQ(plane_->public_url(), "http://127.0.0.1:" + std::to_string(plane_->public_port()));
+  std::uint16_t port = plane_->public_port();
+
+  auto health = Must(SendPlainRequest(port, "GET", "/health"), "health");
+  EXPECT_EQ(health.status, 200);
+  auto chain = Must(SendPlainRequest(port, "GET", "/v1/ca/chain"), "chain");
+  ASSERT_EQ(chain.status, 200);
+  EXPECT_EQ(Must(pki::Certificate::ParseAll(chain.body), "chain").size(), 2u);
+  auto crl = Must(SendPlainRequest(port, "GET", "/v1/crl"), "crl");
+  ASSERT_EQ(crl.status, 200);
+  EXPECT_EQ(ReplyHeader(crl, "Content-Type"), "application/pkix-crl");
+  EXPECT_TRUE(pki::Crl::Parse(crl.body).has_value());
+  auto crl_pem = Must(SendPlainRequest(port, "GET", "/v1/crl.pem"), "crl.pem");
+  EXPECT_EQ(crl_pem.status, 200);
+
+  Signed s = SignThroughApi({"public1.cluster.example.com"}, "server");
+  std::string request = OpensslOcspRequest(s, "public1");
+  auto ocsp = Must(SendPlainRequest(port, "POST", "/ocsp", request,
+                                    {{"Content-Type", "application/ocsp-request"}}),
+                   "ocsp");
+  ASSERT_EQ(ocsp.status, 200);
+  EXPECT_NE(OpensslOcspText(ocsp.body, "public1").find("Cert Status: good"), std::string::npos);
+  auto ocsp_get = Must(SendPlainRequest(port, "GET", "/ocsp/" + UrlEncode(Base64(request))), "get");
+  EXPECT_EQ(ocsp_get.status, 200);
+  EXPECT_NE(OpensslOcspText(ocsp_get.body, "public1-get").find("Cert Status: good"),
+            std::string::npos);
+
+  // Everything else is 404, with or without credentials, and never asks for them.
+  const std::vector<std::pair<std::string, std::string>> others = {
+      {"GET", "/v1/users"},         {"GET", "/metrics"},           {"POST", "/v1/ca/sign"},
+      {"GET", "/v1/certificates"},  {"GET", "/v1/audit"},          {"GET", "/v1/cluster/policy"},
+      {"POST", "/v1/certificates/revoke"}, {"GET", "/nothing"}};
+  for (const auto& [method, target] : others) {
+    for (const std::string& auth : {std::string(), Admin()}) {
+      TestHeaders headers;
+      if (!auth.empty()) {
+        headers.emplace_back("Authorization", auth);
+      }
+      auto reply =
+          Must(SendPlainRequest(port, method, target, method == "GET" ? "" : "{}", headers), "req");
+      EXPECT_EQ(reply.status, 404) << method << " " << target << ": " << reply.body;
+      EXPECT_EQ(ReplyHeader(reply, "WWW-Authenticate"), "") << target;
+      EXPECT_EQ(Body(reply)["error"]["code"], "not_found") << target;
+    }
+  }
+  // Over 64 KiB on the public listener: 413 from the HTTP layer.
+  auto big = Must(SendPlainRequest(port, "POST", "/ocsp", std::string(70 * 1024, 'x'),
+                                   {{"Content-Type", "application/ocsp-request"}}),
+                  "big");
+  EXPECT_EQ(big.status, 413);
+}
+
+TEST_F(ApiTest, IssuedCertificatesPointAtThePublicListener) {
+  Signed s = SignThroughApi({"urls1.cluster.example.com"}, "server");
+  std::string path = WriteTemp("urls1.pem", s.certificate_pem);
+  auto [status, text] = Run("openssl x509 -noout -text -in " + path);
+  ASSERT_EQ(status, 0) << text;
+  std::string base = "http://127.0.0.1:" + std::to_string(plane_->public_port());
+  EXPECT_NE(text.find("X509v3 CRL Distribution Points"), std::string::npos) << text;
+  EXPECT_NE(text.find("URI:" + base + "/v1/crl"), std::string::npos) << text;
+  EXPECT_NE(text.find("OCSP - URI:" + base + "/ocsp"), std::string::npos) << text;
+  auto [ocsp_status, uri] = Run("openssl x509 -noout -ocsp_uri -in " + path);
+  EXPECT_EQ(uri, base + "/ocsp\n");
+}
+
+TEST_F(ApiTest, MetricsShowCrlAndOcspSignerExpiryAndOcspCounts) {
+  Call("POST", "/ocsp", "garbage", "", {{"Content-Type", "application/ocsp-request"}});
+  auto metrics = Call("GET", "/metrics", {}, Admin());
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("clustertls_certificate_expiry_timestamp_seconds{kind=\"crl\","
+                              "name=\"issuing\"}"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("clustertls_certificate_expiry_timestamp_seconds{kind=\"ocsp-"
+                              "signer\",name=\"issuing\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.body.find("clustertls_ocsp_responses_total{status=\"malformedRequest\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.body.find("route=\"/ocsp\""), std::string::npos);
+  EXPECT_EQ(Api::RoutePattern("/ocsp/MEIw%2Fabc/def"), "/ocsp/{request}");
+  EXPECT_EQ(Api::RoutePattern("/v1/certificates/AB01/revoke"), "/v1/certificates/{serial}/revoke");
+  EXPECT_EQ(Api::RoutePattern("/v1/certificates/revoke"), "/v1/certificates/revoke");
+  EXPECT_EQ(Api::RoutePattern("/v1/crl"), "/v1/crl");
+  EXPECT_EQ(Api::RoutePattern("/v1/crl.pem"), "/v1/crl.pem");
+  EXPECT_EQ(Api::RoutePattern("/ocsp"), "/ocsp");
+}
+
 TEST(InitDataDirTest, RefusesAnInitialisedDirectoryAndCleansUpAFailedInit) {
   core::FixedClock clock(pki::kTestReferenceTime);
   ossl::Csprng rng;
@@ -588,6 +1042,72 @@ TEST(InitDataDirTest, RefusesAnInitialisedDirectoryAndCleansUpAFailedInit) {
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error().code, core::ErrorCode::kAlreadyExists);
   EXPECT_TRUE(fs::exists(fs::path(dir) / "clustertls.json"));
+  fs::remove_all(dir);
+}
+
+TEST(InitDataDirTest, PublicListenerOffStartsNoListenerAndPutsNoUrls) {
+  core::FixedClock clock(pki::kTestReferenceTime);
+  ossl::Csprng rng;
+  std::string dir = fs::temp_directory_path() / ("ctls-public-off-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  // Bad values are refused before anything is created.
+  auto bad_listen =
+      InitDataDir({.data_dir = dir, .fqdn = kFqdn, .public_listen = "nowhere"}, clock, rng);
+  ASSERT_FALSE(bad_listen);
+  EXPECT_NE(bad_listen.error().message.find("public listener"), std::string::npos);
+  auto bad_url = InitDataDir(
+      {.data_dir = dir, .fqdn = kFqdn, .public_listen = "off", .public_url = "ftp://x"}, clock,
+      rng);
+  ASSERT_FALSE(bad_url);
+  EXPECT_NE(bad_url.error().message.find("http:// or https://"), std::string::npos);
+  EXPECT_FALSE(InitDataDir(
+      {.data_dir = dir, .fqdn = kFqdn, .public_listen = "off", .public_url = "http://"}, clock,
+      rng));
+  EXPECT_FALSE(fs::exists(dir));
+
+  ASSERT_TRUE(InitDataDir({.data_dir = dir, .fqdn = kFqdn, .public_listen = "off"}, clock, rng));
+  auto config = Must(authority::LoadDataDirConfig(dir), "config");
+  EXPECT_EQ(config.public_listen, "off");
+  EXPECT_EQ(config.public_url, "");
+  {
+    auto plane = Must(ControlPlane::Start({.data_dir = dir, .listen = "127.0.0.1:0", .threads = 1},
+                                          clock),
+                      "start");
+    EXPECT_EQ(plane->public_port(), 0);
+    EXPECT_EQ(plane->public_url(), "");
+  }
+  {
+    // --public-url alone: no listener, but the URL goes into certificates.
+    auto plane = Must(ControlPlane::Start({.data_dir = dir,
+                                           .listen = "127.0.0.1:0",
+                                           .threads = 1,
+                                           .public_url = "https://ca.example.com:8443/"},
+                                          clock),
+                      "start");
+    EXPECT_EQ(plane->public_port(), 0);
+    EXPECT_EQ(plane->public_url(), "https://ca.example.com:8443");
+  }
+  {
+    // The public listener on, bound to a port that is taken: an error naming it.
+    auto first = Must(ControlPlane::Start({.data_dir = dir,
+                                           .listen = "127.0.0.1:0",
+                                           .threads = 1,
+                                           .public_listen = "127.0.0.1:0"},
+                                          clock),
+                      "start");
+    ASSERT_NE(first->public_port(), 0);
+    std::string taken = "127.0.0.1:" + std::to_string(first->public_port());
+    auto second = ControlPlane::Start(
+        {.data_dir = dir, .listen = "127.0.0.1:0", .threads = 1, .public_listen = taken}, clock);
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().code, core::ErrorCode::kIo);
+    EXPECT_TRUE(second.error().message.starts_with("public listener " + taken + ": "))
+        << second.error().message;
+    EXPECT_NE(second.error().message.find("in use"), std::string::npos) << second.error().message;
+  }
+  auto bad = ControlPlane::Start(
+      {.data_dir = dir, .listen = "127.0.0.1:0", .public_url = "not a url"}, clock);
+  EXPECT_FALSE(bad);
   fs::remove_all(dir);
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <condition_variable>
 #include <cstring>
@@ -17,14 +18,19 @@
 
 #include "authority/authority.h"
 #include "authority/cluster.h"
+#include "authority/crl_publisher.h"
 #include "authority/data_dir.h"
+#include "authority/ocsp_responder.h"
+#include "authority/revocation.h"
 #include "authority/secrets.h"
+#include "core/encoding.h"
 #include "net/credentials.h"
 #include "net/https_server.h"
 #include "ossl/csprng.h"
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/cluster_policy.h"
+#include "server/http_error.h"
 #include "server/metrics.h"
 #include "store/store.h"
 
@@ -66,9 +72,58 @@ core::Result<HostPort> ParseListen(const std::string& listen) {
   return hp;
 }
 
-std::string UrlFor(const std::string& host, std::uint16_t port) {
+std::string UrlFor(const std::string& host, std::uint16_t port,
+                   const std::string& scheme = "https") {
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return "https://" + h + ":" + std::to_string(port);
+  return scheme + "://" + h + ":" + std::to_string(port);
+}
+
+constexpr std::string_view kOff = "off";
+// docs/api.md: an OCSP request is a few hundred bytes; bodies over 64 KiB get 413.
+constexpr std::size_t kPublicMaxBodyBytes = 64 * 1024;
+
+// The base URL put into issued certificates: http:// or https://, a host, no query or fragment.
+// Returns it without a trailing '/'.
+core::Result<std::string> CheckPublicUrl(const std::string& url, const std::string& what) {
+  auto bad = [&](const std::string& why) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, what + " \"" + url + "\": " + why);
+  };
+  std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) {
+    return bad("must start with http:// or https://");
+  }
+  std::string scheme = core::AsciiLower(url.substr(0, scheme_end));
+  if (scheme != "http" && scheme != "https") {
+    return bad("must start with http:// or https://");
+  }
+  std::string rest = url.substr(scheme_end + 3);
+  std::size_t host_end = rest.find('/');
+  std::string authority = rest.substr(0, host_end);
+  if (authority.empty() || authority.front() == ':') {
+    return bad("names no host");
+  }
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == '?' || c == '#' || c == '"' || c == '\\' ||
+        static_cast<unsigned char>(c) >= 0x7f) {
+      return bad("spaces, control characters, '?', '#', '\"' and '\\' are not allowed");
+    }
+  }
+  std::string out = url;
+  while (out.size() > scheme_end + 3 && out.back() == '/') {
+    out.pop_back();
+  }
+  return out;
+}
+
+// "off" or a valid HOST:PORT (empty: the default).
+core::Result<std::string> CheckPublicListen(const std::string& listen) {
+  std::string value = listen.empty() ? std::string(authority::kDefaultPublicListen) : listen;
+  if (value != kOff) {
+    if (auto hp = ParseListen(value); !hp) {
+      return hp.error().WithContext("public listener");
+    }
+  }
+  return value;
 }
 
 }  // namespace
@@ -85,6 +140,11 @@ core::Result<InitDataDirResult> InitDataDir(const InitDataDirOptions& options,
   std::string listen =
       options.listen.empty() ? std::string(authority::kDefaultListen) : options.listen;
   CTLS_ASSIGN_OR_RETURN(HostPort hp, ParseListen(listen));
+  CTLS_ASSIGN_OR_RETURN(std::string public_listen, CheckPublicListen(options.public_listen));
+  std::string public_url;
+  if (!options.public_url.empty()) {
+    CTLS_ASSIGN_OR_RETURN(public_url, CheckPublicUrl(options.public_url, "--public-url"));
+  }
 
   std::error_code ec;
   bool created_dir = false;
@@ -117,6 +177,8 @@ core::Result<InitDataDirResult> InitDataDir(const InitDataDirOptions& options,
                          ? "sqlite://" + (abs / "clustertls.db").lexically_normal().string()
                          : options.store_url;
   config.listen = listen;
+  config.public_listen = public_listen;
+  config.public_url = public_url;
 
   std::vector<fs::path> created_files;
   auto cleanup = [&]() {
@@ -177,12 +239,21 @@ struct ControlPlane::Impl {
   std::unique_ptr<store::Store> store;
   std::optional<authority::SealingKey> sealing_key;
   std::unique_ptr<authority::Authority> authority;
+  std::unique_ptr<authority::CrlPublisher> crl;
+  std::unique_ptr<authority::OcspResponder> ocsp;
+  std::unique_ptr<authority::Revocation> revocation;
   std::unique_ptr<Authenticator> authenticator;
   Metrics metrics;
   std::unique_ptr<Api> api;
+  // What the public listener's handler calls; null until the Api exists (503 before that).
+  std::atomic<Api*> public_api{nullptr};
   std::shared_ptr<net::CredentialStore> credentials;
   std::unique_ptr<net::HttpsServer> server;
   std::string host;
+  std::string public_url;
+  std::string public_host;  // the public listener's bound address
+  // Last: destroyed first, before everything its handler touches.
+  std::unique_ptr<net::HttpsServer> public_server;
 
   // What the listener presents now.
   std::mutex reload_mu;
@@ -261,6 +332,10 @@ struct ControlPlane::Impl {
         Log("reloading the listener's TLS settings failed (keeping the current ones): " +
             r.error().message);
       }
+      if (auto r = revocation->Refresh(); !r) {
+        Log("refreshing the CRL or the OCSP responder failed (serving the current ones): " +
+            r.error().message);
+      }
       lock.lock();
     }
   }
@@ -268,6 +343,9 @@ struct ControlPlane::Impl {
   void Stop() {
     if (stopped.exchange(true)) {
       return;
+    }
+    if (public_server) {
+      public_server->Stop();
     }
     if (server) {
       server->Stop();
@@ -282,6 +360,7 @@ struct ControlPlane::Impl {
     }
     authority.reset();  // records everything still waiting
     server.reset();
+    public_server.reset();
   }
 };
 
@@ -298,6 +377,12 @@ void ControlPlane::Stop() {
 std::uint16_t ControlPlane::port() const { return impl_->server ? impl_->server->port() : 0; }
 
 std::string ControlPlane::url() const { return UrlFor(impl_->host, port()); }
+
+std::uint16_t ControlPlane::public_port() const {
+  return impl_->public_server ? impl_->public_server->port() : 0;
+}
+
+std::string ControlPlane::public_url() const { return impl_->public_url; }
 
 core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptions& options,
                                                                 const core::Clock& clock) {
@@ -319,13 +404,88 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
   if (auto stored = impl->store->GetConfig(std::string(authority::kConfigFqdn)); stored) {
     fqdn = *stored;
   }
+  Impl* raw = impl.get();
+
+  // The public listener first: the URLs in issued certificates need its bound port.
   CTLS_ASSIGN_OR_RETURN(
-      impl->authority,
-      authority::Authority::Create(
-          std::move(ca), {.store = impl->store.get(), .clock = &clock, .rng = &impl->rng}));
+      std::string public_listen,
+      CheckPublicListen(options.public_listen.empty() ? config.public_listen
+                                                      : options.public_listen));
+  if (public_listen != kOff) {
+    CTLS_ASSIGN_OR_RETURN(HostPort php, ParseListen(public_listen));
+    net::HttpsServerOptions public_options;
+    public_options.host = php.host;
+    public_options.port = php.port;
+    public_options.threads = options.threads;
+    public_options.idle_timeout = options.idle_timeout;
+    public_options.max_body_bytes = kPublicMaxBodyBytes;
+    net::AsyncHandler public_handler = [raw](net::Request request,
+                                             const net::ConnectionInfo& connection,
+                                             net::Respond respond) {
+      Api* api = raw->public_api.load(std::memory_order_acquire);
+      if (api == nullptr) {
+        respond(ErrorResponse(503, "unavailable", "starting up"));
+        return;
+      }
+      api->HandlePublic(std::move(request), connection, std::move(respond));
+    };
+    auto started = net::HttpsServer::StartPlain(public_options, std::move(public_handler));
+    if (!started) {
+      std::string cause = started.error().message;
+      if (std::size_t at = cause.rfind(": "); at != std::string::npos) {
+        cause = cause.substr(at + 2);
+      }
+      if (!cause.empty()) {
+        cause[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(cause[0])));
+      }
+      return core::Fail(started.error().code,
+                        "public listener " + public_listen + ": " + cause,
+                        started.error().detail);
+    }
+    impl->public_server = std::move(started).value();
+    impl->public_host = php.host;
+    // A wildcard address is no URL a client can use: name the cluster instead.
+    std::string url_host = php.host;
+    if (url_host == "0.0.0.0" || url_host == "::" || url_host.empty()) {
+      url_host = fqdn;
+    }
+    impl->public_url = UrlFor(url_host, impl->public_server->port(), "http");
+  }
+  if (!options.public_url.empty()) {
+    CTLS_ASSIGN_OR_RETURN(impl->public_url, CheckPublicUrl(options.public_url, "--public-url"));
+  } else if (!config.public_url.empty()) {
+    CTLS_ASSIGN_OR_RETURN(impl->public_url,
+                          CheckPublicUrl(config.public_url, "public_url in the config"));
+  }
+  authority::AuthorityOptions authority_options{
+      .store = impl->store.get(), .clock = &clock, .rng = &impl->rng};
+  if (!impl->public_url.empty()) {
+    authority_options.crl_urls = {impl->public_url + "/v1/crl"};
+    authority_options.ocsp_urls = {impl->public_url + "/ocsp"};
+  }
+
+  // The CRL, the OCSP responder and Revocation each hold their own copy of the CA.
+  CTLS_ASSIGN_OR_RETURN(impl->crl,
+                        authority::CrlPublisher::Create(
+                            ca, {.store = impl->store.get(),
+                                 .clock = &clock,
+                                 .validity = options.crl_validity}));
+  CTLS_ASSIGN_OR_RETURN(impl->ocsp,
+                        authority::OcspResponder::Create(
+                            ca, {.store = impl->store.get(),
+                                 .clock = &clock,
+                                 .rng = &impl->rng,
+                                 .response_validity = options.ocsp_response_validity,
+                                 .signer_validity = options.ocsp_signer_validity}));
+  CTLS_ASSIGN_OR_RETURN(impl->revocation,
+                        authority::Revocation::Create(ca, {.store = impl->store.get(),
+                                                           .clock = &clock,
+                                                           .crl = impl->crl.get(),
+                                                           .ocsp = impl->ocsp.get()}));
+  CTLS_ASSIGN_OR_RETURN(impl->authority,
+                        authority::Authority::Create(std::move(ca), authority_options));
   impl->authenticator = std::make_unique<Authenticator>(impl->store.get(), &clock);
   CTLS_RETURN_IF_ERROR(impl->Reload(true));
-  Impl* raw = impl.get();
   CTLS_ASSIGN_OR_RETURN(impl->api, Api::Create({.store = raw->store.get(),
                                                 .authority = raw->authority.get(),
                                                 .sealing_key = &*raw->sealing_key,
@@ -334,14 +494,19 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
                                                 .clock = &clock,
                                                 .rng = &raw->rng,
                                                 .fqdn = fqdn,
-                                                .on_tls_change = [raw] {
-                                                  if (auto r = raw->Reload(true); !r) {
-                                                    Log("reloading the listener's TLS "
-                                                        "settings failed (keeping the "
-                                                        "current ones): " +
-                                                        r.error().message);
-                                                  }
-                                                }}));
+                                                .on_tls_change =
+                                                    [raw] {
+                                                      if (auto r = raw->Reload(true); !r) {
+                                                        Log("reloading the listener's TLS "
+                                                            "settings failed (keeping the "
+                                                            "current ones): " +
+                                                            r.error().message);
+                                                      }
+                                                    },
+                                                .revocation = raw->revocation.get(),
+                                                .crl = raw->crl.get(),
+                                                .ocsp = raw->ocsp.get()}));
+  impl->public_api.store(impl->api.get(), std::memory_order_release);
   net::HttpsServerOptions server_options;
   server_options.host = hp.host;
   server_options.port = hp.port;
@@ -358,6 +523,10 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
     return server.error();
   }
   impl->server = std::move(server).value();
+  if (impl->public_server) {
+    Log("public listener " + UrlFor(impl->public_host, impl->public_server->port(), "http") +
+        " (OCSP, CRL, CA chain)");
+  }
   impl->poller = std::thread([raw] { raw->Poll(); });
   return std::unique_ptr<ControlPlane>(new ControlPlane(std::move(impl)));
 }

@@ -74,6 +74,11 @@ void Metrics::CountIssued(const std::string& profile) {
   ++issued_[profile];
 }
 
+void Metrics::CountOcspResponse(const std::string& status) {
+  std::lock_guard lock(mu_);
+  ++ocsp_[status];
+}
+
 void Metrics::CountAuthFailure() {
   std::lock_guard lock(mu_);
   ++auth_failures_;
@@ -131,8 +136,19 @@ std::string Metrics::Render(const std::vector<Expiry>& expiries) const {
          "Requests refused for malformed or wrong credentials.");
   out.append("clustertls_auth_failures_total ").append(std::to_string(auth_failures_)).append("\n");
 
+  Header(out, "clustertls_ocsp_responses_total", "counter",
+         "OCSP responses sent, by responseStatus.");
+  for (const auto& [status, count] : ocsp_) {
+    out.append("clustertls_ocsp_responses_total{status=\"")
+        .append(EscapeLabel(status))
+        .append("\"} ")
+        .append(std::to_string(count))
+        .append("\n");
+  }
+
   Header(out, "clustertls_certificate_expiry_timestamp_seconds", "gauge",
-         "Expiry (notAfter) of each CA and named certificate, in Unix seconds.");
+         "Expiry (notAfter) of each CA and named certificate, the OCSP signer, and the CRL's "
+         "nextUpdate, in Unix seconds.");
   for (const Expiry& expiry : expiries) {
     out.append("clustertls_certificate_expiry_timestamp_seconds{kind=\"")
         .append(EscapeLabel(expiry.kind))

@@ -28,9 +28,12 @@ class Metrics {
                       std::chrono::nanoseconds latency);
   void CountIssued(const std::string& profile);
   void CountAuthFailure();
+  // One OCSPResponse sent, by its responseStatus name ("successful", "malformedRequest", ...;
+  // RFC 6960 section 4.2.1): clustertls_ocsp_responses_total{status}.
+  void CountOcspResponse(const std::string& status);
 
   // One gauge line per certificate: clustertls_certificate_expiry_timestamp_seconds{kind="ca"|
-  // "named",name="..."} <unix seconds>.
+  // "named"|"crl"|"ocsp-signer",name="..."} <unix seconds> (for "crl": the CRL's nextUpdate).
   struct Expiry {
     std::string kind;
     std::string name;
@@ -46,6 +49,7 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::string, std::uint64_t> requests_;  // key: method\0route\0status
   std::map<std::string, std::uint64_t> issued_;    // by profile
+  std::map<std::string, std::uint64_t> ocsp_;      // by response status
   std::array<std::uint64_t, kBuckets.size() + 1> latency_buckets_{};  // last: +Inf
   double latency_sum_ = 0;
   std::uint64_t latency_count_ = 0;

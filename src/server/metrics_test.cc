@@ -23,6 +23,9 @@ TEST(MetricsTest, RendersTheExactExpositionText) {
   metrics.CountIssued("server");
   metrics.CountIssued("client");
   metrics.CountAuthFailure();
+  metrics.CountOcspResponse("successful");
+  metrics.CountOcspResponse("successful");
+  metrics.CountOcspResponse("malformedRequest");
   const std::string text =
       metrics.Render({{.kind = "ca", .name = "root", .not_after_unix = 2000000000},
                       {.kind = "named", .name = "a\"b\\c\nd", .not_after_unix = 1800000000}});
@@ -61,8 +64,12 @@ TEST(MetricsTest, RendersTheExactExpositionText) {
       "credentials.\n"
       "# TYPE clustertls_auth_failures_total counter\n"
       "clustertls_auth_failures_total 1\n"
+      "# HELP clustertls_ocsp_responses_total OCSP responses sent, by responseStatus.\n"
+      "# TYPE clustertls_ocsp_responses_total counter\n"
+      "clustertls_ocsp_responses_total{status=\"malformedRequest\"} 1\n"
+      "clustertls_ocsp_responses_total{status=\"successful\"} 2\n"
       "# HELP clustertls_certificate_expiry_timestamp_seconds Expiry (notAfter) of each CA "
-      "and named certificate, in Unix seconds.\n"
+      "and named certificate, the OCSP signer, and the CRL's nextUpdate, in Unix seconds.\n"
       "# TYPE clustertls_certificate_expiry_timestamp_seconds gauge\n"
       "clustertls_certificate_expiry_timestamp_seconds{kind=\"ca\",name=\"root\"} "
       "2000000000\n"

@@ -1,26 +1,38 @@
 #include "server/test_http_testutil.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 namespace clustertls::server {
 
-std::string BasicAuthorization(std::string_view user, std::string_view password) {
-  std::string plain = std::string(user) + ":" + std::string(password);
-  std::vector<unsigned char> out(4 * ((plain.size() + 2) / 3) + 1);
-  int n = EVP_EncodeBlock(out.data(), reinterpret_cast<const unsigned char*>(plain.data()),
-                          static_cast<int>(plain.size()));
-  return "Basic " + std::string(reinterpret_cast<const char*>(out.data()), n > 0 ? n : 0);
+std::string Base64(std::string_view data) {
+  std::vector<unsigned char> out(4 * ((data.size() + 2) / 3) + 1);
+  int n = EVP_EncodeBlock(out.data(), reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
+  return std::string(reinterpret_cast<const char*>(out.data()), n > 0 ? n : 0);
 }
 
-core::Result<net::TestReply> SendRequest(net::TestTlsClient& client, std::string_view method,
-                                         std::string_view target, std::string_view body,
-                                         const TestHeaders& headers) {
+std::string BasicAuthorization(std::string_view user, std::string_view password) {
+  return "Basic " + Base64(std::string(user) + ":" + std::string(password));
+}
+
+namespace {
+
+std::string RequestText(std::string_view method, std::string_view target, std::string_view body,
+                        const TestHeaders& headers, std::string_view connection) {
   std::string request = std::string(method) + " " + std::string(target) +
-                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n";
+                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: " + std::string(connection) +
+                        "\r\n";
   bool has_type = false;
   for (const auto& [name, value] : headers) {
     std::string lower = name;
@@ -34,7 +46,71 @@ core::Result<net::TestReply> SendRequest(net::TestTlsClient& client, std::string
   }
   request += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   request += body;
-  CTLS_RETURN_IF_ERROR(client.Write(request));
+  return request;
+}
+
+}  // namespace
+
+core::Result<net::TestReply> SendPlainRequest(std::uint16_t port, std::string_view method,
+                                              std::string_view target, std::string_view body,
+                                              const TestHeaders& headers) {
+  auto io_error = [](const std::string& what) {
+    return core::Fail(core::ErrorCode::kIo, what + ": " + std::strerror(errno));
+  };
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) {
+    return io_error("socket");
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return io_error("connect 127.0.0.1:" + std::to_string(port));
+  }
+  std::string request = RequestText(method, target, body, headers, "close");
+  std::size_t sent = 0;
+  while (sent < request.size()) {
+    ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      break;  // the server may answer (413) and close before reading everything
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string raw;
+  char buf[16384];
+  for (;;) {
+    pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+    int ready = ::poll(&p, 1, 10000);
+    if (ready <= 0) {
+      return core::Fail(core::ErrorCode::kIo, "no reply within 10 seconds");
+    }
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      break;
+    }
+    raw.append(buf, static_cast<std::size_t>(n));
+  }
+  std::size_t end = raw.find("\r\n\r\n");
+  if (raw.size() < 12 || end == std::string::npos) {
+    return core::Fail(core::ErrorCode::kParse, "malformed reply: " + raw.substr(0, 100));
+  }
+  net::TestReply reply;
+  reply.status = std::atoi(raw.substr(9, 3).c_str());
+  std::size_t first_line = raw.find("\r\n");
+  reply.headers = raw.substr(first_line + 2, end - first_line - 2);
+  reply.body = raw.substr(end + 4);
+  return reply;
+}
+
+core::Result<net::TestReply> SendRequest(net::TestTlsClient& client, std::string_view method,
+                                         std::string_view target, std::string_view body,
+                                         const TestHeaders& headers) {
+  CTLS_RETURN_IF_ERROR(client.Write(RequestText(method, target, body, headers, "keep-alive")));
   return client.ReadReply();
 }
 
