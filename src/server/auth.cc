@@ -176,6 +176,13 @@ struct Authenticator::Impl {
     Principal principal;
     core::TimePoint expires{};
   };
+  // A verified API token: what the store said about it and its user.
+  struct TokenEntry {
+    std::string hash;                              // TokenHash of the token (no secret)
+    std::optional<core::TimePoint> token_expires;  // the token's own expiry
+    Principal principal;
+    core::TimePoint cached_until{};
+  };
 
   store::Store* store;
   const core::Clock* clock;
@@ -187,6 +194,11 @@ struct Authenticator::Impl {
   std::unordered_map<std::string, FailureState> limiter;     // guarded by mu
   std::unordered_map<std::string, CacheEntry> cache;         // key: HMAC; guarded by mu
   std::unordered_map<std::string, core::TimePoint> touched;  // token id -> last touch
+  std::unordered_map<std::string, TokenEntry> tokens;        // token id -> verified token
+  // Token ids kept out of `tokens` until the time given (deleted through this server).
+  std::unordered_map<std::string, core::TimePoint> no_cache_until;
+  // Incremented by Forget and ForgetToken: a store read that started before is not cached.
+  std::uint64_t forget_generation = 0;
   std::size_t sweep_at = 1024;                               // sweep when a map outgrows it
 
   // Password checks running now (at most options.max_concurrent_kdf).
@@ -233,7 +245,8 @@ struct Authenticator::Impl {
   // Drops forgotten failures, expired cache entries and old touch times once a map has grown
   // past sweep_at (amortised: the threshold doubles with what is left). Caller holds mu.
   void MaybeSweep(core::TimePoint now) {
-    if (limiter.size() < sweep_at && cache.size() < sweep_at && touched.size() < sweep_at) {
+    if (limiter.size() < sweep_at && cache.size() < sweep_at && touched.size() < sweep_at &&
+        tokens.size() < sweep_at && no_cache_until.size() < sweep_at) {
       return;
     }
     std::erase_if(limiter, [&](const auto& item) {
@@ -242,8 +255,40 @@ struct Authenticator::Impl {
     });
     std::erase_if(cache, [&](const auto& item) { return now >= item.second.expires; });
     std::erase_if(touched, [&](const auto& item) { return now - item.second >= kTouchInterval; });
-    sweep_at =
-        std::max<std::size_t>(1024, 2 * std::max({limiter.size(), cache.size(), touched.size()}));
+    std::erase_if(tokens, [&](const auto& item) { return now >= item.second.cached_until; });
+    std::erase_if(no_cache_until, [&](const auto& item) { return now >= item.second; });
+    sweep_at = std::max<std::size_t>(
+        1024, 2 * std::max({limiter.size(), cache.size(), touched.size(), tokens.size(),
+                            no_cache_until.size()}));
+  }
+
+  // A failed Bearer check: counted against the source address. Caller holds mu.
+  AuthOutcome BadToken(const std::string& address_key, core::TimePoint now, std::string message) {
+    RecordFailure(address_key, now);
+    MaybeSweep(now);
+    failures.fetch_add(1, std::memory_order_relaxed);
+    return Failure(AuthFailure::kBadCredentials, std::move(message));
+  }
+
+  // Whether token `id`'s last_used should be written now (at most once per kTouchInterval per
+  // token in this process); if so, remembers that it is. Caller holds mu.
+  bool ShouldTouch(const std::string& id, core::TimePoint now) {
+    auto it = touched.find(id);
+    if (it != touched.end() && now - it->second < kTouchInterval) {
+      return false;
+    }
+    touched[id] = now;
+    return true;
+  }
+
+  // Drops token `id` from the cache and keeps it out for one TTL. Caller holds mu.
+  void ForgetTokenLocked(const std::string& id) {
+    ++forget_generation;
+    tokens.erase(id);
+    if (options.token_cache_ttl > seconds{0}) {
+      no_cache_until[id] = clock->Now() + options.token_cache_ttl;
+      MaybeSweep(clock->Now());
+    }
   }
 
   // Runs VerifyPassword with at most max_concurrent_kdf checks at once.
@@ -372,26 +417,55 @@ AuthOutcome Authenticator::Impl::Basic(std::string_view credentials, const std::
 // RFC 6750 section 2.1: "ctls_<id>_<secret>"; the id finds the record, the hash is compared in
 // constant time. Failures count against the source address only (a token carries 256 random
 // bits: guessing is hopeless, and a user throttled by someone else's password guesses keeps
-// working with tokens).
+// working with tokens). A verified token is cached under its id for token_cache_ttl (see
+// auth.h); a cache hit still hashes and compares the presented token and checks its expiry.
 AuthOutcome Authenticator::Impl::Bearer(std::string_view token, const std::string& source) {
   const std::string address_key = AddressKey(source);
+  auto id = authority::TokenId(token);
+  const std::string presented = id ? authority::TokenHash(token) : std::string();
+  std::uint64_t generation = 0;
+  std::optional<Principal> hit;  // a cache hit
+  bool touch_hit = false;
+  core::TimePoint touch_at{};
   {
     std::lock_guard lock(mu);
-    const seconds blocked = BlockedFor(address_key, clock->Now());
+    const core::TimePoint now = clock->Now();
+    const seconds blocked = BlockedFor(address_key, now);
     if (blocked > seconds{0}) {
       return Throttled(blocked);
     }
+    generation = forget_generation;
+    auto it = id ? tokens.find(*id) : tokens.end();
+    if (it != tokens.end()) {
+      const TokenEntry& entry = it->second;
+      if (now < entry.cached_until) {
+        if (!authority::ConstantTimeEquals(presented, entry.hash)) {
+          return BadToken(address_key, now, "invalid token");
+        }
+        if (entry.token_expires && now >= *entry.token_expires) {
+          tokens.erase(it);
+          return BadToken(address_key, now, "token has expired");
+        }
+        hit = entry.principal;
+        touch_at = now;
+        touch_hit = ShouldTouch(*id, now);
+      } else {
+        tokens.erase(it);
+      }
+    }
+  }
+  if (hit) {
+    if (touch_hit) {
+      // Best effort: last_used is informational; a failed write does not refuse the request.
+      (void)store->TouchToken(*id, touch_at);
+    }
+    return Success(std::move(*hit));
   }
   auto bad = [&](std::string message) {
     std::lock_guard lock(mu);
-    const core::TimePoint now = clock->Now();
-    RecordFailure(address_key, now);
-    MaybeSweep(now);
-    failures.fetch_add(1, std::memory_order_relaxed);
-    return Failure(AuthFailure::kBadCredentials, std::move(message));
+    return BadToken(address_key, clock->Now(), std::move(message));
   };
 
-  auto id = authority::TokenId(token);
   if (!id) {
     return bad("invalid token");
   }
@@ -402,7 +476,7 @@ AuthOutcome Authenticator::Impl::Bearer(std::string_view token, const std::strin
     }
     return Failure(AuthFailure::kInternal, "cannot read token: " + record.error().message);
   }
-  if (!authority::ConstantTimeEquals(authority::TokenHash(token), record->hash)) {
+  if (!authority::ConstantTimeEquals(presented, record->hash)) {
     return bad("invalid token");
   }
   const core::TimePoint now = clock->Now();
@@ -424,23 +498,31 @@ AuthOutcome Authenticator::Impl::Bearer(std::string_view token, const std::strin
   if (!role) {
     return Failure(AuthFailure::kInternal, "user '" + user->name + "': " + role.error().message);
   }
+  Principal principal{.user = user->name, .role = *role, .token_id = *id};
 
   bool touch = !record->last_used || now - *record->last_used >= kTouchInterval;
   {
     std::lock_guard lock(mu);
-    auto it = touched.find(*id);
-    if (it != touched.end() && now - it->second < kTouchInterval) {
+    if (!ShouldTouch(*id, now)) {
       touch = false;
-    } else if (touch) {
-      touched[*id] = now;
-      MaybeSweep(now);
     }
+    // Not cached if a Forget/ForgetToken ran since the store was read (the record may be
+    // gone), or while the token is kept out of the cache.
+    auto kept_out = no_cache_until.find(*id);
+    const bool kept = kept_out != no_cache_until.end() && now < kept_out->second;
+    if (options.token_cache_ttl > seconds{0} && generation == forget_generation && !kept) {
+      tokens[*id] = TokenEntry{.hash = record->hash,
+                               .token_expires = record->expires_at,
+                               .principal = principal,
+                               .cached_until = now + options.token_cache_ttl};
+    }
+    MaybeSweep(now);
   }
   if (touch) {
     // Best effort: last_used is informational; a failed write does not refuse the request.
     (void)store->TouchToken(*id, now);
   }
-  return Success(Principal{.user = user->name, .role = *role, .token_id = *id});
+  return Success(std::move(principal));
 }
 
 Authenticator::Authenticator(store::Store* store, const core::Clock* clock,
@@ -457,6 +539,16 @@ Authenticator::Authenticator(store::Store* store, const core::Clock* clock,
 Authenticator::~Authenticator() = default;
 
 AuthOutcome Authenticator::Authenticate(const net::Request& request, const std::string& source) {
+  // docs/api.md: DELETE /v1/tokens/{id}. The token leaves the cache before the handler deletes
+  // it and stays out for one TTL, so it stops working as soon as the deletion commits.
+  constexpr std::string_view kTokensPrefix = "/v1/tokens/";
+  if (request.method == "DELETE" && request.target.starts_with(kTokensPrefix)) {
+    std::string_view id = std::string_view(request.target).substr(kTokensPrefix.size());
+    id = id.substr(0, id.find_first_of("?#/"));
+    if (!id.empty() && id.size() <= 64) {
+      ForgetToken(std::string(id));
+    }
+  }
   const std::optional<std::string_view> header = request.Header("Authorization");
   if (!header) {
     return Failure(AuthFailure::kMissing,
@@ -489,7 +581,15 @@ AuthOutcome Authenticator::Authenticate(const net::Request& request, const std::
 
 void Authenticator::Forget(const std::string& user) {
   std::lock_guard lock(impl_->mu);
+  ++impl_->forget_generation;
   std::erase_if(impl_->cache, [&](const auto& item) { return item.second.principal.user == user; });
+  std::erase_if(impl_->tokens,
+                [&](const auto& item) { return item.second.principal.user == user; });
+}
+
+void Authenticator::ForgetToken(const std::string& id) {
+  std::lock_guard lock(impl_->mu);
+  impl_->ForgetTokenLocked(id);
 }
 
 net::Response Authenticator::FailureResponse(const AuthOutcome& outcome) {

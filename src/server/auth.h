@@ -6,6 +6,16 @@
 // key), so scripts that send Basic auth on every request do not pay the KDF every time.
 // Repeated failures from one source address or for one user name are answered 429 with an
 // exponential backoff, without running the KDF, while other clients are served.
+//
+// A verified Bearer token is remembered for `token_cache_ttl` (default 5 s) under its id, with
+// the SHA-256 of its secret, its expiry and its user's name and role, so that a client sending
+// the same token on every request does not cost two store reads per request. The presented
+// token is still hashed and compared in constant time on every request, and its expiry checked.
+// Invalidation: Forget(user) (password change, role change, disable, delete) drops the user's
+// tokens too; ForgetToken(id) drops one token; a `DELETE /v1/tokens/{id}` request seen by
+// Authenticate drops that token and keeps it out of the cache for one TTL, so that a token
+// deleted through this server stops working at once. A change this server does not see (another
+// `serve` on the same PostgreSQL, a direct database edit) takes effect within one TTL.
 
 #include <chrono>
 #include <cstdint>
@@ -59,6 +69,8 @@ struct AuthOptions {
   std::chrono::seconds failure_window{300};  // failures older than this are forgotten
   std::chrono::seconds max_backoff{300};     // backoff doubles from 1 s up to this
   std::chrono::seconds basic_cache_ttl{60};  // how long a verified Basic credential is trusted
+  // How long a verified Bearer token is trusted without reading the store (0: never cached).
+  std::chrono::seconds token_cache_ttl{5};
   // The scrypt cost run for an unknown user name, so that it takes as long as a real user's
   // check (no user enumeration by timing). Tests lower it with their users' cost.
   authority::PasswordHashOptions unknown_user_cost{};
@@ -76,8 +88,13 @@ class Authenticator {
   // Checks the request's Authorization header; `source` is the client address. Thread-safe.
   AuthOutcome Authenticate(const net::Request& request, const std::string& source);
 
-  // Drops cached Basic credentials of `user` (after a password change, disable or delete).
+  // Drops cached Basic credentials and cached tokens of `user` (after a password change, role
+  // change, disable or delete).
   void Forget(const std::string& user);
+
+  // Drops the cached token `id` (after it is deleted) and keeps it out of the cache for one
+  // token_cache_ttl.
+  void ForgetToken(const std::string& id);
 
   // The 401/429 response for a failed outcome (JSON error body, WWW-Authenticate: Basic
   // realm="clustertls", Bearer / Retry-After).

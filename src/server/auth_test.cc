@@ -253,11 +253,70 @@ TEST_F(AuthTest, BearerTokens) {
   EXPECT_EQ(expired.failure, AuthFailure::kBadCredentials);
   EXPECT_NE(expired.message.find("expired"), std::string::npos);
 
-  // Deleted.
+  // Deleted through the API: the DELETE request is authenticated first (here with the token
+  // itself), then the handler deletes the record; the next request is refused at once.
   authority::NewToken forever = AddToken("alice");
   ASSERT_TRUE(Raw("Bearer " + forever.token, "192.0.2.11").principal);
+  net::Request del{.method = "DELETE",
+                   .target = "/v1/tokens/" + forever.id,
+                   .headers = {{"Authorization", "Bearer " + forever.token}}};
+  ASSERT_TRUE(auth().Authenticate(del, "192.0.2.11").principal);
   ASSERT_TRUE(store_->DeleteToken(forever.id));
   EXPECT_EQ(Raw("Bearer " + forever.token, "192.0.2.11").failure, AuthFailure::kBadCredentials);
+}
+
+TEST_F(AuthTest, BearerCacheServesRepeatsWithoutTheStoreAndForgets) {
+  authority::NewToken token = AddToken("carol", seconds{60});
+  ASSERT_TRUE(Raw("Bearer " + token.token).principal);
+  // Deleted behind the authenticator's back (another server on the same database): trusted for
+  // at most token_cache_ttl (5 s), then refused.
+  ASSERT_TRUE(store_->DeleteToken(token.id));
+  AuthOutcome cached = Raw("Bearer " + token.token);
+  ASSERT_TRUE(cached.principal) << cached.message;
+  EXPECT_EQ(cached.principal->user, "carol");
+  EXPECT_EQ(cached.principal->role, Role::kOperator);
+  EXPECT_EQ(cached.principal->token_id, token.id);
+  // A cache hit still compares the secret.
+  std::string forged = token.token;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(Raw("Bearer " + forged, "192.0.2.20").failure, AuthFailure::kBadCredentials);
+  Advance(seconds{4});
+  EXPECT_TRUE(Raw("Bearer " + token.token).principal);
+  Advance(seconds{1});
+  EXPECT_EQ(Raw("Bearer " + token.token).failure, AuthFailure::kBadCredentials);
+
+  // ForgetToken: refused at once, and not cached again within the TTL.
+  authority::NewToken second = AddToken("carol");
+  ASSERT_TRUE(Raw("Bearer " + second.token).principal);
+  auth().ForgetToken(second.id);
+  ASSERT_TRUE(store_->DeleteToken(second.id));
+  EXPECT_EQ(Raw("Bearer " + second.token).failure, AuthFailure::kBadCredentials);
+
+  // Forget(user) (role change, disable, delete, as the API does) drops the user's tokens.
+  authority::NewToken third = AddToken("carol");
+  ASSERT_TRUE(Raw("Bearer " + third.token).principal);
+  auto carol = *store_->GetUser("carol");
+  carol.role = "reader";
+  ASSERT_TRUE(store_->UpdateUser(carol));
+  EXPECT_EQ(Raw("Bearer " + third.token).principal->role, Role::kOperator);  // still cached
+  auth().Forget("carol");
+  EXPECT_EQ(Raw("Bearer " + third.token).principal->role, Role::kReader);
+
+  // A cached token still expires on time.
+  authority::NewToken brief = AddToken("carol", seconds{3});
+  ASSERT_TRUE(Raw("Bearer " + brief.token).principal);
+  Advance(seconds{3});
+  AuthOutcome expired = Raw("Bearer " + brief.token, "192.0.2.21");
+  EXPECT_EQ(expired.failure, AuthFailure::kBadCredentials);
+  EXPECT_NE(expired.message.find("expired"), std::string::npos);
+}
+
+TEST_F(AuthTest, BearerCacheCanBeTurnedOff) {
+  options_.token_cache_ttl = seconds{0};
+  authority::NewToken token = AddToken("bob");
+  ASSERT_TRUE(Raw("Bearer " + token.token).principal);
+  ASSERT_TRUE(store_->DeleteToken(token.id));
+  EXPECT_EQ(Raw("Bearer " + token.token).failure, AuthFailure::kBadCredentials);
 }
 
 TEST_F(AuthTest, BearerLastUsedIsWrittenAtMostOnceAMinute) {
@@ -370,6 +429,7 @@ TEST_F(AuthTest, DisabledUserIsRefused) {
   auto carol = *store_->GetUser("carol");
   carol.disabled = true;
   ASSERT_TRUE(store_->UpdateUser(carol));
+  auth().Forget("carol");  // as PUT /v1/users/{name} does
   EXPECT_EQ(Raw("Bearer " + token.token).failure, AuthFailure::kBadCredentials);
 }
 
