@@ -257,24 +257,22 @@ void Authority::SignAsync(const SignRequest& request,
                                 .crl_urls = impl.options.crl_urls,
                                 .ocsp_urls = impl.options.ocsp_urls};
   const core::TimePoint now = impl.options.clock->Now();
-  auto cert_der = pki::IssueFromCsrDer(impl.ca.issuing, *der, issue, now, *impl.options.rng);
+  // The record is made from what the issuer wrote (IssuedFacts), not by parsing the DER again.
+  pki::IssuedFacts facts;
+  auto cert_der =
+      pki::IssueFromCsrDer(impl.ca.issuing, *der, issue, now, *impl.options.rng, &facts);
   if (!cert_der) {
     return refuse(cert_der.error());
   }
-  // Not pki::Certificate::FromDer: its eager public-key decode costs more than the signature.
-  auto cert = SummarizeCertificateDer(*cert_der);
-  if (!cert) {
-    return refuse(cert.error().WithContext("issued certificate"));
-  }
 
   Impl::Pending p;
-  p.record = store::IssuedCert{.serial_hex = cert->serial_hex,
+  p.record = store::IssuedCert{.serial_hex = std::move(facts.serial_hex),
                                .issuer_id = impl.ca.issuer_id,
                                .profile = request.profile,
-                               .subject_cn = cert->common_name,
-                               .sans_json = SansJson(cert->sans),
-                               .not_before = cert->not_before,
-                               .not_after = cert->not_after,
+                               .subject_cn = std::move(facts.common_name),
+                               .sans_json = SansJson(facts.sans),
+                               .not_before = facts.not_before,
+                               .not_after = facts.not_after,
                                .der = store::Blob(cert_der->begin(), cert_der->end()),
                                .issued_at = now,
                                .issued_by = request.actor};

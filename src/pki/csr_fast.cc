@@ -291,17 +291,30 @@ core::Result<FastCsr> ParseCsrFast(std::string_view der) {
 core::Result<std::string> IssueFromCsrDer(const Issuer& issuer, std::string_view csr_der,
                                           const IssueRequest& request, core::TimePoint now,
                                           core::Rng& rng) {
+  return IssueFromCsrDer(issuer, csr_der, request, now, rng, nullptr);
+}
+
+core::Result<std::string> IssueFromCsrDer(const Issuer& issuer, std::string_view csr_der,
+                                          const IssueRequest& request, core::TimePoint now,
+                                          core::Rng& rng, IssuedFacts* facts) {
   auto fast = ParseCsrFast(csr_der);
   if (!fast) {
     // Other key types, and every failure: the slow path decides, so errors are its own.
     ossl::ClearErrors();
     CTLS_ASSIGN_OR_RETURN(Csr csr, Csr::Parse(csr_der));
     CTLS_ASSIGN_OR_RETURN(Certificate cert, issuer.IssueFromCsr(csr, request, now, rng));
+    if (facts != nullptr) {
+      *facts = IssuedFacts{.serial_hex = cert.serial_hex(),
+                           .common_name = cert.common_name(),
+                           .sans = cert.sans(),
+                           .not_before = cert.not_before(),
+                           .not_after = cert.not_after()};
+    }
     return cert.ToDer();
   }
   // Issuer::IssueFromCsr is MergeCsrRequest + the IssueDer pipeline: the same two steps here.
   return issuer.IssueDer(MergeCsrRequest(request, fast->common_name, fast->sans), fast->spki.get(),
-                         now, rng);
+                         now, rng, facts);
 }
 
 }  // namespace clustertls::pki

@@ -39,5 +39,9 @@ core::Result<FastCsr> ParseCsrFast(std::string_view der);
 core::Result<std::string> IssueFromCsrDer(const Issuer& issuer, std::string_view csr_der,
                                           const IssueRequest& request, core::TimePoint now,
                                           core::Rng& rng);
+// The same, also filling `facts` (if not null) with what went into the certificate.
+core::Result<std::string> IssueFromCsrDer(const Issuer& issuer, std::string_view csr_der,
+                                          const IssueRequest& request, core::TimePoint now,
+                                          core::Rng& rng, IssuedFacts* facts);
 
 }  // namespace clustertls::pki

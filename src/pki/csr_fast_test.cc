@@ -329,5 +329,28 @@ TEST_F(CsrFastTest, PointNotOnTheCurveIsRefused) {
   EXPECT_EQ(fast.error().code, slow.error().code);
 }
 
+// IssuedFacts are what a parser reads back from the certificate, on the fast path (P-256) and
+// on the slow path (Ed25519), with every kind of SAN (IPv6 included).
+TEST_F(CsrFastTest, IssuedFactsMatchTheCertificate) {
+  for (KeyType type : {KeyType::kEcP256, KeyType::kEd25519}) {
+    const std::string csr = CsrDer(Key(type));
+    IssuedFacts facts;
+    auto der = IssueFromCsrDer(*issuer_, csr, {.validity = std::chrono::days(30)}, kNow, rng_,
+                               &facts);
+    ASSERT_TRUE(der) << der.error().message;
+    auto cert = Certificate::FromDer(*der);
+    ASSERT_TRUE(cert) << cert.error().message;
+    EXPECT_EQ(facts.serial_hex, cert->serial_hex());
+    EXPECT_EQ(facts.common_name, cert->common_name());
+    EXPECT_EQ(facts.sans.dns, cert->sans().dns);
+    EXPECT_EQ(facts.sans.ips, cert->sans().ips);
+    EXPECT_EQ(facts.sans.uris, cert->sans().uris);
+    EXPECT_EQ(facts.sans.emails, cert->sans().emails);
+    EXPECT_EQ(facts.not_before, cert->not_before());
+    EXPECT_EQ(facts.not_after, cert->not_after());
+    EXPECT_EQ(facts.not_after, kNow + std::chrono::days(30));
+  }
+}
+
 }  // namespace
 }  // namespace clustertls::pki

@@ -573,7 +573,8 @@ core::Result<void> Sign(X509* x, const IssuerState& issuer, EVP_PKEY* key) {
 // the request, lay out the TBSCertificate with the profile's extensions, sign, encode.
 core::Result<std::string> IssueWith(const IssuerState& issuer, EVP_PKEY* signing_key,
                                     const IssueRequest& request, const X509_PUBKEY* subject_spki,
-                                    core::TimePoint now, core::Rng& rng) {
+                                    core::TimePoint now, core::Rng& rng,
+                                    IssuedFacts* facts = nullptr) {
   CTLS_ASSIGN_OR_RETURN(Prepared prepared, Prepare(request, issuer, now));
   CTLS_ASSIGN_OR_RETURN(std::string key_id, internal::KeyIdentifier(subject_spki));
 
@@ -621,6 +622,13 @@ core::Result<std::string> IssueWith(const IssuerState& issuer, EVP_PKEY* signing
   std::string der = internal::ToDerOnePass(x.get(), i2d_X509);
   if (der.empty()) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot encode the certificate");
+  }
+  if (facts != nullptr) {
+    *facts = IssuedFacts{.serial_hex = SerialHex(X509_get0_serialNumber(x.get())),
+                         .common_name = std::move(prepared.common_name),
+                         .sans = std::move(prepared.sans),
+                         .not_before = prepared.not_before,
+                         .not_after = prepared.not_after};
   }
   return der;
 }
@@ -727,6 +735,12 @@ core::Result<std::string> Issuer::IssueDer(const IssueRequest& request,
                                            const X509_PUBKEY* subject_spki, core::TimePoint now,
                                            core::Rng& rng) const {
   return IssueWith(*state_, key_.get(), request, subject_spki, now, rng);
+}
+
+core::Result<std::string> Issuer::IssueDer(const IssueRequest& request,
+                                           const X509_PUBKEY* subject_spki, core::TimePoint now,
+                                           core::Rng& rng, IssuedFacts* facts) const {
+  return IssueWith(*state_, key_.get(), request, subject_spki, now, rng, facts);
 }
 
 core::Result<Certificate> Issuer::Issue(const IssueRequest& request, const PublicKey& subject_key,

@@ -61,6 +61,16 @@ namespace internal {
 struct IssuerState;  // what Issuer::Create precomputes once (issuer.cc)
 }  // namespace internal
 
+// What the issuer wrote into a certificate it has just signed: the values a certificate parser
+// would read back from it (Certificate::serial_hex, common_name, sans, not_before, not_after).
+struct IssuedFacts {
+  std::string serial_hex{};     // upper-case hex, as SerialHex
+  std::string common_name{};    // the subject's CN
+  SubjectAltNames sans{};       // canonical, as encoded
+  core::TimePoint not_before{};
+  core::TimePoint not_after{};
+};
+
 // A CA that signs: its certificate, key and the chain above it (intermediates then root, not
 // including its own certificate). Built once, then const; Issue is thread-safe.
 class Issuer {
@@ -89,6 +99,11 @@ class Issuer {
   // Same checks and errors as Issue.
   core::Result<std::string> IssueDer(const IssueRequest& request, const X509_PUBKEY* subject_spki,
                                      core::TimePoint now, core::Rng& rng) const;
+  // The same, also telling what went into the certificate (`facts` may be null), so that a
+  // caller recording the issuance need not parse the DER again.
+  core::Result<std::string> IssueDer(const IssueRequest& request, const X509_PUBKEY* subject_spki,
+                                     core::TimePoint now, core::Rng& rng,
+                                     IssuedFacts* facts) const;
 
   const Certificate& certificate() const { return cert_; }
   const PrivateKey& key() const { return key_; }
