@@ -88,6 +88,8 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   AddToolCommands(app, &action);
   AddServerCommands(app, &action);
   AddClientCommands(app, &action);
+  AddRevokeCommand(app, &action);
+  AddCrlCommands(app, &action);
 
   // CLI11 reports an unknown command as "A subcommand is required": name it instead.
   {

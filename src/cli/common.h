@@ -50,6 +50,10 @@ void AddQuickstartCommand(CLI::App& app, Action* action);
 void AddServerCommands(CLI::App& app, Action* action);
 // The API client: login, cluster, users, tokens, audit (client_cmd.cc).
 void AddClientCommands(CLI::App& app, Action* action);
+// Revocation through the API: revoke (revoke_cmd.cc).
+void AddRevokeCommand(CLI::App& app, Action* action);
+// CRLs: crl show (offline), crl fetch (API) (crl_cmd.cc).
+void AddCrlCommands(CLI::App& app, Action* action);
 
 // An error in how the command was called (exit code 2), found after CLI11's own parsing.
 core::Error UsageError(std::string message);

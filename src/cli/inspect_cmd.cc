@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/common.h"
+#include "cli/crl_view.h"
 #include "cli/input.h"
 #include "cli/summary.h"
 #include "core/encoding.h"
@@ -156,35 +157,16 @@ core::Result<int> RunInspect(const InspectOptions& o, Context& ctx) {
       if (!crl) {
         return crl.error().WithContext(o.file);
       }
-      X509_CRL* x = crl->get();
-      j["type"] = "crl";
-      j["issuer"] = crl->issuer();
-      j["last_update"] = core::FormatTime(FromAsn1Time(X509_CRL_get0_lastUpdate(x)));
-      const ASN1_TIME* next = X509_CRL_get0_nextUpdate(x);
-      j["next_update"] = next ? json(core::FormatTime(FromAsn1Time(next))) : json(nullptr);
-      j["revoked"] = json::array();
-      std::ostringstream text;
-      text << "Certificate revocation list\n  Issuer:             " << crl->issuer()
-           << "\n  Last update:        " << j["last_update"].get<std::string>()
-           << "\n  Next update:        "
-           << (next ? j["next_update"].get<std::string>() : std::string("-")) << '\n';
-      STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(x);
-      int n = revoked ? sk_X509_REVOKED_num(revoked) : 0;
-      text << "  Revoked:            " << n << '\n';
-      for (int i = 0; i < n; ++i) {
-        const X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
-        const ASN1_INTEGER* serial = X509_REVOKED_get0_serialNumber(r);
-        auto bn = ossl::Own(ASN1_INTEGER_to_BN(serial, nullptr));
-        std::string hex;
-        if (bn) {
-          char* h = BN_bn2hex(bn.get());
-          hex = h ? h : "";
-          OPENSSL_free(h);
-        }
-        std::string when = core::FormatTime(FromAsn1Time(X509_REVOKED_get0_revocationDate(r)));
-        j["revoked"].push_back(json{{"serial", hex}, {"date", when}});
-        text << "    " << hex << "  " << when << '\n';
+      const core::TimePoint now = ctx.clock.Now();
+      auto described = CrlJson(*crl, now);
+      if (!described) {
+        return described.error().WithContext(o.file);
       }
+      j["type"] = "crl";
+      j.update(*described);
+      std::ostringstream text;
+      text << "Certificate revocation list\n";
+      CTLS_RETURN_IF_ERROR(PrintCrl(text, *crl, now));
       Emit(ctx, o, j, text.str());
       return 0;
     }

@@ -3,9 +3,11 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
+#include "authority/data_dir.h"
 #include "cli/common.h"
 #include "server/control_plane.h"
 
@@ -19,6 +21,8 @@ struct InitCmdOptions {
   std::string store_url;
   std::string ca_passphrase_file;
   std::string listen;
+  std::string public_listen;
+  std::string public_url;
 };
 
 core::Result<int> RunInit(const InitCmdOptions& o, Context& ctx) {
@@ -29,6 +33,8 @@ core::Result<int> RunInit(const InitCmdOptions& o, Context& ctx) {
                                              .fqdn = o.fqdn,
                                              .store_url = o.store_url,
                                              .listen = o.listen,
+                                             .public_listen = o.public_listen,
+                                             .public_url = o.public_url,
                                              .root_passphrase = passphrase},
                                             ctx.clock, ctx.rng));
   // Secrets and the data a script needs are printed even with --quiet: they are shown once.
@@ -50,7 +56,22 @@ struct ServeCmdOptions {
   std::string data_dir;
   std::string listen;
   int threads = 0;
+  std::string public_listen;
+  std::string public_url;
+  int crl_days = 7;
 };
+
+// The host part of the public listener's HOST:PORT (the flag, else the data directory's
+// config), for the line that tells where it listens.
+std::string PublicHost(const ServeCmdOptions& o) {
+  std::string listen = o.public_listen;
+  if (listen.empty()) {
+    auto config = authority::LoadDataDirConfig(o.data_dir);
+    listen = config ? config->public_listen : std::string(authority::kDefaultPublicListen);
+  }
+  const std::size_t colon = listen.rfind(':');
+  return colon == std::string::npos ? listen : listen.substr(0, colon);
+}
 
 core::Result<int> RunServe(const ServeCmdOptions& o, Context& ctx) {
   // Signals are taken by sigwait in this thread only: block them before any thread starts so
@@ -61,13 +82,27 @@ core::Result<int> RunServe(const ServeCmdOptions& o, Context& ctx) {
   sigaddset(&signals, SIGINT);
   sigset_t old_mask;
   pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
-  auto plane = server::ControlPlane::Start(
-      {.data_dir = o.data_dir, .listen = o.listen, .threads = o.threads}, ctx.clock);
+  auto plane = server::ControlPlane::Start({.data_dir = o.data_dir,
+                                           .listen = o.listen,
+                                           .threads = o.threads,
+                                           .public_listen = o.public_listen,
+                                           .public_url = o.public_url,
+                                           .crl_validity = std::chrono::days(o.crl_days)},
+                                          ctx.clock);
   if (!plane) {
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     return plane.error();
   }
-  ctx.out << "clustertls: serving " << (*plane)->url() << std::endl;
+  ctx.out << "clustertls: serving " << (*plane)->url() << '\n';
+  if ((*plane)->public_port() != 0) {
+    ctx.out << "clustertls: public listener http://" << PublicHost(o) << ':'
+            << (*plane)->public_port() << " (OCSP, CRL, CA chain; no authentication)\n";
+  }
+  if (!(*plane)->public_url().empty()) {
+    ctx.out << "clustertls: certificates point at " << (*plane)->public_url() << "/v1/crl and "
+            << (*plane)->public_url() << "/ocsp\n";
+  }
+  ctx.out.flush();
   int received = 0;
   sigwait(&signals, &received);
   ctx.err << "clustertls: " << (received == SIGTERM ? "SIGTERM" : "SIGINT")
@@ -101,6 +136,14 @@ void AddServerCommands(CLI::App& app, Action* action) {
                     "newline ignored) instead of a generated one");
     cmd->add_option("--listen", o->listen,
                     "HOST:PORT `serve` listens on (default: 127.0.0.1:9443)");
+    cmd->add_option("--public-listen", o->public_listen,
+                    "HOST:PORT of the plain-HTTP public listener for OCSP, the CRL and the CA "
+                    "chain (no authentication), or \"off\" (default: 127.0.0.1:9080); `serve "
+                    "--public-listen` overrides it");
+    cmd->add_option("--public-url", o->public_url,
+                    "base URL put into issued certificates: CRL distribution point <URL>/v1/crl, "
+                    "OCSP <URL>/ocsp (default: http://<public-listen>); use the name clients "
+                    "reach the public listener by, e.g. http://ca.example.com:9080");
     cmd->callback([o, action] { *action = [o](Context& ctx) { return RunInit(*o, ctx); }; });
   }
   {
@@ -110,7 +153,8 @@ void AddServerCommands(CLI::App& app, Action* action) {
         "Serve the REST API over HTTPS with the cluster's `api` certificate under its "
         "control-path\n"
         "TLS policy, until SIGTERM or SIGINT (in-flight requests are answered first). Prints\n"
-        "\"clustertls: serving https://HOST:PORT\" once listening (the real port for :0).");
+        "\"clustertls: serving https://HOST:PORT\" once listening (the real port for :0), then\n"
+        "\"clustertls: public listener http://HOST:PORT ...\" for the plain-HTTP OCSP/CRL listener.");
     cmd->add_option("--data-dir", o->data_dir, "the data directory made by `clustertls init`")
         ->required();
     cmd->add_option("--listen", o->listen,
@@ -118,6 +162,20 @@ void AddServerCommands(CLI::App& app, Action* action) {
                     "127.0.0.1:9443; port 0 picks a free port)");
     cmd->add_option("--threads", o->threads, "I/O threads (default: one per core)")
         ->check(CLI::Range(0, 256));
+    cmd->add_option("--public-listen", o->public_listen,
+                    "HOST:PORT of the plain-HTTP public listener (OCSP at /ocsp, the CRL at "
+                    "/v1/crl and /v1/crl.pem, the CA chain at /v1/ca/chain; no authentication, as "
+                    "TLS clients expect), or \"off\" (default: the data directory's config, "
+                    "127.0.0.1:9080; port 0 picks a free port)");
+    cmd->add_option("--public-url", o->public_url,
+                    "base URL put into the certificates issued from now on (CRL distribution "
+                    "point <URL>/v1/crl, OCSP <URL>/ocsp) (default: the config's, else "
+                    "http://<public listen address>)");
+    cmd->add_option("--crl-days", o->crl_days,
+                    "validity of the CRL (nextUpdate - thisUpdate) in days; it is regenerated on "
+                    "every revocation and once half of it has passed")
+        ->default_val(7)
+        ->check(CLI::Range(1, 365));
     cmd->callback([o, action] { *action = [o](Context& ctx) { return RunServe(*o, ctx); }; });
   }
 }

@@ -1,12 +1,18 @@
 #include "pki/crl.h"
 
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
+#include <array>
+#include <chrono>
+#include <ctime>
 #include <utility>
 
 #include "ossl/bio.h"
 #include "ossl/error.h"
+#include "pki/certificate.h"
 
 namespace clustertls::pki {
 
@@ -45,6 +51,23 @@ core::Result<std::vector<ossl::Ptr<X509_CRL>>> ParsePem(std::string_view data, s
     return Fail(ErrorCode::kParse, "no PEM CRL found");
   }
   return out;
+}
+
+core::TimePoint ToTimePoint(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
+    ossl::ClearErrors();
+    return core::TimePoint{};
+  }
+  using namespace std::chrono;
+  auto day = sys_days{year{tm.tm_year + 1900} / month{static_cast<unsigned>(tm.tm_mon + 1)} /
+                      std::chrono::day{static_cast<unsigned>(tm.tm_mday)}};
+  return core::TimePoint{day} + hours{tm.tm_hour} + minutes{tm.tm_min} + seconds{tm.tm_sec};
+}
+
+// RFC 5280 section 5.3.1: the CRLReason values (7 is unused).
+bool IsRevocationReason(long code) {
+  return code >= 0 && code <= 10 && code != 7;
 }
 
 }  // namespace
@@ -98,6 +121,94 @@ std::string Crl::issuer() const {
     return {};
   }
   return ossl::BioContents(bio.get());
+}
+
+core::TimePoint Crl::this_update() const {
+  return ToTimePoint(X509_CRL_get0_lastUpdate(crl_.get()));
+}
+
+std::optional<core::TimePoint> Crl::next_update() const {
+  const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl_.get());
+  if (next == nullptr) {
+    return std::nullopt;
+  }
+  return ToTimePoint(next);
+}
+
+std::optional<std::string> Crl::crl_number() const {
+  int critical = 0;
+  auto number = ossl::Own(static_cast<ASN1_INTEGER*>(
+      X509_CRL_get_ext_d2i(crl_.get(), NID_crl_number, &critical, nullptr)));
+  if (!number) {
+    ossl::ClearErrors();
+    return std::nullopt;
+  }
+  auto bn = ossl::Own(ASN1_INTEGER_to_BN(number.get(), nullptr));
+  char* dec = bn ? BN_bn2dec(bn.get()) : nullptr;
+  if (dec == nullptr) {
+    ossl::ClearErrors();
+    return std::nullopt;
+  }
+  std::string out(dec);
+  OPENSSL_free(dec);
+  return out;
+}
+
+std::string Crl::signature_algorithm() const {
+  int nid = X509_CRL_get_signature_nid(crl_.get());
+  if (nid != NID_undef) {
+    if (const char* ln = OBJ_nid2ln(nid); ln != nullptr) {
+      return ln;
+    }
+  }
+  const X509_ALGOR* alg = nullptr;
+  X509_CRL_get0_signature(crl_.get(), nullptr, &alg);
+  const ASN1_OBJECT* obj = nullptr;
+  if (alg != nullptr) {
+    X509_ALGOR_get0(&obj, nullptr, nullptr, alg);
+  }
+  if (obj == nullptr) {
+    return "unknown";
+  }
+  std::array<char, 128> buf{};
+  int len = OBJ_obj2txt(buf.data(), static_cast<int>(buf.size()), obj, 1);
+  return len > 0 ? std::string(buf.data()) : std::string("unknown");
+}
+
+std::size_t Crl::revoked_count() const {
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl_.get());
+  return revoked == nullptr ? 0 : static_cast<std::size_t>(sk_X509_REVOKED_num(revoked));
+}
+
+core::Result<std::vector<CrlEntry>> Crl::entries() const {
+  std::vector<CrlEntry> out;
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl_.get());
+  const int n = revoked == nullptr ? 0 : sk_X509_REVOKED_num(revoked);
+  out.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
+    CrlEntry entry{.serial_hex = SerialHex(X509_REVOKED_get0_serialNumber(r)),
+                   .revoked_at = ToTimePoint(X509_REVOKED_get0_revocationDate(r))};
+    int critical = 0;
+    auto code = ossl::Own(static_cast<ASN1_ENUMERATED*>(
+        X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &critical, nullptr)));
+    if (code) {
+      const long value = ASN1_ENUMERATED_get(code.get());
+      if (!IsRevocationReason(value)) {
+        return Fail(ErrorCode::kParse, "CRL entry " + std::to_string(i + 1) + " (serial " +
+                                           entry.serial_hex + "): reasonCode " +
+                                           std::to_string(value) +
+                                           " is not an RFC 5280 reason");
+      }
+      entry.reason = static_cast<RevocationReason>(value);
+    } else if (critical == -2) {
+      return Fail(ErrorCode::kParse, "CRL entry " + std::to_string(i + 1) + " (serial " +
+                                         entry.serial_hex + ") has more than one reasonCode");
+    }
+    ossl::ClearErrors();
+    out.push_back(std::move(entry));
+  }
+  return out;
 }
 
 }  // namespace clustertls::pki
