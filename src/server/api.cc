@@ -19,7 +19,6 @@
 #include "authority/named_cert.h"
 #include "core/encoding.h"
 #include "pki/certificate.h"
-#include "pki/crl_builder.h"
 #include "pki/key.h"
 #include "pki/ocsp.h"
 #include "server/cluster_policy.h"
@@ -835,11 +834,9 @@ struct Api::Impl {
     if (selector.name.empty() && selector.san.empty() && !selector.issued_before) {
       return BadRequest("request body: give at least one of name, san, issued_before");
     }
-    if (!reason.empty()) {
-      // Checked before a dry run too, so that the real run is not refused afterwards.
-      if (auto r = pki::ParseRevocationReason(reason); !r) {
-        return Error(r.error().WithContext("reason"));
-      }
+    // Checked before a dry run too, so that the real run is not refused afterwards.
+    if (auto r = authority::CanonicalRevocationReason(reason); !r) {
+      return Error(r.error().WithContext("reason"));
     }
     json list = json::array();
     if (dry_run) {
