@@ -665,14 +665,19 @@ serve_init() {
   return 0
 }
 
-# start_serve DIR LOG [ARGS...]: `clustertls serve --data-dir DIR --listen 127.0.0.1:0 ARGS` in
+# start_serve DIR LOG [ARGS...]: `clustertls serve --data-dir DIR --listen 127.0.0.1:0 ARGS` (and
+# `--public-listen 127.0.0.1:0` unless ARGS give one) in
 # the background (stdout and stderr to LOG, bounded to 280 s), registered for cleanup; waits
 # (at most 60 s) for `clustertls: serving https://127.0.0.1:<port>` and sets SERVE_PID and
 # SERVE_PORT. `timeout` passes a SIGTERM on to the server and exits with its status.
 start_serve() {
   local dir=$1 log=$2
   shift 2
-  timeout 280 "$CTLS" serve --data-dir "$dir" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 </dev/null &
+  # The public listener (issue 4) defaults to 127.0.0.1:9080: two servers (two instances of a
+  # test, or tests run in parallel) would collide there, so it gets a free port unless asked.
+  local pub=(--public-listen 127.0.0.1:0)
+  [[ " $* " == *" --public-listen "* ]] && pub=()
+  timeout 280 "$CTLS" serve --data-dir "$dir" --listen 127.0.0.1:0 "${pub[@]}" "$@" >"$log" 2>&1 </dev/null &
   SERVE_PID=$!
   register_pid "$SERVE_PID"
   local deadline=$((SECONDS + 60))
