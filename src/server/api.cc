@@ -1400,6 +1400,7 @@ struct Api::Impl {
     if (auto r = o.store->DeleteToken(id); !r) {
       return Error(r.error());
     }
+    o.authenticator->ForgetToken(id);  // cached by Bearer auth: refused from the next request
     if (auto a = Audit(call, "token.delete", id, {{"user", token->user}}); !a) {
       return Error(a.error());
     }

@@ -539,16 +539,6 @@ Authenticator::Authenticator(store::Store* store, const core::Clock* clock,
 Authenticator::~Authenticator() = default;
 
 AuthOutcome Authenticator::Authenticate(const net::Request& request, const std::string& source) {
-  // docs/api.md: DELETE /v1/tokens/{id}. The token leaves the cache before the handler deletes
-  // it and stays out for one TTL, so it stops working as soon as the deletion commits.
-  constexpr std::string_view kTokensPrefix = "/v1/tokens/";
-  if (request.method == "DELETE" && request.target.starts_with(kTokensPrefix)) {
-    std::string_view id = std::string_view(request.target).substr(kTokensPrefix.size());
-    id = id.substr(0, id.find_first_of("?#/"));
-    if (!id.empty() && id.size() <= 64) {
-      ForgetToken(std::string(id));
-    }
-  }
   const std::optional<std::string_view> header = request.Header("Authorization");
   if (!header) {
     return Failure(AuthFailure::kMissing,

@@ -12,9 +12,8 @@
 // the same token on every request does not cost two store reads per request. The presented
 // token is still hashed and compared in constant time on every request, and its expiry checked.
 // Invalidation: Forget(user) (password change, role change, disable, delete) drops the user's
-// tokens too; ForgetToken(id) drops one token; a `DELETE /v1/tokens/{id}` request seen by
-// Authenticate drops that token and keeps it out of the cache for one TTL, so that a token
-// deleted through this server stops working at once. A change this server does not see (another
+// tokens too; ForgetToken(id) (the API calls it once `DELETE /v1/tokens/{id}` committed) drops
+// one token, so that a token deleted through this server stops working at once. A change this server does not see (another
 // `serve` on the same PostgreSQL, a direct database edit) takes effect within one TTL.
 
 #include <chrono>
