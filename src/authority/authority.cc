@@ -55,23 +55,6 @@ core::Result<std::string> CsrDer(std::string_view pem) {
   return std::move(blocks->front().der);
 }
 
-// ["DNS:a.example.com","IP:10.0.0.1","URI:...","email:..."]
-std::string SansJson(const pki::SubjectAltNames& sans) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& n : sans.dns) {
-    out.push_back("DNS:" + n);
-  }
-  for (const auto& n : sans.ips) {
-    out.push_back("IP:" + n);
-  }
-  for (const auto& n : sans.uris) {
-    out.push_back("URI:" + n);
-  }
-  for (const auto& n : sans.emails) {
-    out.push_back("email:" + n);
-  }
-  return out.dump();
-}
 
 }  // namespace
 

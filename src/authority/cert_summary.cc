@@ -8,6 +8,8 @@
 #include <ctime>
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
 #include "ossl/bio.h"
 #include "ossl/error.h"
 
@@ -196,6 +198,23 @@ std::string CertificatePemFromDer(std::string_view der) {
     return {};
   }
   return ossl::BioContents(bio.get());
+}
+
+std::string SansJson(const pki::SubjectAltNames& sans) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& n : sans.dns) {
+    out.push_back("DNS:" + n);
+  }
+  for (const auto& n : sans.ips) {
+    out.push_back("IP:" + n);
+  }
+  for (const auto& n : sans.uris) {
+    out.push_back("URI:" + n);
+  }
+  for (const auto& n : sans.emails) {
+    out.push_back("email:" + n);
+  }
+  return out.dump();
 }
 
 }  // namespace clustertls::authority

@@ -26,6 +26,10 @@ struct CertSummary {
 // Reads one DER X.509 certificate (trailing bytes refused). kParse if it is not one.
 core::Result<CertSummary> SummarizeCertificateDer(std::string_view der);
 
+// The SANs as an issuance record's sans_json: a JSON array of "DNS:a.example.com",
+// "IP:10.0.0.1", "URI:...", "email:..." in that order.
+std::string SansJson(const pki::SubjectAltNames& sans);
+
 // The PEM text ("CERTIFICATE") of DER bytes, without parsing them.
 std::string CertificatePemFromDer(std::string_view der);
 

@@ -56,3 +56,21 @@ TEST(CertSummaryTest, RefusesWhatIsNotOneCertificate) {
 
 }  // namespace
 }  // namespace clustertls::authority
+
+namespace clustertls::authority {
+namespace {
+
+TEST(SansJsonTest, ListsEveryKindInRecordOrder) {
+  pki::SubjectAltNames sans;
+  sans.dns = {"a.example.com", "b.example.com"};
+  sans.ips = {"10.0.0.1", "::1"};
+  sans.uris = {"spiffe://example.com/x"};
+  sans.emails = {"ops@example.com"};
+  EXPECT_EQ(SansJson(sans),
+            R"(["DNS:a.example.com","DNS:b.example.com","IP:10.0.0.1","IP:::1",)"
+            R"("URI:spiffe://example.com/x","email:ops@example.com"])");
+  EXPECT_EQ(SansJson({}), "[]");
+}
+
+}  // namespace
+}  // namespace clustertls::authority

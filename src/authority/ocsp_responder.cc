@@ -78,23 +78,6 @@ struct SignerState {
   core::TimePoint renew_at{};  // half of its lifetime
 };
 
-// ["DNS:ocsp.example.com"]: the record's sans_json, as the authority writes it.
-std::string SansJson(const pki::SubjectAltNames& sans) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& n : sans.dns) {
-    out.push_back("DNS:" + n);
-  }
-  for (const auto& n : sans.ips) {
-    out.push_back("IP:" + n);
-  }
-  for (const auto& n : sans.uris) {
-    out.push_back("URI:" + n);
-  }
-  for (const auto& n : sans.emails) {
-    out.push_back("email:" + n);
-  }
-  return out.dump();
-}
 
 }  // namespace
 
