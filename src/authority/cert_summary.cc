@@ -190,14 +190,7 @@ core::Result<CertSummary> SummarizeCertificateDer(std::string_view der) {
 }
 
 std::string CertificatePemFromDer(std::string_view der) {
-  auto bio = ossl::WriteBio();
-  if (!bio || PEM_write_bio(bio.get(), PEM_STRING_X509, "",
-                            reinterpret_cast<const unsigned char*>(der.data()),
-                            static_cast<long>(der.size())) <= 0) {
-    ossl::ClearErrors();
-    return {};
-  }
-  return ossl::BioContents(bio.get());
+  return ossl::PemEncode(PEM_STRING_X509, der);
 }
 
 std::string SansJson(const pki::SubjectAltNames& sans) {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -16,19 +17,6 @@ namespace {
 
 using core::ErrorCode;
 using core::Fail;
-
-// The PEM text ("X509 CRL") of DER bytes, without parsing them: decoding a CRL with a million
-// entries through d2i_X509_CRL would cost more than building it.
-core::Result<std::string> CrlPemFromDer(std::string_view der) {
-  auto bio = ossl::WriteBio();
-  if (!bio || PEM_write_bio(bio.get(), PEM_STRING_X509_CRL, "",
-                            reinterpret_cast<const unsigned char*>(der.data()),
-                            static_cast<long>(der.size())) <= 0) {
-    ossl::ClearErrors();
-    return Fail(ErrorCode::kCrypto, "CRL: PEM encoding failed");
-  }
-  return ossl::BioContents(bio.get());
-}
 
 }  // namespace
 
@@ -79,13 +67,19 @@ core::Result<std::shared_ptr<const PublishedCrl>> CrlPublisher::Impl::GenerateLo
                         store.ListRevoked(ca.issuer_id, now));
   std::vector<pki::CrlEntry> entries;
   entries.reserve(revoked.size());
+  // The store keeps a handful of distinct reason names: parse each once, not once per entry.
+  std::unordered_map<std::string, pki::RevocationReason> reasons;
   for (store::RevokedEntry& r : revoked) {
-    auto reason = pki::ParseRevocationReason(r.reason);
+    auto known = reasons.find(r.reason);
+    if (known == reasons.end()) {
+      auto parsed = pki::ParseRevocationReason(r.reason);
+      // A reason this version does not know still revokes: listed without a reasonCode.
+      known = reasons
+                  .emplace(r.reason, parsed ? *parsed : pki::RevocationReason::kUnspecified)
+                  .first;
+    }
     entries.push_back(pki::CrlEntry{
-        .serial_hex = std::move(r.serial_hex),
-        .revoked_at = r.revoked_at,
-        // A reason this version does not know still revokes: listed without a reasonCode.
-        .reason = reason ? *reason : pki::RevocationReason::kUnspecified});
+        .serial_hex = std::move(r.serial_hex), .revoked_at = r.revoked_at, .reason = known->second});
   }
   revoked = {};
   // RFC 5280 section 5.2.3: the store's counter is shared by every instance and survives
@@ -101,7 +95,9 @@ core::Result<std::shared_ptr<const PublishedCrl>> CrlPublisher::Impl::GenerateLo
                                                 {.this_update = crl->this_update,
                                                  .next_update = crl->next_update,
                                                  .crl_number = number}));
-  CTLS_ASSIGN_OR_RETURN(crl->pem, CrlPemFromDer(crl->der));
+  // PEM straight from the DER: decoding a CRL with a million entries through d2i_X509_CRL
+  // would cost more than building it.
+  crl->pem = ossl::PemEncode(PEM_STRING_X509_CRL, crl->der);
   return std::shared_ptr<const PublishedCrl>(std::move(crl));
 }
 

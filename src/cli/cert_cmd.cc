@@ -95,16 +95,6 @@ ossl::Ptr<X509_PUBKEY> FastSpki(const pki::PrivateKey& key) {
   return nullptr;
 }
 
-// PEM text of DER bytes under `label` (plain base64 armour; no ASN.1 decoding).
-std::string DerToPem(std::string_view der, const char* label) {
-  auto bio = ossl::WriteBio();
-  if (!bio || PEM_write_bio(bio.get(), label, "", reinterpret_cast<const unsigned char*>(der.data()),
-                            static_cast<long>(der.size())) <= 0) {
-    return {};
-  }
-  return ossl::BioContents(bio.get());
-}
-
 core::Result<pki::Profile> LeafProfile(const std::string& name) {
   CTLS_ASSIGN_OR_RETURN(pki::Profile p, pki::ParseProfile(name));
   if (p != pki::Profile::kServer && p != pki::Profile::kClient && p != pki::Profile::kPeer) {
@@ -402,7 +392,7 @@ core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
         // of OpenSSL 3's d2i): it is written out as issued.
         if (auto spki = FastSpki(key)) {
           CTLS_ASSIGN_OR_RETURN(std::string der, issuer.IssueDer(request, spki.get(), now, rng));
-          issued[i].cert_pem = DerToPem(der, "CERTIFICATE");
+          issued[i].cert_pem = ossl::PemEncode(PEM_STRING_X509, der);
           if (issued[i].cert_pem.empty()) {
             return Fail(ErrorCode::kCrypto, "cannot PEM-encode the certificate");
           }

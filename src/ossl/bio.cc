@@ -1,9 +1,10 @@
 #include "ossl/bio.h"
 
-#include <algorithm>
-
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+
+#include <algorithm>
 
 #include "ossl/error.h"
 
@@ -14,6 +15,29 @@ Ptr<BIO> ReadBio(std::string_view data) {
 }
 
 Ptr<BIO> WriteBio() { return Own(BIO_new(BIO_s_mem())); }
+
+std::string PemEncode(std::string_view label, std::string_view der) {
+  constexpr std::size_t kLineBytes = 48;  // 64 base64 characters
+  const std::size_t lines = (der.size() + kLineBytes - 1) / kLineBytes;
+  std::string out;
+  out.reserve(2 * label.size() + 32 + lines * 65);
+  out.append("-----BEGIN ").append(label).append("-----\n");
+  std::size_t start = out.size();
+  out.resize(start + lines * 65);  // each line: at most 64 characters and "\n"
+  char* p = out.data() + start;
+  for (std::size_t i = 0; i < der.size(); i += kLineBytes) {
+    std::size_t n = std::min(kLineBytes, der.size() - i);
+    // EVP_EncodeBlock also writes a NUL after the characters: into the "\n" slot, overwritten.
+    int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(p),
+                                  reinterpret_cast<const unsigned char*>(der.data() + i),
+                                  static_cast<int>(n));
+    p += written;
+    *p++ = '\n';
+  }
+  out.resize(static_cast<std::size_t>(p - out.data()));
+  out.append("-----END ").append(label).append("-----\n");
+  return out;
+}
 
 std::string BioContents(BIO* bio) {
   char* data = nullptr;
