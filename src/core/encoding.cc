@@ -84,4 +84,32 @@ int Base64Value(char c) {
   return -1;
 }
 
+std::optional<std::string> Base64Decode(std::string_view in) {
+  std::size_t padding = 0;
+  while (!in.empty() && in.back() == '=' && padding < 2) {
+    in.remove_suffix(1);
+    ++padding;
+  }
+  if ((padding > 0 && (in.size() + padding) % 4 != 0) || in.size() % 4 == 1) {
+    return std::nullopt;
+  }
+  std::string out;
+  out.reserve(in.size() * 3 / 4);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    const int v = core::Base64Value(c);
+    if (v < 0) {
+      return std::nullopt;
+    }
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
 }  // namespace clustertls::core

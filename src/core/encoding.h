@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,5 +27,9 @@ std::string JsonEscape(std::string_view s);
 
 // The value (0-63) of a character of the standard base64 alphabet (RFC 4648 section 4), or -1.
 int Base64Value(char c);
+
+// Decodes standard base64 (RFC 4648 section 4): padding optional, but at most two '=' and only
+// where they complete the last quantum; nothing but the alphabet. nullopt for anything else.
+std::optional<std::string> Base64Decode(std::string_view in);
 
 }  // namespace clustertls::core

@@ -14,6 +14,7 @@
 #include "core/encoding.h"
 #include "ossl/bio.h"
 #include "ossl/error.h"
+#include "pki/asn1_time.h"
 #include "pki/extensions.h"
 
 namespace clustertls::pki {
@@ -50,18 +51,6 @@ std::string Asn1StringBytes(const ASN1_STRING* s) {
   }
   return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                      static_cast<std::size_t>(ASN1_STRING_length(s)));
-}
-
-core::TimePoint ToTimePoint(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
-    ossl::ClearErrors();
-    return core::TimePoint{};
-  }
-  using namespace std::chrono;
-  auto day = sys_days{year{tm.tm_year + 1900} / month{static_cast<unsigned>(tm.tm_mon + 1)} /
-                      std::chrono::day{static_cast<unsigned>(tm.tm_mday)}};
-  return core::TimePoint{day} + hours{tm.tm_hour} + minutes{tm.tm_min} + seconds{tm.tm_sec};
 }
 
 std::string ObjectName(const ASN1_OBJECT* obj) {
@@ -217,11 +206,11 @@ std::string Certificate::serial_hex() const {
 }
 
 core::TimePoint Certificate::not_before() const {
-  return ToTimePoint(X509_get0_notBefore(x509_.get()));
+  return internal::ToTimePoint(X509_get0_notBefore(x509_.get()));
 }
 
 core::TimePoint Certificate::not_after() const {
-  return ToTimePoint(X509_get0_notAfter(x509_.get()));
+  return internal::ToTimePoint(X509_get0_notAfter(x509_.get()));
 }
 
 SubjectAltNames Certificate::sans() const {

@@ -12,6 +12,7 @@
 
 #include "ossl/bio.h"
 #include "ossl/error.h"
+#include "pki/asn1_time.h"
 #include "pki/certificate.h"
 
 namespace clustertls::pki {
@@ -51,18 +52,6 @@ core::Result<std::vector<ossl::Ptr<X509_CRL>>> ParsePem(std::string_view data, s
     return Fail(ErrorCode::kParse, "no PEM CRL found");
   }
   return out;
-}
-
-core::TimePoint ToTimePoint(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
-    ossl::ClearErrors();
-    return core::TimePoint{};
-  }
-  using namespace std::chrono;
-  auto day = sys_days{year{tm.tm_year + 1900} / month{static_cast<unsigned>(tm.tm_mon + 1)} /
-                      std::chrono::day{static_cast<unsigned>(tm.tm_mday)}};
-  return core::TimePoint{day} + hours{tm.tm_hour} + minutes{tm.tm_min} + seconds{tm.tm_sec};
 }
 
 // RFC 5280 section 5.3.1: the CRLReason values (7 is unused).
@@ -124,7 +113,7 @@ std::string Crl::issuer() const {
 }
 
 core::TimePoint Crl::this_update() const {
-  return ToTimePoint(X509_CRL_get0_lastUpdate(crl_.get()));
+  return internal::ToTimePoint(X509_CRL_get0_lastUpdate(crl_.get()));
 }
 
 std::optional<core::TimePoint> Crl::next_update() const {
@@ -132,7 +121,7 @@ std::optional<core::TimePoint> Crl::next_update() const {
   if (next == nullptr) {
     return std::nullopt;
   }
-  return ToTimePoint(next);
+  return internal::ToTimePoint(next);
 }
 
 std::optional<std::string> Crl::crl_number() const {
@@ -188,7 +177,7 @@ core::Result<std::vector<CrlEntry>> Crl::entries() const {
   for (int i = 0; i < n; ++i) {
     const X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
     CrlEntry entry{.serial_hex = SerialHex(X509_REVOKED_get0_serialNumber(r)),
-                   .revoked_at = ToTimePoint(X509_REVOKED_get0_revocationDate(r))};
+                   .revoked_at = internal::ToTimePoint(X509_REVOKED_get0_revocationDate(r))};
     int critical = 0;
     auto code = ossl::Own(static_cast<ASN1_ENUMERATED*>(
         X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &critical, nullptr)));

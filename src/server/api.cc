@@ -103,32 +103,6 @@ std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space
   return out;
 }
 
-// RFC 4648 section 4 base64 (padding optional, no whitespace), for GET /ocsp/{base64}.
-std::optional<std::string> DecodeBase64(std::string_view in) {
-  while (!in.empty() && in.back() == '=') {
-    in.remove_suffix(1);
-  }
-  if (in.size() % 4 == 1) {
-    return std::nullopt;
-  }
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v = core::Base64Value(c);
-    if (v < 0) {
-      return std::nullopt;
-    }
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
 
 // The responseStatus name of a DER OCSPResponse (RFC 6960 section 4.2.1: SEQUENCE { ENUMERATED
 // responseStatus, ... }), for the metrics label.
@@ -903,7 +877,7 @@ struct Api::Impl {
 
   // GET /ocsp/{base64}: the route already percent-decoded it (%2B, %2F, %3D).
   net::Response OcspGet(Call& call) {
-    auto der = DecodeBase64(call.params[0]);
+    auto der = core::Base64Decode(call.params[0]);
     if (!der) {
       net::Response r;
       r.content_type = "application/ocsp-response";

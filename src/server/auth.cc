@@ -65,34 +65,6 @@ std::string HmacSha256(std::span<const std::uint8_t> key, std::string_view data)
   return std::string(reinterpret_cast<const char*>(out.data()), out_len);
 }
 
-// RFC 4648 section 4 base64 (padding optional, nothing but the alphabet and final '=').
-std::optional<std::string> DecodeBase64(std::string_view in) {
-  std::size_t padding = 0;
-  while (!in.empty() && in.back() == '=' && padding < 2) {
-    in.remove_suffix(1);
-    ++padding;
-  }
-  if ((padding > 0 && (in.size() + padding) % 4 != 0) || in.size() % 4 == 1) {
-    return std::nullopt;
-  }
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    const int v = core::Base64Value(c);
-    if (v < 0) {
-      return std::nullopt;
-    }
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
 
 // RFC 7617 section 2: neither user-id nor password may contain control characters.
 bool HasControlCharacter(std::string_view text) {
@@ -339,7 +311,7 @@ struct Authenticator::Impl {
 
 // RFC 7617 section 2: base64(user-id ":" password), split at the first colon.
 AuthOutcome Authenticator::Impl::Basic(std::string_view credentials, const std::string& source) {
-  auto decoded = DecodeBase64(credentials);
+  auto decoded = core::Base64Decode(credentials);
   if (!decoded) {
     return Malformed("malformed Basic credentials: not base64");
   }
