@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -16,6 +17,7 @@ namespace clustertls::pki {
 
 namespace {
 
+using core::Error;
 using core::ErrorCode;
 using core::Fail;
 using core::Result;
@@ -78,104 +80,21 @@ int HexDigit(char c) {
   return -1;
 }
 
-// The content octets of the DER INTEGER for a positive serial written in hex. RFC 5280 4.1.2.2
-// allows at most 20 octets (plus a sign octet).
-Result<std::string> SerialContent(std::string_view hex) {
-  if (hex.empty() || hex.size() > 42) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "serial \"" + std::string(hex) + "\": expected 1 to 40 hex digits");
-  }
-  std::string bytes;
-  bytes.reserve(hex.size() / 2 + 2);
-  std::size_t i = 0;
-  if (hex.size() % 2 == 1) {
-    int d = HexDigit(hex[0]);
-    if (d < 0) {
-      return Fail(ErrorCode::kInvalidArgument, "serial \"" + std::string(hex) + "\" is not hex");
-    }
-    bytes.push_back(static_cast<char>(d));
-    i = 1;
-  }
-  for (; i < hex.size(); i += 2) {
-    int hi = HexDigit(hex[i]);
-    int lo = HexDigit(hex[i + 1]);
-    if (hi < 0 || lo < 0) {
-      return Fail(ErrorCode::kInvalidArgument, "serial \"" + std::string(hex) + "\" is not hex");
-    }
-    bytes.push_back(static_cast<char>(hi << 4 | lo));
-  }
-  std::size_t first = 0;
-  while (first + 1 < bytes.size() && bytes[first] == 0) {
-    ++first;
-  }
-  bytes.erase(0, first);
-  if (static_cast<unsigned char>(bytes[0]) & 0x80) {
-    bytes.insert(bytes.begin(), '\0');
-  }
-  return bytes;
+Error BadSerial(std::string_view hex, const char* why) {
+  return Fail(ErrorCode::kInvalidArgument, "serial \"" + std::string(hex) + "\"" + why);
 }
 
-void AppendTwoDigits(std::string& out, unsigned v) {
-  out.push_back(static_cast<char>('0' + v / 10 % 10));
-  out.push_back(static_cast<char>('0' + v % 10));
-}
-
-// RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050; always Zulu, seconds.
-void AppendTime(std::string& out, core::TimePoint t) {
-  auto day = std::chrono::floor<std::chrono::days>(t);
-  std::chrono::year_month_day ymd{day};
-  std::chrono::hh_mm_ss hms{t - day};
-  int year = static_cast<int>(ymd.year());
-  bool utc = year >= 1950 && year < 2050;
-  out.push_back(utc ? 0x17 : 0x18);
-  out.push_back(utc ? 13 : 15);
-  if (!utc) {
-    AppendTwoDigits(out, static_cast<unsigned>(year / 100));
-  }
-  AppendTwoDigits(out, static_cast<unsigned>(year % 100));
-  AppendTwoDigits(out, static_cast<unsigned>(ymd.month()));
-  AppendTwoDigits(out, static_cast<unsigned>(ymd.day()));
-  AppendTwoDigits(out, static_cast<unsigned>(hms.hours().count()));
-  AppendTwoDigits(out, static_cast<unsigned>(hms.minutes().count()));
-  AppendTwoDigits(out, static_cast<unsigned>(hms.seconds().count()));
-  out.push_back('Z');
+// Writes two decimal digits.
+char* TwoDigits(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10 % 10);
+  p[1] = static_cast<char>('0' + v % 10);
+  return p + 2;
 }
 
 // RFC 5280 5.3.1 reasonCode entry extension: Extensions { Extension { id-ce-cRLReasons,
-// OCTET STRING { ENUMERATED reason } } }.
-void AppendReasonExtensions(std::string& out, RevocationReason reason) {
-  const unsigned char ext[] = {0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d,
-                               0x15, 0x04, 0x03, 0x0a, 0x01, static_cast<unsigned char>(reason)};
-  out.append(reinterpret_cast<const char*>(ext), sizeof(ext));
-}
-
-// revokedCertificates (RFC 5280 5.1): SEQUENCE OF SEQUENCE { userCertificate, revocationDate,
-// crlEntryExtensions OPTIONAL }.
-Result<std::string> EncodeRevoked(std::span<const CrlEntry> entries) {
-  std::string body;
-  body.reserve(entries.size() * 56);
-  std::string entry;
-  for (const CrlEntry& e : entries) {
-    CTLS_ASSIGN_OR_RETURN(std::string serial, SerialContent(e.serial_hex));
-    entry.clear();
-    entry.push_back(0x02);
-    AppendLength(entry, serial.size());
-    entry += serial;
-    AppendTime(entry, e.revoked_at);
-    if (e.reason != RevocationReason::kUnspecified) {
-      AppendReasonExtensions(entry, e.reason);
-    }
-    body.push_back(0x30);
-    AppendLength(body, entry.size());
-    body += entry;
-  }
-  std::string out;
-  out.reserve(body.size() + 6);
-  out.push_back(0x30);
-  AppendLength(out, body.size());
-  out += body;
-  return out;
-}
+// OCTET STRING { ENUMERATED reason } } }; the last octet is the reason.
+constexpr unsigned char kReasonExtension[] = {0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55,
+                                              0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01, 0x00};
 
 // Reads one TLV header at `pos` of `der`: sets the tag, the header size and the content size.
 bool ReadTlv(std::string_view der, std::size_t pos, unsigned char* tag, std::size_t* header,
@@ -235,8 +154,113 @@ const char* RevocationReasonName(RevocationReason reason) {
   return "unspecified";
 }
 
-Result<std::string> BuildCrl(const Certificate& issuer, const PrivateKey& issuer_key,
-                             std::span<const CrlEntry> entries, const CrlOptions& options) {
+
+CrlEntryEncoder::CrlEntryEncoder(std::size_t expected_entries) {
+  // An entry is 37 to 57 octets (a 136-bit serial with a reasonCode: 53).
+  buf_.resize(kPrefix + expected_entries * 56 + 256);
+}
+
+Result<void> CrlEntryEncoder::Add(std::string_view serial_hex, core::TimePoint revoked_at,
+                                  RevocationReason reason) {
+  // userCertificate: the DER INTEGER of a positive serial (RFC 5280 4.1.2.2: at most 20
+  // octets, plus a sign octet; 42 digits tolerate leading zeros).
+  if (serial_hex.empty() || serial_hex.size() > 42) {
+    return BadSerial(serial_hex, ": expected 1 to 40 hex digits");
+  }
+  unsigned char raw[22];
+  std::size_t n = 0;
+  std::size_t i = 0;
+  if (serial_hex.size() % 2 == 1) {
+    int d = HexDigit(serial_hex[0]);
+    if (d < 0) {
+      return BadSerial(serial_hex, " is not hex");
+    }
+    raw[n++] = static_cast<unsigned char>(d);
+    i = 1;
+  }
+  for (; i < serial_hex.size(); i += 2) {
+    int hi = HexDigit(serial_hex[i]);
+    int lo = HexDigit(serial_hex[i + 1]);
+    if (hi < 0 || lo < 0) {
+      return BadSerial(serial_hex, " is not hex");
+    }
+    raw[n++] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  std::size_t first = 0;
+  while (first + 1 < n && raw[first] == 0) {
+    ++first;
+  }
+  const bool sign_octet = (raw[first] & 0x80) != 0;
+  const std::size_t serial_len = n - first + (sign_octet ? 1 : 0);
+
+  // revocationDate (RFC 5280 4.1.2.5): UTCTime through 2049, GeneralizedTime from 2050; Zulu,
+  // seconds. Encoded again only when the second changes; the date only when the day does.
+  const std::int64_t secs = revoked_at.time_since_epoch().count();
+  if (secs != last_secs_) {
+    std::int64_t day = secs / 86400;
+    std::int64_t sod = secs % 86400;
+    if (sod < 0) {
+      sod += 86400;
+      --day;
+    }
+    char* t = reinterpret_cast<char*>(last_time_);
+    if (day != last_day_) {
+      std::chrono::year_month_day ymd{std::chrono::sys_days(std::chrono::days(day))};
+      const int year = static_cast<int>(ymd.year());
+      const bool utc = year >= 1950 && year < 2050;
+      char* p = t;
+      *p++ = static_cast<char>(utc ? 0x17 : 0x18);
+      *p++ = static_cast<char>(utc ? 13 : 15);
+      if (!utc) {
+        p = TwoDigits(p, static_cast<unsigned>(year / 100));
+      }
+      p = TwoDigits(p, static_cast<unsigned>(year % 100));
+      p = TwoDigits(p, static_cast<unsigned>(ymd.month()));
+      p = TwoDigits(p, static_cast<unsigned>(ymd.day()));
+      last_time_len_ = static_cast<std::size_t>(p - t) + 7;  // + hhmmss + 'Z'
+      last_day_ = day;
+    }
+    char* p = t + last_time_len_ - 7;
+    p = TwoDigits(p, static_cast<unsigned>(sod / 3600));
+    p = TwoDigits(p, static_cast<unsigned>(sod / 60 % 60));
+    p = TwoDigits(p, static_cast<unsigned>(sod % 60));
+    *p = 'Z';
+    last_secs_ = secs;
+  }
+
+  const bool has_reason = reason != RevocationReason::kUnspecified;
+  // At most 2 + 22 + 17 + 14 = 55 octets: a one-octet length.
+  const std::size_t content =
+      2 + serial_len + last_time_len_ + (has_reason ? sizeof(kReasonExtension) : 0);
+  if (buf_.size() < used_ + 2 + content) {
+    buf_.resize(std::max(buf_.size() * 2, used_ + 2 + content));
+  }
+  char* p = buf_.data() + used_;
+  *p++ = 0x30;
+  *p++ = static_cast<char>(content);
+  *p++ = 0x02;
+  *p++ = static_cast<char>(serial_len);
+  if (sign_octet) {
+    *p++ = 0;
+  }
+  std::memcpy(p, raw + first, n - first);
+  p += n - first;
+  std::memcpy(p, last_time_, last_time_len_);
+  p += last_time_len_;
+  if (has_reason) {
+    std::memcpy(p, kReasonExtension, sizeof(kReasonExtension));
+    p[sizeof(kReasonExtension) - 1] = static_cast<char>(reason);
+    p += sizeof(kReasonExtension);
+  }
+  used_ = static_cast<std::size_t>(p - buf_.data());
+  ++count_;
+  return {};
+}
+
+namespace {
+
+Result<void> CheckCrlInput(const Certificate& issuer, const PrivateKey& issuer_key,
+                           const CrlOptions& options) {
   X509* ca = issuer.get();
   if (!issuer.is_ca()) {
     return Fail(ErrorCode::kNotCa, "the CRL issuer " + issuer.subject() + " is not a CA");
@@ -255,6 +279,33 @@ Result<std::string> BuildCrl(const Certificate& issuer, const PrivateKey& issuer
   if (options.crl_number < 0) {
     return Fail(ErrorCode::kInvalidArgument, "CRL number must not be negative");
   }
+  return {};
+}
+
+// Writes a DER length (X.690 10.1: minimal octets) at `p`; returns the end.
+char* PutLength(char* p, std::size_t len) {
+  std::string s;
+  AppendLength(s, len);
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+}  // namespace
+
+Result<std::string> BuildCrl(const Certificate& issuer, const PrivateKey& issuer_key,
+                             std::span<const CrlEntry> entries, const CrlOptions& options) {
+  CTLS_RETURN_IF_ERROR(CheckCrlInput(issuer, issuer_key, options));
+  CrlEntryEncoder encoder(entries.size());
+  for (const CrlEntry& e : entries) {
+    CTLS_RETURN_IF_ERROR(encoder.Add(e.serial_hex, e.revoked_at, e.reason));
+  }
+  return BuildEncodedCrl(issuer, issuer_key, std::move(encoder), options);
+}
+
+Result<std::string> BuildEncodedCrl(const Certificate& issuer, const PrivateKey& issuer_key,
+                                    CrlEntryEncoder entries, const CrlOptions& options) {
+  CTLS_RETURN_IF_ERROR(CheckCrlInput(issuer, issuer_key, options));
+  X509* ca = issuer.get();
   CTLS_ASSIGN_OR_RETURN(const EVP_MD* md, internal::SigningDigest(issuer_key.get()));
 
   // The frame, built and signed by OpenSSL, with no entries.
@@ -296,6 +347,8 @@ Result<std::string> BuildCrl(const Certificate& issuer, const PrivateKey& issuer
           1) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot add the CRL number");
   }
+  // Signing the empty frame sets its signature algorithm (and costs one signature of a few
+  // hundred octets); the TBSCertList is then re-encoded with the entries and signed below.
   if (X509_CRL_sign(crl.get(), issuer_key.get(), md) <= 0) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot sign the CRL");
   }
@@ -316,7 +369,7 @@ Result<std::string> BuildCrl(const Certificate& issuer, const PrivateKey& issuer
     return ossl::Failure(ErrorCode::kCrypto, "cannot encode the CRL");
   }
 
-  // Splice revokedCertificates in before crlExtensions ([0]) of the TBSCertList (RFC 5280 5.1).
+  // revokedCertificates goes before crlExtensions ([0]) of the TBSCertList (RFC 5280 5.1).
   unsigned char tag = 0;
   std::size_t header = 0;
   std::size_t len = 0;
@@ -338,47 +391,71 @@ Result<std::string> BuildCrl(const Certificate& issuer, const PrivateKey& issuer
     }
     pos += child_header + child_len;
   }
-  std::string revoked;
-  if (!entries.empty()) {
-    CTLS_ASSIGN_OR_RETURN(revoked, EncodeRevoked(entries));
+  const std::string_view head(frame_tbs.data() + header, insert_at - header);
+  const std::string_view tail(frame_tbs.data() + insert_at, frame_tbs.size() - insert_at);
+
+  // The entries sit at buf[prefix, body_end). In front of them, in the room left by the
+  // encoder: CertificateList's header, TBSCertList's header, the frame up to crlExtensions and
+  // revokedCertificates' header; after them the rest of the frame, the signature algorithm and
+  // the signature. Only the final move to the front copies the entries.
+  std::string& buf = entries.buf_;
+  std::size_t prefix = CrlEntryEncoder::kPrefix;
+  const std::size_t body_len = entries.used_ - prefix;
+  const bool listed = entries.count_ > 0;
+  const std::size_t list_header = listed ? 1 + LengthSize(body_len) : 0;
+  const std::size_t tbs_content = len + list_header + body_len;
+  const std::size_t tbs_header = 1 + LengthSize(tbs_content);
+  const std::size_t needed = 6 + tbs_header + head.size() + list_header;
+  if (needed > prefix) {
+    // An issuer name of several kilobytes: make room (one copy of the entries).
+    std::string bigger(needed, '\0');
+    bigger.append(buf, prefix, body_len);
+    buf = std::move(bigger);
+    prefix = needed;
   }
-  std::size_t content_len = len + revoked.size();
-  std::string tbs;
-  tbs.reserve(content_len + 8);
-  tbs.push_back(0x30);
-  AppendLength(tbs, content_len);
-  tbs.append(frame_tbs, header, insert_at - header);
-  tbs += revoked;
-  tbs.append(frame_tbs, insert_at, std::string::npos);
+  buf.resize(prefix + body_len);
+  const std::size_t tbs_start = prefix - list_header - head.size() - tbs_header;
+  char* p = buf.data() + tbs_start;
+  *p++ = 0x30;
+  p = PutLength(p, tbs_content);
+  std::memcpy(p, head.data(), head.size());
+  p += head.size();
+  if (listed) {
+    *p++ = 0x30;
+    p = PutLength(p, body_len);
+  }
+  buf.append(tail);
+  const std::size_t tbs_size = buf.size() - tbs_start;
 
   auto mctx = ossl::Own(EVP_MD_CTX_new());
+  const auto* tbs = reinterpret_cast<const unsigned char*>(buf.data() + tbs_start);
   std::size_t sig_len = 0;
   if (!mctx || EVP_DigestSignInit(mctx.get(), nullptr, md, nullptr, issuer_key.get()) != 1 ||
-      EVP_DigestSign(mctx.get(), nullptr, &sig_len,
-                     reinterpret_cast<const unsigned char*>(tbs.data()), tbs.size()) != 1) {
+      EVP_DigestSign(mctx.get(), nullptr, &sig_len, tbs, tbs_size) != 1) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot sign the CRL");
   }
   std::string sig(sig_len, '\0');
-  if (EVP_DigestSign(mctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
-                     reinterpret_cast<const unsigned char*>(tbs.data()), tbs.size()) != 1) {
+  if (EVP_DigestSign(mctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len, tbs,
+                     tbs_size) != 1) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot sign the CRL");
   }
   sig.resize(sig_len);
 
   // CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue BIT STRING }
-  std::size_t bits_len = sig.size() + 1;
-  std::size_t total = tbs.size() + sig_alg_der.size() + 1 + LengthSize(bits_len) + bits_len;
-  std::string out;
-  out.reserve(total + 8);
-  out.push_back(0x30);
-  AppendLength(out, total);
-  out += tbs;
-  out += sig_alg_der;
-  out.push_back(0x03);
-  AppendLength(out, bits_len);
-  out.push_back('\0');
-  out += sig;
-  return out;
+  const std::size_t bits_len = sig.size() + 1;
+  const std::size_t total =
+      tbs_size + sig_alg_der.size() + 1 + LengthSize(bits_len) + bits_len;
+  buf += sig_alg_der;
+  buf.push_back(0x03);
+  AppendLength(buf, bits_len);
+  buf.push_back('\0');
+  buf += sig;
+  const std::size_t start = tbs_start - 1 - LengthSize(total);
+  p = buf.data() + start;
+  *p++ = 0x30;
+  PutLength(p, total);
+  buf.erase(0, start);
+  return std::move(buf);
 }
 
 }  // namespace clustertls::pki
