@@ -100,6 +100,22 @@ class PostgresConnection final : public Connection {
   }
 
   Result<Rows> Query(std::string_view sql, const std::vector<Value>& params) override {
+    Rows rows;
+    CTLS_RETURN_IF_ERROR(QueryEach(sql, params, [&](std::span<const CellView> cells) {
+      Row& row = rows.emplace_back();
+      row.reserve(cells.size());
+      for (const CellView& c : cells) {
+        row.emplace_back(c ? Cell(std::string(*c)) : std::nullopt);
+      }
+      return Result<void>();
+    }));
+    return rows;
+  }
+
+  // libpq holds the whole result (PGresult); the rows are visited in it without copies.
+  Result<void> QueryEach(
+      std::string_view sql, const std::vector<Value>& params,
+      const std::function<Result<void>(std::span<const CellView>)>& visit) override {
     CTLS_ASSIGN_OR_RETURN(std::string name, Prepare(sql, static_cast<int>(params.size())));
     std::vector<std::string> text(params.size());
     std::vector<const char*> values(params.size());
@@ -132,29 +148,32 @@ class PostgresConnection final : public Connection {
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
       return ErrorFrom(res.get(), "query");
     }
-    Rows rows;
     int nrows = PQntuples(res.get());
     int ncols = PQnfields(res.get());
-    rows.reserve(nrows);
     std::vector<bool> bytea(ncols);
     for (int c = 0; c < ncols; ++c) {
       bytea[c] = PQftype(res.get(), c) == kByteaOid;
     }
+    std::vector<CellView> cells(static_cast<size_t>(ncols));
+    std::vector<std::string> decoded(static_cast<size_t>(ncols));
     for (int r = 0; r < nrows; ++r) {
-      Row row;
-      row.reserve(ncols);
       for (int c = 0; c < ncols; ++c) {
         if (PQgetisnull(res.get(), r, c)) {
-          row.emplace_back(std::nullopt);
+          cells[c] = std::nullopt;
           continue;
         }
         const char* p = PQgetvalue(res.get(), r, c);
         int len = PQgetlength(res.get(), r, c);
-        row.emplace_back(bytea[c] ? DecodeBytea(p, len) : std::string(p, len));
+        if (bytea[c]) {
+          decoded[c] = DecodeBytea(p, len);
+          cells[c] = decoded[c];
+        } else {
+          cells[c] = std::string_view(p, static_cast<size_t>(len));
+        }
       }
-      rows.push_back(std::move(row));
+      CTLS_RETURN_IF_ERROR(visit(cells));
     }
-    return rows;
+    return {};
   }
 
   Result<void> ExecScript(const std::string& sql) override {

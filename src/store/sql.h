@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -30,6 +31,8 @@ using Value = std::variant<Null, std::int64_t, std::string, Blob>;
 using Cell = std::optional<std::string>;
 using Row = std::vector<Cell>;
 using Rows = std::vector<Row>;
+// A cell seen by Connection::QueryEach: NULL or a view of its bytes.
+using CellView = std::optional<std::string_view>;
 
 // One database connection, used by one thread at a time.
 class Connection {
@@ -39,6 +42,12 @@ class Connection {
   // kAlreadyExists; a retryable conflict (serialization failure, deadlock, busy) with kUnsupported
   // and detail "retry"; anything else with kIo.
   virtual core::Result<Rows> Query(std::string_view sql, const std::vector<Value>& params) = 0;
+  // Runs one parameterised statement and calls `row` with each row's cells as the database
+  // returns them (views valid during the call only; blobs decoded): nothing is materialised.
+  // Stops at and returns `row`'s first error. Errors as Query's.
+  virtual core::Result<void> QueryEach(
+      std::string_view sql, const std::vector<Value>& params,
+      const std::function<core::Result<void>(std::span<const CellView>)>& row) = 0;
   // Runs a script of statements without parameters (migrations).
   virtual core::Result<void> ExecScript(const std::string& sql) = 0;
   // Starts a transaction that will write (SQLite: BEGIN IMMEDIATE, serialised with other

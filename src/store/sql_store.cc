@@ -1,6 +1,7 @@
 // The Store over the SQL layer: written once for SQLite and PostgreSQL.
 
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <thread>
 
@@ -351,18 +352,45 @@ class SqlStore final : public Store {
 
   Result<std::vector<RevokedEntry>> ListRevoked(const std::string& issuer_id,
                                                 TimePoint now) override {
-    CTLS_ASSIGN_OR_RETURN(Rows rows,
-                          Run("SELECT serial, revoked_at, revocation_reason FROM issued_certs "
-                              "WHERE issuer_id = $1 AND revoked_at IS NOT NULL AND not_after >= $2 "
-                              "ORDER BY serial",
-                              {issuer_id, Secs(now)}));
     std::vector<RevokedEntry> out;
-    out.reserve(rows.size());
-    for (Row& r : rows) {
-      out.push_back(RevokedEntry{
-          .serial_hex = std::move(*r[0]), .revoked_at = Time(r[1]), .reason = AsText(r[2])});
-    }
+    CTLS_RETURN_IF_ERROR(ForEachRevoked(issuer_id, now, [&](const RevokedRow& r) {
+      out.push_back(RevokedEntry{.serial_hex = std::string(r.serial_hex),
+                                 .revoked_at = r.revoked_at,
+                                 .reason = std::string(r.reason)});
+      return Result<void>();
+    }));
     return out;
+  }
+
+  Result<std::size_t> ForEachRevoked(const std::string& issuer_id, TimePoint now,
+                                     const RevokedVisitor& visit) override {
+    static constexpr std::string_view kSql =
+        "SELECT serial, revoked_at, revocation_reason FROM issued_certs "
+        "WHERE issuer_id = $1 AND revoked_at IS NOT NULL AND not_after >= $2 ORDER BY serial";
+    const std::vector<Value> params = {issuer_id, Secs(now)};
+    for (int attempt = 0;; ++attempt) {
+      CTLS_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+      std::size_t visited = 0;
+      auto done = conn->QueryEach(kSql, params, [&](std::span<const CellView> cells) {
+        std::int64_t secs = 0;
+        if (cells[1]) {
+          std::from_chars(cells[1]->data(), cells[1]->data() + cells[1]->size(), secs);
+        }
+        ++visited;
+        return visit({.serial_hex = cells[0].value_or(std::string_view()),
+                      .revoked_at = TimePoint(std::chrono::seconds(secs)),
+                      .reason = cells[2].value_or(std::string_view())});
+      });
+      // As Run: a read the server broke off is tried again, but only if nothing was visited.
+      if (!done && visited == 0 && attempt < kMaxRetries &&
+          (IsRetry(done.error()) || !conn->Healthy())) {
+        continue;
+      }
+      if (!done) {
+        return done.error();
+      }
+      return visited;
+    }
   }
 
   // --- named certificates ---

@@ -84,6 +84,16 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& url, const OpenOpt
   return sql::MakeSqlStore(std::move(pool), sql::Dialect::kSqlite);
 }
 
+Result<std::size_t> Store::ForEachRevoked(const std::string& issuer_id, core::TimePoint now,
+                                          const RevokedVisitor& visit) {
+  CTLS_ASSIGN_OR_RETURN(std::vector<RevokedEntry> entries, ListRevoked(issuer_id, now));
+  for (const RevokedEntry& e : entries) {
+    CTLS_RETURN_IF_ERROR(
+        visit({.serial_hex = e.serial_hex, .revoked_at = e.revoked_at, .reason = e.reason}));
+  }
+  return entries.size();
+}
+
 namespace sql {
 
 Result<Pool::Lease> Pool::Acquire() {

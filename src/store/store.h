@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -75,6 +76,16 @@ struct RevokedEntry {
   core::TimePoint revoked_at{};
   std::string reason{};
 };
+
+// One row of Store::ForEachRevoked: the views are valid only during the callback.
+struct RevokedRow {
+  std::string_view serial_hex{};
+  core::TimePoint revoked_at{};
+  std::string_view reason{};
+};
+
+// Called by Store::ForEachRevoked once per row; an error stops the listing and is returned.
+using RevokedVisitor = std::function<core::Result<void>(const RevokedRow&)>;
 
 // One version of a named cluster certificate (`cm`, `api`, `proxy`, ...).
 struct NamedCert {
@@ -204,6 +215,13 @@ class Store {
   // serial order: the content of a full CRL.
   virtual core::Result<std::vector<RevokedEntry>> ListRevoked(const std::string& issuer_id,
                                                               core::TimePoint now) = 0;
+  // The same rows, in the same order, handed to `visit` one at a time as the database returns
+  // them, without building the list (a CRL of a million entries: no per-row allocation).
+  // Returns the number of rows visited, or the first error of the store or of `visit`. The
+  // default implementation goes through ListRevoked (for wrappers and fakes).
+  virtual core::Result<std::size_t> ForEachRevoked(const std::string& issuer_id,
+                                                   core::TimePoint now,
+                                                   const RevokedVisitor& visit);
 
   // --- named cluster certificates ---
 

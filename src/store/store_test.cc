@@ -312,6 +312,82 @@ TEST_P(StoreTest, RevokeIsIdempotentAndListRevokedSkipsExpired) {
   EXPECT_TRUE(other->empty());
 }
 
+TEST_P(StoreTest, ForEachRevokedStreamsListRevokedsRowsInSerialOrder) {
+  const char* reasons[] = {"keyCompromise", "superseded", "unspecified", "someFutureReason"};
+  std::vector<IssuedCert> batch;
+  for (int i = 0; i < 300; ++i) {
+    IssuedCert c = MakeCert(i, "n" + std::to_string(i));
+    if (i % 3 != 0) {  // two in three revoked
+      c.revoked_at = kT0 + std::chrono::seconds(7 * i);
+      c.revocation_reason = reasons[i % 4];
+    }
+    batch.push_back(std::move(c));
+  }
+  IssuedCert foreign = MakeCert(1000, "foreign");
+  foreign.issuer_id = "other";
+  foreign.revoked_at = kT0;
+  foreign.revocation_reason = "keyCompromise";
+  batch.push_back(foreign);
+  ASSERT_TRUE(store_->RecordIssued(batch));
+
+  // At kT0 + 100 days the certificates i < 90 have expired (not_after = kT0 + 10 + i days).
+  const auto now = kT0 + std::chrono::days(100);
+  auto listed = store_->ListRevoked("issuing", now);
+  ASSERT_TRUE(listed) << listed.error().message;
+  std::vector<RevokedEntry> streamed;
+  auto count = store_->ForEachRevoked("issuing", now, [&](const RevokedRow& r) {
+    streamed.push_back({.serial_hex = std::string(r.serial_hex),
+                        .revoked_at = r.revoked_at,
+                        .reason = std::string(r.reason)});
+    return core::Result<void>();
+  });
+  ASSERT_TRUE(count) << count.error().message;
+  EXPECT_EQ(*count, streamed.size());
+  // i in [90, 300) not divisible by 3: 140 rows.
+  ASSERT_EQ(streamed.size(), 140u);
+  ASSERT_EQ(listed->size(), streamed.size());
+  std::map<std::string, const IssuedCert*> by_serial;
+  for (const IssuedCert& c : batch) {
+    by_serial[c.serial_hex] = &c;
+  }
+  for (std::size_t i = 0; i < streamed.size(); ++i) {
+    SCOPED_TRACE(streamed[i].serial_hex);
+    EXPECT_EQ(streamed[i].serial_hex, (*listed)[i].serial_hex);
+    EXPECT_EQ(streamed[i].revoked_at, (*listed)[i].revoked_at);
+    EXPECT_EQ(streamed[i].reason, (*listed)[i].reason);
+    if (i > 0) {
+      EXPECT_LT(streamed[i - 1].serial_hex, streamed[i].serial_hex);
+    }
+    const IssuedCert* c = by_serial.at(streamed[i].serial_hex);
+    EXPECT_EQ(c->issuer_id, "issuing");
+    EXPECT_EQ(streamed[i].revoked_at, *c->revoked_at);
+    EXPECT_EQ(streamed[i].reason, c->revocation_reason);
+  }
+
+  // The visitor's error stops the listing and comes back unchanged.
+  int seen = 0;
+  auto stopped = store_->ForEachRevoked("issuing", now, [&](const RevokedRow&) {
+    return ++seen == 3 ? core::Result<void>(core::Fail(ErrorCode::kInvalidArgument, "stop here"))
+                       : core::Result<void>();
+  });
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().message, "stop here");
+  EXPECT_EQ(seen, 3);
+  // The store is still usable afterwards (the statement was reset).
+  auto again = store_->ForEachRevoked("issuing", now, [](const RevokedRow&) {
+    return core::Result<void>();
+  });
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 140u);
+
+  auto none = store_->ForEachRevoked("nobody", now, [](const RevokedRow&) {
+    ADD_FAILURE() << "no row expected";
+    return core::Result<void>();
+  });
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, 0u);
+}
+
 TEST_P(StoreTest, NamedCertVersions) {
   auto missing = store_->GetNamedCert("api");
   ASSERT_FALSE(missing);
