@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <mutex>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -63,25 +62,28 @@ core::Result<std::shared_ptr<const PublishedCrl>> CrlPublisher::Impl::GenerateLo
   // Read before listing: a revocation committed after this read but missed by the listing moves
   // the counter past this value, so the next Refresh() generates again.
   CTLS_ASSIGN_OR_RETURN(std::int64_t revocations, store.PeekCounter(store::kRevocationCounter));
-  CTLS_ASSIGN_OR_RETURN(std::vector<store::RevokedEntry> revoked,
-                        store.ListRevoked(ca.issuer_id, now));
-  std::vector<pki::CrlEntry> entries;
-  entries.reserve(revoked.size());
-  // The store keeps a handful of distinct reason names: parse each once, not once per entry.
-  std::unordered_map<std::string, pki::RevocationReason> reasons;
-  for (store::RevokedEntry& r : revoked) {
-    auto known = reasons.find(r.reason);
-    if (known == reasons.end()) {
-      auto parsed = pki::ParseRevocationReason(r.reason);
-      // A reason this version does not know still revokes: listed without a reasonCode.
-      known = reasons
-                  .emplace(r.reason, parsed ? *parsed : pki::RevocationReason::kUnspecified)
-                  .first;
-    }
-    entries.push_back(pki::CrlEntry{
-        .serial_hex = std::move(r.serial_hex), .revoked_at = r.revoked_at, .reason = known->second});
-  }
-  revoked = {};
+  // The rows go straight from the store into the CRL's DER: no list of entries in between.
+  // The previous CRL's size pre-sizes the buffer.
+  std::shared_ptr<const PublishedCrl> previous = current.load();
+  pki::CrlEntryEncoder entries(previous != nullptr ? previous->entries + previous->entries / 16
+                                                   : 0);
+  // The store keeps a handful of distinct reason names: parse each once, not once per row.
+  std::vector<std::pair<std::string, pki::RevocationReason>> reasons;
+  CTLS_RETURN_IF_ERROR(store.ForEachRevoked(
+      ca.issuer_id, now, [&](const store::RevokedRow& row) -> core::Result<void> {
+        auto known = reasons.begin();
+        while (known != reasons.end() && known->first != row.reason) {
+          ++known;
+        }
+        if (known == reasons.end()) {
+          auto parsed = pki::ParseRevocationReason(row.reason);
+          // A reason this version does not know still revokes: listed without a reasonCode.
+          reasons.emplace_back(row.reason,
+                               parsed ? *parsed : pki::RevocationReason::kUnspecified);
+          known = reasons.end() - 1;
+        }
+        return entries.Add(row.serial_hex, row.revoked_at, known->second);
+      }));
   // RFC 5280 section 5.2.3: the store's counter is shared by every instance and survives
   // restarts, so numbers strictly increase.
   CTLS_ASSIGN_OR_RETURN(std::int64_t number, store.NextCounter("crl:" + ca.issuer_id));
@@ -91,10 +93,12 @@ core::Result<std::shared_ptr<const PublishedCrl>> CrlPublisher::Impl::GenerateLo
   crl->number = number;
   crl->entries = entries.size();
   crl->revocation_counter = revocations;
-  CTLS_ASSIGN_OR_RETURN(crl->der, pki::BuildCrl(ca.issuing.certificate(), ca.issuing.key(), entries,
-                                                {.this_update = crl->this_update,
-                                                 .next_update = crl->next_update,
-                                                 .crl_number = number}));
+  CTLS_ASSIGN_OR_RETURN(crl->der,
+                        pki::BuildEncodedCrl(ca.issuing.certificate(), ca.issuing.key(),
+                                             std::move(entries),
+                                             {.this_update = crl->this_update,
+                                              .next_update = crl->next_update,
+                                              .crl_number = number}));
   // PEM straight from the DER: decoding a CRL with a million entries through d2i_X509_CRL
   // would cost more than building it.
   crl->pem = ossl::PemEncode(PEM_STRING_X509_CRL, crl->der);

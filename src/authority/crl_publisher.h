@@ -4,7 +4,7 @@
 //
 // Each generation takes the next CRL number from the store's counter "crl:<issuer_id>" (strictly
 // increasing across restarts and across every instance sharing the database, section 5.2.3),
-// lists the revoked, not yet expired certificates (Store::ListRevoked: a revoked certificate
+// lists the revoked, not yet expired certificates (Store::ForEachRevoked: a revoked certificate
 // stays listed until it has expired, and only then drops out), and signs with
 // pki::BuildCrl. The CRL is regenerated:
 //   - after every revocation through this instance (Regenerate());

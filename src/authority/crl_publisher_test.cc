@@ -1,11 +1,14 @@
 #include "authority/crl_publisher.h"
 
 #include <gtest/gtest.h>
+#include <openssl/x509.h>
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -195,6 +198,87 @@ TEST_F(CrlPublisherTest, RevokedCertificateListedUntilItExpires) {
   EXPECT_EQ(publisher->Current()->entries, 0u);
   EXPECT_TRUE(ListedSerials(*publisher->Current()).empty());
   (void)kept;
+}
+
+TEST_F(CrlPublisherTest, StreamedEntriesCarryEveryReasonAsItsCode) {
+  // Records written straight to the store with every RFC 5280 reason name (any spelling case),
+  // "unspecified" and a name this version does not know (both: no reasonCode).
+  const std::vector<std::pair<std::string, pki::RevocationReason>> reasons = {
+      {"unspecified", pki::RevocationReason::kUnspecified},
+      {"keyCompromise", pki::RevocationReason::kKeyCompromise},
+      {"cACompromise", pki::RevocationReason::kCaCompromise},
+      {"affiliationChanged", pki::RevocationReason::kAffiliationChanged},
+      {"superseded", pki::RevocationReason::kSuperseded},
+      {"cessationOfOperation", pki::RevocationReason::kCessationOfOperation},
+      {"certificateHold", pki::RevocationReason::kCertificateHold},
+      {"removeFromCRL", pki::RevocationReason::kRemoveFromCrl},
+      {"privilegeWithdrawn", pki::RevocationReason::kPrivilegeWithdrawn},
+      {"aACompromise", pki::RevocationReason::kAaCompromise},
+      {"SUPERSEDED", pki::RevocationReason::kSuperseded},
+      {"stolenByPirates", pki::RevocationReason::kUnspecified},
+  };
+  const core::TimePoint now = clock_.Now();
+  std::vector<store::IssuedCert> records;
+  std::map<std::string, std::pair<core::TimePoint, pki::RevocationReason>> expected;
+  for (std::size_t i = 0; i < 3 * reasons.size(); ++i) {
+    char serial[40];
+    // Serials with and without the top bit (a sign octet), short and 17 octets long.
+    std::snprintf(serial, sizeof serial, i % 3 == 0 ? "%02zX" : i % 3 == 1 ? "80%030zX" : "7F%030zX",
+                  i + 1);
+    const auto& [name, code] = reasons[i % reasons.size()];
+    store::IssuedCert c{.serial_hex = serial,
+                        .issuer_id = ca_->issuer_id,
+                        .profile = "server",
+                        .subject_cn = "r" + std::to_string(i),
+                        .sans_json = "[]",
+                        .not_before = now - days(1),
+                        .not_after = now + days(30),
+                        .der = {0x30, 0x00},
+                        .issued_at = now - days(1),
+                        .issued_by = "test",
+                        .revoked_at = now - seconds(3600 * 24 * static_cast<long>(i) + 17 * i),
+                        .revocation_reason = name};
+    expected[serial] = {*c.revoked_at, code};
+    records.push_back(std::move(c));
+  }
+  ASSERT_TRUE(store_->RecordIssued(records));
+  auto publisher = MakePublisher();
+  std::shared_ptr<const PublishedCrl> crl = publisher->Current();
+  ASSERT_EQ(crl->entries, records.size());
+  pki::Crl parsed = Must(pki::Crl::Parse(crl->der));
+  ASSERT_TRUE(parsed.IsSignedBy(ca_->issuing.certificate()));
+  std::vector<pki::CrlEntry> listed = Must(parsed.entries());
+  ASSERT_EQ(listed.size(), records.size());
+  for (const pki::CrlEntry& e : listed) {
+    SCOPED_TRACE(e.serial_hex);
+    ASSERT_EQ(expected.count(e.serial_hex), 1u);
+    EXPECT_EQ(e.revoked_at, expected[e.serial_hex].first);
+    EXPECT_EQ(e.reason, expected[e.serial_hex].second);
+  }
+  // The same CRL as BuildCrl makes from ListRevoked's materialised list (the former path):
+  // byte for byte, once the CRL number and the signature are the same.
+  std::vector<pki::CrlEntry> from_list;
+  for (const store::RevokedEntry& r : Must(store_->ListRevoked(ca_->issuer_id, now))) {
+    auto reason = pki::ParseRevocationReason(r.reason);
+    from_list.push_back({.serial_hex = r.serial_hex,
+                         .revoked_at = r.revoked_at,
+                         .reason = reason ? *reason : pki::RevocationReason::kUnspecified});
+  }
+  std::string rebuilt =
+      Must(pki::BuildCrl(ca_->issuing.certificate(), ca_->issuing.key(), from_list,
+                         {.this_update = crl->this_update,
+                          .next_update = crl->next_update,
+                          .crl_number = crl->number}));
+  // ECDSA signatures differ per signing: compare the TBSCertList.
+  auto tbs = [](const std::string& der) {
+    pki::Crl c = Must(pki::Crl::Parse(der));
+    unsigned char* p = nullptr;
+    int n = i2d_re_X509_CRL_tbs(c.get(), &p);
+    std::string out(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+    OPENSSL_free(p);
+    return out;
+  };
+  EXPECT_EQ(tbs(crl->der), tbs(rebuilt));
 }
 
 TEST_F(CrlPublisherTest, RefreshRegeneratesAtHalfLifeOnly) {
