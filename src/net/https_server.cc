@@ -16,15 +16,18 @@
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <charconv>
 #include <condition_variable>
 #include <exception>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -42,6 +45,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
+using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadChunk = 4096;
 // Closing: how long to wait for the peer's close_notify (TLS) or end of stream (plain TCP).
@@ -56,15 +60,23 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
+// Executors: a plain connection runs on its own io thread's io_context (no strand: that
+// io_context has one thread); a TLS connection on a strand of the shared io_context.
+using LoopExecutor = asio::io_context::executor_type;
+using StrandExecutor = asio::strand<LoopExecutor>;
+using PlainStream = asio::basic_stream_socket<tcp, LoopExecutor>;
+using TlsStream = asio::ssl::stream<asio::basic_stream_socket<tcp, StrandExecutor>>;
+using Acceptor = asio::basic_socket_acceptor<tcp, StrandExecutor>;
+
 // What the listener, Stop() and a ResponseSlot need of a session, whatever its stream.
 class SessionBase {
  public:
   virtual ~SessionBase() = default;
-  // Stop(): closes the connection if no request is in flight (on the strand).
+  // Stop(): closes the connection if no request is in flight (on the session's executor).
   virtual void Interrupt() = 0;
   // Stop() after the grace period: closes the connection whatever it is doing.
   virtual void ForceClose() = 0;
-  // A ResponseSlot's delivery: hands `response` to the session's strand.
+  // A ResponseSlot's delivery: hands `response` to the session's executor.
   virtual void PostResponse(std::shared_ptr<SessionBase> self, std::uint64_t generation,
                             Response response) = 0;
 };
@@ -74,6 +86,8 @@ struct Shared {
   HttpsServerOptions options;
   std::shared_ptr<const CredentialStore> credentials;  // null: plain HTTP (StartPlain)
   AsyncHandler handler;
+  // The shortest timeout a request/response cycle arms (see Session::Arm).
+  std::chrono::milliseconds min_cycle_timeout{0};
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> next_id{1};
   std::atomic<std::uint64_t> accepted{0};
@@ -92,7 +106,7 @@ struct Shared {
 
 // One request's answer slot, shared by the copies of its Respond closure. The first call (or,
 // when the closure is dropped without a call, its destruction: a 500) hands the response to the
-// session's strand; later calls are ignored.
+// session's executor; later calls are ignored.
 class ResponseSlot {
  public:
   ResponseSlot(std::shared_ptr<Shared> shared, std::weak_ptr<SessionBase> session,
@@ -117,12 +131,38 @@ Response InternalError() {
                   .close = true};
 }
 
-using TlsStream = asio::ssl::stream<tcp::socket>;
-using PlainStream = tcp::socket;
+// Beast's serializer for what AppendResponse leaves to it (rare responses).
+std::string BeastSerialize(const Response& response, std::string_view server_name,
+                           unsigned version, bool close) {
+  http::response<http::string_body> message;
+  message.version(version);
+  message.result(static_cast<unsigned>(response.status));
+  message.set(http::field::server, server_name);
+  if (!response.body.empty() || !response.content_type.empty()) {
+    message.set(http::field::content_type, response.content_type);
+  }
+  for (const auto& [name, value] : response.headers) {
+    message.insert(name, value);
+  }
+  message.body() = response.body;
+  message.keep_alive(!close);
+  message.prepare_payload();
+  std::ostringstream out;
+  out << message;
+  return std::move(out).str();
+}
+
+void AppendField(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n");
+}
 
 // One connection: handshake (TLS only), then request/response cycles until close. Every member
-// is used only on the session's strand (the socket's executor). `Stream` is TlsStream or
-// PlainStream; the difference is resolved at compile time (handshake, connection info, close).
+// is used only on the session's executor (the socket's: a strand for TLS, the pinned io thread
+// for plain HTTP). `Stream` is TlsStream or PlainStream; the difference is resolved at compile
+// time (handshake, connection info, close).
 template <typename Stream>
 class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
@@ -172,7 +212,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
   }
 
-  // Runs OnRespond on the strand (inline when already on it). `self` is this session.
+  // Runs OnRespond on the session's executor (inline when already on it). `self` is this
+  // session.
   void PostResponse(std::shared_ptr<SessionBase> self, std::uint64_t generation,
                     Response response) override {
     asio::dispatch(stream_.get_executor(),
@@ -182,8 +223,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                    });
   }
 
-  // On the strand: the handler's answer to the request numbered `generation`. Ignored when the
-  // connection was closed meanwhile (Stop() after its grace period).
+  // On the session's executor: the handler's answer to the request numbered `generation`.
+  // Ignored when the connection was closed meanwhile (Stop() after its grace period).
   void OnRespond(std::uint64_t generation, Response response) {
     if (phase_ != Phase::kHandling || generation != handling_generation_) {
       return;
@@ -196,32 +237,59 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
  private:
   enum class Phase { kHandshake, kIdle, kHeader, kBody, kHandling, kWriting, kShutdown, kClosed };
+  using Timer = asio::basic_waitable_timer<SteadyClock, asio::wait_traits<SteadyClock>,
+                                           typename Stream::executor_type>;
+  static constexpr SteadyClock::time_point kNoDeadline = SteadyClock::time_point::max();
 
   using std::enable_shared_from_this<Session>::shared_from_this;
   using std::enable_shared_from_this<Session>::weak_from_this;
 
   const HttpsServerOptions& options() const { return shared_->options; }
 
-  tcp::socket& Socket() { return beast::get_lowest_layer(stream_); }
+  auto& Socket() { return beast::get_lowest_layer(stream_); }
 
-  // Arms the timer for the next read or write; on expiry the pending operation is cancelled
-  // (not the socket closed), so a 408 can still be written.
+  // Sets the deadline of the next read or write; when it passes, the pending operation is
+  // cancelled (not the socket closed), so a 408 can still be written. The timer is lazy: it
+  // fires at the latest min_cycle_timeout after it was started and then looks at the current
+  // deadline (re-arming itself when it is not due yet), so the Arm/Disarm pairs of a request
+  // cost a clock read each, not a timer cancel and a new wait.
   void Arm(std::chrono::milliseconds timeout) {
     timed_out_ = false;
-    const std::uint64_t generation = ++timer_generation_;
-    timer_.expires_after(timeout);
-    timer_.async_wait([self = shared_from_this(), generation](error_code ec) {
-      if (!ec && generation == self->timer_generation_) {
-        self->timed_out_ = true;
-        error_code ignored;
-        self->Socket().cancel(ignored);
-      }
-    });
+    const SteadyClock::time_point now = SteadyClock::now();
+    deadline_ = now + timeout;
+    if (!timer_running_ || timer_expiry_ > deadline_) {
+      StartTimer(now);
+    }
   }
 
-  void Disarm() {
-    ++timer_generation_;
-    timer_.cancel();
+  // No deadline until the next Arm (the timer, if running, finds none and stops).
+  void Disarm() { deadline_ = kNoDeadline; }
+
+  void StartTimer(SteadyClock::time_point now) {
+    timer_expiry_ = std::min(deadline_, now + shared_->min_cycle_timeout);
+    timer_.expires_at(timer_expiry_);  // cancels a running wait: its handler sees a newer id
+    const std::uint64_t wait = ++timer_wait_;
+    timer_running_ = true;
+    timer_.async_wait(
+        [self = shared_from_this(), wait](error_code ec) { self->OnTimer(ec, wait); });
+  }
+
+  void OnTimer(error_code ec, std::uint64_t wait) {
+    if (wait != timer_wait_) {
+      return;  // replaced by a later wait
+    }
+    timer_running_ = false;
+    if (ec || phase_ == Phase::kClosed || deadline_ == kNoDeadline) {
+      return;  // cancelled by Close(), or nothing is timed now (the next Arm restarts it)
+    }
+    const SteadyClock::time_point now = SteadyClock::now();
+    if (now < deadline_) {
+      return StartTimer(now);
+    }
+    deadline_ = kNoDeadline;
+    timed_out_ = true;
+    error_code ignored;
+    Socket().cancel(ignored);
   }
 
   void DoHandshake() {
@@ -289,17 +357,68 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     parser_->header_limit(static_cast<std::uint32_t>(options().max_header_bytes));
     parser_->body_limit(options().max_body_bytes);
     Arm(options().header_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](error_code ec, std::size_t) { self->OnHeader(ec); });
+    Parse();
   }
 
-  void OnHeader(error_code ec) {
+  // Feeds the buffered bytes to the parser until it has what the phase waits for (kHeader: the
+  // header, kBody: the whole message), reading more when it needs it; the bytes of a pipelined
+  // request stay in buffer_. What Beast's http::async_read_header / async_read do, without
+  // their composed operations.
+  void Parse() {
+    for (;;) {
+      const bool have =
+          phase_ == Phase::kBody ? parser_->is_done() : parser_->is_header_done();
+      if (have) {
+        break;
+      }
+      if (buffer_.size() == 0) {
+        return ReadMore();
+      }
+      error_code ec;
+      const std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more || (!ec && used == 0)) {
+        return ReadMore();
+      }
+      if (ec) {
+        Disarm();
+        return OnReadError(ec);
+      }
+    }
     Disarm();
+    if (phase_ == Phase::kBody) {
+      return OnBody();
+    }
+    OnHeader();
+  }
+
+  void ReadMore() {
+    const std::size_t room = buffer_.max_size() - buffer_.size();
+    if (room == 0) {
+      Disarm();
+      return OnReadError(http::error::buffer_overflow);
+    }
+    stream_.async_read_some(
+        buffer_.prepare(std::min(kReadChunk, room)),
+        [self = shared_from_this()](error_code ec, std::size_t n) { self->OnRead(ec, n); });
+  }
+
+  void OnRead(error_code ec, std::size_t n) {
     if (ec) {
+      Disarm();
+      if (ec == asio::error::eof) {  // as Beast's read: end of stream, or a cut message
+        ec = parser_->got_some() ? error_code(http::error::partial_message)
+                                 : error_code(http::error::end_of_stream);
+      }
       return OnReadError(ec);
     }
+    buffer_.commit(n);
+    Parse();
+  }
+
+  void OnHeader() {
     phase_ = Phase::kBody;
+    parser_->eager(true);
     auto expect = parser_->get().find(http::field::expect);
     if (expect != parser_->get().end() && EqualsIgnoreCase(expect->value(), "100-continue") &&
         !parser_->is_done()) {
@@ -318,8 +437,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   void DoReadBody() {
     Arm(options().body_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](error_code ec, std::size_t) { self->OnBody(ec); });
+    Parse();
   }
 
   void OnReadError(error_code ec) {
@@ -351,11 +469,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     Send(response, 11, true);
   }
 
-  void OnBody(error_code ec) {
-    Disarm();
-    if (ec) {
-      return OnReadError(ec);
-    }
+  void OnBody() {
     http::request<http::string_body> message = parser_->release();
     parser_.reset();
     Request request;
@@ -385,32 +499,28 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
   }
 
+  // Writes the whole response with one write from one contiguous buffer (out_, kept per
+  // connection).
   void Send(const Response& response, unsigned version, bool close) {
     close = close || shared_->stopping;
-    response_.emplace();
-    response_->version(version);
-    response_->result(static_cast<unsigned>(response.status));
-    response_->set(http::field::server, options().server_name);
-    if (!response.body.empty() || !response.content_type.empty()) {
-      response_->set(http::field::content_type, response.content_type);
+    out_.clear();
+    if (!internal::AppendResponse(response, options().server_name, version, close, out_)) {
+      out_ = BeastSerialize(response, options().server_name, version, close);
     }
-    for (const auto& [name, value] : response.headers) {
-      response_->insert(name, value);
-    }
-    response_->body() = response.body;
-    response_->keep_alive(!close);
-    response_->prepare_payload();
     close_after_write_ = close;
     phase_ = Phase::kWriting;
     Arm(options().write_timeout);
-    http::async_write(stream_, *response_, [self = shared_from_this()](error_code ec, std::size_t) {
-      self->OnWrite(ec);
-    });
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = shared_from_this()](error_code ec, std::size_t) {
+                        self->OnWrite(ec);
+                      });
   }
 
   void OnWrite(error_code ec) {
     Disarm();
-    response_.reset();
+    if (out_.capacity() > kKeptOutputBytes) {
+      std::string().swap(out_);  // a large answer (a CRL): do not keep its buffer per connection
+    }
     if (ec) {
       return Close();
     }
@@ -460,20 +570,28 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     std::shared_ptr<Session> keep = std::move(self_hold_);  // released after the socket closes
     phase_ = Phase::kClosed;
     Disarm();
+    timer_.cancel();  // its pending wait holds a reference to this session
     error_code ignored;
     Socket().shutdown(tcp::socket::shutdown_both, ignored);
     Socket().close(ignored);
   }
 
+  // A response buffer larger than this is released after its write.
+  static constexpr std::size_t kKeptOutputBytes = 64 * 1024;
+
   std::shared_ptr<Shared> shared_;
   Stream stream_;
-  asio::steady_timer timer_;
+  Timer timer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::optional<http::response<http::string_body>> response_;
+  std::string out_;  // the response being written
   ConnectionInfo info_;
   Phase phase_ = Phase::kHandshake;
-  std::uint64_t timer_generation_ = 0;
+  // The lazy timer: the current deadline, and the wait in flight (see Arm).
+  SteadyClock::time_point deadline_ = kNoDeadline;
+  SteadyClock::time_point timer_expiry_{};
+  std::uint64_t timer_wait_ = 0;
+  bool timer_running_ = false;
   bool timed_out_ = false;
   bool first_request_ = true;
   bool close_after_write_ = false;
@@ -510,6 +628,66 @@ ResponseSlot::~ResponseSlot() {
 
 }  // namespace
 
+namespace internal {
+
+bool AppendResponse(const Response& response, std::string_view server_name, unsigned version,
+                    bool close, std::string& out) {
+  const int status = response.status;
+  if (status < 100 || status > 999) {
+    return false;
+  }
+  if (!response.body.empty() && (status < 200 || status == 204 || status == 304)) {
+    return false;
+  }
+  for (const auto& [name, value] : response.headers) {
+    if (EqualsIgnoreCase(name, "Connection") || EqualsIgnoreCase(name, "Content-Length") ||
+        EqualsIgnoreCase(name, "Transfer-Encoding")) {
+      return false;
+    }
+  }
+  const std::string_view reason =
+      http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
+  std::size_t size = 64 + server_name.size() + reason.size() + response.content_type.size() +
+                     response.body.size();
+  for (const auto& [name, value] : response.headers) {
+    size += name.size() + value.size() + 4;
+  }
+  out.reserve(out.size() + size);
+  char digits[24];
+  // Status line (RFC 9112 section 4).
+  out.append("HTTP/");
+  out.push_back(static_cast<char>('0' + version / 10 % 10));
+  out.push_back('.');
+  out.push_back(static_cast<char>('0' + version % 10));
+  out.push_back(' ');
+  out.append(digits, std::to_chars(digits, digits + sizeof(digits), status).ptr);
+  out.push_back(' ');
+  out.append(reason);
+  out.append("\r\n");
+  AppendField(out, "Server", server_name);
+  if (!response.body.empty() || !response.content_type.empty()) {
+    AppendField(out, "Content-Type", response.content_type);
+  }
+  for (const auto& [name, value] : response.headers) {
+    AppendField(out, name, value);
+  }
+  if (version < 11) {
+    if (!close) {
+      AppendField(out, "Connection", "keep-alive");
+    }
+  } else if (close) {
+    AppendField(out, "Connection", "close");
+  }
+  const char* end = std::to_chars(digits, digits + sizeof(digits), response.body.size()).ptr;
+  AppendField(out, "Content-Length",
+              std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  out.append("\r\n");
+  out.append(response.body);
+  return true;
+}
+
+}  // namespace internal
+
 std::optional<std::string_view> Request::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (EqualsIgnoreCase(key, name)) {
@@ -520,12 +698,21 @@ std::optional<std::string_view> Request::Header(std::string_view name) const {
 }
 
 struct HttpsServer::Impl {
+  // One io_context and the threads that run it. TLS: one loop run by every io thread
+  // (connections on strands); plain HTTP: one loop per io thread (connections pinned to one).
+  struct Loop {
+    explicit Loop(int concurrency) : ioc(concurrency) {}
+    asio::io_context ioc;
+    // Keeps the threads running while a session only waits for its handler's Respond (no
+    // operation pending, the acceptor closed by Stop()).
+    asio::executor_work_guard<LoopExecutor> work = asio::make_work_guard(ioc);
+  };
+
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
-  asio::io_context ioc;
-  // Keeps the io threads running while a session only waits for its handler's Respond (no
-  // operation pending, the acceptor closed by Stop()).
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
-  tcp::acceptor acceptor{asio::make_strand(ioc)};
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::optional<Acceptor> acceptor;  // on a strand of loops[0]
+  std::size_t next_loop = 0;         // plain: where the next connection goes (on the acceptor)
+  std::optional<PlainStream> accepting;  // plain: the socket being accepted
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
   std::atomic<bool> stopped{false};
@@ -536,28 +723,45 @@ struct HttpsServer::Impl {
       AsyncHandler handler);
 
   void DoAccept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
-      OnAccept(ec, std::move(socket));
-    });
+    if (shared->credentials) {
+      acceptor->async_accept(
+          asio::make_strand(loops[0]->ioc.get_executor()),
+          [this](error_code ec, asio::basic_stream_socket<tcp, StrandExecutor> socket) {
+            OnAcceptTls(ec, std::move(socket));
+          });
+      return;
+    }
+    accepting.emplace(loops[next_loop]->ioc.get_executor());
+    next_loop = (next_loop + 1) % loops.size();
+    acceptor->async_accept(*accepting, [this](error_code ec) { OnAcceptPlain(ec); });
   }
 
-  void OnAccept(error_code ec, tcp::socket socket) {
-    if (shared->stopping || !acceptor.is_open()) {
+  void OnAcceptTls(error_code ec, asio::basic_stream_socket<tcp, StrandExecutor> socket) {
+    if (shared->stopping || !acceptor->is_open()) {
       return;
     }
     if (!ec) {
       shared->accepted.fetch_add(1, std::memory_order_relaxed);
-      if (shared->credentials) {
-        ossl::SharedSslCtx ctx = shared->credentials->Snapshot();
-        SSL* ssl = SSL_new(ctx.get());  // holds its own reference to ctx
-        if (ssl != nullptr) {
-          const std::uint64_t id = shared->next_id.fetch_add(1, std::memory_order_relaxed);
-          std::make_shared<Session<TlsStream>>(shared, id, std::move(socket), ssl)->Start();
-        }
-      } else {
+      ossl::SharedSslCtx ctx = shared->credentials->Snapshot();
+      SSL* ssl = SSL_new(ctx.get());  // holds its own reference to ctx
+      if (ssl != nullptr) {
         const std::uint64_t id = shared->next_id.fetch_add(1, std::memory_order_relaxed);
-        std::make_shared<Session<PlainStream>>(shared, id, std::move(socket))->Start();
+        std::make_shared<Session<TlsStream>>(shared, id, std::move(socket), ssl)->Start();
       }
+    }
+    DoAccept();
+  }
+
+  void OnAcceptPlain(error_code ec) {
+    PlainStream socket = std::move(*accepting);
+    accepting.reset();
+    if (shared->stopping || !acceptor->is_open()) {
+      return;
+    }
+    if (!ec) {
+      shared->accepted.fetch_add(1, std::memory_order_relaxed);
+      const std::uint64_t id = shared->next_id.fetch_add(1, std::memory_order_relaxed);
+      std::make_shared<Session<PlainStream>>(shared, id, std::move(socket))->Start();
     }
     DoAccept();
   }
@@ -584,9 +788,9 @@ struct HttpsServer::Impl {
     }
     shared->stopping = true;
     std::promise<void> closed;
-    asio::post(acceptor.get_executor(), [this, &closed] {
+    asio::post(acceptor->get_executor(), [this, &closed] {
       error_code ignored;
-      acceptor.close(ignored);
+      acceptor->close(ignored);
       closed.set_value();
     });
     closed.get_future().wait_for(kForceCloseWait);
@@ -599,8 +803,10 @@ struct HttpsServer::Impl {
       }
       WaitDrained(kForceCloseWait);
     }
-    work.reset();
-    ioc.stop();
+    for (auto& loop : loops) {
+      loop->work.reset();
+      loop->ioc.stop();
+    }
     for (std::thread& thread : threads) {
       if (thread.joinable()) {
         thread.join();
@@ -679,7 +885,21 @@ core::Result<std::unique_ptr<HttpsServer::Impl>> HttpsServer::Impl::Listen(
   impl->shared->options = options;
   impl->shared->credentials = std::move(credentials);
   impl->shared->handler = std::move(handler);
+  // Never below 10 ms, so that a tiny timeout cannot make the lazy timer spin.
+  impl->shared->min_cycle_timeout =
+      std::max({std::min({options.handshake_timeout, options.header_timeout, options.body_timeout,
+                          options.idle_timeout, options.write_timeout}),
+                std::chrono::milliseconds(10)});
   const std::string where = options.host + ":" + std::to_string(options.port);
+
+  int threads =
+      options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+  threads = std::max(threads, 1);
+  const bool tls = impl->shared->credentials != nullptr;
+  for (int i = 0; i < (tls ? 1 : threads); ++i) {
+    impl->loops.push_back(std::make_unique<Loop>(tls ? threads : 1));
+  }
+  impl->acceptor.emplace(asio::make_strand(impl->loops[0]->ioc.get_executor()));
 
   error_code ec;
   tcp::endpoint endpoint;
@@ -687,7 +907,7 @@ core::Result<std::unique_ptr<HttpsServer::Impl>> HttpsServer::Impl::Listen(
   if (!ec) {
     endpoint = tcp::endpoint(address, options.port);
   } else {
-    tcp::resolver resolver(impl->ioc);
+    tcp::resolver resolver(impl->loops[0]->ioc);
     auto results =
         resolver.resolve(options.host, std::to_string(options.port), tcp::resolver::passive, ec);
     if (ec || results.empty()) {
@@ -696,7 +916,7 @@ core::Result<std::unique_ptr<HttpsServer::Impl>> HttpsServer::Impl::Listen(
     }
     endpoint = results.begin()->endpoint();
   }
-  tcp::acceptor& acceptor = impl->acceptor;
+  Acceptor& acceptor = *impl->acceptor;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) {
     acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -713,17 +933,14 @@ core::Result<std::unique_ptr<HttpsServer::Impl>> HttpsServer::Impl::Listen(
   impl->port = acceptor.local_endpoint(ec).port();
   impl->DoAccept();
 
-  int threads =
-      options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
-  threads = std::max(threads, 1);
-  Impl* raw = impl.get();
   for (int i = 0; i < threads; ++i) {
-    raw->threads.emplace_back([raw] {
+    asio::io_context* ioc = &impl->loops[static_cast<std::size_t>(i) % impl->loops.size()]->ioc;
+    impl->threads.emplace_back([ioc] {
       // Exceptions stop at each connection's top level: a throwing handler is dropped and the
       // loop goes on.
       for (;;) {
         try {
-          raw->ioc.run();
+          ioc->run();
           return;
         } catch (const std::exception&) {
         }

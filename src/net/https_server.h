@@ -1,8 +1,11 @@
 #pragma once
 
-// An HTTPS/1.1 server on Boost.Asio/Beast (the Beast examples' model): a listener gives each
-// connection its own strand; a session owns its TLS stream; the request handler is a pure
-// function that never touches the socket; a timeout is armed before every read and write.
+// An HTTPS/1.1 server on Boost.Asio/Beast: a session owns its stream; Beast's parser reads the
+// requests, responses are written as one contiguous buffer; the request handler is a pure
+// function that never touches the socket; a deadline is set before every read and write (one
+// lazily re-armed timer per connection). TLS connections share one io_context through a strand
+// each; plain-HTTP connections are pinned to one single-threaded io_context per io thread (no
+// strand).
 // Beast stays inside https_server.cc: this header is cheap to include.
 
 #include <chrono>
@@ -96,6 +99,21 @@ struct HttpsServerStats {
   std::uint64_t bad_requests = 0;  // answered 400/408/413/431 by the server itself
   std::uint64_t open_connections = 0;
 };
+
+namespace internal {
+
+// Appends to `out` the HTTP/1.x response the server writes for `response` (RFC 9112 section 4
+// status line, section 5 fields, section 6.2 Content-Length): the status line, Server, the
+// Content-Type (unless the body and the type are both empty), the handler's headers in order,
+// "Connection: close" (HTTP/1.1) or "Connection: keep-alive" (HTTP/1.0) as `close` says,
+// Content-Length, then the body. Byte for byte what Beast's serializer writes for the same
+// message. False (and `out` unchanged) when the response is outside what this writer handles
+// (the handler sets Connection, Content-Length or Transfer-Encoding itself; a status outside
+// 100..999; a body on a 1xx, 204 or 304): the server then falls back to Beast.
+bool AppendResponse(const Response& response, std::string_view server_name, unsigned version,
+                    bool close, std::string& out);
+
+}  // namespace internal
 
 // A running HTTPS server. Start() binds and listens before returning.
 class HttpsServer {

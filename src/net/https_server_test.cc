@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -17,6 +20,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -829,6 +833,175 @@ TEST_F(PlainHttpServerTest, StopDrainsAnInFlightAsyncRequestAndClosesIdleSession
   EXPECT_TRUE(client.WaitClosed());
   EXPECT_TRUE(idle.WaitClosed());
   EXPECT_FALSE(PlainClient(server_->port(), 1000).connected());
+}
+
+// The server's own response writer against Beast's serializer (what the server used before):
+// the same bytes for every shape of response the handlers give.
+std::string BeastBytes(const Response& response, std::string_view server_name, unsigned version,
+                       bool close) {
+  namespace http = boost::beast::http;
+  http::response<http::string_body> message;
+  message.version(version);
+  message.result(static_cast<unsigned>(response.status));
+  message.set(http::field::server, server_name);
+  if (!response.body.empty() || !response.content_type.empty()) {
+    message.set(http::field::content_type, response.content_type);
+  }
+  for (const auto& [name, value] : response.headers) {
+    message.insert(name, value);
+  }
+  message.body() = response.body;
+  message.keep_alive(!close);
+  message.prepare_payload();
+  std::ostringstream out;
+  out << message;
+  return std::move(out).str();
+}
+
+TEST(AppendResponseTest, WritesWhatBeastWrites) {
+  const std::vector<Response> responses = {
+      Response{.status = 200, .content_type = "application/ocsp-response", .body = "\x30\x03\x0a\x01"},
+      Response{.status = 200, .content_type = "", .body = ""},
+      Response{.status = 204, .content_type = "", .body = ""},
+      Response{.status = 404, .body = R"({"error":{}})"},
+      Response{.status = 401,
+               .body = "{}",
+               .headers = {{"WWW-Authenticate", "Basic realm=\"clustertls\""},
+                           {"cache-control", "max-age=60"},
+                           {"X-Twice", "1"},
+                           {"X-Twice", "2"}}},
+      Response{.status = 308, .content_type = "", .body = "", .headers = {{"Location", "/x"}}},
+      Response{.status = 599, .body = "odd status"},
+      Response{.status = 503, .body = std::string(100000, 'c'), .close = true},
+  };
+  for (const Response& response : responses) {
+    for (unsigned version : {10u, 11u}) {
+      for (bool close : {false, true}) {
+        std::string out = "kept:";
+        ASSERT_TRUE(internal::AppendResponse(response, "clustertls", version, close, out));
+        EXPECT_EQ(out, "kept:" + BeastBytes(response, "clustertls", version, close))
+            << response.status << " HTTP/" << version << " close=" << close;
+      }
+    }
+  }
+  EXPECT_EQ([] {
+    std::string out;
+    internal::AppendResponse(Response{.status = 200, .content_type = "text/plain", .body = "hi"},
+                             "clustertls", 11, false, out);
+    return out;
+  }(),
+            "HTTP/1.1 200 OK\r\nServer: clustertls\r\nContent-Type: text/plain\r\n"
+            "Content-Length: 2\r\n\r\nhi");
+}
+
+TEST(AppendResponseTest, LeavesUnusualResponsesToBeast) {
+  std::string out = "x";
+  EXPECT_FALSE(internal::AppendResponse(
+      Response{.status = 200, .body = "", .headers = {{"connection", "upgrade"}}}, "s", 11, false, out));
+  EXPECT_FALSE(internal::AppendResponse(
+      Response{.status = 200, .body = "", .headers = {{"Content-Length", "3"}}}, "s", 11, false, out));
+  EXPECT_FALSE(internal::AppendResponse(
+      Response{.status = 200, .body = "", .headers = {{"Transfer-Encoding", "chunked"}}}, "s", 11, false, out));
+  EXPECT_FALSE(internal::AppendResponse(Response{.status = 42, .body = ""}, "s", 11, false, out));
+  EXPECT_FALSE(internal::AppendResponse(Response{.status = 204, .body = "x"}, "s", 11, false, out));
+  EXPECT_EQ(out, "x");
+}
+
+TEST_F(PlainHttpServerTest, PipelinedRequestsAreAnsweredInOrderWithExactHeaders) {
+  StartPlain();
+  PlainClient client(server_->port());
+  ASSERT_TRUE(client.connected());
+  // Three requests in one write; the second has a body.
+  ASSERT_TRUE(client.Write(
+      "GET /one HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+      "GET /three HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const std::vector<std::string> expected = {
+      "GET /one body= type=- id=1 from=127.0.0.1:port tls=/ peer=no",
+      "POST /two body=hello type=- id=1 from=127.0.0.1:port tls=/ peer=no",
+      "GET /three body= type=- id=1 from=127.0.0.1:port tls=/ peer=no"};
+  for (const std::string& body : expected) {
+    TestReply reply = client.ReadReply();
+    EXPECT_EQ(reply.status, 200);
+    EXPECT_EQ(reply.headers, "HTTP/1.1 200 OK\r\nServer: clustertls\r\nContent-Type: text/plain\r\n"
+                             "Content-Length: " + std::to_string(body.size()) + "\r\n");
+    EXPECT_EQ(reply.body, body);
+  }
+  EXPECT_EQ(server_->stats().requests, 3u);
+}
+
+TEST_F(PlainHttpServerTest, Http10GetsNoKeepAliveUnlessItAsks) {
+  StartPlain();
+  PlainClient once(server_->port());
+  ASSERT_TRUE(once.Write("GET /a HTTP/1.0\r\n\r\n"));
+  TestReply reply = once.ReadReply();  // a "HTTP/1.0" status line: status stays 0 in ReadReply
+  EXPECT_EQ(reply.headers.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << reply.headers;
+  EXPECT_EQ(reply.headers.find("Connection:"), std::string::npos) << reply.headers;
+  EXPECT_TRUE(once.WaitClosed());
+
+  PlainClient kept(server_->port());
+  ASSERT_TRUE(kept.Write("GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  reply = kept.ReadReply();
+  EXPECT_NE(reply.headers.find("\r\nConnection: keep-alive\r\n"), std::string::npos)
+      << reply.headers;
+  EXPECT_EQ(kept.Get("/c").status, 200);  // still open
+}
+
+TEST_F(PlainHttpServerTest, LazyTimerKeepsABusyConnectionAndClosesItOnceIdle) {
+  StartPlain(PlainEcho, HttpsServerOptions{.header_timeout = 300ms, .idle_timeout = 300ms});
+  PlainClient client(server_->port());
+  ASSERT_TRUE(client.connected());
+  // Requests for three idle timeouts, 100 ms apart: each one renews the deadline.
+  const auto started = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - started < 900ms) {
+    ASSERT_EQ(client.Get("/busy").status, 200);
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(server_->stats().connections_accepted, 1u);
+  // Then idle: closed after about 300 ms (not before 250 ms, well before 2 s).
+  const auto idle_from = std::chrono::steady_clock::now();
+  EXPECT_TRUE(client.WaitClosed());
+  const auto idle_for = std::chrono::steady_clock::now() - idle_from;
+  EXPECT_GE(idle_for, 150ms);
+  EXPECT_LT(idle_for, 2s);
+
+  // A header that trickles in after a long idle wait still gets its own header timeout.
+  PlainClient slow(server_->port());
+  ASSERT_TRUE(slow.Write("GET / HTTP/1.1\r\n"));
+  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(slow.Write("Host: x\r\n"));
+  const auto header_from = std::chrono::steady_clock::now();
+  EXPECT_EQ(slow.ReadReply().status, 408);
+  EXPECT_LT(std::chrono::steady_clock::now() - header_from, 1s);
+}
+
+TEST_F(PlainHttpServerTest, BurstOf64KeepAliveConnectionsGetsEveryAnswer) {
+  StartPlain();
+  constexpr int kConnections = 64;
+  constexpr int kRequests = 20;
+  std::atomic<int> answered{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kConnections; ++c) {
+    clients.emplace_back([&, c] {
+      PlainClient client(server_->port());
+      if (!client.connected()) {
+        return;
+      }
+      for (int r = 0; r < kRequests; ++r) {
+        const std::string target = "/c" + std::to_string(c) + "/r" + std::to_string(r);
+        TestReply reply = client.Get(target);
+        if (reply.status == 200 && reply.body.rfind("GET " + target + " ", 0) == 0) {
+          answered.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) {
+    t.join();
+  }
+  EXPECT_EQ(answered.load(), kConnections * kRequests);
+  EXPECT_EQ(server_->stats().requests, static_cast<std::uint64_t>(kConnections * kRequests));
+  EXPECT_EQ(server_->stats().connections_accepted, static_cast<std::uint64_t>(kConnections));
 }
 
 TEST_F(PlainHttpServerTest, RefusesAMissingHandlerAndAnAddressInUse) {
