@@ -67,18 +67,20 @@ std::size_t LengthSize(std::size_t len) {
   return n;
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
+// Hex digit values, -1 for any other octet: a table, as random serials make the branches of a
+// range test unpredictable.
+constexpr std::array<signed char, 256> kHexValue = [] {
+  std::array<signed char, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = c >= '0' && c <= '9'   ? static_cast<signed char>(c - '0')
+           : c >= 'a' && c <= 'f' ? static_cast<signed char>(c - 'a' + 10)
+           : c >= 'A' && c <= 'F' ? static_cast<signed char>(c - 'A' + 10)
+                                  : static_cast<signed char>(-1);
   }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
+  return t;
+}();
+
+int HexDigit(char c) { return kHexValue[static_cast<unsigned char>(c)]; }
 
 Error BadSerial(std::string_view hex, const char* why) {
   return Fail(ErrorCode::kInvalidArgument, "serial \"" + std::string(hex) + "\"" + why);
@@ -178,13 +180,15 @@ Result<void> CrlEntryEncoder::Add(std::string_view serial_hex, core::TimePoint r
     raw[n++] = static_cast<unsigned char>(d);
     i = 1;
   }
+  int bad = 0;  // negative once any digit is not hex: one test after the loop
   for (; i < serial_hex.size(); i += 2) {
     int hi = HexDigit(serial_hex[i]);
     int lo = HexDigit(serial_hex[i + 1]);
-    if (hi < 0 || lo < 0) {
-      return BadSerial(serial_hex, " is not hex");
-    }
+    bad |= hi | lo;
     raw[n++] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  if (bad < 0) {
+    return BadSerial(serial_hex, " is not hex");
   }
   std::size_t first = 0;
   while (first + 1 < n && raw[first] == 0) {
