@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "authority/named_cert.h"
+#include "authority/root_crl.h"
 #include "pki/names.h"
 
 namespace clustertls::authority {
@@ -260,11 +261,19 @@ core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey
   }
   CTLS_RETURN_IF_ERROR(stored(store.SetConfig(std::string(kConfigFqdn), fqdn), "the cluster FQDN"));
 
+  // The root's CRL, signed now: after init the root key is offline (root_crl.h). Recorded in
+  // the cluster.init entry below.
+  auto root_crl = SignRootCrl(store, root, root_key, {.audit = false}, clock);
+  if (!root_crl) {
+    return root_crl.error().WithContext("signing the root CA's CRL");
+  }
   nlohmann::ordered_json details = {
       {"fqdn", fqdn},
       {"root_sha256", root.fingerprint().colon},
       {"issuing_sha256", issuing.fingerprint().colon},
       {"admin_user", options.admin_user},
+      {"root_crl_number", root_crl->number},
+      {"root_crl_next_update", core::FormatTime(root_crl->next_update)},
   };
   auto audit = store.AppendAudit(store::AuditInput{.time = now,
                                                    .actor = std::string(kInitActor),

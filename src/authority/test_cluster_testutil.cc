@@ -30,7 +30,10 @@ struct TemplateCluster {
     core::FixedClock clock(pki::kTestReferenceTime);
     auto store = Must(store::Store::Open(dir + "/clustertls.db"), "open template store");
     sealing.emplace(Must(SealingKey::Generate(csprng)));
-    Must(InitializeCluster(*store, *sealing, {.fqdn = "mycluster.example.com"}, clock, csprng),
+    Must(InitializeCluster(*store, *sealing,
+                           {.fqdn = "mycluster.example.com",
+                            .root_passphrase = std::string(kTestRootPassphrase)},
+                           clock, csprng),
          "init template cluster");
   }
   ~TemplateCluster() {

@@ -139,6 +139,9 @@ class ForwardingStore : public store::Store {
   store::Store* inner_;
 };
 
+// The root CA passphrase of ClusterCaTest's cluster.
+inline constexpr std::string_view kTestRootPassphrase = "test-root-passphrase";
+
 class ClusterCaTest : public ::testing::Test {
  protected:
   void SetUp() override;

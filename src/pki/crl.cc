@@ -200,4 +200,18 @@ core::Result<std::vector<CrlEntry>> Crl::entries() const {
   return out;
 }
 
+bool Crl::IsSignedBy(const Certificate& issuer) const {
+  if (X509_NAME_cmp(X509_CRL_get_issuer(crl_.get()), X509_get_subject_name(issuer.get())) != 0) {
+    return false;
+  }
+  EVP_PKEY* key = X509_get0_pubkey(issuer.get());
+  if (key == nullptr) {
+    ossl::ClearErrors();
+    return false;
+  }
+  const bool ok = X509_CRL_verify(crl_.get(), key) == 1;
+  ossl::ClearErrors();
+  return ok;
+}
+
 }  // namespace clustertls::pki

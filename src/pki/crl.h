@@ -10,6 +10,7 @@
 #include "core/result.h"
 #include "core/time.h"
 #include "ossl/ptr.h"
+#include "pki/certificate.h"
 #include "pki/crl_builder.h"
 
 namespace clustertls::pki {
@@ -40,6 +41,8 @@ class Crl {
   // revocation date and reasonCode (section 5.3.1; kUnspecified when absent). kParse naming the
   // entry for a reasonCode that is not an RFC 5280 reason.
   core::Result<std::vector<CrlEntry>> entries() const;
+  // True if `issuer` is named as this CRL's issuer and its key verifies the signature.
+  bool IsSignedBy(const Certificate& issuer) const;
   X509_CRL* get() const { return crl_.get(); }
 
  private:

@@ -181,12 +181,27 @@ VerifyReport VerifyAlong(const Certificate& leaf, const VerifyOptions& options,
     report.problems.push_back(SetupProblem("out of memory: " + ossl::DrainErrors()));
     return report;
   }
+  // With CRLs, revocation is checked for every CA of the path (CRL_CHECK_ALL), so the path must
+  // reach the CA that issued each CRL: a trusted intermediate whose issuer is trusted too (a
+  // chain file given as --ca) is offered as an intermediate instead. As an anchor it would end
+  // the path (PARTIAL_CHAIN), and its own status, in its issuer's CRL, could not be checked
+  // ("unable to get certificate CRL"). An intermediate trusted alone still ends the path.
+  std::vector<Certificate> offered = intermediates;
   for (const Certificate& anchor : options.anchors) {
+    const bool walk_up =
+        !options.crls.empty() && !anchor.IsSelfIssued() &&
+        std::any_of(options.anchors.begin(), options.anchors.end(), [&](const Certificate& other) {
+          return other.get() != anchor.get() && anchor.IsSignedBy(other);
+        });
+    if (walk_up) {
+      offered.push_back(anchor);
+      continue;
+    }
     if (X509_STORE_add_cert(store.get(), anchor.get()) != 1) {
       ossl::ClearErrors();  // A duplicate anchor is harmless.
     }
   }
-  for (const Certificate& cert : intermediates) {
+  for (const Certificate& cert : offered) {
     if (!sk_X509_push(untrusted.get(), cert.get())) {
       report.problems.push_back(SetupProblem("out of memory"));
       return report;

@@ -138,6 +138,30 @@ TEST(VerifyTest, CrlCheckingCoversTheWholeChain) {
   EXPECT_THAT(Codes(report), Contains("crl_missing")) << Describe(report);
 }
 
+TEST(VerifyTest, CrlsWithAChainFileAsAnchorsWalkUpToTheRoot) {
+  // `verify --ca chain.pem --crl crls.pem`: the intermediate and the root both trusted. The path
+  // must still reach the root, or the intermediate's status (in the root's CRL) is unknown.
+  VerifyOptions options = ServerOptions();
+  options.anchors = {Fixture("int"), Fixture("root")};
+  options.untrusted = {};
+  options.crls = {CrlFixture("int-crl"), CrlFixture("root-crl")};
+  VerifyReport ok = Verify(Fixture("server"), options);
+  EXPECT_TRUE(ok.ok()) << Describe(ok);
+  ASSERT_EQ(ok.path.size(), 3u);
+  EXPECT_TRUE(ok.path.back().IsSelfIssued());
+  options.host = "revoked.example.com";
+  VerifyReport revoked = Verify(Fixture("revoked"), options);
+  EXPECT_THAT(Codes(revoked), UnorderedElementsAre("revoked")) << Describe(revoked);
+
+  // Without CRLs a trusted intermediate still ends the path, as before.
+  VerifyOptions no_crl = ServerOptions();
+  no_crl.anchors = {Fixture("int"), Fixture("root")};
+  no_crl.untrusted = {};
+  VerifyReport short_path = Verify(Fixture("server"), no_crl);
+  EXPECT_TRUE(short_path.ok()) << Describe(short_path);
+  EXPECT_EQ(short_path.path.size(), 2u);
+}
+
 TEST(VerifyTest, NoCommonNameFallback) {
   VerifyOptions options = ServerOptions();
   options.host = "nosan.example.com";

@@ -37,8 +37,9 @@ constexpr int kMaxTokenDays = 3650;
 constexpr std::size_t kMaxOcspRequestBytes = 64 * 1024;
 
 // The routes the plain-HTTP public listener serves (docs/api.md "Public listener").
-constexpr std::string_view kPublicRoutes[] = {"/health",     "/v1/ca/chain", "/v1/crl",
-                                              "/v1/crl.pem", "/ocsp",        "/ocsp/{request}"};
+constexpr std::string_view kPublicRoutes[] = {
+    "/health",      "/v1/ca/chain",     "/v1/crl", "/v1/crl.pem",
+    "/v1/crl/root", "/v1/crl/root.pem", "/ocsp",   "/ocsp/{request}"};
 
 // One line on stderr; never carries a key, a password or a request body.
 void Log(const std::string& line) {
@@ -611,6 +612,11 @@ struct Api::Impl {
     expiries.push_back({"ca", "root", unix(ca.root.not_after())});
     expiries.push_back({"ca", ca.issuer_id, unix(ca.issuing.certificate().not_after())});
     expiries.push_back({"crl", ca.issuer_id, unix(o.crl->Current()->next_update)});
+    if (o.root_crl != nullptr) {
+      if (std::shared_ptr<const authority::RootCrl> root_crl = o.root_crl->Current()) {
+        expiries.push_back({"crl", "root", unix(root_crl->next_update)});
+      }
+    }
     expiries.push_back({"ocsp-signer", ca.issuer_id, unix(o.ocsp->SignerNotAfter())});
     auto named = o.store->ListNamedCerts();
     if (!named) {
@@ -838,11 +844,42 @@ struct Api::Impl {
 
   // --- CRL and OCSP (public) ---
 
+  // GET /v1/crl (the issuing CA's CRL, DER) and GET /v1/crl.pem: the issuing CA's CRL followed
+  // by the root CA's, so that one downloaded file holds a CRL for every CA of the chain (what
+  // nginx's ssl_crl and `openssl verify -crl_check_all` need). `openssl crl -in` reads the
+  // first.
   net::Response Crl(bool pem) {
     std::shared_ptr<const authority::PublishedCrl> crl = o.crl->Current();
     net::Response r;
     r.content_type = pem ? "application/x-pem-file" : "application/pkix-crl";
-    r.body = pem ? crl->pem : crl->der;
+    if (pem) {
+      std::shared_ptr<const authority::RootCrl> root =
+          o.root_crl == nullptr ? nullptr : o.root_crl->Current();
+      r.body.reserve(crl->pem.size() + (root ? root->pem.size() : 0));
+      r.body = crl->pem;
+      if (root) {
+        r.body += root->pem;
+      }
+    } else {
+      r.body = crl->der;
+    }
+    r.headers.emplace_back("Cache-Control", "max-age=60");
+    return r;
+  }
+
+  // GET /v1/crl/root(.pem): the root CA's CRL alone (root_crl.h). 404 for a cluster initialised
+  // before root CRLs existed, until `clustertls crl sign-root` makes one.
+  net::Response RootCrl(bool pem) {
+    std::shared_ptr<const authority::RootCrl> root =
+        o.root_crl == nullptr ? nullptr : o.root_crl->Current();
+    if (!root) {
+      return ErrorResponse(404, "not_found",
+                           "this cluster has no root CA CRL yet: sign one offline with "
+                           "`clustertls crl sign-root --data-dir DIR --ca-passphrase-file FILE`");
+    }
+    net::Response r;
+    r.content_type = pem ? "application/x-pem-file" : "application/pkix-crl";
+    r.body = pem ? root->pem : root->der;
     r.headers.emplace_back("Cache-Control", "max-age=60");
     return r;
   }
@@ -1484,6 +1521,10 @@ void Api::Impl::BuildRoutes() {
   }
   Add("/v1/crl", {get(std::nullopt, Sync([](Impl& i, Call&) { return i.Crl(false); }))});
   Add("/v1/crl.pem", {get(std::nullopt, Sync([](Impl& i, Call&) { return i.Crl(true); }))});
+  Add("/v1/crl/root",
+      {get(std::nullopt, Sync([](Impl& i, Call&) { return i.RootCrl(false); }))});
+  Add("/v1/crl/root.pem",
+      {get(std::nullopt, Sync([](Impl& i, Call&) { return i.RootCrl(true); }))});
   Add("/ocsp", {MethodSpec{.method = "POST",
                            .min_role = std::nullopt,
                            .json_body = false,

@@ -15,6 +15,7 @@
 #include "authority/crl_publisher.h"
 #include "authority/ocsp_responder.h"
 #include "authority/revocation.h"
+#include "authority/root_crl.h"
 #include "authority/secrets.h"
 #include "core/rng.h"
 #include "core/time.h"
@@ -44,6 +45,9 @@ struct ApiOptions {
   authority::Revocation* revocation = nullptr;
   authority::CrlPublisher* crl = nullptr;
   authority::OcspResponder* ocsp = nullptr;
+  // The root CA's CRL (GET /v1/crl/root(.pem), appended to GET /v1/crl.pem). Optional: null
+  // serves no root CRL (404 on its routes).
+  authority::RootCrlCache* root_crl = nullptr;
 };
 
 
@@ -61,7 +65,7 @@ class Api {
 
   // The plain-HTTP public listener (docs/api.md "Public listener"): the same route functions as
   // Handle(), but only the public routes GET /health, GET /v1/ca/chain, GET /v1/crl,
-  // GET /v1/crl.pem, POST /ocsp and GET /ocsp/{base64}; any other path is a 404 JSON error and
+  // GET /v1/crl.pem, GET /v1/crl/root(.pem), POST /ocsp and GET /ocsp/{base64}; any other path is a 404 JSON error and
   // no request is ever authenticated. Thread-safe.
   void HandlePublic(net::Request request, const net::ConnectionInfo& connection,
                     net::Respond respond);

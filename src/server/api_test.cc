@@ -871,6 +871,44 @@ TEST_F(ApiTest, CrlListsTheRevokedSerial) {
   EXPECT_NE(out.find("certificate revoked"), std::string::npos) << out;
 }
 
+TEST_F(ApiTest, CrlPemHoldsTheIssuingAndTheRootCrl) {
+  auto chain = Must(pki::Certificate::ParseAll(Call("GET", "/v1/ca/chain").body), "chain");
+  ASSERT_EQ(chain.size(), 2u);
+  auto pem = Call("GET", "/v1/crl.pem");
+  ASSERT_EQ(pem.status, 200);
+  auto crls = Must(pki::Crl::ParseAll(pem.body), "crls");
+  ASSERT_EQ(crls.size(), 2u) << pem.body;
+  EXPECT_TRUE(crls[0].IsSignedBy(chain[0]));  // the issuing CA's, first
+  EXPECT_TRUE(crls[1].IsSignedBy(chain[1]));  // the root CA's (signed at init)
+  EXPECT_EQ(crls[1].revoked_count(), 0u);
+  EXPECT_EQ(crls[1].next_update(), chain[1].not_after());
+
+  // The root's CRL alone, DER and PEM, on both listeners, without credentials.
+  auto root_der = Call("GET", "/v1/crl/root");
+  ASSERT_EQ(root_der.status, 200) << root_der.body;
+  EXPECT_EQ(ReplyHeader(root_der, "Content-Type"), "application/pkix-crl");
+  EXPECT_EQ(root_der.body, crls[1].ToDer());
+  auto root_pem = Must(SendPlainRequest(plane_->public_port(), "GET", "/v1/crl/root.pem"), "root");
+  ASSERT_EQ(root_pem.status, 200);
+  EXPECT_EQ(ReplyHeader(root_pem, "Content-Type"), "application/x-pem-file");
+  EXPECT_EQ(Must(pki::Crl::Parse(root_pem.body), "root pem").ToDer(), root_der.body);
+
+  // What nginx's ssl_crl does (CRL_CHECK_ALL), judged by openssl: with the downloaded file a
+  // good leaf verifies through the whole chain.
+  Signed s = SignThroughApi({"crlall.cluster.example.com"}, "server");
+  std::string root_file = WriteTemp("crlall-root.pem", chain[1].ToPem());
+  std::string issuing_file = WriteTemp("crlall-issuing.pem", chain[0].ToPem());
+  std::string crl_file = WriteTemp("crlall.pem", pem.body);
+  std::string leaf_file = WriteTemp("crlall-leaf.pem", s.certificate_pem);
+  auto [status, out] = Run("openssl verify -attime " +
+                           std::to_string(std::chrono::system_clock::to_time_t(
+                               pki::kTestReferenceTime + std::chrono::hours(1))) +
+                           " -crl_check_all -CAfile " + root_file + " -untrusted " +
+                           issuing_file + " -CRLfile " + crl_file + " " + leaf_file);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find(": OK"), std::string::npos) << out;
+}
+
 TEST_F(ApiTest, OcspAnswersGoodThenRevokedByPostAndGet) {
   Signed s = SignThroughApi({"ocsp1.cluster.example.com"}, "server");
   std::string request = OpensslOcspRequest(s, "ocsp1");

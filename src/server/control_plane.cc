@@ -22,6 +22,7 @@
 #include "authority/data_dir.h"
 #include "authority/ocsp_responder.h"
 #include "authority/revocation.h"
+#include "authority/root_crl.h"
 #include "authority/secrets.h"
 #include "core/encoding.h"
 #include "net/credentials.h"
@@ -242,6 +243,7 @@ struct ControlPlane::Impl {
   std::unique_ptr<authority::CrlPublisher> crl;
   std::unique_ptr<authority::OcspResponder> ocsp;
   std::unique_ptr<authority::Revocation> revocation;
+  std::unique_ptr<authority::RootCrlCache> root_crl;
   std::unique_ptr<Authenticator> authenticator;
   Metrics metrics;
   std::unique_ptr<Api> api;
@@ -335,6 +337,12 @@ struct ControlPlane::Impl {
       if (auto r = revocation->Refresh(); !r) {
         Log("refreshing the CRL or the OCSP responder failed (serving the current ones): " +
             r.error().message);
+      }
+      if (auto r = root_crl->Reload(); !r) {
+        Log("reloading the root CA's CRL failed (serving the current one): " +
+            r.error().message);
+      } else if (*r) {
+        Log("now serving root CA CRL number " + std::to_string(root_crl->Current()->number));
       }
       lock.lock();
     }
@@ -482,6 +490,13 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
                                                            .clock = &clock,
                                                            .crl = impl->crl.get(),
                                                            .ocsp = impl->ocsp.get()}));
+  CTLS_ASSIGN_OR_RETURN(impl->root_crl,
+                        authority::RootCrlCache::Create(impl->store.get(), ca.root));
+  if (!impl->root_crl->Current()) {
+    Log("this cluster has no root CA CRL (initialised by an older version): GET /v1/crl.pem "
+        "holds only the issuing CA's CRL; clients that check the whole chain (nginx ssl_crl) "
+        "need `clustertls crl sign-root`");
+  }
   CTLS_ASSIGN_OR_RETURN(impl->authority,
                         authority::Authority::Create(std::move(ca), authority_options));
   impl->authenticator = std::make_unique<Authenticator>(impl->store.get(), &clock);
@@ -505,7 +520,8 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
                                                     },
                                                 .revocation = raw->revocation.get(),
                                                 .crl = raw->crl.get(),
-                                                .ocsp = raw->ocsp.get()}));
+                                                .ocsp = raw->ocsp.get(),
+                                                .root_crl = raw->root_crl.get()}));
   impl->public_api.store(impl->api.get(), std::memory_order_release);
   net::HttpsServerOptions server_options;
   server_options.host = hp.host;

@@ -6,11 +6,10 @@
 # the client certificate) does the same.
 #
 # nginx sets X509_V_FLAG_CRL_CHECK_ALL with ssl_crl: it wants a CRL from every CA of the path,
-# the root's too (for the issuing CA's certificate). `serve` publishes the issuing CA's CRL; the
-# root is offline (its key is encrypted under the root passphrase and `serve` never has it), so
-# its CRL is made here as its operator would make it offline: `openssl ca -gencrl` with the root
-# key (from the store, decrypted with the passphrase given to init). The section "issuing CA's
-# CRL alone" records what nginx does without it.
+# the root's too (for the issuing CA's certificate). GET /v1/crl.pem holds both: the issuing CA's
+# CRL (kept current by serve) and the root CA's (signed by init, which holds the offline root
+# key; re-signed offline by `clustertls crl sign-root`). That one downloaded file is all nginx
+# is given here.
 #   bash test_serve_crl_nginx.sh <path-to-clustertls> <repo-root>
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -71,45 +70,19 @@ setup() {
     fail "GET /v1/crl.pem from the public listener failed"
   timeout 20 openssl crl -in "$TMP/crl.pem" -noout -text | grep -qi "Serial Number: $SERIAL\$" ||
     fail "the downloaded CRL does not list $SERIAL"
+  # Two CRLs: the issuing CA's first (openssl crl reads it), then the root CA's, each signed by
+  # its CA (chain0.pem is the issuing CA, chain1.pem the root).
+  [ "$(grep -c -- '-----BEGIN X509 CRL-----' "$TMP/crl.pem")" = 2 ] ||
+    fail "GET /v1/crl.pem should hold 2 CRLs (issuing CA, root CA): $(grep -c -- '-----BEGIN X509 CRL-----' "$TMP/crl.pem")"
+  awk '/-----BEGIN X509 CRL-----/{n++} n==2' "$TMP/crl.pem" >"$TMP/root.crl.pem"
+  timeout 20 openssl crl -in "$TMP/crl.pem" -CAfile "$TMP/chain0.pem" -noout 2>&1 | grep -q 'verify OK' ||
+    fail "the first CRL of /v1/crl.pem is not signed by the issuing CA"
+  timeout 20 openssl crl -in "$TMP/root.crl.pem" -CAfile "$TMP/chain1.pem" -noout 2>&1 | grep -q 'verify OK' ||
+    fail "the second CRL of /v1/crl.pem is not signed by the root CA"
   # A client certificate from a CA nginx does not trust.
   run ctls ca init --out "$TMP/other" --name "ITest Other CA"
   run ctls cert issue --ca-cert "$TMP/other/ca.crt" --ca-key "$TMP/other/ca.key" --name stranger \
     --profile client --out "$TMP/other"
-}
-
-# root_crl: $TMP/root.crl.pem, an empty CRL of the offline root (openssl ca -gencrl with the
-# root key read from the SQLite store and decrypted with the passphrase init was given).
-root_crl() {
-  timeout 20 sqlite3 "$D/clustertls.db" \
-    "SELECT writefile('$TMP/root.key.enc', encrypted_key) FROM cas WHERE id = 'root'" >/dev/null
-  [ -s "$TMP/root.key.enc" ] || fail "no root key in the store's cas table"
-  if grep -q -- '-----BEGIN' "$TMP/root.key.enc"; then
-    run timeout 20 openssl pkey -in "$TMP/root.key.enc" -passin file:"$TMP/root.pw" -out "$TMP/root.key"
-  else
-    run timeout 20 openssl pkey -inform DER -in "$TMP/root.key.enc" -passin file:"$TMP/root.pw" \
-      -out "$TMP/root.key"
-  fi
-  chmod 600 "$TMP/root.key"
-  local ca=$TMP/rootca
-  mkdir -p "$ca"
-  : >"$ca/index.txt"
-  echo 01 >"$ca/crlnumber"
-  cat >"$ca/openssl.cnf" <<EOF
-[ ca ]
-default_ca = root
-[ root ]
-database = $ca/index.txt
-crlnumber = $ca/crlnumber
-default_md = sha256
-default_crl_days = 30
-crl_extensions = crl_ext
-[ crl_ext ]
-authorityKeyIdentifier = keyid:always
-EOF
-  run timeout 20 openssl ca -batch -config "$ca/openssl.cnf" -gencrl -cert "$TMP/chain1.pem" \
-    -keyfile "$TMP/root.key" -out "$TMP/root.crl.pem"
-  timeout 20 openssl crl -in "$TMP/root.crl.pem" -CAfile "$TMP/chain1.pem" -noout 2>&1 | grep -q 'verify OK' ||
-    fail "the root CRL made with openssl ca does not verify"
 }
 
 # start_nginx NAME DIRECTIVES...: nginx -p $TMP/NAME with a TLS server on a free port requiring
@@ -230,25 +203,8 @@ expect_refused() {
   note "nginx refuses $1: $(tail -n +"$((before + 1))" "$NGX_LOG" | grep -Eo "$3" | head -n1)"
 }
 
-issuing_crl_alone() {
-  # Only the CRL served by clustertls. nginx (CRL_CHECK_ALL) also wants the root's CRL for the
-  # issuing CA's certificate: without it every client certificate is refused with
-  # "unable to get certificate CRL" (seen with nginx 1.22.1 / OpenSSL 3.0), the revoked one
-  # included. Asserted here: the revoked one is refused; the good one's outcome is recorded.
-  start_nginx nginx-issuing "ssl_crl $TMP/crl.pem;"
-  expect_refused bad.client 'The SSL certificate error' 'client SSL certificate verify error: \([0-9]+:[^)]*\)'
-  get_as good.client
-  if [ "$HTTP_STATUS" = 200 ]; then
-    note "nginx accepts good.client with the issuing CA's CRL alone"
-  else
-    note "nginx refuses good.client with the issuing CA's CRL alone (HTTP $HTTP_STATUS): $(grep -Eo 'verify error: \([0-9]+:[^)]*\)' "$NGX_LOG" | tail -n1); the root's CRL is needed"
-  fi
-}
-
-with_root_crl() {
-  root_crl
-  cat "$TMP/crl.pem" "$TMP/root.crl.pem" >"$TMP/crls.pem"
-  start_nginx nginx-crl "ssl_crl $TMP/crls.pem;"
+downloaded_crl() {
+  start_nginx nginx-crl "ssl_crl $TMP/crl.pem;"
   expect_accepted good.client
   expect_refused bad.client 'The SSL certificate error' 'certificate revoked'
   expect_refused none 'No required SSL certificate was sent' 'client sent no required SSL certificate'
@@ -271,8 +227,7 @@ ocsp_leaf() {
   stop_serve "$SERVE_PID"
 }
 
-section "serve issues a server and two client certificates, revokes one; CRL downloaded" setup
-section "nginx ssl_crl with the issuing CA's CRL alone: the revoked certificate refused" issuing_crl_alone
-section "nginx ssl_crl (issuing CA's CRL + offline root CRL): revoked refused, other accepted" with_root_crl
+section "serve issues a server and two client certificates, revokes one; /v1/crl.pem downloaded" setup
+section "nginx ssl_crl = the downloaded /v1/crl.pem alone: revoked refused, other accepted" downloaded_crl
 section "nginx ssl_ocsp leaf against serve's OCSP responder: revoked refused, other accepted" ocsp_leaf
 finish
