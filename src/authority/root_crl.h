@@ -56,7 +56,8 @@ struct RootCrlOptions {
 
 // Signs an empty CRL with the root key (thisUpdate = clock.Now(), cRLNumber from
 // kRootCrlCounter), stores it as kConfigRootCrl (replacing the previous one) and appends the
-// audit entry "crl.root.sign" (unless options.audit is false). `root_key` must be `root`'s key (kKeyMismatch).
+// audit entry "crl.root.sign" (unless options.audit is false). `root_key` must be `root`'s key
+// (kKeyMismatch).
 core::Result<RootCrl> SignRootCrl(store::Store& store, const pki::Certificate& root,
                                   const pki::PrivateKey& root_key, const RootCrlOptions& options,
                                   const core::Clock& clock);
