@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <exception>
 #include <future>
+#include <iterator>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -92,8 +93,10 @@ struct Shared {
   std::atomic<std::uint64_t> next_id{1};
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> handshakes_failed{0};
-  std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> bad_requests{0};
+  // Written on every request by every io thread: on its own cache line, away from `stopping`
+  // and the options that every request reads.
+  alignas(64) std::atomic<std::uint64_t> requests{0};
+  alignas(64) std::atomic<std::uint64_t> bad_requests{0};
   std::mutex mu;
   std::condition_variable drained;
   std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;  // guarded by mu
@@ -132,8 +135,8 @@ Response InternalError() {
 }
 
 // Beast's serializer for what AppendResponse leaves to it (rare responses).
-std::string BeastSerialize(const Response& response, std::string_view server_name,
-                           unsigned version, bool close) {
+std::string BeastSerialize(const Response& response, std::string_view server_name, unsigned version,
+                           bool close) {
   http::response<http::string_body> message;
   message.version(version);
   message.result(static_cast<unsigned>(response.status));
@@ -366,8 +369,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   // their composed operations.
   void Parse() {
     for (;;) {
-      const bool have =
-          phase_ == Phase::kBody ? parser_->is_done() : parser_->is_header_done();
+      const bool have = phase_ == Phase::kBody ? parser_->is_done() : parser_->is_header_done();
       if (have) {
         break;
       }
@@ -475,6 +477,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     Request request;
     request.method = std::string(message.method_string());
     request.target = std::string(message.target());
+    request.headers.reserve(
+        static_cast<std::size_t>(std::distance(message.begin(), message.end())));
     for (const auto& field : message) {
       request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
@@ -510,10 +514,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     close_after_write_ = close;
     phase_ = Phase::kWriting;
     Arm(options().write_timeout);
-    asio::async_write(stream_, asio::buffer(out_),
-                      [self = shared_from_this()](error_code ec, std::size_t) {
-                        self->OnWrite(ec);
-                      });
+    asio::async_write(
+        stream_, asio::buffer(out_),
+        [self = shared_from_this()](error_code ec, std::size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(error_code ec) {
@@ -647,8 +650,8 @@ bool AppendResponse(const Response& response, std::string_view server_name, unsi
   }
   const std::string_view reason =
       http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
-  std::size_t size = 64 + server_name.size() + reason.size() + response.content_type.size() +
-                     response.body.size();
+  std::size_t size =
+      64 + server_name.size() + reason.size() + response.content_type.size() + response.body.size();
   for (const auto& [name, value] : response.headers) {
     size += name.size() + value.size() + 4;
   }
@@ -710,8 +713,8 @@ struct HttpsServer::Impl {
 
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::vector<std::unique_ptr<Loop>> loops;
-  std::optional<Acceptor> acceptor;  // on a strand of loops[0]
-  std::size_t next_loop = 0;         // plain: where the next connection goes (on the acceptor)
+  std::optional<Acceptor> acceptor;      // on a strand of loops[0]
+  std::size_t next_loop = 0;             // plain: where the next connection goes (on the acceptor)
   std::optional<PlainStream> accepting;  // plain: the socket being accepted
   std::vector<std::thread> threads;
   std::uint16_t port = 0;

@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -860,7 +860,8 @@ std::string BeastBytes(const Response& response, std::string_view server_name, u
 
 TEST(AppendResponseTest, WritesWhatBeastWrites) {
   const std::vector<Response> responses = {
-      Response{.status = 200, .content_type = "application/ocsp-response", .body = "\x30\x03\x0a\x01"},
+      Response{
+          .status = 200, .content_type = "application/ocsp-response", .body = "\x30\x03\x0a\x01"},
       Response{.status = 200, .content_type = "", .body = ""},
       Response{.status = 204, .content_type = "", .body = ""},
       Response{.status = 404, .body = R"({"error":{}})"},
@@ -884,24 +885,29 @@ TEST(AppendResponseTest, WritesWhatBeastWrites) {
       }
     }
   }
-  EXPECT_EQ([] {
-    std::string out;
-    internal::AppendResponse(Response{.status = 200, .content_type = "text/plain", .body = "hi"},
-                             "clustertls", 11, false, out);
-    return out;
-  }(),
-            "HTTP/1.1 200 OK\r\nServer: clustertls\r\nContent-Type: text/plain\r\n"
-            "Content-Length: 2\r\n\r\nhi");
+  EXPECT_EQ(
+      [] {
+        std::string out;
+        internal::AppendResponse(
+            Response{.status = 200, .content_type = "text/plain", .body = "hi"}, "clustertls", 11,
+            false, out);
+        return out;
+      }(),
+      "HTTP/1.1 200 OK\r\nServer: clustertls\r\nContent-Type: text/plain\r\n"
+      "Content-Length: 2\r\n\r\nhi");
 }
 
 TEST(AppendResponseTest, LeavesUnusualResponsesToBeast) {
   std::string out = "x";
   EXPECT_FALSE(internal::AppendResponse(
-      Response{.status = 200, .body = "", .headers = {{"connection", "upgrade"}}}, "s", 11, false, out));
+      Response{.status = 200, .body = "", .headers = {{"connection", "upgrade"}}}, "s", 11, false,
+      out));
   EXPECT_FALSE(internal::AppendResponse(
-      Response{.status = 200, .body = "", .headers = {{"Content-Length", "3"}}}, "s", 11, false, out));
+      Response{.status = 200, .body = "", .headers = {{"Content-Length", "3"}}}, "s", 11, false,
+      out));
   EXPECT_FALSE(internal::AppendResponse(
-      Response{.status = 200, .body = "", .headers = {{"Transfer-Encoding", "chunked"}}}, "s", 11, false, out));
+      Response{.status = 200, .body = "", .headers = {{"Transfer-Encoding", "chunked"}}}, "s", 11,
+      false, out));
   EXPECT_FALSE(internal::AppendResponse(Response{.status = 42, .body = ""}, "s", 11, false, out));
   EXPECT_FALSE(internal::AppendResponse(Response{.status = 204, .body = "x"}, "s", 11, false, out));
   EXPECT_EQ(out, "x");
@@ -912,10 +918,10 @@ TEST_F(PlainHttpServerTest, PipelinedRequestsAreAnsweredInOrderWithExactHeaders)
   PlainClient client(server_->port());
   ASSERT_TRUE(client.connected());
   // Three requests in one write; the second has a body.
-  ASSERT_TRUE(client.Write(
-      "GET /one HTTP/1.1\r\nHost: x\r\n\r\n"
-      "POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
-      "GET /three HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Write("GET /one HTTP/1.1\r\nHost: x\r\n\r\n"
+                   "POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                   "GET /three HTTP/1.1\r\nHost: x\r\n\r\n"));
   const std::vector<std::string> expected = {
       "GET /one body= type=- id=1 from=127.0.0.1:port tls=/ peer=no",
       "POST /two body=hello type=- id=1 from=127.0.0.1:port tls=/ peer=no",
@@ -923,8 +929,10 @@ TEST_F(PlainHttpServerTest, PipelinedRequestsAreAnsweredInOrderWithExactHeaders)
   for (const std::string& body : expected) {
     TestReply reply = client.ReadReply();
     EXPECT_EQ(reply.status, 200);
-    EXPECT_EQ(reply.headers, "HTTP/1.1 200 OK\r\nServer: clustertls\r\nContent-Type: text/plain\r\n"
-                             "Content-Length: " + std::to_string(body.size()) + "\r\n");
+    EXPECT_EQ(reply.headers,
+              "HTTP/1.1 200 OK\r\nServer: clustertls\r\nContent-Type: text/plain\r\n"
+              "Content-Length: " +
+                  std::to_string(body.size()) + "\r\n");
     EXPECT_EQ(reply.body, body);
   }
   EXPECT_EQ(server_->stats().requests, 3u);
