@@ -310,8 +310,8 @@ void Run(const std::string& dir, int iterations) {
                                           [&](const auto& k) { return k.first == r.reason; });
                 if (known == reasons.end()) {
                   auto parsed = ctls::pki::ParseRevocationReason(r.reason);
-                  reasons.emplace_back(r.reason, parsed ? *parsed
-                                                        : ctls::pki::RevocationReason::kUnspecified);
+                  reasons.emplace_back(
+                      r.reason, parsed ? *parsed : ctls::pki::RevocationReason::kUnspecified);
                   known = reasons.end() - 1;
                 }
                 return encoder.Add(r.serial_hex, r.revoked_at, known->second);

@@ -12,9 +12,10 @@
 #     default_crl_days 7, crl_extensions authorityKeyIdentifier; CRLNumber from the crlnumber
 #     file): reads index.txt, builds, sorts, signs, writes PEM; wall time of the process;
 #   - clustertls (`crl_bench run`, one process per run, ITER iterations inside, median): the
-#     store's ListRevoked, the pure pki::BuildCrl (DER, signed), the PEM encoding, and end to end
+#     store's ListRevoked, the pure pki::BuildCrl (DER, signed), the PEM encoding, the streamed
+#     listing (ForEachRevoked into a pki::CrlEntryEncoder) and end to end
 #     authority::CrlPublisher::Regenerate() as `serve` calls it (CRL number from the store's
-#     counter, ListRevoked, BuildCrl, PEM);
+#     counter, ForEachRevoked streamed into the encoder, BuildEncodedCrl, PEM);
 #   - RUNS runs per size, alternating (openssl first on odd runs); medians. For the largest
 #     sizes openssl runs once, and only if 10x its 100,000-entry median is under
 #     CRL_OPENSSL_MAX_S (60 s) (otherwise it is reported as not measured);

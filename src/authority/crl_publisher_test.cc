@@ -223,8 +223,8 @@ TEST_F(CrlPublisherTest, StreamedEntriesCarryEveryReasonAsItsCode) {
   for (std::size_t i = 0; i < 3 * reasons.size(); ++i) {
     char serial[40];
     // Serials with and without the top bit (a sign octet), short and 17 octets long.
-    std::snprintf(serial, sizeof serial, i % 3 == 0 ? "%02zX" : i % 3 == 1 ? "80%030zX" : "7F%030zX",
-                  i + 1);
+    const char* format = i % 3 == 0 ? "%02zX" : i % 3 == 1 ? "80%030zX" : "7F%030zX";
+    std::snprintf(serial, sizeof serial, format, i + 1);
     const auto& [name, code] = reasons[i % reasons.size()];
     store::IssuedCert c{.serial_hex = serial,
                         .issuer_id = ca_->issuer_id,
