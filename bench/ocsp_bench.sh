@@ -25,7 +25,10 @@
 #
 # Usage: bench/ocsp_bench.sh BUILD_DIR [RUNS=3]
 # Environment: OCSP_DURATION (s, default 10), OCSP_CONCURRENCY ("1 64"), OCSP_SIDES ("openssl
-# clustertls"), OCSP_BENCH_DIR (default /var/tmp), OCSP_KEEP=1 keeps the work directory.
+# clustertls"), OCSP_BENCH_DIR (default /var/tmp), OCSP_KEEP=1 keeps the work directory,
+# OCSP_PERF=1 profiles serve (`perf record -g`) during its first run at each concurrency and
+# prints the split by DSO and the top symbols (the full report stays in the work directory; perf
+# slows that run, so its CPU per request is higher than the others').
 set -euo pipefail
 
 build=${1:?usage: ocsp_bench.sh BUILD_DIR [RUNS]}
@@ -262,10 +265,25 @@ run_side() {  # $1 = side, $2 = connections, $3 = run
     pid=$ctls_pid
   fi
   req="$work/req-$side.der"
+  local perf_pid=
+  if [[ "${OCSP_PERF:-}" == 1 && $side == clustertls && $r == 1 ]] && ((duration > 3)); then
+    # The middle of the run: from 1 s in, for duration - 2 s.
+    (sleep 1 && exec perf record -q -g -p "$pid" -o "$work/perf-c$c.data" -- \
+      sleep $((duration - 2))) >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   c0=$(cpu_ticks "$pid")
   out=$(OCSP_REQ="$req" wrk -t "$threads" -c "$c" -d "${duration}s" --latency -s "$work/post.lua" \
     "$url" 2>&1) || die "wrk failed: $out"
   c1=$(cpu_ticks "$pid")
+  if [[ -n "$perf_pid" ]]; then
+    wait "$perf_pid" || true
+    perf report -i "$work/perf-c$c.data" --no-children --sort dso,symbol -g none --stdio \
+      2>/dev/null | grep '%' >"$work/perf-c$c.txt" || true
+    echo "  perf of serve at c=$c (run 1), by DSO:" $(perf report -i "$work/perf-c$c.data" \
+      --no-children --sort dso -g none --stdio 2>/dev/null | awk '/%/ { printf "%s %s; ", $2, $1 }')
+    head -15 "$work/perf-c$c.txt" | cut -c1-150 | sed 's/^/    /'
+  fi
   [[ $side == openssl ]] && stop_openssl
   echo "$out" >"$work/wrk-$side-c$c-r$r.txt"
   rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
@@ -319,7 +337,7 @@ for c in $concurrencies; do
       '[.[] | select(.side == $s and .c == $c) | .non2xx] | add' "$work/results.jsonl")
     sockerr=$(jq -s --arg s "$side" --argjson c "$c" \
       '[.[] | select(.side == $s and .c == $c) | .socket_errors] | add' "$work/results.jsonl")
-    printf '%-6s %-11s %10.0f %9.3f %9.3f %10s %8s %11.0f us\n' "$c" "$side" "${rps[$side]}" \
+    printf '%-6s %-11s %10.0f %9.3f %9.3f %10s %8s %11.1f us\n' "$c" "$side" "${rps[$side]}" \
       "$m_p50" "${p99s[$side]}" "$bad" "$sockerr" "$m_cpu"
   done
   if have openssl && have clustertls; then
