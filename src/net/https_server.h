@@ -3,9 +3,8 @@
 // An HTTPS/1.1 server on Boost.Asio/Beast: a session owns its stream; Beast's parser reads the
 // requests, responses are written as one contiguous buffer; the request handler is a pure
 // function that never touches the socket; a deadline is set before every read and write (one
-// lazily re-armed timer per connection). TLS connections share one io_context through a strand
-// each; plain-HTTP connections are pinned to one single-threaded io_context per io thread (no
-// strand).
+// lazily re-armed timer per connection); each connection runs on its own strand of one
+// io_context that every io thread runs.
 // Beast stays inside https_server.cc: this header is cheap to include.
 
 #include <chrono>
@@ -57,8 +56,8 @@ struct ConnectionInfo {
   std::optional<pki::Certificate> peer_certificate{};
 };
 
-// Answers one request. Called on the connection's strand (plain HTTP: its io thread; several
-// connections in parallel); must be thread-safe and must not throw (an exception becomes a 500).
+// Answers one request. Called on the connection's strand (several connections in parallel);
+// must be thread-safe and must not throw (an exception becomes a 500).
 using Handler = std::function<Response(const Request&, const ConnectionInfo&)>;
 
 // Sends a handler's response; may be called from any thread, exactly once. The connection reads
@@ -67,10 +66,9 @@ using Handler = std::function<Response(const Request&, const ConnectionInfo&)>;
 // server was destroyed. Dropping every copy without a call answers 500.
 using Respond = std::function<void(Response)>;
 
-// Answers one request asynchronously: called on the connection's strand (plain HTTP: its io
-// thread), it must return quickly and call `respond` later, from any thread (e.g. after a group
-// commit); a slow handler delays the other connections of its io thread. An exception thrown
-// before `respond` is called becomes a 500.
+// Answers one request asynchronously: called on the connection's strand, it must return
+// quickly and call `respond` later, from any thread (e.g. after a group commit). An exception
+// thrown before `respond` is called becomes a 500.
 using AsyncHandler = std::function<void(Request, const ConnectionInfo&, Respond)>;
 
 struct HttpsServerOptions {
