@@ -51,6 +51,11 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr std::size_t kReadChunk = 4096;
 // Closing: how long to wait for the peer's close_notify (TLS) or end of stream (plain TCP).
 constexpr auto kShutdownTimeout = std::chrono::milliseconds(500);
+// After an error the server answered before reading the whole request (413, 431, 400, 408):
+// how long it goes on reading and discarding what the client still sends, so that closing does
+// not reset the connection before the client has read the answer (RFC 9112 section 9.6). One
+// deadline for the whole drain: a trickling client cannot extend it.
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr auto kForceCloseWait = std::chrono::seconds(1);
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -470,6 +475,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
                               std::string(message) + "\"}}",
                       .close = true};
     buffer_.clear();
+    linger_ = true;
     Send(response, 11, true);
   }
 
@@ -541,12 +547,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   // before the client has read the response (RFC 9112 section 9.6).
   void DoShutdown() {
     phase_ = Phase::kShutdown;
-    Arm(kShutdownTimeout);
+    Arm(linger_ ? kLingerTimeout : kShutdownTimeout);
     if constexpr (kTls) {
-      stream_.async_shutdown([self = shared_from_this()](error_code) {
-        self->Disarm();
-        self->Close();
-      });
+      if (linger_) {
+        return DoDrainTls();
+      }
+      SendCloseNotify();
     } else {
       error_code ec;
       Socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -555,6 +561,33 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       }
       DoDrain();
     }
+  }
+
+  void SendCloseNotify() requires(kTls) {
+    Arm(kShutdownTimeout);
+    stream_.async_shutdown([self = shared_from_this()](error_code) {
+      self->Disarm();
+      self->Close();
+    });
+  }
+
+  // TLS after an error answer: the client may still be sending the request's body (curl sends
+  // all of it before reading): read and discard application data until it stops (its
+  // close_notify or end of stream) or the linger deadline passes, then send close_notify.
+  // Closing with unread input would make the kernel reset the connection, and the client could
+  // lose the answer it has not read yet.
+  void DoDrainTls() requires(kTls) {
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = shared_from_this()](error_code ec, std::size_t) {
+                              if (self->phase_ != Phase::kShutdown || self->timed_out_) {
+                                return self->Close();  // closed, or the linger deadline passed
+                              }
+                              if (ec) {
+                                return self->SendCloseNotify();  // the client stopped
+                              }
+                              self->DoDrainTls();
+                            });
   }
 
   void DoDrain() requires(!kTls) {
@@ -600,6 +633,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   bool timed_out_ = false;
   bool first_request_ = true;
   bool close_after_write_ = false;
+  bool linger_ = false;  // the server answered an error with input possibly left unread
   // While a request is with the handler (kHandling): what Send needs and the self-reference.
   std::uint64_t handling_generation_ = 0;
   unsigned handling_version_ = 11;
