@@ -99,19 +99,6 @@ class PostgresConnection final : public Connection {
     return name;
   }
 
-  Result<Rows> Query(std::string_view sql, const std::vector<Value>& params) override {
-    Rows rows;
-    CTLS_RETURN_IF_ERROR(QueryEach(sql, params, [&](std::span<const CellView> cells) {
-      Row& row = rows.emplace_back();
-      row.reserve(cells.size());
-      for (const CellView& c : cells) {
-        row.emplace_back(c ? Cell(std::string(*c)) : std::nullopt);
-      }
-      return Result<void>();
-    }));
-    return rows;
-  }
-
   // libpq holds the whole result (PGresult); the rows are visited in it without copies.
   Result<void> QueryEach(
       std::string_view sql, const std::vector<Value>& params,

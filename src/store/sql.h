@@ -38,10 +38,21 @@ using CellView = std::optional<std::string_view>;
 class Connection {
  public:
   virtual ~Connection() = default;
-  // Runs one parameterised statement and returns its rows. A unique violation fails with
-  // kAlreadyExists; a retryable conflict (serialization failure, deadlock, busy) with kUnsupported
-  // and detail "retry"; anything else with kIo.
-  virtual core::Result<Rows> Query(std::string_view sql, const std::vector<Value>& params) = 0;
+  // Runs one parameterised statement and returns its rows (QueryEach's, copied). A unique
+  // violation fails with kAlreadyExists; a retryable conflict (serialization failure, deadlock,
+  // busy) with kUnsupported and detail "retry"; anything else with kIo.
+  core::Result<Rows> Query(std::string_view sql, const std::vector<Value>& params) {
+    Rows rows;
+    CTLS_RETURN_IF_ERROR(QueryEach(sql, params, [&](std::span<const CellView> cells) {
+      Row& row = rows.emplace_back();
+      row.reserve(cells.size());
+      for (const CellView& c : cells) {
+        row.emplace_back(c ? Cell(std::string(*c)) : std::nullopt);
+      }
+      return core::Result<void>();
+    }));
+    return rows;
+  }
   // Runs one parameterised statement and calls `row` with each row's cells as the database
   // returns them (views valid during the call only; blobs decoded): nothing is materialised.
   // Stops at and returns `row`'s first error. Errors as Query's.

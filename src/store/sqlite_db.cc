@@ -86,19 +86,6 @@ class SqliteConnection final : public Connection {
     return stmt;
   }
 
-  Result<Rows> Query(std::string_view sql, const std::vector<Value>& params) override {
-    Rows rows;
-    CTLS_RETURN_IF_ERROR(QueryEach(sql, params, [&](std::span<const CellView> cells) {
-      Row& row = rows.emplace_back();
-      row.reserve(cells.size());
-      for (const CellView& c : cells) {
-        row.emplace_back(c ? Cell(std::string(*c)) : std::nullopt);
-      }
-      return Result<void>();
-    }));
-    return rows;
-  }
-
   Result<void> QueryEach(
       std::string_view sql, const std::vector<Value>& params,
       const std::function<Result<void>(std::span<const CellView>)>& visit) override {
