@@ -142,27 +142,6 @@ Response InternalError() {
                   .close = true};
 }
 
-// Beast's serializer for what AppendResponse leaves to it (rare responses).
-std::string BeastSerialize(const Response& response, std::string_view server_name, unsigned version,
-                           bool close) {
-  http::response<http::string_body> message;
-  message.version(version);
-  message.result(static_cast<unsigned>(response.status));
-  message.set(http::field::server, server_name);
-  if (!response.body.empty() || !response.content_type.empty()) {
-    message.set(http::field::content_type, response.content_type);
-  }
-  for (const auto& [name, value] : response.headers) {
-    message.insert(name, value);
-  }
-  message.body() = response.body;
-  message.keep_alive(!close);
-  message.prepare_payload();
-  std::ostringstream out;
-  out << message;
-  return std::move(out).str();
-}
-
 void AppendField(std::string& out, std::string_view name, std::string_view value) {
   out.append(name);
   out.append(": ");
@@ -517,7 +496,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     close = close || shared_->stopping;
     out_.clear();
     if (!internal::AppendResponse(response, options().server_name, version, close, out_)) {
-      out_ = BeastSerialize(response, options().server_name, version, close);
+      out_ = internal::BeastSerialize(response, options().server_name, version, close);
     }
     close_after_write_ = close;
     phase_ = Phase::kWriting;
@@ -668,6 +647,26 @@ ResponseSlot::~ResponseSlot() {
 }  // namespace
 
 namespace internal {
+
+std::string BeastSerialize(const Response& response, std::string_view server_name, unsigned version,
+                           bool close) {
+  http::response<http::string_body> message;
+  message.version(version);
+  message.result(static_cast<unsigned>(response.status));
+  message.set(http::field::server, server_name);
+  if (!response.body.empty() || !response.content_type.empty()) {
+    message.set(http::field::content_type, response.content_type);
+  }
+  for (const auto& [name, value] : response.headers) {
+    message.insert(name, value);
+  }
+  message.body() = response.body;
+  message.keep_alive(!close);
+  message.prepare_payload();
+  std::ostringstream out;
+  out << message;
+  return std::move(out).str();
+}
 
 bool AppendResponse(const Response& response, std::string_view server_name, unsigned version,
                     bool close, std::string& out) {

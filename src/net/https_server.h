@@ -112,6 +112,11 @@ namespace internal {
 bool AppendResponse(const Response& response, std::string_view server_name, unsigned version,
                     bool close, std::string& out);
 
+// The same response through Beast's serializer: what the server writes for the responses
+// AppendResponse leaves to it, and the reference its tests compare AppendResponse with.
+std::string BeastSerialize(const Response& response, std::string_view server_name,
+                           unsigned version, bool close);
+
 }  // namespace internal
 
 // A running HTTPS server. Start() binds and listens before returning.

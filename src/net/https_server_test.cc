@@ -855,27 +855,6 @@ TEST_F(PlainHttpServerTest, StopDrainsAnInFlightAsyncRequestAndClosesIdleSession
 
 // The server's own response writer against Beast's serializer (what the server used before):
 // the same bytes for every shape of response the handlers give.
-std::string BeastBytes(const Response& response, std::string_view server_name, unsigned version,
-                       bool close) {
-  namespace http = boost::beast::http;
-  http::response<http::string_body> message;
-  message.version(version);
-  message.result(static_cast<unsigned>(response.status));
-  message.set(http::field::server, server_name);
-  if (!response.body.empty() || !response.content_type.empty()) {
-    message.set(http::field::content_type, response.content_type);
-  }
-  for (const auto& [name, value] : response.headers) {
-    message.insert(name, value);
-  }
-  message.body() = response.body;
-  message.keep_alive(!close);
-  message.prepare_payload();
-  std::ostringstream out;
-  out << message;
-  return std::move(out).str();
-}
-
 TEST(AppendResponseTest, WritesWhatBeastWrites) {
   const std::vector<Response> responses = {
       Response{
@@ -898,7 +877,7 @@ TEST(AppendResponseTest, WritesWhatBeastWrites) {
       for (bool close : {false, true}) {
         std::string out = "kept:";
         ASSERT_TRUE(internal::AppendResponse(response, "clustertls", version, close, out));
-        EXPECT_EQ(out, "kept:" + BeastBytes(response, "clustertls", version, close))
+        EXPECT_EQ(out, "kept:" + internal::BeastSerialize(response, "clustertls", version, close))
             << response.status << " HTTP/" << version << " close=" << close;
       }
     }
