@@ -885,3 +885,37 @@ group_running() {
   return 1
 }
 trap 'kill_groups; _cleanup' EXIT
+
+# ---------------------------------------------------------------------------------------------
+# serve: issuing and the public listener.
+
+# make_csr NAME [SAN]: $TMP/NAME.key and $TMP/NAME.csr by openssl req (EC P-256).
+make_csr() {
+  timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$TMP/$1.key" -out "$TMP/$1.csr" -subj "/CN=$1" \
+    -addext "subjectAltName=${2:-DNS:$1}" >/dev/null 2>&1 || fail "openssl req failed for $1"
+}
+
+# api_sign NAME PROFILE [SAN]: make_csr NAME [SAN], then POST /v1/ca/sign as admin (ADMIN) for
+# 30 days; $TMP/NAME.crt is the leaf, SERIAL its serial (upper-case hex), the response in $BODY.
+api_sign() {
+  make_csr "$1" "${3:-}"
+  jq -n --rawfile c "$TMP/$1.csr" --arg p "$2" '{csr:$c,profile:$p,days:30}' >"$TMP/sign.json"
+  api POST /v1/ca/sign "${ADMIN[@]}" -H 'Content-Type: application/json' --data-binary @"$TMP/sign.json"
+  expect_status 201 "POST /v1/ca/sign $1 ($2)"
+  jbody .certificate >"$TMP/$1.crt"
+  SERIAL=$(jbody .serial | tr 'a-f' 'A-F')
+}
+
+# wait_public: the public listener on 127.0.0.1:$PUB answers GET /health with 200 (at most 20 s;
+# fails at once if serve ($SERVE_PID) exited).
+wait_public() {
+  local deadline=$((SECONDS + 20)) code=""
+  while [ $SECONDS -le $deadline ]; do
+    code=$(timeout 5 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PUB/health" 2>/dev/null)
+    [ "$code" = 200 ] && return 0
+    kill -0 "$SERVE_PID" 2>/dev/null || fail "serve exited; the public listener never answered"
+    sleep 0.1
+  done
+  fail "the public listener 127.0.0.1:$PUB did not answer GET /health with 200 within 20 s (last: $code)"
+}

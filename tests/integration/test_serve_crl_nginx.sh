@@ -25,30 +25,11 @@ serve_init "$D" "$FQDN" --ca-passphrase-file "$TMP/root.pw"
 PUB=$(free_port)
 SERVE_LOG=$TMP/serve.log
 
-# wait_public: the public listener answers GET /health with 200 (at most 20 s).
-wait_public() {
-  local deadline=$((SECONDS + 20)) code=""
-  while [ $SECONDS -le $deadline ]; do
-    code=$(timeout 5 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PUB/health" 2>/dev/null)
-    [ "$code" = 200 ] && return 0
-    kill -0 "$SERVE_PID" 2>/dev/null || fail "serve exited; the public listener never answered"
-    sleep 0.1
-  done
-  fail "the public listener 127.0.0.1:$PUB did not answer GET /health with 200 within 20 s (last: $code)"
-}
-
 # sign NAME PROFILE SAN: $TMP/NAME.key, $TMP/NAME.crt (leaf) and $TMP/NAME.fullchain (leaf +
 # issuing CA) through POST /v1/ca/sign; SERIAL its serial.
 sign() {
-  timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$TMP/$1.key" -out "$TMP/$1.csr" -subj "/CN=$1" -addext "subjectAltName=$3" \
-    >/dev/null 2>&1 || fail "openssl req failed for $1"
-  jq -n --rawfile c "$TMP/$1.csr" --arg p "$2" '{csr:$c,profile:$p,days:30}' >"$TMP/sign.json"
-  api POST /v1/ca/sign "${ADMIN[@]}" -H 'Content-Type: application/json' --data-binary @"$TMP/sign.json"
-  expect_status 201 "POST /v1/ca/sign $1"
-  jbody .certificate >"$TMP/$1.crt"
+  api_sign "$@"
   { jbody .certificate; jbody .chain | awk '/-----BEGIN CERTIFICATE-----/{n++} n==1'; } >"$TMP/$1.fullchain"
-  SERIAL=$(jbody .serial)
 }
 
 # Everything nginx needs is made once, by a running serve: a server certificate for localhost,

@@ -53,16 +53,7 @@ on() {
 
 # sign NAME: a client certificate (CSR by openssl req) signed through the current instance;
 # $TMP/NAME.crt, SERIAL.
-sign() {
-  timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$TMP/$1.key" -out "$TMP/$1.csr" -subj "/CN=$1" -addext "subjectAltName=DNS:$1" \
-    >/dev/null 2>&1 || fail "openssl req failed for $1"
-  jq -n --rawfile c "$TMP/$1.csr" '{csr:$c,profile:"client",days:30}' >"$TMP/sign.json"
-  api POST /v1/ca/sign "${ADMIN[@]}" -H 'Content-Type: application/json' --data-binary @"$TMP/sign.json"
-  expect_status 201 "POST /v1/ca/sign $1"
-  jbody .certificate >"$TMP/$1.crt"
-  SERIAL=$(jbody .serial | tr 'a-f' 'A-F')
-}
+sign() { api_sign "$1" client; }
 
 # revoke_on A|B SERIAL: POST /v1/certificates/SERIAL/revoke on that instance (200, newly revoked).
 revoke_on() {

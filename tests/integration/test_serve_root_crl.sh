@@ -36,17 +36,8 @@ crl_number() {
   timeout 20 openssl crl -in "$1" -inform "${2:-PEM}" -noout -crlnumber | sed 's/^crlNumber=//; s/^0x//'
 }
 
-# sign NAME: $TMP/NAME.key/.crt through POST /v1/ca/sign; SERIAL its serial.
-sign() {
-  timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$TMP/$1.key" -out "$TMP/$1.csr" -subj "/CN=$1" -addext "subjectAltName=DNS:$1" \
-    >/dev/null 2>&1 || fail "openssl req failed for $1"
-  jq -n --rawfile c "$TMP/$1.csr" '{csr:$c,profile:"client",days:30}' >"$TMP/sign.json"
-  api POST /v1/ca/sign "${ADMIN[@]}" -H 'Content-Type: application/json' --data-binary @"$TMP/sign.json"
-  expect_status 201 "POST /v1/ca/sign $1"
-  jbody .certificate >"$TMP/$1.crt"
-  SERIAL=$(jbody .serial)
-}
+# sign NAME: a client certificate through POST /v1/ca/sign: $TMP/NAME.key/.crt, SERIAL.
+sign() { api_sign "$1" client; }
 
 published() {
   start_serve "$D" "$SERVE_LOG"

@@ -22,13 +22,6 @@ serve_up() {
   ISSUING=$TMP/chain0.pem
 }
 
-# make_csr NAME [SAN]: $TMP/NAME.key and $TMP/NAME.csr by openssl req (EC P-256).
-make_csr() {
-  timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$TMP/$1.key" -out "$TMP/$1.csr" -subj "/CN=$1" \
-    -addext "subjectAltName=${2:-DNS:$1}" >/dev/null 2>&1 || fail "openssl req failed for $1"
-}
-
 # sign NAME PROFILE [DAYS]: POST /v1/ca/sign; writes $TMP/NAME.crt (leaf) and NAME.chain.
 sign() {
   jq -n --rawfile c "$TMP/$1.csr" --arg p "$2" --argjson d "${3:-30}" '{csr:$c,profile:$p,days:$d}' \
