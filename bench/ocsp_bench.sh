@@ -22,10 +22,22 @@
 #     non-2xx responses and socket errors counted; server CPU per request from /proc/PID/stat;
 #   - checks, not timed: one response of each side verifies with `openssl ocsp -respin` (status
 #     good, signature verified against the side's CA).
+# A third side, nginx, is a CEILING reference, not an anchor: nginx (Debian's 1.22) answering
+# `POST /ocsp` with `return 200 "..."` (`default_type application/ocsp-response`), a fixed ASCII
+# body exactly as long as clustertls's OCSP response (500 bytes if clustertls is not run): no
+# parsing of the request, no lookup, no signature, no cache: what the best fixed-response HTTP
+# server reaches on this machine under the same wrk sharing the same cores. `worker_processes 2`
+# (one per core, like serve), `access_log off`, `keepalive_requests 1000000`, `keepalive_timeout
+# 75s`, in the foreground (`daemon off;`) with its prefix, temp paths, pid and error log in the
+# work directory; its server CPU per request is the sum of its workers' (the master's children).
+# Same request bytes as clustertls's, same wrk invocation, same alternating runs, same medians;
+# checked once before timing (curl: 200, the expected length and type). The summary adds
+# ocsp_ceiling_cN = nginx req/s / openssl req/s (what a fixed-response nginx reaches, in
+# multiples of openssl ocsp) and ocsp_vs_nginx_cN = clustertls req/s / nginx req/s.
 #
 # Usage: bench/ocsp_bench.sh BUILD_DIR [RUNS=3]
 # Environment: OCSP_DURATION (s, default 10), OCSP_CONCURRENCY ("1 64"), OCSP_SIDES ("openssl
-# clustertls"), OCSP_BENCH_DIR (default /var/tmp), OCSP_KEEP=1 keeps the work directory,
+# clustertls nginx"), OCSP_BENCH_DIR (default /var/tmp), OCSP_KEEP=1 keeps the work directory,
 # OCSP_PERF=1 profiles serve (`perf record -g`) during its first run at each concurrency and
 # prints the split by DSO and the top symbols (the full report stays in the work directory; perf
 # slows that run, so its CPU per request is higher than the others').
@@ -35,7 +47,7 @@ build=${1:?usage: ocsp_bench.sh BUILD_DIR [RUNS]}
 runs=${2:-3}
 duration=${OCSP_DURATION:-10}
 concurrencies=${OCSP_CONCURRENCY:-1 64}
-sides=${OCSP_SIDES:-openssl clustertls}
+sides=${OCSP_SIDES:-openssl clustertls nginx}
 bin="$build/clustertls"
 fqdn=bench.example.com
 
@@ -44,6 +56,12 @@ die() { echo "ocsp_bench: $*" >&2; exit 1; }
 command -v wrk >/dev/null || die "wrk not found (Debian: wrk)"
 command -v jq >/dev/null || die "jq not found"
 have() { [[ " $sides " == *" $1 "* ]]; }
+nginx_bin=
+if have nginx; then
+  nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+  [[ -x "$nginx_bin" ]] ||
+    die "nginx not found (Debian: nginx; scripts/setup installs it), or drop it from OCSP_SIDES"
+fi
 
 base=${OCSP_BENCH_DIR:-/var/tmp}
 work=$(mktemp -d "$base/ctls-ocsp-bench.XXXXXX")
@@ -67,7 +85,14 @@ trap cleanup EXIT
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
   if (NR % 2) { printf "%.3f", v[(NR + 1) / 2] } else { printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 } }'; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# utime + stime (ticks) of every pid given, summed.
+cpu_ticks() {
+  local p t=0
+  for p in "$@"; do
+    t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  echo "$t"
+}
 loadavg() { awk '{ print $1, $2, $3 }' /proc/loadavg; }
 # Waits (at most $2 s) until file $1 has a line matching $3; prints the line.
 wait_for_line() {
@@ -217,6 +242,72 @@ start_clustertls() {
     "$work/resp-clustertls.der" || die "POST /ocsp on the public listener failed"
 }
 
+# --- nginx (the ceiling reference) ---------------------------------------------------------
+start_nginx() {
+  local d="$work/nginx" len=500 body i
+  [[ -f "$work/resp-clustertls.der" ]] && len=$(stat -c %s "$work/resp-clustertls.der")
+  body=$(awk -v n="$len" 'BEGIN { a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    s = ""; while (length(s) < n) { s = s a }; print substr(s, 1, n) }')
+  nginx_len=$len
+  mkdir -p "$d/logs" "$d/tmp"
+  nginx_port=$(free_port)
+  cat >"$d/nginx.conf" <<NGINXCONF
+daemon off;
+worker_processes 2;
+pid $d/nginx.pid;
+error_log $d/logs/error.log warn;
+events {
+  worker_connections 1024;
+}
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+  client_body_temp_path $d/tmp/client_body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fastcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location = /ocsp {
+      default_type application/ocsp-response;
+      return 200 "$body";
+    }
+  }
+}
+NGINXCONF
+  "$nginx_bin" -p "$d/" -e "$d/logs/error.log" -c "$d/nginx.conf" >"$d/stdout.log" 2>&1 &
+  nginx_pid=$!
+  pids+=("$nginx_pid")
+  for ((i = 0; i < 100; i++)); do
+    if post_ocsp "http://127.0.0.1:$nginx_port/ocsp" "$nginx_req" "$work/resp-nginx.bin"; then
+      break
+    fi
+    kill -0 "$nginx_pid" 2>/dev/null ||
+      die "nginx exited: $(cat "$d/logs/error.log" "$d/stdout.log" 2>/dev/null | tail -3)"
+    sleep 0.1
+  done
+  ((i < 100)) || die "nginx did not answer POST /ocsp within 10 s"
+  # The workers: the master's children (all forked before the first answer).
+  mapfile -t nginx_workers < <(pgrep -P "$nginx_pid")
+  ((${#nginx_workers[@]} == 2)) ||
+    die "nginx has ${#nginx_workers[@]} worker processes, expected 2"
+}
+check_nginx() {
+  local got
+  got=$(curl -s --max-time 10 --data-binary "@$nginx_req" \
+    -H 'Content-Type: application/ocsp-request' -o "$work/resp-nginx.bin" \
+    -w '%{http_code} %{size_download} %{content_type}' "http://127.0.0.1:$nginx_port/ocsp") || true
+  if [[ "$got" == "200 $nginx_len application/ocsp-response" ]]; then
+    echo "check: nginx answers POST /ocsp with 200, $nginx_len bytes, application/ocsp-response" \
+      "(curl; a fixed ASCII body: the ceiling reference, not an OCSP response)"
+  else
+    echo "check: nginx's answer is NOT 200 with $nginx_len bytes of application/ocsp-response: $got"
+    check_errors=$((check_errors + 1))
+  fi
+}
+
 # --- checks (not timed) --------------------------------------------------------------------
 check_response() {  # $1 = side, $2 = issuer, $3 = leaf, $4 = CA file
   local out
@@ -242,10 +333,23 @@ if have clustertls; then
   cat "$work/issuing.pem" "$work/root.pem" >"$work/cafile.pem"
   check_response clustertls "$work/issuing.pem" "$work/leaf.pem" "$work/cafile.pem"
 fi
+if have nginx; then
+  # The same kind of POST: clustertls's request, else openssl's (made here if needed).
+  if [[ -f "$work/req-clustertls.der" ]]; then
+    cp "$work/req-clustertls.der" "$work/req-nginx.der"
+  else
+    [[ -f "$work/req-openssl.der" ]] || setup_openssl
+    cp "$work/req-openssl.der" "$work/req-nginx.der"
+  fi
+  nginx_req="$work/req-nginx.der"
+  start_nginx
+  check_nginx
+fi
 echo "request sizes: openssl $(stat -c %s "$work/req-openssl.der" 2>/dev/null || echo -) B," \
   "clustertls $(stat -c %s "$work/req-clustertls.der" 2>/dev/null || echo -) B; response sizes:" \
   "openssl $(stat -c %s "$work/resp-openssl.der" 2>/dev/null || echo -) B," \
-  "clustertls $(stat -c %s "$work/resp-clustertls.der" 2>/dev/null || echo -) B"
+  "clustertls $(stat -c %s "$work/resp-clustertls.der" 2>/dev/null || echo -) B, nginx" \
+  "${nginx_len:--} B"
 
 # --- load ----------------------------------------------------------------------------------
 to_ms() {  # wrk's "151.00us" / "6.55ms" / "1.20s" -> ms
@@ -255,14 +359,21 @@ to_ms() {  # wrk's "151.00us" / "6.55ms" / "1.20s" -> ms
 # Runs wrk once; appends a JSON line to results.jsonl and prints a summary line.
 run_side() {  # $1 = side, $2 = connections, $3 = run
   local side=$1 c=$2 r=$3 url req pid threads=2 out rps p50 p99 total non2xx sock c0 c1 cpu
+  local -a cpu_pids
   ((c == 1)) && threads=1
   if [[ $side == openssl ]]; then
     start_openssl
     url="http://127.0.0.1:$ossl_port/"
     pid=$ossl_pid
+    cpu_pids=("$pid")
+  elif [[ $side == nginx ]]; then
+    url="http://127.0.0.1:$nginx_port/ocsp"
+    pid=$nginx_pid
+    cpu_pids=("${nginx_workers[@]}")
   else
     url="http://127.0.0.1:$pub_port/ocsp"
     pid=$ctls_pid
+    cpu_pids=("$pid")
   fi
   req="$work/req-$side.der"
   local perf_pid=
@@ -272,10 +383,10 @@ run_side() {  # $1 = side, $2 = connections, $3 = run
       sleep $((duration - 2))) >/dev/null 2>&1 &
     perf_pid=$!
   fi
-  c0=$(cpu_ticks "$pid")
+  c0=$(cpu_ticks "${cpu_pids[@]}")
   out=$(OCSP_REQ="$req" wrk -t "$threads" -c "$c" -d "${duration}s" --latency -s "$work/post.lua" \
     "$url" 2>&1) || die "wrk failed: $out"
-  c1=$(cpu_ticks "$pid")
+  c1=$(cpu_ticks "${cpu_pids[@]}")
   if [[ -n "$perf_pid" ]]; then
     wait "$perf_pid" || true
     perf report -i "$work/perf-c$c.data" --no-children --sort dso,symbol -g none --stdio \
@@ -307,6 +418,10 @@ run_side() {  # $1 = side, $2 = connections, $3 = run
 if have clustertls; then
   OCSP_REQ="$work/req-clustertls.der" wrk -t 1 -c 8 -d 2s -s "$work/post.lua" \
     "http://127.0.0.1:$pub_port/ocsp" >/dev/null 2>&1 || true
+fi
+if have nginx; then
+  OCSP_REQ="$nginx_req" wrk -t 1 -c 8 -d 2s -s "$work/post.lua" \
+    "http://127.0.0.1:$nginx_port/ocsp" >/dev/null 2>&1 || true
 fi
 for c in $concurrencies; do
   for ((r = 1; r <= runs; r++)); do
@@ -343,6 +458,17 @@ for c in $concurrencies; do
   if have openssl && have clustertls; then
     echo "ocsp_ratio_c$c=$(awk -v a="${rps[clustertls]}" -v b="${rps[openssl]}" \
       'BEGIN { printf "%.1f", a / b }')  (clustertls req/s / openssl ocsp req/s, $c connections; goal >= 10)"
+  fi
+  if have openssl && have nginx; then
+    echo "ocsp_ceiling_c$c=$(awk -v a="${rps[nginx]}" -v b="${rps[openssl]}" \
+      'BEGIN { printf "%.1f", a / b }')  (fixed-response nginx req/s / openssl ocsp req/s, $c" \
+      "connections: what a fixed-response nginx reaches, in multiples of openssl ocsp; a" \
+      "ceiling reference, not an anchor)"
+  fi
+  if have clustertls && have nginx; then
+    echo "ocsp_vs_nginx_c$c=$(awk -v a="${rps[clustertls]}" -v b="${rps[nginx]}" \
+      'BEGIN { printf "%.2f", a / b }')  (clustertls req/s / fixed-response nginx req/s, $c" \
+      "connections)"
   fi
   if have clustertls; then
     echo "ocsp_p99_ms_c$c=${p99s[clustertls]}  (clustertls p99; goal < 5 ms at 64)"
