@@ -19,6 +19,21 @@
 #     store's record count is compared with the number of 201 responses.
 # The work directory (the SQLite file) is on a disk, not tmpfs: durability is part of what is
 # measured. The output names the filesystem.
+# What this machine allows, measured in the same run before the load (not timed against
+# anything):
+#   - the disk's synced-write latency on the work directory's filesystem: `dd bs=4k count=300
+#     oflag=dsync` (a 4 KiB write + its sync each), 3 times, median µs per synced write; once
+#     over a preallocated file (`conv=notrunc`: the write in place, as SQLite reuses its WAL: the
+#     cheaper case, used for the bound) and once appending to a new file (the size changes too);
+#     sign_bound_c1 = 1e6 / that latency: the most a one-client signer that syncs once per
+#     certificate can answer per second on this disk, ignoring all CPU; sign_goal_c1 = 2 × cfssl's
+#     req/s at 1 client;
+#   - the raw EC P-256 cost: `openssl speed -seconds 1 ecdsap256` (sign/s, verify/s), as
+#     sign_ecdsa_us = µs of one verify (the CSR's proof of possession) + one sign (the
+#     certificate);
+#   - the load generator's own CPU per request (getrusage of sign_load over its timed phase),
+#     next to the server's, against the cores both share: sign_cpu_us_cN per side = server +
+#     client CPU µs per request, and the rate those cores could sustain at that cost.
 #
 # Usage: bench/sign_bench.sh BUILD_DIR [N=1000] [RUNS=3]
 # Environment: SIGN_REQUESTS (timed requests per run, default 3000), SIGN_WARMUP (default 200),
@@ -121,6 +136,40 @@ to_bodies '{"certificate_request":"' '"}' >"$work/bodies-cfssl.jsonl"
 jq -e -s "length == $n" "$work/bodies-clustertls.jsonl" >/dev/null || die "bad clustertls bodies"
 jq -e -s "length == $n" "$work/bodies-cfssl.jsonl" >/dev/null || die "bad cfssl bodies"
 
+# --- what this machine allows (before the load, not timed against anything) ---------------
+# µs per synced 4 KiB write on the work directory's filesystem; $1 = inplace | append.
+fsync_probe_us() {
+  local f="$work/fsync.probe" secs
+  rm -f "$f"
+  if [[ $1 == inplace ]]; then
+    dd if=/dev/zero of="$f" bs=4k count=300 conv=fsync status=none || die "dd (preallocate $f) failed"
+    secs=$(LC_ALL=C dd if=/dev/zero of="$f" bs=4k count=300 oflag=dsync conv=notrunc 2>&1 |
+      awk '{ for (i = 1; i < NF; i++) if ($i == "copied,") print $(i + 1) }')
+  else
+    secs=$(LC_ALL=C dd if=/dev/zero of="$f" bs=4k count=300 oflag=dsync 2>&1 |
+      awk '{ for (i = 1; i < NF; i++) if ($i == "copied,") print $(i + 1) }')
+  fi
+  rm -f "$f"
+  [[ -n "$secs" ]] || die "dd oflag=dsync on $work printed no elapsed time"
+  awk -v s="$secs" 'BEGIN { printf "%.1f", s / 300 * 1e6 }'
+}
+fs_inplace=() fs_append=()
+for ((k = 0; k < 3; k++)); do
+  fs_inplace+=("$(fsync_probe_us inplace)")
+  fs_append+=("$(fsync_probe_us append)")
+done
+fsync_us=$(median "${fs_inplace[@]}" | awk '{ printf "%.1f", $1 }')
+fsync_append_us=$(median "${fs_append[@]}" | awk '{ printf "%.1f", $1 }')
+echo "disk: synced 4 KiB write (dd oflag=dsync, 300 per probe, median of 3) on" \
+  "$(df -T "$work" | awk 'NR == 2 { print $2 " (" $1 ")" }'): $fsync_us us in place" \
+  "(${fs_inplace[*]}), $fsync_append_us us appending (${fs_append[*]})"
+speed=$(openssl speed -seconds 1 ecdsap256 2>/dev/null | awk '/ecdsa \(nistp256\)/ { print $(NF - 1), $NF }')
+read -r ecdsa_sign_s ecdsa_verify_s <<<"$speed"
+[[ -n "${ecdsa_verify_s:-}" ]] || die "openssl speed ecdsap256 printed no nistp256 line"
+ecdsa_us=$(awk -v s="$ecdsa_sign_s" -v v="$ecdsa_verify_s" 'BEGIN { printf "%.1f", 1e6 / v + 1e6 / s }')
+echo "cpu: openssl speed ecdsap256: $ecdsa_sign_s sign/s, $ecdsa_verify_s verify/s on one core:" \
+  "one verify + one sign = $ecdsa_us us; $(nproc) cores shared by the server and the load generator"
+
 # --- cfssl ---------------------------------------------------------------------------------
 start_cfssl() {
   mkdir -p "$work/cfssl"
@@ -205,9 +254,12 @@ run_side() {
   t0=$(cpu_ticks "$pid")
   out=$("$load" "${args[@]}") || true
   t1=$(cpu_ticks "$pid")
-  # Server CPU per timed + warm-up request, in ms.
+  # Server CPU per timed + warm-up request, in ms; the load generator's per timed request (its
+  # getrusage over the timed phase), in µs.
   jq -c --argjson ticks $((t1 - t0)) --argjson hz "$(getconf CLK_TCK)" --argjson w "$warmup" \
-    '. + {server_cpu_ms_per_req: ($ticks / $hz * 1000 / (.requests + $w))}' <<<"$out"
+    '. + {server_cpu_ms_per_req: ($ticks / $hz * 1000 / (.requests + $w)),
+      client_cpu_us_per_req: (if .requests > 0 then .client_cpu_s * 1e6 / .requests else 0 end)}' \
+    <<<"$out"
 }
 
 have() { [[ " $sides " == *" $1 "* ]]; }
@@ -231,7 +283,7 @@ for c in $concurrencies; do
       fi
       line=$(run_side "$side" "$c" "$sample")
       echo "$line" >>"$work/results.jsonl"
-      jq -r --argjson r "$r" '"  c=\(.concurrency) run \($r) \(.label): \(.rps|floor) req/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, errors \(.errors), server CPU \(.server_cpu_ms_per_req*1000|floor) us/req, client CPU \(.client_cpu_s) s" + (if .errors > 0 then " first error: \(.error_kinds) \(.first_error_body)" else "" end)' <<<"$line"
+      jq -r --argjson r "$r" '"  c=\(.concurrency) run \($r) \(.label): \(.rps|floor) req/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, errors \(.errors), server CPU \(.server_cpu_ms_per_req*1000|floor) us/req, client CPU \(.client_cpu_s) s = \(.client_cpu_us_per_req|floor) us/req" + (if .errors > 0 then " first error: \(.error_kinds) \(.first_error_body)" else "" end)' <<<"$line"
     done
   done
 done
@@ -265,28 +317,49 @@ fi
 
 # --- summary -------------------------------------------------------------------------------
 echo
-printf '%-6s %-11s %10s %9s %9s %12s\n' conc side "req/s" "p50 ms" "p99 ms" "srv CPU/req"
+printf '%-6s %-11s %10s %9s %9s %12s %12s\n' conc side "req/s" "p50 ms" "p99 ms" "srv CPU/req" \
+  "cli CPU/req"
 for c in $concurrencies; do
-  declare -A rps=()
+  declare -A rps=() cpus=()
   for side in $sides; do
     mapfile -t v < <(jq -r --arg s "$side" --argjson c "$c" \
-      'select(.label == $s and .concurrency == $c) | "\(.rps) \(.p50_ms) \(.p99_ms) \(.server_cpu_ms_per_req)"' \
+      'select(.label == $s and .concurrency == $c) | "\(.rps) \(.p50_ms) \(.p99_ms) \(.server_cpu_ms_per_req) \(.client_cpu_us_per_req)"' \
       "$work/results.jsonl")
     column() { mapfile -t col < <(printf '%s\n' "${v[@]}" | awk "{ print \$$1 * ${2:-1} }"); }
     column 1 && m_rps=$(median "${col[@]}")
     column 2 && m_p50=$(median "${col[@]}")
     column 3 && m_p99=$(median "${col[@]}")
     column 4 1000 && m_cpu=$(median "${col[@]}")
+    column 5 && m_cli=$(median "${col[@]}")
     rps[$side]=$m_rps
-    printf '%-6s %-11s %10.0f %9.3f %9.3f %9.0f us\n' "$c" "$side" "$m_rps" "$m_p50" "$m_p99" \
-      "$m_cpu"
+    cpus[$side]="$m_cpu $m_cli"
+    printf '%-6s %-11s %10.0f %9.3f %9.3f %9.0f us %9.0f us\n' "$c" "$side" "$m_rps" "$m_p50" \
+      "$m_p99" "$m_cpu" "$m_cli"
+  done
+  if ((c == 1)); then
+    echo "sign_bound_c1=$(awk -v f="$fsync_us" 'BEGIN { printf "%.0f", 1e6 / f }')  (1e6 /" \
+      "$fsync_us us per synced 4 KiB write on this disk: the most a one-client durable signer can" \
+      "answer per second here, ignoring all CPU)"
+    if have cfssl; then
+      echo "sign_goal_c1=$(awk -v a="${rps[cfssl]}" 'BEGIN { printf "%.0f", 2 * a }')  (2 x cfssl" \
+        "req/s at 1 client)"
+    fi
+  fi
+  for side in $sides; do
+    read -r s_cpu c_cpu <<<"${cpus[$side]}"
+    awk -v side="$side" -v c="$c" -v s="$s_cpu" -v l="$c_cpu" -v n="$(nproc)" -v e="$ecdsa_us" \
+      'BEGIN { t = s + l; printf "sign_cpu_us_c%s_%s=%.0f  (server %.0f + load generator %.0f us" \
+        " CPU per request; %d cores: at most %.0f req/s at this cost; sign_ecdsa_us=%s of it is" \
+        " one P-256 verify + one sign)\n", c, side, t, s, l, n, (t > 0 ? n * 1e6 / t : 0), e }'
   done
   if have cfssl && have clustertls; then
     echo "sign_ratio_c$c=$(awk -v a="${rps[clustertls]}" -v b="${rps[cfssl]}" \
       'BEGIN { printf "%.2f", a / b }')  (clustertls req/s / cfssl req/s, $c clients; goal >= 2)"
   fi
-  unset rps
+  unset rps cpus
 done
+echo "sign_ecdsa_us=$ecdsa_us  (one P-256 verify + one sign, openssl speed, one core)"
+echo "sign_fsync_us=$fsync_us  (synced 4 KiB write in place; appending: $fsync_append_us us)"
 echo "sign_errors=$errors_total"
 echo "load average at the end: $(awk '{ print $1, $2, $3 }' /proc/loadavg)"
 if ((errors_total > 0)); then
