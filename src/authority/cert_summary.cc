@@ -7,7 +7,6 @@
 
 #include <ctime>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "ossl/bio.h"
@@ -191,6 +190,22 @@ core::Result<CertSummary> SummarizeCertificateDer(std::string_view der) {
 
 std::string CertificatePemFromDer(std::string_view der) {
   return ossl::PemEncode(PEM_STRING_X509, der);
+}
+
+core::Result<store::IssuedCert> IssuedRecordFromDer(std::string_view der, std::string issuer_id,
+                                                    std::string profile, core::TimePoint issued_at,
+                                                    std::string issued_by) {
+  CTLS_ASSIGN_OR_RETURN(CertSummary summary, SummarizeCertificateDer(der));
+  return store::IssuedCert{.serial_hex = std::move(summary.serial_hex),
+                           .issuer_id = std::move(issuer_id),
+                           .profile = std::move(profile),
+                           .subject_cn = std::move(summary.common_name),
+                           .sans_json = SansJson(summary.sans),
+                           .not_before = summary.not_before,
+                           .not_after = summary.not_after,
+                           .der = store::Blob(der.begin(), der.end()),
+                           .issued_at = issued_at,
+                           .issued_by = std::move(issued_by)};
 }
 
 std::string SansJson(const pki::SubjectAltNames& sans) {

@@ -11,6 +11,7 @@
 #include "core/result.h"
 #include "core/time.h"
 #include "pki/certificate.h"
+#include "store/store.h"
 
 namespace clustertls::authority {
 
@@ -29,6 +30,13 @@ core::Result<CertSummary> SummarizeCertificateDer(std::string_view der);
 // The SANs as an issuance record's sans_json: a JSON array of "DNS:a.example.com",
 // "IP:10.0.0.1", "URI:...", "email:..." in that order.
 std::string SansJson(const pki::SubjectAltNames& sans);
+
+// The issuance record of a certificate the CA signed outside the Authority's batched path (the
+// OCSP signer, the named certificates `init` makes): the summary's fields, the DER, and the
+// given issuer id, profile name, time and actor. kParse if `der` is not a certificate.
+core::Result<store::IssuedCert> IssuedRecordFromDer(std::string_view der, std::string issuer_id,
+                                                    std::string profile, core::TimePoint issued_at,
+                                                    std::string issued_by);
 
 // The PEM text ("CERTIFICATE") of DER bytes, without parsing them.
 std::string CertificatePemFromDer(std::string_view der);

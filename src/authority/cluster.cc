@@ -6,6 +6,7 @@
 #include <string_view>
 #include <utility>
 
+#include "authority/cert_summary.h"
 #include "authority/named_cert.h"
 #include "authority/root_crl.h"
 #include "pki/names.h"
@@ -92,6 +93,7 @@ struct PreparedNamed {
   std::string name;
   pki::PrivateKey key;
   std::string chain_pem;
+  std::string leaf_der;
 };
 
 core::Result<store::CaRecord> GetCaRecord(store::Store& store, std::string_view id) {
@@ -192,6 +194,8 @@ core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey
     pki::IssueRequest request{
         .profile = pki::Profile::kPeer, .common_name = fqdn, .validity = options.named_validity};
     request.sans.dns = RedisSanLayout(fqdn);
+    request.crl_urls = options.crl_urls;
+    request.ocsp_urls = options.ocsp_urls;
     if (name == "api") {
       CTLS_RETURN_IF_ERROR(AddExtraSans(options.api_extra_sans, request.sans));
     }
@@ -202,7 +206,8 @@ core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey
     }
     named.push_back(PreparedNamed{.name = std::string(name),
                                   .key = std::move(key),
-                                  .chain_pem = cert->ToPem() + ca_chain_pem});
+                                  .chain_pem = cert->ToPem() + ca_chain_pem,
+                                  .leaf_der = cert->ToDer()});
   }
 
   InitResult result{.root_passphrase = "", .admin_password = "", .root = root, .issuing = issuing};
@@ -284,6 +289,34 @@ core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey
                                  AuditHash);
   if (!audit) {
     return audit.error().WithContext("appending the audit entry");
+  }
+  // The named certificates were issued by the cluster CA like any other: recorded, each with a
+  // "cert.sign" entry after "cluster.init" (which opens the log), so that OCSP answers for
+  // them, the inventory lists them and one can be revoked by serial (selectors skip the ones
+  // in use: revocation.h).
+  std::vector<store::IssuedCert> records;
+  std::vector<store::AuditInput> sign_audits;
+  for (const PreparedNamed& n : named) {
+    auto record =
+        IssuedRecordFromDer(n.leaf_der, std::string(kIssuingCaId),
+                            pki::ProfileName(pki::Profile::kPeer), now, std::string(kInitActor));
+    if (!record) {
+      return record.error().WithContext("certificate \"" + n.name + "\"");
+    }
+    nlohmann::ordered_json details = {{"profile", record->profile},
+                                      {"cn", record->subject_cn},
+                                      {"not_after", core::FormatTime(record->not_after)},
+                                      {"named", n.name}};
+    sign_audits.push_back(store::AuditInput{.time = now,
+                                            .actor = std::string(kInitActor),
+                                            .action = "cert.sign",
+                                            .target = record->serial_hex,
+                                            .source = "local",
+                                            .details_json = details.dump()});
+    records.push_back(*std::move(record));
+  }
+  if (auto r = store.RecordIssuedAudited(records, sign_audits, AuditHash); !r) {
+    return r.error().WithContext("recording the named certificates");
   }
   return result;
 }

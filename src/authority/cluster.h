@@ -42,6 +42,10 @@ struct InitOptions {
   std::chrono::days named_validity{365};
   std::string admin_user = "admin";
   std::string cluster_name{};  // the CAs' O attribute; default "clustertls <fqdn>"
+  // Put into the named certificates (CRL distribution point, AIA OCSP), as `serve` puts them
+  // into what it issues; empty: none.
+  std::vector<std::string> crl_urls{};
+  std::vector<std::string> ocsp_urls{};
 };
 
 // What `init` shows once.
@@ -54,9 +58,11 @@ struct InitResult {
 
 // Creates the cluster in `store`: root CA, issuing intermediate (path length 0), the named
 // certificates of kDefaultNamedCerts (peer profile, CN = fqdn, SANs = RedisSanLayout(fqdn),
-// plus api_extra_sans for `api`), the admin user (role admin, generated password), the default
-// TLS policy document, config kConfigFqdn, and an audit entry "cluster.init".
-// Fails with kAlreadyExists if the store already holds a root CA (nothing is changed).
+// plus api_extra_sans and the crl_urls / ocsp_urls given), the admin user (role admin, generated
+// password), the default TLS policy document, config kConfigFqdn, the audit entry "cluster.init",
+// then each named certificate's issuance record (profile "peer", issued_by "init") with its
+// "cert.sign" entry. Fails with kAlreadyExists if the store already holds a root CA (nothing is
+// changed).
 core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey& sealing_key,
                                            const InitOptions& options, const core::Clock& clock,
                                            core::Rng& rng);

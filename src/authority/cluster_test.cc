@@ -192,6 +192,53 @@ TEST_F(ClusterTest, NamedCertificatesCoverTheFqdnAndChainToTheRoot) {
   }
 }
 
+TEST_F(ClusterTest, NamedCertificatesAreRecordedAsIssuedWithTheGivenUrls) {
+  InitOptions options{.fqdn = "mycluster.example.com"};
+  options.crl_urls = {"http://ca.mycluster.example.com:9080/v1/crl"};
+  options.ocsp_urls = {"http://ca.mycluster.example.com:9080/ocsp"};
+  Init(options);
+  store::CertPage page = Must(store_->ListIssued({}, {.limit = 100}));
+  ASSERT_EQ(page.certs.size(), std::size(kDefaultNamedCerts));
+  for (std::string_view name : kDefaultNamedCerts) {
+    SCOPED_TRACE(std::string(name));
+    OpenedNamedCert named = Must(GetNamedCert(*store_, *sealing_, std::string(name)));
+    const pki::Certificate& leaf = named.chain[0];
+    store::IssuedCert record = Must(store_->GetIssued(leaf.serial_hex()));
+    EXPECT_EQ(record.issuer_id, kIssuingCaId);
+    EXPECT_EQ(record.profile, "peer");
+    EXPECT_EQ(record.issued_by, "init");
+    EXPECT_EQ(record.subject_cn, "mycluster.example.com");
+    EXPECT_EQ(record.issued_at, pki::kTestReferenceTime);
+    EXPECT_EQ(record.not_after, leaf.not_after());
+    EXPECT_EQ(std::string(record.der.begin(), record.der.end()), leaf.ToDer());
+    EXPECT_FALSE(record.revoked_at.has_value());
+
+    // Independent judge: openssl reads the CRL distribution point and the OCSP URL.
+    WriteFile(dir_ + "/leaf.pem", leaf.ToPem());
+    pki::CommandResult x = pki::RunCommand(
+        "openssl x509 -noout -ext "
+        "crlDistributionPoints,authorityInfoAccess -in " +
+        dir_ + "/leaf.pem 2>&1");
+    EXPECT_EQ(x.exit_code, 0) << x.output;
+    EXPECT_NE(x.output.find("URI:http://ca.mycluster.example.com:9080/v1/crl"), std::string::npos)
+        << x.output;
+    EXPECT_NE(x.output.find("OCSP - URI:http://ca.mycluster.example.com:9080/ocsp"),
+              std::string::npos)
+        << x.output;
+  }
+}
+
+TEST_F(ClusterTest, WithoutUrlsTheNamedCertificatesCarryNone) {
+  Init();
+  OpenedNamedCert api = Must(GetNamedCert(*store_, *sealing_, "api"));
+  WriteFile(dir_ + "/leaf.pem", api.chain[0].ToPem());
+  pki::CommandResult x =
+      pki::RunCommand("openssl x509 -noout -text -in " + dir_ + "/leaf.pem 2>&1");
+  EXPECT_EQ(x.exit_code, 0) << x.output;
+  EXPECT_EQ(x.output.find("CRL Distribution Points"), std::string::npos) << x.output;
+  EXPECT_EQ(x.output.find("OCSP"), std::string::npos) << x.output;
+}
+
 TEST_F(ClusterTest, AdminPolicyAndAuditAreWritten) {
   InitResult r = Init();
   store::User admin = Must(store_->GetUser("admin"));
@@ -212,15 +259,27 @@ TEST_F(ClusterTest, AdminPolicyAndAuditAreWritten) {
   EXPECT_EQ(doc["tls13_ciphersuites"], std::string(net::kDefaultTls13Ciphersuites));
   EXPECT_EQ(doc["client_auth"], "none");
 
+  // "cluster.init" opens the log; then one "cert.sign" per named certificate.
   auto audit = Must(store_->ListAudit(0, 100));
-  ASSERT_EQ(audit.size(), 1u);
+  ASSERT_EQ(audit.size(), 1u + std::size(kDefaultNamedCerts));
   EXPECT_EQ(audit[0].action, "cluster.init");
   EXPECT_EQ(audit[0].target, "mycluster.example.com");
   EXPECT_EQ(audit[0].time, pki::kTestReferenceTime);
   auto details = nlohmann::json::parse(audit[0].details_json);
   EXPECT_EQ(details["root_sha256"], r.root.fingerprint().colon);
   AuditVerifier verifier;
-  verifier.Add(audit[0]);
+  for (std::size_t i = 0; i < audit.size(); ++i) {
+    verifier.Add(audit[i]);
+    if (i > 0) {
+      EXPECT_EQ(audit[i].action, "cert.sign");
+      EXPECT_EQ(audit[i].actor, "init");
+      EXPECT_EQ(audit[i].target,
+                Must(GetNamedCert(*store_, *sealing_, std::string(kDefaultNamedCerts[i - 1])))
+                    .chain[0]
+                    .serial_hex());
+      EXPECT_EQ(nlohmann::json::parse(audit[i].details_json)["named"], kDefaultNamedCerts[i - 1]);
+    }
+  }
   EXPECT_TRUE(verifier.result().ok) << verifier.result().problem;
 }
 
@@ -232,7 +291,7 @@ TEST_F(ClusterTest, SecondInitIsRefusedAndChangesNothing) {
   EXPECT_TRUE(
       Must(pki::Certificate::FromPem(Must(store_->GetCa("root")).chain_pem)).Equals(first.root));
   EXPECT_EQ(Must(store_->GetConfig(std::string(kConfigFqdn))), "mycluster.example.com");
-  EXPECT_EQ(Must(store_->ListAudit(0, 100)).size(), 1u);
+  EXPECT_EQ(Must(store_->ListAudit(0, 100)).size(), 1u + std::size(kDefaultNamedCerts));
   EXPECT_EQ(Must(store_->ListUsers()).size(), 1u);
   EXPECT_EQ(Must(store_->GetNamedCert("api")).version, 1);
 }

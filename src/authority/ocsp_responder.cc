@@ -78,7 +78,6 @@ struct SignerState {
   core::TimePoint renew_at{};  // half of its lifetime
 };
 
-
 }  // namespace
 
 struct OcspResponder::Impl {
@@ -157,20 +156,11 @@ core::Result<std::shared_ptr<const SignerState>> OcspResponder::Impl::IssueSigne
     return cert.error().WithContext("OCSP signer certificate");
   }
   const std::string der = cert->ToDer();
-  auto summary = SummarizeCertificateDer(der);
-  if (!summary) {
-    return summary.error().WithContext("OCSP signer certificate");
+  auto made = IssuedRecordFromDer(der, ca.issuer_id, kSignerProfile, now, kActor);
+  if (!made) {
+    return made.error().WithContext("OCSP signer certificate");
   }
-  const store::IssuedCert record{.serial_hex = summary->serial_hex,
-                                 .issuer_id = ca.issuer_id,
-                                 .profile = kSignerProfile,
-                                 .subject_cn = summary->common_name,
-                                 .sans_json = SansJson(summary->sans),
-                                 .not_before = summary->not_before,
-                                 .not_after = summary->not_after,
-                                 .der = store::Blob(der.begin(), der.end()),
-                                 .issued_at = now,
-                                 .issued_by = kActor};
+  const store::IssuedCert record = *std::move(made);
   nlohmann::ordered_json details = {{"profile", kSignerProfile},
                                     {"cn", record.subject_cn},
                                     {"not_after", core::FormatTime(record.not_after)}};

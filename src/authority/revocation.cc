@@ -3,11 +3,13 @@
 #include <cctype>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <utility>
 
 #include "authority/secrets.h"
 #include "core/encoding.h"
 #include "pki/crl_builder.h"
+#include "pki/issuer.h"
 #include "pki/names.h"
 
 namespace clustertls::authority {
@@ -144,7 +146,23 @@ struct Revocation::Impl {
   // After revocations: a new CRL (a failure is logged; the revocation stands and the
   // publisher's Refresh() retries) and an empty OCSP cache.
   void Publish(const std::string& what) const;
+  // The serials a selector never picks: the cluster's own certificates in use (the current
+  // version of every named certificate). The OCSP signer is skipped by its profile.
+  core::Result<std::set<std::string>> ClusterOwnSerials() const;
 };
+
+core::Result<std::set<std::string>> Revocation::Impl::ClusterOwnSerials() const {
+  CTLS_ASSIGN_OR_RETURN(std::vector<store::NamedCert> named, options.store->ListNamedCerts());
+  std::set<std::string> serials;
+  for (const store::NamedCert& n : named) {
+    auto leaf = pki::Certificate::FromPem(n.chain_pem);
+    if (!leaf) {
+      return leaf.error().WithContext("named certificate \"" + n.name + "\"");
+    }
+    serials.insert(leaf->serial_hex());
+  }
+  return serials;
+}
 
 core::Result<store::IssuedCert> Revocation::Impl::Lookup(const std::string& serial) const {
   if (serial == issuing_serial) {
@@ -253,6 +271,7 @@ core::Result<std::vector<store::IssuedCert>> Revocation::Select(
                            .issuer_id = impl_->ca.issuer_id,
                            .issued_before = selector.issued_before,
                            .revoked = false};
+  CTLS_ASSIGN_OR_RETURN(const std::set<std::string> own, impl_->ClusterOwnSerials());
   const core::TimePoint now = impl_->options.clock->Now();
   const std::size_t max = impl_->options.max_selected;
   std::vector<store::IssuedCert> selected;
@@ -263,6 +282,9 @@ core::Result<std::vector<store::IssuedCert>> Revocation::Select(
     for (store::IssuedCert& c : p.certs) {
       if (c.not_after < now) {
         continue;  // expired: nothing left to revoke
+      }
+      if (c.profile == pki::ProfileName(pki::Profile::kOcspSigner) || own.contains(c.serial_hex)) {
+        continue;  // the cluster's own: revoked by serial only, never by a broad selector
       }
       if (!selector.name.empty() && core::AsciiLower(c.subject_cn) != name) {
         continue;

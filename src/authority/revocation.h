@@ -25,8 +25,8 @@ namespace clustertls::authority {
 struct RevocationOptions {
   store::Store* store = nullptr;  // not owned; all of these outlive the Revocation
   const core::Clock* clock = nullptr;
-  CrlPublisher* crl = nullptr;    // may be null: then no CRL is kept current
-  OcspResponder* ocsp = nullptr;  // may be null: then no OCSP cache is dropped
+  CrlPublisher* crl = nullptr;       // may be null: then no CRL is kept current
+  OcspResponder* ocsp = nullptr;     // may be null: then no OCSP cache is dropped
   std::size_t max_selected = 10000;  // a selector matching more is refused (kInvalidArgument)
 };
 
@@ -44,7 +44,8 @@ struct RevokeOutcome {
 
 // "One of our nodes was compromised": which certificates to revoke. Every given field must
 // match; at least one must be given. Only certificates of the issuing CA that are neither
-// revoked nor expired are selected.
+// revoked nor expired are selected, and never the cluster's own (the named certificates in use
+// and the OCSP signer): those are revoked by serial, one at a time, on purpose.
 struct RevocationSelector {
   std::string name{};  // the subject CN, exactly (case-insensitive)
   std::string san{};   // one SAN, exactly (case-insensitive): "DNS:node1.example.com",

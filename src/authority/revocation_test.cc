@@ -387,6 +387,51 @@ TEST_F(SelectorTest, SelectsExactlyAndChangesNothing) {
   EXPECT_FALSE(Must(store_->GetIssued(node1_.serial_hex)).revoked_at.has_value());
 }
 
+TEST_F(SelectorTest, TheClustersOwnCertificatesAreRevokedBySerialOnly) {
+  // The OCSP signer (recorded when the responder starts) and the named certificates init
+  // recorded: all issued before the time below, the named ones with the cluster's FQDN.
+  auto ocsp =
+      Must(OcspResponder::Create(*ca_, {.store = store_.get(), .clock = &clock_, .rng = &rng_}));
+  const std::string fqdn = "mycluster.example.com";
+  store::CertPage signers = Must(store_->ListIssued({.profile = "ocsp-signer"}, {.limit = 10}));
+  ASSERT_EQ(signers.certs.size(), 1u);
+  const std::string api_serial =
+      Must(GetNamedCert(*store_, *sealing_, "api")).chain[0].serial_hex();
+  const std::string proxy_serial =
+      Must(GetNamedCert(*store_, *sealing_, "proxy")).chain[0].serial_hex();
+  ASSERT_TRUE(store_->GetIssued(proxy_serial)) << "init did not record the named certificates";
+
+  auto sorted = [&](const RevocationSelector& s) {
+    std::vector<std::string> v = Serials(Must(revocation_->Select(s)));
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  std::vector<std::string> nodes = {node1_.serial_hex, node10_.serial_hex, other_.serial_hex,
+                                    client_.serial_hex, v6_.serial_hex};
+  std::sort(nodes.begin(), nodes.end());
+  EXPECT_EQ(sorted({.issued_before = clock_.Now() + hours(1)}), nodes);
+  EXPECT_TRUE(sorted({.name = fqdn}).empty());
+  EXPECT_TRUE(sorted({.san = "DNS:" + fqdn}).empty());
+
+  // By serial, on purpose: allowed, and published like any other.
+  RevokeOutcome proxy = Must(
+      revocation_->Revoke(proxy_serial, "keyCompromise", {.actor = "bob", .source = "192.0.2.1"}));
+  EXPECT_TRUE(proxy.newly_revoked);
+  EXPECT_EQ(proxy.cert.issued_by, "init");
+  EXPECT_EQ(crl_->Current()->entries, 1u);
+
+  // Once `api` is replaced, its old certificate is no longer the cluster's own: a selector
+  // finds it, and not the new one.
+  pki::PrivateKey key = pki::NewTestKey(pki::KeyType::kEcP256);
+  std::string csr =
+      Must(pki::Csr::Create(key, {.common_name = fqdn, .sans = {.dns = {fqdn}}})).ToPem();
+  SignedCert next = Must(authority_->Sign(
+      {.csr_pem = csr, .profile = "peer", .days = 30, .actor = "alice", .source = "192.0.2.7"}));
+  Must(PutNamedCert(*store_, *sealing_, "api", key, next.certificate_pem + next.chain_pem,
+                    clock_.Now(), "alice", rng_));
+  EXPECT_EQ(sorted({.name = fqdn}), std::vector<std::string>{api_serial});
+}
+
 TEST_F(SelectorTest, RefusesEmptyMalformedAndTooBroadSelectors) {
   auto empty = revocation_->Select({});
   ASSERT_FALSE(empty);

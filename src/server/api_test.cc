@@ -1088,6 +1088,47 @@ TEST(InitDataDirTest, RefusesAnInitialisedDirectoryAndCleansUpAFailedInit) {
   fs::remove_all(dir);
 }
 
+// The URLs init puts into the named certificates: as serve would put them into what it issues.
+TEST(InitDataDirTest, NamedCertificatesPointAtThePublicListenerOrTheGivenUrl) {
+  core::FixedClock clock(pki::kTestReferenceTime);
+  ossl::Csprng rng;
+  const std::string base =
+      fs::temp_directory_path() / ("ctls-init-urls-" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  fs::create_directories(base);
+  // The OCSP URL (openssl x509 -ocsp_uri) of the `api` certificate init made in `dir`.
+  auto api_ocsp_uri = [&](const std::string& dir) {
+    auto config = Must(authority::LoadDataDirConfig(dir), "config");
+    auto store = Must(store::Store::Open(config.store_url), "store");
+    const std::string pem = Must(store->GetNamedCert("api"), "api").chain_pem;
+    const std::string path = dir + "/api.pem";
+    std::ofstream(path) << pem;
+    return pki::RunCommand("openssl x509 -noout -ocsp_uri -in " + path + " 2>&1").output;
+  };
+  const struct {
+    std::string name;
+    std::string public_listen;
+    std::string public_url;
+    std::string want;
+  } cases[] = {
+      {"default", "", "", "http://127.0.0.1:9080/ocsp\n"},
+      {"wildcard", "0.0.0.0:8080", "", "http://" + std::string(kFqdn) + ":8080/ocsp\n"},
+      {"url", "off", "https://ca.example.com:8443/", "https://ca.example.com:8443/ocsp\n"},
+      {"off", "off", "", ""},
+      {"port0", "127.0.0.1:0", "", ""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const InitDataDirOptions options{.data_dir = base + "/" + c.name,
+                                     .fqdn = std::string(kFqdn),
+                                     .public_listen = c.public_listen,
+                                     .public_url = c.public_url};
+    ASSERT_TRUE(InitDataDir(options, clock, rng));
+    EXPECT_EQ(api_ocsp_uri(options.data_dir), c.want);
+  }
+  fs::remove_all(base);
+}
+
 TEST(InitDataDirTest, PublicListenerOffStartsNoListenerAndPutsNoUrls) {
   core::FixedClock clock(pki::kTestReferenceTime);
   ossl::Csprng rng;

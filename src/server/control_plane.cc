@@ -83,6 +83,15 @@ constexpr std::string_view kOff = "off";
 // docs/api.md: an OCSP request is a few hundred bytes; bodies over 64 KiB get 413.
 constexpr std::size_t kPublicMaxBodyBytes = 64 * 1024;
 
+// The host a URL for a listener bound to `host` names: a wildcard address is no URL a client
+// can use, so the cluster's name instead.
+std::string UrlHost(const std::string& host, const std::string& fqdn) {
+  if (host == "0.0.0.0" || host == "::" || host.empty()) {
+    return core::AsciiLower(fqdn);
+  }
+  return host;
+}
+
 // The base URL put into issued certificates: http:// or https://, a host, no query or fragment.
 // Returns it without a trailing '/'.
 core::Result<std::string> CheckPublicUrl(const std::string& url, const std::string& what) {
@@ -205,6 +214,19 @@ core::Result<InitDataDirResult> InitDataDir(const InitDataDirOptions& options,
     authority::InitOptions init;
     init.fqdn = options.fqdn;
     init.root_passphrase = options.root_passphrase;
+    // The named certificates point at the CRL and OCSP responder as what serve issues does:
+    // the configured base URL, else the public listener (unless it is off or on port 0).
+    std::string base_url = public_url;
+    if (base_url.empty() && public_listen != kOff) {
+      CTLS_ASSIGN_OR_RETURN(HostPort php, ParseListen(public_listen));
+      if (php.port != 0) {
+        base_url = UrlFor(UrlHost(php.host, options.fqdn), php.port, "http");
+      }
+    }
+    if (!base_url.empty()) {
+      init.crl_urls = {base_url + "/v1/crl"};
+      init.ocsp_urls = {base_url + "/ocsp"};
+    }
     CTLS_ASSIGN_OR_RETURN(authority::InitResult made,
                           authority::InitializeCluster(*store, key, init, clock, rng));
     auto fqdn = store->GetConfig(std::string(authority::kConfigFqdn));
@@ -452,12 +474,7 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
     }
     impl->public_server = std::move(started).value();
     impl->public_host = php.host;
-    // A wildcard address is no URL a client can use: name the cluster instead.
-    std::string url_host = php.host;
-    if (url_host == "0.0.0.0" || url_host == "::" || url_host.empty()) {
-      url_host = fqdn;
-    }
-    impl->public_url = UrlFor(url_host, impl->public_server->port(), "http");
+    impl->public_url = UrlFor(UrlHost(php.host, fqdn), impl->public_server->port(), "http");
   }
   if (!options.public_url.empty()) {
     CTLS_ASSIGN_OR_RETURN(impl->public_url, CheckPublicUrl(options.public_url, "--public-url"));

@@ -705,6 +705,70 @@ selector() {
   assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
 }
 
+# The cluster's own certificates: the named certificates init issued are recorded (OCSP knows
+# them, the inventory lists them), carry the CRL and OCSP URLs of init's public listener, and are
+# revoked by serial only: a broad selector skips them and the OCSP signer.
+named() {
+  serve_up named
+  # The `api` certificate serve presents, as a TLS client sees it.
+  timeout 20 openssl s_client -connect "127.0.0.1:$SERVE_PORT" -servername "$FQDN" </dev/null \
+    2>/dev/null | openssl x509 >"$TMP/api.pem" || fail "s_client got no certificate from serve"
+  local api_serial proxy_serial
+  api_serial=$(x509 "$TMP/api.pem" -serial | sed 's/^serial=//' | tr 'a-f' 'A-F')
+  assert_eq "$(openssl x509 -in "$TMP/api.pem" -noout -ocsp_uri)" "http://127.0.0.1:9080/ocsp" \
+    "OCSP URL of the api certificate (init's default public listener)"
+  openssl x509 -in "$TMP/api.pem" -noout -ext crlDistributionPoints | grep -qF \
+    "URI:http://127.0.0.1:9080/v1/crl" || fail "the api certificate has no CRL distribution point"
+  ocsp_query "$PUBURL/ocsp" -cert "$TMP/api.pem"
+  expect_ocsp "$TMP/api.pem" good
+  api GET "/v1/certificates/$api_serial" "${ADMIN[@]}"
+  expect_status 200 "inventory record of the api certificate"
+  assert_eq "$(jbody .issued_by)" init "issued_by of the api certificate"
+  # The proxy certificate and every named certificate's serial, from the cluster's list; the
+  # OCSP signer's from the inventory.
+  api GET /v1/cluster/certificates "${ADMIN[@]}"
+  expect_status 200 "GET /v1/cluster/certificates"
+  jbody .proxy_cert >"$TMP/proxy-chain.pem"
+  openssl x509 -in "$TMP/proxy-chain.pem" >"$TMP/proxy.pem" || fail "no proxy certificate listed"
+  proxy_serial=$(x509 "$TMP/proxy.pem" -serial | sed 's/^serial=//' | tr 'a-f' 'A-F')
+  local own
+  own=$(jbody '[.certificates[].serial | ascii_upcase]')
+  assert_eq "$(jq length <<<"$own")" 5 "named certificates listed"
+  assert_eq "$(jq --arg s "$api_serial" 'index($s) != null' <<<"$own")" true \
+    "the api certificate served is the listed one"
+  api GET "/v1/certificates?profile=ocsp-signer" "${ADMIN[@]}"
+  expect_status 200 "GET /v1/certificates?profile=ocsp-signer"
+  own=$(jq -c --argjson s "$(jbody '[.certificates[].serial | ascii_upcase]')" '. + $s' <<<"$own")
+  # One signer per serve start so far (the sections share the data directory).
+  [ "$(jq length <<<"$own")" -ge 6 ] || fail "named certificates and OCSP signers: $own"
+  # Selectors that match them by time and by name select none of them.
+  local later
+  later=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)
+  sign "node.$FQDN" server "DNS:node.$FQDN"
+  local node=$SERIAL
+  api POST /v1/certificates/revoke "${ADMIN[@]}" -H 'Content-Type: application/json' \
+    --data-binary "{\"issued_before\":\"$later\",\"dry_run\":true}"
+  expect_status 200 "dry run by issued_before"
+  assert_eq "$(jbody '[.certificates[].serial | ascii_upcase] | index("'"$node"'") != null')" true \
+    "the node certificate is selected"
+  assert_eq "$(jq --argjson own "$own" '[.certificates[].serial | ascii_upcase | select(. as $s | $own | index($s) != null)] | length' "$BODY")" \
+    0 "the OCSP signer and the named certificates are not selected"
+  api POST /v1/certificates/revoke "${ADMIN[@]}" -H 'Content-Type: application/json' \
+    --data-binary "{\"name\":\"$FQDN\",\"dry_run\":true}"
+  assert_eq "$(jbody .count)" 0 "dry run by the cluster's name"
+  # By serial, on purpose: the proxy certificate is revoked; OCSP and the CRL say so.
+  revoke "$proxy_serial" keyCompromise
+  expect_status 200 "revoke the proxy certificate by serial"
+  ocsp_query "$PUBURL/ocsp" -cert "$TMP/proxy.pem"
+  expect_ocsp "$TMP/proxy.pem" revoked keyCompromise
+  get_crl named
+  crl_lists "$TMP/named.pem" "$proxy_serial" || fail "the CRL does not list the revoked proxy certificate"
+  ocsp_query "$PUBURL/ocsp" -cert "$TMP/api.pem"
+  expect_ocsp "$TMP/api.pem" good
+  stop_serve "$SERVE_PID"
+  assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
+}
+
 cli() {
   serve_up cli
   run ctls revoke --help
@@ -750,5 +814,6 @@ section "OCSP bad input: unknown, unauthorized, malformedRequest, 413; still ans
 section "CRL: DER/PEM, signed, reason, verify -crl_check, number up after revocation and restart" crl
 section "revoke API: 401/403/400/404, idempotent, CA serials refused, inventory, audit" api_errors
 section "revoke by selector: dry run lists and changes nothing, the real run revokes" selector
+section "the cluster's own certificates: recorded, OCSP good, revoked by serial only" named
 section "clustertls revoke (serial, idempotent, errors, --name --dry-run)" cli
 finish

@@ -92,15 +92,19 @@ signing() {
     n=$((n + 1))
     cursor=$(jbody '.next_cursor // ""')
     [ -z "$cursor" ] && break
-    [ $n -le 10 ] || fail "paging did not end after 10 pages"
+    [ $n -le 20 ] || fail "paging did not end after 20 pages"
   done
-  # The three issued here, and the OCSP responder's delegated signer certificate, which serve
-  # issues from the same CA at start-up and records like any other.
-  assert_eq "$(tr ',' '\n' <<<"$seen" | sed '/^$/d' | sort -u | wc -l)" 4 "distinct serials seen by paging"
+  # The three issued here, the OCSP responder's delegated signer certificate, which serve
+  # issues from the same CA at start-up, and the five named certificates init issued: all
+  # recorded like any other.
+  assert_eq "$(tr ',' '\n' <<<"$seen" | sed '/^$/d' | sort -u | wc -l)" 9 "distinct serials seen by paging"
+  assert_eq "$n" 9 "pages of one"
   # The database holds exactly these records (sqlite3 reads the file while the server runs).
   local rows
-  rows=$(timeout 20 sqlite3 "$DB" "SELECT count(*) FROM issued_certs WHERE profile <> 'ocsp-signer'")
-  assert_eq "$rows" 3 "rows in issued_certs (besides the OCSP signer)"
+  rows=$(timeout 20 sqlite3 "$DB" "SELECT count(*) FROM issued_certs WHERE profile <> 'ocsp-signer' AND issued_by <> 'init'")
+  assert_eq "$rows" 3 "rows in issued_certs (besides the OCSP signer and init's named certificates)"
+  rows=$(timeout 20 sqlite3 "$DB" "SELECT count(*) FROM issued_certs WHERE issued_by = 'init'")
+  assert_eq "$rows" 5 "rows of init's named certificates"
   rows=$(timeout 20 sqlite3 "$DB" "SELECT count(*) FROM issued_certs WHERE profile = 'ocsp-signer'")
   assert_eq "$rows" 1 "OCSP signer rows in issued_certs"
   timeout 20 sqlite3 "$DB" "SELECT upper(serial) FROM issued_certs" | grep -qx "$web_serial" ||
