@@ -3,8 +3,10 @@
 #include <openssl/crypto.h>
 
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "authority/cert_summary.h"
 #include "authority/named_cert.h"
@@ -319,6 +321,56 @@ core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey
     return r.error().WithContext("recording the named certificates");
   }
   return result;
+}
+
+core::Result<std::vector<std::string>> RecordUnrecordedNamedCerts(store::Store& store,
+                                                                  const ClusterCa& ca,
+                                                                  const core::Clock& clock) {
+  CTLS_ASSIGN_OR_RETURN(std::vector<store::NamedCert> named, store.ListNamedCerts());
+  const pki::Certificate& issuing = ca.issuing.certificate();
+  std::vector<std::string> recorded;
+  for (const store::NamedCert& n : named) {
+    auto leaf = pki::Certificate::FromPem(n.chain_pem);
+    if (!leaf) {
+      return leaf.error().WithContext("named certificate \"" + n.name + "\"");
+    }
+    if (!leaf->IsSignedBy(issuing)) {
+      continue;  // another CA's: not ours to record or revoke
+    }
+    auto existing = store.GetIssued(leaf->serial_hex());
+    if (existing) {
+      continue;
+    }
+    if (existing.error().code != ErrorCode::kNotFound) {
+      return existing.error().WithContext("named certificate \"" + n.name + "\"");
+    }
+    const core::TimePoint now = clock.Now();
+    CTLS_ASSIGN_OR_RETURN(store::IssuedCert record,
+                          IssuedRecordFromDer(leaf->ToDer(), ca.issuer_id,
+                                              pki::ProfileName(pki::Profile::kPeer), now, "serve"));
+    nlohmann::ordered_json details = {{"profile", record.profile},
+                                      {"cn", record.subject_cn},
+                                      {"not_after", core::FormatTime(record.not_after)},
+                                      {"named", n.name},
+                                      {"recorded_late", true}};
+    const store::AuditInput audit{.time = now,
+                                  .actor = "serve",
+                                  .action = "cert.sign",
+                                  .target = record.serial_hex,
+                                  .source = "local",
+                                  .details_json = details.dump()};
+    auto stored =
+        store.RecordIssuedAudited(std::span<const store::IssuedCert>(&record, 1),
+                                  std::span<const store::AuditInput>(&audit, 1), AuditHash);
+    if (!stored) {
+      if (stored.error().code == ErrorCode::kAlreadyExists) {
+        continue;  // another instance recorded it first
+      }
+      return stored.error().WithContext("recording named certificate \"" + n.name + "\"");
+    }
+    recorded.push_back(n.name);
+  }
+  return recorded;
 }
 
 core::Result<ClusterCa> LoadClusterCa(store::Store& store, const SealingKey& sealing_key) {

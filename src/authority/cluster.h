@@ -86,6 +86,16 @@ core::Result<std::int64_t> PutNamedCert(store::Store& store, const SealingKey& s
                                         const std::string& chain_pem, core::TimePoint now,
                                         const std::string& actor, core::Rng& rng);
 
+// Records the named certificates in use that the cluster's issuing CA signed but the store holds
+// no issuance record of (data directories made before `init` recorded them), each with a
+// "cert.sign" audit entry (actor "serve", details "named" and "recorded_late": true), so that
+// OCSP answers for them and one can be revoked by serial. A certificate another CA signed is
+// left alone; one another instance records at the same moment counts as recorded. Returns the
+// names recorded now.
+core::Result<std::vector<std::string>> RecordUnrecordedNamedCerts(store::Store& store,
+                                                                  const ClusterCa& ca,
+                                                                  const core::Clock& clock);
+
 // A stored named certificate, opened.
 struct OpenedNamedCert {
   std::string name;

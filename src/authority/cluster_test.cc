@@ -239,6 +239,47 @@ TEST_F(ClusterTest, WithoutUrlsTheNamedCertificatesCarryNone) {
   EXPECT_EQ(x.output.find("OCSP"), std::string::npos) << x.output;
 }
 
+// A data directory made before init recorded the named certificates: serve records them late.
+TEST_F(ClusterTest, UnrecordedNamedCertificatesOfTheClusterCaAreRecordedOnce) {
+  Init();
+  ClusterCa ca = Must(LoadClusterCa(*store_, *sealing_));
+  EXPECT_TRUE(Must(RecordUnrecordedNamedCerts(*store_, ca, clock_)).empty());
+  // "edge": issued by the cluster CA without a record (as init did before); "vendor": a
+  // certificate of another CA.
+  pki::PrivateKey key = Must(pki::PrivateKey::Generate(pki::KeyType::kEcP256));
+  pki::Certificate edge = Must(ca.issuing.Issue(
+      {.profile = pki::Profile::kPeer, .common_name = "edge.mycluster.example.com"},
+      key.public_key(), clock_.Now(), rng_));
+  Must(PutNamedCert(*store_, *sealing_, "edge", key, edge.ToPem() + ca.chain_pem, clock_.Now(),
+                    "test", rng_));
+  pki::Certificate vendor = Must(
+      pki::SelfSign(key, {.profile = pki::Profile::kServer, .common_name = "vendor.example.com"},
+                    clock_.Now(), rng_));
+  Must(PutNamedCert(*store_, *sealing_, "vendor", key, vendor.ToPem(), clock_.Now(), "test", rng_));
+  const std::size_t audit_before = Must(store_->ListAudit(0, 100)).size();
+
+  clock_.Set(pki::kTestReferenceTime + std::chrono::hours(2));
+  EXPECT_EQ(Must(RecordUnrecordedNamedCerts(*store_, ca, clock_)),
+            std::vector<std::string>{"edge"});
+  store::IssuedCert record = Must(store_->GetIssued(edge.serial_hex()));
+  EXPECT_EQ(record.issuer_id, kIssuingCaId);
+  EXPECT_EQ(record.profile, "peer");
+  EXPECT_EQ(record.issued_by, "serve");
+  EXPECT_EQ(record.issued_at, clock_.Now());
+  EXPECT_EQ(record.subject_cn, "edge.mycluster.example.com");
+  auto vendor_record = store_->GetIssued(vendor.serial_hex());
+  ASSERT_FALSE(vendor_record) << "a certificate of another CA was recorded";
+  EXPECT_EQ(vendor_record.error().code, ErrorCode::kNotFound);
+  auto audit = Must(store_->ListAudit(0, 100));
+  ASSERT_EQ(audit.size(), audit_before + 1);
+  EXPECT_EQ(audit.back().action, "cert.sign");
+  EXPECT_EQ(audit.back().target, edge.serial_hex());
+  EXPECT_EQ(nlohmann::json::parse(audit.back().details_json)["recorded_late"], true);
+  // Once: a second start records nothing.
+  EXPECT_TRUE(Must(RecordUnrecordedNamedCerts(*store_, ca, clock_)).empty());
+  EXPECT_EQ(Must(store_->ListAudit(0, 100)).size(), audit_before + 1);
+}
+
 TEST_F(ClusterTest, AdminPolicyAndAuditAreWritten) {
   InitResult r = Init();
   store::User admin = Must(store_->GetUser("admin"));

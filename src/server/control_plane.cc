@@ -434,6 +434,18 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
   if (auto stored = impl->store->GetConfig(std::string(authority::kConfigFqdn)); stored) {
     fqdn = *stored;
   }
+  // Data directories made before init recorded the named certificates: record them now. Not
+  // fatal: serving matters more; OCSP answers "unknown" for them until a restart records them.
+  if (auto late = authority::RecordUnrecordedNamedCerts(*impl->store, ca, clock); !late) {
+    Log("recording the named certificates' issuance failed (continuing): " +
+        late.error().message);
+  } else if (!late->empty()) {
+    std::string names;
+    for (const std::string& n : *late) {
+      names += (names.empty() ? "" : ", ") + n;
+    }
+    Log("recorded the issuance of named certificates made before records were kept: " + names);
+  }
   Impl* raw = impl.get();
 
   // The public listener first: the URLs in issued certificates need its bound port.

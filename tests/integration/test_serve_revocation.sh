@@ -769,6 +769,35 @@ named() {
   assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
 }
 
+# A data directory made before init recorded its named certificates (simulated: their records
+# deleted with sqlite3): serve records them at start, and OCSP then answers good for them.
+upgrade() {
+  D=$TMP/old-cluster
+  serve_init "$D" "$FQDN"
+  timeout 20 sqlite3 "$D/clustertls.db" "DELETE FROM issued_certs WHERE issued_by = 'init'" ||
+    fail "sqlite3 could not delete init's records"
+  assert_eq "$(timeout 20 sqlite3 "$D/clustertls.db" "SELECT count(*) FROM issued_certs")" 0 \
+    "records left before serve"
+  serve_up upgrade
+  grep -q "recorded the issuance of named certificates made before records were kept: api, cm, metrics, proxy, syncer" \
+    "$SERVE_LOG" || fail "serve did not log the late records: $(cat "$SERVE_LOG")"
+  assert_eq "$(timeout 20 sqlite3 "$D/clustertls.db" "SELECT count(*) FROM issued_certs WHERE issued_by = 'serve'")" \
+    5 "named certificates recorded by serve"
+  timeout 20 openssl s_client -connect "127.0.0.1:$SERVE_PORT" -servername "$FQDN" </dev/null \
+    2>/dev/null | openssl x509 >"$TMP/old-api.pem" || fail "s_client got no certificate from serve"
+  ocsp_query "$PUBURL/ocsp" -cert "$TMP/old-api.pem"
+  expect_ocsp "$TMP/old-api.pem" good
+  # A restart records nothing more.
+  stop_serve "$SERVE_PID"
+  serve_up upgrade2
+  grep -q "recorded the issuance" "$SERVE_LOG" && fail "the second start recorded again"
+  assert_eq "$(timeout 20 sqlite3 "$D/clustertls.db" "SELECT count(*) FROM issued_certs WHERE profile = 'peer'")" \
+    5 "named certificate records after a restart"
+  run ctls audit verify --data-dir "$D"
+  stop_serve "$SERVE_PID"
+  assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
+}
+
 cli() {
   serve_up cli
   run ctls revoke --help
@@ -815,5 +844,6 @@ section "CRL: DER/PEM, signed, reason, verify -crl_check, number up after revoca
 section "revoke API: 401/403/400/404, idempotent, CA serials refused, inventory, audit" api_errors
 section "revoke by selector: dry run lists and changes nothing, the real run revokes" selector
 section "the cluster's own certificates: recorded, OCSP good, revoked by serial only" named
+section "a data directory without records of its named certificates: serve records them once" upgrade
 section "clustertls revoke (serial, idempotent, errors, --name --dry-run)" cli
 finish
