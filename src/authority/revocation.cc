@@ -2,8 +2,8 @@
 
 #include <cctype>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <utility>
 
 #include "authority/secrets.h"
@@ -146,20 +146,20 @@ struct Revocation::Impl {
   // After revocations: a new CRL (a failure is logged; the revocation stands and the
   // publisher's Refresh() retries) and an empty OCSP cache.
   void Publish(const std::string& what) const;
-  // The serials a selector never picks: the cluster's own certificates in use (the current
-  // version of every named certificate). The OCSP signer is skipped by its profile.
-  core::Result<std::set<std::string>> ClusterOwnSerials() const;
+  // The serials a selector never picks, with their names: the cluster's own certificates in use
+  // (the current version of every named certificate). The OCSP signer is skipped by its profile.
+  core::Result<std::map<std::string, std::string>> ClusterOwnSerials() const;
 };
 
-core::Result<std::set<std::string>> Revocation::Impl::ClusterOwnSerials() const {
+core::Result<std::map<std::string, std::string>> Revocation::Impl::ClusterOwnSerials() const {
   CTLS_ASSIGN_OR_RETURN(std::vector<store::NamedCert> named, options.store->ListNamedCerts());
-  std::set<std::string> serials;
+  std::map<std::string, std::string> serials;
   for (const store::NamedCert& n : named) {
     auto leaf = pki::Certificate::FromPem(n.chain_pem);
     if (!leaf) {
       return leaf.error().WithContext("named certificate \"" + n.name + "\"");
     }
-    serials.insert(leaf->serial_hex());
+    serials.emplace(leaf->serial_hex(), n.name);
   }
   return serials;
 }
@@ -250,6 +250,12 @@ core::Result<RevokeOutcome> Revocation::Revoke(const std::string& serial_hex,
   if (outcome.newly_revoked) {
     impl_->Publish(serial);
   }
+  // Only to warn the caller: the revocation stands whether or not this lookup works.
+  if (auto own = impl_->ClusterOwnSerials(); own) {
+    if (auto it = own->find(outcome.cert.serial_hex); it != own->end()) {
+      outcome.named = it->second;
+    }
+  }
   return outcome;
 }
 
@@ -271,7 +277,7 @@ core::Result<std::vector<store::IssuedCert>> Revocation::Select(
                            .issuer_id = impl_->ca.issuer_id,
                            .issued_before = selector.issued_before,
                            .revoked = false};
-  CTLS_ASSIGN_OR_RETURN(const std::set<std::string> own, impl_->ClusterOwnSerials());
+  CTLS_ASSIGN_OR_RETURN(const auto own, impl_->ClusterOwnSerials());
   const core::TimePoint now = impl_->options.clock->Now();
   const std::size_t max = impl_->options.max_selected;
   std::vector<store::IssuedCert> selected;

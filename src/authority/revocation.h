@@ -40,6 +40,9 @@ struct RevokeBy {
 struct RevokeOutcome {
   store::IssuedCert cert;      // the record after the call (revoked_at, reason set)
   bool newly_revoked = false;  // false: it was already revoked (idempotent; first time/reason kept)
+  // The named certificate ("api", "proxy", ...) it is the current version of, "" if none: the
+  // cluster still presents it until it is replaced, which the caller should say.
+  std::string named{};
 };
 
 // "One of our nodes was compromised": which certificates to revoke. Every given field must

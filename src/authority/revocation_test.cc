@@ -73,6 +73,7 @@ TEST_F(RevocationTest, RevokesOnceAuditsAndPublishes) {
   RevokeOutcome first = Must(revocation_->Revoke(leaf.serial_hex, "keyCompromise",
                                                  {.actor = "bob", .source = "198.51.100.4"}));
   EXPECT_TRUE(first.newly_revoked);
+  EXPECT_TRUE(first.named.empty());
   EXPECT_EQ(first.cert.serial_hex, leaf.serial_hex);
   EXPECT_EQ(first.cert.subject_cn, "web1.example.com");
   ASSERT_TRUE(first.cert.revoked_at.has_value());
@@ -418,6 +419,7 @@ TEST_F(SelectorTest, TheClustersOwnCertificatesAreRevokedBySerialOnly) {
       revocation_->Revoke(proxy_serial, "keyCompromise", {.actor = "bob", .source = "192.0.2.1"}));
   EXPECT_TRUE(proxy.newly_revoked);
   EXPECT_EQ(proxy.cert.issued_by, "init");
+  EXPECT_EQ(proxy.named, "proxy");
   EXPECT_EQ(crl_->Current()->entries, 1u);
 
   // Once `api` is replaced, its old certificate is no longer the cluster's own: a selector

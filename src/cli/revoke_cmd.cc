@@ -217,6 +217,12 @@ core::Result<int> RevokeOne(const RevokeCmdOptions& o, const RevokeRequest& r, A
   if (reply.contains("subject_cn")) {
     ctx.Info("  subject CN: " + Str(reply, "subject_cn"));
   }
+  if (reply.contains("named") && reply["named"].is_string()) {
+    const std::string name = reply["named"].get<std::string>();
+    ctx.Warn("this is the cluster's named certificate \"" + name +
+             "\", still in use until it is replaced: clustertls cluster certificate set " + name +
+             " --certificate-file F --key-file K");
+  }
   return 0;
 }
 

@@ -758,12 +758,16 @@ struct Api::Impl {
       return Error(outcome.error());
     }
     const store::IssuedCert& cert = outcome->cert;
-    return Json({{"serial", cert.serial_hex},
+    json body = {{"serial", cert.serial_hex},
                  {"revoked", true},
                  {"revoked_at", OptionalTime(cert.revoked_at)},
                  {"reason", cert.revocation_reason},
                  {"newly_revoked", outcome->newly_revoked},
-                 {"subject_cn", cert.subject_cn}});
+                 {"subject_cn", cert.subject_cn}};
+    if (!outcome->named.empty()) {
+      body["named"] = outcome->named;  // still in use by the cluster until it is replaced
+    }
+    return Json(body);
   }
 
   static json SelectedJson(const store::IssuedCert& cert) {

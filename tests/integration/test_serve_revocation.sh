@@ -759,6 +759,14 @@ named() {
   # By serial, on purpose: the proxy certificate is revoked; OCSP and the CRL say so.
   revoke "$proxy_serial" keyCompromise
   expect_status 200 "revoke the proxy certificate by serial"
+  assert_eq "$(jbody .named)" proxy "the response names the named certificate still in use"
+  # The CLI says it must be replaced (again: idempotent).
+  printf '%s\n' "$ADMIN_PW" >"$TMP/admin.pw"
+  run ctls login --server "https://127.0.0.1:$SERVE_PORT" --ca-fingerprint "$CA_FP" --user admin \
+    --password-file "$TMP/admin.pw" --client-config "$TMP/named-client.json"
+  run ctls revoke "$proxy_serial" --reason keyCompromise --client-config "$TMP/named-client.json"
+  grep -q 'named certificate "proxy", still in use until it is replaced: clustertls cluster certificate set proxy' \
+    "$ERR" || fail "clustertls revoke did not warn about the proxy certificate: $(cat "$OUT" "$ERR")"
   ocsp_query "$PUBURL/ocsp" -cert "$TMP/proxy.pem"
   expect_ocsp "$TMP/proxy.pem" revoked keyCompromise
   get_crl named
