@@ -6,7 +6,6 @@
 #include <deque>
 #include <future>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -54,7 +53,6 @@ core::Result<std::string> CsrDer(std::string_view pem) {
   }
   return std::move(blocks->front().der);
 }
-
 
 }  // namespace
 
@@ -259,15 +257,7 @@ void Authority::SignAsync(const SignRequest& request,
                                .der = store::Blob(cert_der->begin(), cert_der->end()),
                                .issued_at = now,
                                .issued_by = request.actor};
-  nlohmann::ordered_json details = {{"profile", request.profile},
-                                    {"cn", p.record.subject_cn},
-                                    {"not_after", core::FormatTime(p.record.not_after)}};
-  p.audit = store::AuditInput{.time = now,
-                              .actor = request.actor,
-                              .action = "cert.sign",
-                              .target = p.record.serial_hex,
-                              .source = request.source,
-                              .details_json = details.dump()};
+  p.audit = CertSignAudit(p.record, request.actor, request.source);
   p.result = SignedCert{.certificate_pem = CertificatePemFromDer(*cert_der),
                         .chain_pem = impl.ca.chain_pem,
                         .serial_hex = p.record.serial_hex,

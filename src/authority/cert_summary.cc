@@ -208,6 +208,27 @@ core::Result<store::IssuedCert> IssuedRecordFromDer(std::string_view der, std::s
                            .issued_by = std::move(issued_by)};
 }
 
+store::AuditInput CertSignAudit(const store::IssuedCert& record, std::string actor,
+                                std::string source) {
+  return CertSignAudit(record, std::move(actor), std::move(source), nlohmann::ordered_json());
+}
+
+store::AuditInput CertSignAudit(const store::IssuedCert& record, std::string actor,
+                                std::string source, const nlohmann::ordered_json& extra) {
+  nlohmann::ordered_json details = {{"profile", record.profile},
+                                    {"cn", record.subject_cn},
+                                    {"not_after", core::FormatTime(record.not_after)}};
+  if (extra.is_object()) {
+    details.update(extra);
+  }
+  return store::AuditInput{.time = record.issued_at,
+                           .actor = std::move(actor),
+                           .action = "cert.sign",
+                           .target = record.serial_hex,
+                           .source = std::move(source),
+                           .details_json = details.dump()};
+}
+
 std::string SansJson(const pki::SubjectAltNames& sans) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& n : sans.dns) {

@@ -5,6 +5,7 @@
 // the provider decoders, which costs more than signing the certificate. This reader walks the
 // same RFC 5280 section 4.1 structure with the SubjectPublicKeyInfo left undecoded.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,14 @@ std::string SansJson(const pki::SubjectAltNames& sans);
 core::Result<store::IssuedCert> IssuedRecordFromDer(std::string_view der, std::string issuer_id,
                                                     std::string profile, core::TimePoint issued_at,
                                                     std::string issued_by);
+
+// The "cert.sign" audit entry of an issuance record: at its issued_at, target its serial,
+// details {"profile", "cn", "not_after"} followed by the members of `extra` (a JSON object,
+// e.g. {"named": "api"}).
+store::AuditInput CertSignAudit(const store::IssuedCert& record, std::string actor,
+                                std::string source);
+store::AuditInput CertSignAudit(const store::IssuedCert& record, std::string actor,
+                                std::string source, const nlohmann::ordered_json& extra);
 
 // The PEM text ("CERTIFICATE") of DER bytes, without parsing them.
 std::string CertificatePemFromDer(std::string_view der);

@@ -98,6 +98,26 @@ struct PreparedNamed {
   std::string leaf_der;
 };
 
+// The issuance record of a named certificate the cluster CA signed, and its "cert.sign" entry
+// (details also {"named": name}, plus `late_details`).
+struct NamedRecord {
+  store::IssuedCert record;
+  store::AuditInput audit;
+};
+core::Result<NamedRecord> MakeNamedRecord(std::string_view leaf_der, const std::string& name,
+                                          core::TimePoint now, const std::string& actor,
+                                          const nlohmann::ordered_json& late_details) {
+  auto record = IssuedRecordFromDer(leaf_der, std::string(kIssuingCaId),
+                                    pki::ProfileName(pki::Profile::kPeer), now, actor);
+  if (!record) {
+    return record.error().WithContext("named certificate \"" + name + "\"");
+  }
+  nlohmann::ordered_json extra = {{"named", name}};
+  extra.update(late_details);
+  store::AuditInput audit = CertSignAudit(*record, actor, "local", extra);
+  return NamedRecord{.record = *std::move(record), .audit = std::move(audit)};
+}
+
 core::Result<store::CaRecord> GetCaRecord(store::Store& store, std::string_view id) {
   auto record = store.GetCa(std::string(id));
   if (!record) {
@@ -299,23 +319,11 @@ core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey
   std::vector<store::IssuedCert> records;
   std::vector<store::AuditInput> sign_audits;
   for (const PreparedNamed& n : named) {
-    auto record =
-        IssuedRecordFromDer(n.leaf_der, std::string(kIssuingCaId),
-                            pki::ProfileName(pki::Profile::kPeer), now, std::string(kInitActor));
-    if (!record) {
-      return record.error().WithContext("certificate \"" + n.name + "\"");
-    }
-    nlohmann::ordered_json details = {{"profile", record->profile},
-                                      {"cn", record->subject_cn},
-                                      {"not_after", core::FormatTime(record->not_after)},
-                                      {"named", n.name}};
-    sign_audits.push_back(store::AuditInput{.time = now,
-                                            .actor = std::string(kInitActor),
-                                            .action = "cert.sign",
-                                            .target = record->serial_hex,
-                                            .source = "local",
-                                            .details_json = details.dump()});
-    records.push_back(*std::move(record));
+    CTLS_ASSIGN_OR_RETURN(NamedRecord made,
+                          MakeNamedRecord(n.leaf_der, n.name, now, std::string(kInitActor),
+                                          nlohmann::ordered_json::object()));
+    records.push_back(std::move(made.record));
+    sign_audits.push_back(std::move(made.audit));
   }
   if (auto r = store.RecordIssuedAudited(records, sign_audits, AuditHash); !r) {
     return r.error().WithContext("recording the named certificates");
@@ -323,45 +331,42 @@ core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey
   return result;
 }
 
-core::Result<std::vector<std::string>> RecordUnrecordedNamedCerts(store::Store& store,
-                                                                  const ClusterCa& ca,
-                                                                  const core::Clock& clock) {
+core::Result<std::vector<NamedLeaf>> ListNamedLeaves(store::Store& store) {
   CTLS_ASSIGN_OR_RETURN(std::vector<store::NamedCert> named, store.ListNamedCerts());
-  const pki::Certificate& issuing = ca.issuing.certificate();
-  std::vector<std::string> recorded;
+  std::vector<NamedLeaf> leaves;
+  leaves.reserve(named.size());
   for (const store::NamedCert& n : named) {
     auto leaf = pki::Certificate::FromPem(n.chain_pem);
     if (!leaf) {
       return leaf.error().WithContext("named certificate \"" + n.name + "\"");
     }
-    if (!leaf->IsSignedBy(issuing)) {
+    leaves.push_back(NamedLeaf{.name = n.name, .leaf = *std::move(leaf)});
+  }
+  return leaves;
+}
+
+core::Result<std::vector<std::string>> RecordUnrecordedNamedCerts(store::Store& store,
+                                                                  const ClusterCa& ca,
+                                                                  const core::Clock& clock) {
+  CTLS_ASSIGN_OR_RETURN(std::vector<NamedLeaf> named, ListNamedLeaves(store));
+  const pki::Certificate& issuing = ca.issuing.certificate();
+  std::vector<std::string> recorded;
+  for (const NamedLeaf& n : named) {
+    if (!n.leaf.IsSignedBy(issuing)) {
       continue;  // another CA's: not ours to record or revoke
     }
-    auto existing = store.GetIssued(leaf->serial_hex());
+    auto existing = store.GetIssued(n.leaf.serial_hex());
     if (existing) {
       continue;
     }
     if (existing.error().code != ErrorCode::kNotFound) {
       return existing.error().WithContext("named certificate \"" + n.name + "\"");
     }
-    const core::TimePoint now = clock.Now();
-    CTLS_ASSIGN_OR_RETURN(store::IssuedCert record,
-                          IssuedRecordFromDer(leaf->ToDer(), ca.issuer_id,
-                                              pki::ProfileName(pki::Profile::kPeer), now, "serve"));
-    nlohmann::ordered_json details = {{"profile", record.profile},
-                                      {"cn", record.subject_cn},
-                                      {"not_after", core::FormatTime(record.not_after)},
-                                      {"named", n.name},
-                                      {"recorded_late", true}};
-    const store::AuditInput audit{.time = now,
-                                  .actor = "serve",
-                                  .action = "cert.sign",
-                                  .target = record.serial_hex,
-                                  .source = "local",
-                                  .details_json = details.dump()};
+    CTLS_ASSIGN_OR_RETURN(NamedRecord made, MakeNamedRecord(n.leaf.ToDer(), n.name, clock.Now(),
+                                                            "serve", {{"recorded_late", true}}));
     auto stored =
-        store.RecordIssuedAudited(std::span<const store::IssuedCert>(&record, 1),
-                                  std::span<const store::AuditInput>(&audit, 1), AuditHash);
+        store.RecordIssuedAudited(std::span<const store::IssuedCert>(&made.record, 1),
+                                  std::span<const store::AuditInput>(&made.audit, 1), AuditHash);
     if (!stored) {
       if (stored.error().code == ErrorCode::kAlreadyExists) {
         continue;  // another instance recorded it first

@@ -86,6 +86,16 @@ core::Result<std::int64_t> PutNamedCert(store::Store& store, const SealingKey& s
                                         const std::string& chain_pem, core::TimePoint now,
                                         const std::string& actor, core::Rng& rng);
 
+// The leaf of a named certificate's current version.
+struct NamedLeaf {
+  std::string name;
+  pki::Certificate leaf;
+};
+
+// The leaf of every named certificate's current version, in the store's order. kParse naming
+// the certificate for a stored chain that does not parse.
+core::Result<std::vector<NamedLeaf>> ListNamedLeaves(store::Store& store);
+
 // Records the named certificates in use that the cluster's issuing CA signed but the store holds
 // no issuance record of (data directories made before `init` recorded them), each with a
 // "cert.sign" audit entry (actor "serve", details "named" and "recorded_late": true), so that

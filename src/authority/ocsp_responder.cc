@@ -6,7 +6,6 @@
 #include <exception>
 #include <functional>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <shared_mutex>
 #include <unordered_map>
@@ -161,15 +160,7 @@ core::Result<std::shared_ptr<const SignerState>> OcspResponder::Impl::IssueSigne
     return made.error().WithContext("OCSP signer certificate");
   }
   const store::IssuedCert record = *std::move(made);
-  nlohmann::ordered_json details = {{"profile", kSignerProfile},
-                                    {"cn", record.subject_cn},
-                                    {"not_after", core::FormatTime(record.not_after)}};
-  const store::AuditInput audit{.time = now,
-                                .actor = kActor,
-                                .action = "cert.sign",
-                                .target = record.serial_hex,
-                                .source = "",
-                                .details_json = details.dump()};
+  const store::AuditInput audit = CertSignAudit(record, kActor, "");
   auto recorded =
       options.store->RecordIssuedAudited(std::span<const store::IssuedCert>(&record, 1),
                                          std::span<const store::AuditInput>(&audit, 1), AuditHash);

@@ -152,14 +152,10 @@ struct Revocation::Impl {
 };
 
 core::Result<std::map<std::string, std::string>> Revocation::Impl::ClusterOwnSerials() const {
-  CTLS_ASSIGN_OR_RETURN(std::vector<store::NamedCert> named, options.store->ListNamedCerts());
+  CTLS_ASSIGN_OR_RETURN(std::vector<NamedLeaf> named, ListNamedLeaves(*options.store));
   std::map<std::string, std::string> serials;
-  for (const store::NamedCert& n : named) {
-    auto leaf = pki::Certificate::FromPem(n.chain_pem);
-    if (!leaf) {
-      return leaf.error().WithContext("named certificate \"" + n.name + "\"");
-    }
-    serials.emplace(leaf->serial_hex(), n.name);
+  for (const NamedLeaf& n : named) {
+    serials.emplace(n.leaf.serial_hex(), n.name);
   }
   return serials;
 }
