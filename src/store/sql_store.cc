@@ -177,15 +177,25 @@ class SqlStore final : public Store {
   // closed the pooled connection is tried again on a fresh one; a write is not (it may have
   // been applied).
   Result<Rows> Run(std::string_view sql, const std::vector<Value>& params) {
-    bool read_only = sql.starts_with("SELECT ");
+    return Retrying(
+        sql.starts_with("SELECT "), [&](Connection& conn) { return conn.Query(sql, params); },
+        [] { return true; });
+  }
+
+  // Runs `statement(conn)` on a pooled connection and, while `may_retry()` allows it, tries
+  // again (at most kMaxRetries times) after a retryable conflict or, for a read, a connection
+  // that broke.
+  template <typename F, typename P>
+  auto Retrying(bool read_only, F&& statement, P&& may_retry)
+      -> decltype(statement(std::declval<Connection&>())) {
     for (int attempt = 0;; ++attempt) {
       CTLS_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
-      auto rows = conn->Query(sql, params);
-      if (!rows && attempt < kMaxRetries &&
-          (IsRetry(rows.error()) || (read_only && !conn->Healthy()))) {
+      auto result = statement(*conn);
+      if (!result && attempt < kMaxRetries && may_retry() &&
+          (IsRetry(result.error()) || (read_only && !conn->Healthy()))) {
         continue;
       }
-      return rows;
+      return result;
     }
   }
 
@@ -368,29 +378,24 @@ class SqlStore final : public Store {
         "SELECT serial, revoked_at, revocation_reason FROM issued_certs "
         "WHERE issuer_id = $1 AND revoked_at IS NOT NULL AND not_after >= $2 ORDER BY serial";
     const std::vector<Value> params = {issuer_id, Secs(now)};
-    for (int attempt = 0;; ++attempt) {
-      CTLS_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
-      std::size_t visited = 0;
-      auto done = conn->QueryEach(kSql, params, [&](std::span<const CellView> cells) {
-        std::int64_t secs = 0;
-        if (cells[1]) {
-          std::from_chars(cells[1]->data(), cells[1]->data() + cells[1]->size(), secs);
-        }
-        ++visited;
-        return visit({.serial_hex = cells[0].value_or(std::string_view()),
-                      .revoked_at = TimePoint(std::chrono::seconds(secs)),
-                      .reason = cells[2].value_or(std::string_view())});
-      });
-      // As Run: a read the server broke off is tried again, but only if nothing was visited.
-      if (!done && visited == 0 && attempt < kMaxRetries &&
-          (IsRetry(done.error()) || !conn->Healthy())) {
-        continue;
-      }
-      if (!done) {
-        return done.error();
-      }
-      return visited;
-    }
+    std::size_t visited = 0;
+    // A read the server broke off is tried again, but only if nothing was visited.
+    CTLS_RETURN_IF_ERROR(Retrying(
+        /*read_only=*/true,
+        [&](Connection& conn) {
+          return conn.QueryEach(kSql, params, [&](std::span<const CellView> cells) {
+            std::int64_t secs = 0;
+            if (cells[1]) {
+              std::from_chars(cells[1]->data(), cells[1]->data() + cells[1]->size(), secs);
+            }
+            ++visited;
+            return visit({.serial_hex = cells[0].value_or(std::string_view()),
+                          .revoked_at = TimePoint(std::chrono::seconds(secs)),
+                          .reason = cells[2].value_or(std::string_view())});
+          });
+        },
+        [&] { return visited == 0; }));
+    return visited;
   }
 
   // --- named certificates ---
