@@ -471,6 +471,9 @@ free_port() {
 start_s_server() {
   local log=$1
   shift
+  # Empty the log here, not only in the background child: that one may open it after the wait
+  # below has read an earlier server's ACCEPT line from it (a reused log name).
+  : >"$log"
   timeout 120 openssl s_server -accept 127.0.0.1:0 "$@" >"$log" 2>&1 </dev/null &
   register_pid $!
   wait_for_match "$log" '^ACCEPT' 30
@@ -677,6 +680,9 @@ start_serve() {
   # test, or tests run in parallel) would collide there, so it gets a free port unless asked.
   local pub=(--public-listen 127.0.0.1:0)
   [[ " $* " == *" --public-listen "* ]] && pub=()
+  # Emptied here first, so that a reused log cannot show an earlier server's port (see
+  # start_s_server).
+  : >"$log"
   timeout 280 "$CTLS" serve --data-dir "$dir" --listen 127.0.0.1:0 "${pub[@]}" "$@" >"$log" 2>&1 </dev/null &
   SERVE_PID=$!
   register_pid "$SERVE_PID"
