@@ -276,6 +276,48 @@ std::vector<std::string> Certificate::key_usages() const {
   return out;
 }
 
+std::vector<std::string> Certificate::crl_urls() const {
+  std::vector<std::string> out;
+  auto points = ossl::Own(static_cast<CRL_DIST_POINTS*>(
+      X509_get_ext_d2i(x509_.get(), NID_crl_distribution_points, nullptr, nullptr)));
+  if (!points) {
+    ossl::ClearErrors();
+    return out;
+  }
+  // RFC 5280 4.2.1.13: a DistributionPoint names its CRL by fullName (type 0) or by a name
+  // relative to the issuer (type 1, no URI).
+  for (int i = 0; i < sk_DIST_POINT_num(points.get()); ++i) {
+    const DIST_POINT* point = sk_DIST_POINT_value(points.get(), i);
+    if (point->distpoint == nullptr || point->distpoint->type != 0) {
+      continue;
+    }
+    SubjectAltNames names = internal::ReadGeneralNames(point->distpoint->name.fullname);
+    for (std::string& uri : names.uris) {
+      out.push_back(std::move(uri));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Certificate::ocsp_urls() const {
+  std::vector<std::string> out;
+  auto aia = ossl::Own(static_cast<AUTHORITY_INFO_ACCESS*>(
+      X509_get_ext_d2i(x509_.get(), NID_info_access, nullptr, nullptr)));
+  if (!aia) {
+    ossl::ClearErrors();
+    return out;
+  }
+  // RFC 5280 4.2.2.1: accessMethod id-ad-ocsp, accessLocation a uniformResourceIdentifier.
+  for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(aia.get()); ++i) {
+    const ACCESS_DESCRIPTION* ad = sk_ACCESS_DESCRIPTION_value(aia.get(), i);
+    if (OBJ_obj2nid(ad->method) == NID_ad_OCSP && ad->location != nullptr &&
+        ad->location->type == GEN_URI) {
+      out.push_back(Asn1StringBytes(ad->location->d.uniformResourceIdentifier));
+    }
+  }
+  return out;
+}
+
 std::string Certificate::subject_key_id_hex() const {
   return core::Hex(core::AsBytes(Asn1StringBytes(X509_get0_subject_key_id(x509_.get()))));
 }

@@ -65,6 +65,12 @@ class Certificate {
   std::vector<std::string> extended_key_usages() const;
   // Key usages as names ("digitalSignature", "keyEncipherment", "keyCertSign", "cRLSign", ...).
   std::vector<std::string> key_usages() const;
+  // The URI fullNames of the cRLDistributionPoints (RFC 5280 4.2.1.13), in order over every
+  // DistributionPoint; other name forms and relative names are skipped. Empty when absent.
+  std::vector<std::string> crl_urls() const;
+  // The id-ad-ocsp URIs of the authorityInfoAccess (RFC 5280 4.2.2.1), in order; other access
+  // methods (caIssuers) and name forms are skipped. Empty when absent.
+  std::vector<std::string> ocsp_urls() const;
   std::string subject_key_id_hex() const;
   std::string authority_key_id_hex() const;
   std::string signature_algorithm() const;

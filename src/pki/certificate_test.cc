@@ -7,6 +7,8 @@
 #include <sstream>
 #include <string>
 
+#include "pki/test_pki_testutil.h"
+
 namespace clustertls::pki {
 namespace {
 
@@ -192,6 +194,93 @@ TEST(CertificateChainTest, SignatureIsCheckedNotOnlyTheName) {
   auto tampered = Certificate::FromDer(der);
   ASSERT_TRUE(tampered) << tampered.error().message;
   EXPECT_FALSE(tampered->IsSignedBy(MustParse("chain-int.pem")));
+}
+
+// ---- Where the certificate says its CRL and OCSP responder are ----
+
+// What `openssl x509 -noout <flags>` prints for `cert`.
+std::string OpensslX509(const Certificate& cert, const std::string& flags) {
+  CommandResult r =
+      RunCommand("printf '%s' '" + cert.ToPem() + "' | openssl x509 -noout " + flags + " 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return r.output;
+}
+
+TEST(CertificateRevocationUrlsTest, TwoOfEachInOrderAsOpensslReadsThem) {
+  TestPki pki = MakeTestPki();
+  TestLeaf leaf = IssueLeaf(
+      pki.issuing,
+      {.common_name = "urls.example.com",
+       .crl_urls = {"http://ca.example.com:9080/v1/crl", "http://backup.example.com/issuing.crl"},
+       .ocsp_urls = {"http://ca.example.com:9080/ocsp", "http://ocsp2.example.com/"}});
+  EXPECT_EQ(leaf.cert.crl_urls(),
+            (std::vector<std::string>{"http://ca.example.com:9080/v1/crl",
+                                      "http://backup.example.com/issuing.crl"}));
+  EXPECT_EQ(leaf.cert.ocsp_urls(), (std::vector<std::string>{"http://ca.example.com:9080/ocsp",
+                                                             "http://ocsp2.example.com/"}));
+  // Independent judge: openssl's list of OCSP URIs and its text of both extensions.
+  EXPECT_EQ(OpensslX509(leaf.cert, "-ocsp_uri"),
+            "http://ca.example.com:9080/ocsp\nhttp://ocsp2.example.com/\n");
+  std::string text = OpensslX509(leaf.cert, "-ext crlDistributionPoints");
+  std::size_t first = text.find("URI:http://ca.example.com:9080/v1/crl");
+  std::size_t second = text.find("URI:http://backup.example.com/issuing.crl");
+  ASSERT_NE(first, std::string::npos) << text;
+  ASSERT_NE(second, std::string::npos) << text;
+  EXPECT_LT(first, second) << text;
+}
+
+TEST(CertificateRevocationUrlsTest, OneOfEach) {
+  TestPki pki = MakeTestPki();
+  TestLeaf leaf = IssueLeaf(pki.issuing, {.common_name = "one.example.com",
+                                          .crl_urls = {"http://ca.example.com/int.crl"},
+                                          .ocsp_urls = {"http://ocsp.example.com"}});
+  EXPECT_EQ(leaf.cert.crl_urls(), std::vector<std::string>{"http://ca.example.com/int.crl"});
+  EXPECT_EQ(leaf.cert.ocsp_urls(), std::vector<std::string>{"http://ocsp.example.com"});
+  EXPECT_EQ(OpensslX509(leaf.cert, "-ocsp_uri"), "http://ocsp.example.com\n");
+}
+
+TEST(CertificateRevocationUrlsTest, NoneWhenAbsent) {
+  TestPki pki = MakeTestPki();
+  TestLeaf leaf = IssueLeaf(pki, "plain.example.com");
+  EXPECT_TRUE(leaf.cert.crl_urls().empty());
+  EXPECT_TRUE(leaf.cert.ocsp_urls().empty());
+  EXPECT_EQ(OpensslX509(leaf.cert, "-ocsp_uri"), "");
+  EXPECT_TRUE(pki.root.crl_urls().empty());
+  EXPECT_TRUE(pki.root.ocsp_urls().empty());
+  // Only one of the two.
+  TestLeaf crl_only = IssueLeaf(pki.issuing, {.common_name = "crl-only.example.com",
+                                              .crl_urls = {"http://ca.example.com/int.crl"}});
+  EXPECT_EQ(crl_only.cert.crl_urls(), std::vector<std::string>{"http://ca.example.com/int.crl"});
+  EXPECT_TRUE(crl_only.cert.ocsp_urls().empty());
+}
+
+// An openssl-made certificate with several DistributionPoints and access descriptions, some of
+// them not URIs: only the URIs of fullNames and of id-ad-ocsp are returned, in order.
+TEST(CertificateRevocationUrlsTest, OtherNameFormsAndAccessMethodsAreSkipped) {
+  const std::string config =
+      "[req]\\ndistinguished_name=dn\\nprompt=no\\nx509_extensions=ext\\n"
+      "[dn]\\nCN=forms.example.com\\n"
+      "[ext]\\ncrlDistributionPoints=URI:http://a.example.com/1.crl,DNS:crl.example.com,dp,"
+      "URI:http://b.example.com/2.crl\\n"
+      "authorityInfoAccess=caIssuers;URI:http://ca.example.com/ca.crt,"
+      "OCSP;URI:http://o1.example.com,OCSP;DNS:o.example.com,OCSP;URI:http://o2.example.com/ocsp"
+      "\\n[dp]\\nrelativename=rdn\\n[rdn]\\nCN=crl1\\n";
+  CommandResult made = RunCommand(
+      "printf '" + config +
+      "' | openssl req -x509 -config /dev/stdin -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+      "-nodes -keyout /dev/null -days 1 2>/dev/null");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  Certificate cert = Must(Certificate::FromPem(made.output), "openssl-made certificate");
+  std::string text = OpensslX509(cert, "-ext crlDistributionPoints,authorityInfoAccess");
+  ASSERT_NE(text.find("Relative Name"), std::string::npos) << text;
+  ASSERT_NE(text.find("DNS:crl.example.com"), std::string::npos) << text;
+  ASSERT_NE(text.find("CA Issuers - URI:http://ca.example.com/ca.crt"), std::string::npos) << text;
+
+  EXPECT_EQ(cert.crl_urls(),
+            (std::vector<std::string>{"http://a.example.com/1.crl", "http://b.example.com/2.crl"}));
+  EXPECT_EQ(cert.ocsp_urls(),
+            (std::vector<std::string>{"http://o1.example.com", "http://o2.example.com/ocsp"}));
+  EXPECT_EQ(OpensslX509(cert, "-ocsp_uri"), "http://o1.example.com\nhttp://o2.example.com/ocsp\n");
 }
 
 // ---- Bundles ----
