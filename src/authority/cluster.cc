@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string_view>
@@ -98,26 +99,6 @@ struct PreparedNamed {
   std::string leaf_der;
 };
 
-// The issuance record of a named certificate the cluster CA signed, and its "cert.sign" entry
-// (details also {"named": name}, plus `late_details`).
-struct NamedRecord {
-  store::IssuedCert record;
-  store::AuditInput audit;
-};
-core::Result<NamedRecord> MakeNamedRecord(std::string_view leaf_der, const std::string& name,
-                                          core::TimePoint now, const std::string& actor,
-                                          const nlohmann::ordered_json& late_details) {
-  auto record = IssuedRecordFromDer(leaf_der, std::string(kIssuingCaId),
-                                    pki::ProfileName(pki::Profile::kPeer), now, actor);
-  if (!record) {
-    return record.error().WithContext("named certificate \"" + name + "\"");
-  }
-  nlohmann::ordered_json extra = {{"named", name}};
-  extra.update(late_details);
-  store::AuditInput audit = CertSignAudit(*record, actor, "local", extra);
-  return NamedRecord{.record = *std::move(record), .audit = std::move(audit)};
-}
-
 core::Result<store::CaRecord> GetCaRecord(store::Store& store, std::string_view id) {
   auto record = store.GetCa(std::string(id));
   if (!record) {
@@ -152,6 +133,20 @@ core::Result<pki::PrivateKey> OpenSealedKey(const SealingKey& sealing_key, const
 }
 
 }  // namespace
+
+core::Result<NamedRecord> MakeNamedRecord(std::string_view leaf_der, const std::string& name,
+                                          core::TimePoint now, const std::string& actor,
+                                          const nlohmann::ordered_json& extra_details) {
+  auto record = IssuedRecordFromDer(leaf_der, std::string(kIssuingCaId),
+                                    pki::ProfileName(pki::Profile::kPeer), now, actor);
+  if (!record) {
+    return record.error().WithContext("named certificate \"" + name + "\"");
+  }
+  nlohmann::ordered_json extra = {{"named", name}};
+  extra.update(extra_details);
+  store::AuditInput audit = CertSignAudit(*record, actor, "local", extra);
+  return NamedRecord{.record = *std::move(record), .audit = std::move(audit)};
+}
 
 core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey& sealing_key,
                                            const InitOptions& options, const core::Clock& clock,
@@ -343,6 +338,41 @@ core::Result<std::vector<NamedLeaf>> ListNamedLeaves(store::Store& store) {
     leaves.push_back(NamedLeaf{.name = n.name, .leaf = *std::move(leaf)});
   }
   return leaves;
+}
+
+core::Result<std::vector<NamedUrlMismatch>> NamedCertsNotPointingAt(store::Store& store,
+                                                                    const pki::Certificate& issuing,
+                                                                    std::string_view public_url) {
+  std::vector<NamedUrlMismatch> out;
+  if (public_url.empty()) {
+    return out;
+  }
+  // The form the issuer writes (pki::CanonicalUri); a URL it refuses matches nothing written.
+  auto canonical = [](std::string url) {
+    auto c = pki::CanonicalUri(url);
+    return c ? *std::move(c) : url;
+  };
+  const std::string crl = canonical(std::string(public_url) + "/v1/crl");
+  const std::string ocsp = canonical(std::string(public_url) + "/ocsp");
+  auto has = [](const std::vector<std::string>& urls, const std::string& url) {
+    return std::find(urls.begin(), urls.end(), url) != urls.end();
+  };
+  CTLS_ASSIGN_OR_RETURN(std::vector<NamedLeaf> named, ListNamedLeaves(store));
+  for (NamedLeaf& n : named) {
+    NamedUrlMismatch m{
+        .name = std::move(n.name), .crl_urls = n.leaf.crl_urls(), .ocsp_urls = n.leaf.ocsp_urls()};
+    if (m.crl_urls.empty() && m.ocsp_urls.empty()) {
+      continue;  // names no revocation service: nothing to point elsewhere
+    }
+    if (has(m.crl_urls, crl) && has(m.ocsp_urls, ocsp)) {
+      continue;
+    }
+    if (!n.leaf.IsSignedBy(issuing)) {
+      continue;  // another CA's: its URLs are that CA's business
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
 }
 
 core::Result<std::vector<std::string>> RecordUnrecordedNamedCerts(store::Store& store,

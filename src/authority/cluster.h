@@ -9,7 +9,9 @@
 
 #include <chrono>
 #include <optional>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "authority/secrets.h"
@@ -86,6 +88,17 @@ core::Result<std::int64_t> PutNamedCert(store::Store& store, const SealingKey& s
                                         const std::string& chain_pem, core::TimePoint now,
                                         const std::string& actor, core::Rng& rng);
 
+// The issuance record of a named certificate the cluster CA signed (profile peer, issuer
+// "issuing"), and its "cert.sign" audit entry (source "local"; details also {"named": name},
+// plus `extra_details`). kParse naming the certificate if `leaf_der` does not parse.
+struct NamedRecord {
+  store::IssuedCert record;
+  store::AuditInput audit;
+};
+core::Result<NamedRecord> MakeNamedRecord(std::string_view leaf_der, const std::string& name,
+                                          core::TimePoint now, const std::string& actor,
+                                          const nlohmann::ordered_json& extra_details);
+
 // The leaf of a named certificate's current version.
 struct NamedLeaf {
   std::string name;
@@ -95,6 +108,23 @@ struct NamedLeaf {
 // The leaf of every named certificate's current version, in the store's order. kParse naming
 // the certificate for a stored chain that does not parse.
 core::Result<std::vector<NamedLeaf>> ListNamedLeaves(store::Store& store);
+
+// A named certificate that sends relying parties to another server for revocation, and the
+// URLs it names (as in the certificate, in order; either list may be empty).
+struct NamedUrlMismatch {
+  std::string name;
+  std::vector<std::string> crl_urls{};
+  std::vector<std::string> ocsp_urls{};
+};
+
+// The named certificates in use (ListNamedLeaves, in the store's order) that `issuing` signed
+// and that carry CRL or OCSP URLs, but whose authorityInfoAccess OCSP URLs (RFC 5280 4.2.2.1)
+// lack `<public_url>/ocsp` or whose cRLDistributionPoints (4.2.1.13) lack `<public_url>/v1/crl`,
+// compared as the issuer writes URLs (scheme lower-case). Empty if `public_url` is empty.
+// Certificates of another CA and ones without URLs are left alone. Fails as ListNamedLeaves.
+core::Result<std::vector<NamedUrlMismatch>> NamedCertsNotPointingAt(store::Store& store,
+                                                                    const pki::Certificate& issuing,
+                                                                    std::string_view public_url);
 
 // Records the named certificates in use that the cluster's issuing CA signed but the store holds
 // no issuance record of (data directories made before `init` recorded them), each with a
