@@ -1,0 +1,107 @@
+#include "authority/named_renew.h"
+
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "authority/named_cert.h"
+#include "pki/issuer.h"
+
+namespace clustertls::authority {
+
+using core::ErrorCode;
+using core::Fail;
+
+std::optional<pki::KeyType> KeyTypeOf(const pki::PublicKey& key) {
+  const std::string d = key.Describe();
+  if (d == "EC P-256") {
+    return pki::KeyType::kEcP256;
+  }
+  if (d == "EC P-384") {
+    return pki::KeyType::kEcP384;
+  }
+  if (d == "RSA 2048") {
+    return pki::KeyType::kRsa2048;
+  }
+  if (d == "RSA 3072") {
+    return pki::KeyType::kRsa3072;
+  }
+  if (d == "RSA 4096") {
+    return pki::KeyType::kRsa4096;
+  }
+  if (d == "Ed25519") {
+    return pki::KeyType::kEd25519;
+  }
+  return std::nullopt;
+}
+
+core::Result<RenewedNamedCert> RenewNamedCert(store::Store& store, const SealingKey& sealing_key,
+                                              const ClusterCa& ca, const RenewNamedRequest& request,
+                                              const core::Clock& clock, core::Rng& rng) {
+  CTLS_RETURN_IF_ERROR(CheckCertName(request.name));
+  const std::string what = "certificate \"" + request.name + "\"";
+  if (request.validity.count() < 1) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "days: must be at least 1 (got " + std::to_string(request.validity.count()) + ")");
+  }
+  auto current = store.GetNamedCert(request.name);
+  if (!current) {
+    if (current.error().code == ErrorCode::kNotFound) {
+      return Fail(ErrorCode::kNotFound, what + ": no such name");
+    }
+    return current.error().WithContext("reading " + what);
+  }
+  auto old_leaf = pki::Certificate::FromPem(current->chain_pem);
+  if (!old_leaf) {
+    return old_leaf.error().WithContext(what + " (stored version " +
+                                        std::to_string(current->version) + ")");
+  }
+
+  // The same names as the certificate it replaces; the issuer adds the CN to the SANs again and
+  // keeps one of each.
+  pki::IssueRequest issue{.profile = pki::Profile::kPeer,
+                          .common_name = old_leaf->common_name(),
+                          .sans = old_leaf->sans(),
+                          .validity = request.validity,
+                          .crl_urls = request.crl_urls,
+                          .ocsp_urls = request.ocsp_urls};
+  const pki::KeyType key_type =
+      request.key_type.value_or(KeyTypeOf(old_leaf->public_key()).value_or(pki::KeyType::kEcP256));
+  CTLS_ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::Generate(key_type));
+  const core::TimePoint now = clock.Now();
+  auto leaf = ca.issuing.Issue(issue, key.public_key(), now, rng);
+  if (!leaf) {
+    return leaf.error().WithContext("renewing " + what);
+  }
+
+  RenewedNamedCert out{.name = request.name,
+                       .version = 0,
+                       .leaf = *leaf,
+                       .chain_pem = leaf->ToPem() + ca.chain_pem,
+                       .previous_serial = old_leaf->serial_hex(),
+                       .previous_ours = old_leaf->IsSignedBy(ca.issuing.certificate())};
+
+  // Recorded first: a certificate that exists is always on record (and revocable), even if
+  // storing it as the new version then fails.
+  CTLS_ASSIGN_OR_RETURN(NamedRecord made,
+                        MakeNamedRecord(leaf->ToDer(), request.name, now, request.actor,
+                                        nlohmann::ordered_json{{"renews", out.previous_serial}}));
+  made.audit.source = request.source;
+  if (auto r =
+          store.RecordIssuedAudited(std::span<const store::IssuedCert>(&made.record, 1),
+                                    std::span<const store::AuditInput>(&made.audit, 1), AuditHash);
+      !r) {
+    return r.error().WithContext("recording the renewed " + what + " (nothing was changed)");
+  }
+  auto version =
+      PutNamedCert(store, sealing_key, request.name, key, out.chain_pem, now, request.actor, rng);
+  if (!version) {
+    return version.error().WithContext("storing the renewed " + what + " (certificate " +
+                                       out.leaf.serial_hex() +
+                                       " is recorded but not in use; the current version is "
+                                       "unchanged)");
+  }
+  out.version = *version;
+  return out;
+}
+
+}  // namespace clustertls::authority
