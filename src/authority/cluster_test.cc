@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -278,6 +279,109 @@ TEST_F(ClusterTest, UnrecordedNamedCertificatesOfTheClusterCaAreRecordedOnce) {
   // Once: a second start records nothing.
   EXPECT_TRUE(Must(RecordUnrecordedNamedCerts(*store_, ca, clock_)).empty());
   EXPECT_EQ(Must(store_->ListAudit(0, 100)).size(), audit_before + 1);
+}
+
+// serve's start-up warning: named certificates that send relying parties to another server.
+TEST_F(ClusterTest, NamedCertificatesPointingAtAnotherServerAreFoundWithTheirUrls) {
+  InitOptions options{.fqdn = "mycluster.example.com"};
+  options.crl_urls = {"http://127.0.0.1:9080/v1/crl"};
+  options.ocsp_urls = {"http://127.0.0.1:9080/ocsp"};
+  Init(options);
+  ClusterCa ca = Must(LoadClusterCa(*store_, *sealing_));
+  const pki::Certificate& issuing = ca.issuing.certificate();
+
+  std::vector<NamedUrlMismatch> other =
+      Must(NamedCertsNotPointingAt(*store_, issuing, "http://127.0.0.1:9443"));
+  std::vector<std::string> names;
+  for (const NamedUrlMismatch& m : other) {
+    names.push_back(m.name);
+    EXPECT_EQ(m.crl_urls, std::vector<std::string>{"http://127.0.0.1:9080/v1/crl"}) << m.name;
+    EXPECT_EQ(m.ocsp_urls, std::vector<std::string>{"http://127.0.0.1:9080/ocsp"}) << m.name;
+  }
+  std::vector<std::string> expected(std::begin(kDefaultNamedCerts), std::end(kDefaultNamedCerts));
+  std::sort(names.begin(), names.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(names, expected);
+
+  // The same server (also with the scheme in capitals, as the issuer writes it lower-case), or
+  // no public URL at all: nothing to say.
+  EXPECT_TRUE(Must(NamedCertsNotPointingAt(*store_, issuing, "http://127.0.0.1:9080")).empty());
+  EXPECT_TRUE(Must(NamedCertsNotPointingAt(*store_, issuing, "HTTP://127.0.0.1:9080")).empty());
+  EXPECT_TRUE(Must(NamedCertsNotPointingAt(*store_, issuing, "")).empty());
+  // Another host, another scheme, a path prefix: another server.
+  EXPECT_EQ(Must(NamedCertsNotPointingAt(*store_, issuing, "http://localhost:9080")).size(),
+            std::size(kDefaultNamedCerts));
+  EXPECT_EQ(Must(NamedCertsNotPointingAt(*store_, issuing, "https://127.0.0.1:9080")).size(),
+            std::size(kDefaultNamedCerts));
+  EXPECT_EQ(Must(NamedCertsNotPointingAt(*store_, issuing, "http://127.0.0.1:9080/pki")).size(),
+            std::size(kDefaultNamedCerts));
+}
+
+TEST_F(ClusterTest, NamedUrlCheckNeedsBothUrlsAndSkipsOtherCasAndCertificatesWithoutUrls) {
+  Init();  // the named certificates carry no URLs
+  ClusterCa ca = Must(LoadClusterCa(*store_, *sealing_));
+  const pki::Certificate& issuing = ca.issuing.certificate();
+  const std::string here = "http://ca.mycluster.example.com:9080";
+  EXPECT_TRUE(Must(NamedCertsNotPointingAt(*store_, issuing, here)).empty());
+
+  auto put = [&](const std::string& name, const pki::IssueRequest& request, bool ours) {
+    pki::PrivateKey key = Must(pki::PrivateKey::Generate(pki::KeyType::kEcP256));
+    pki::Certificate cert =
+        ours ? Must(ca.issuing.Issue(request, key.public_key(), clock_.Now(), rng_))
+             : Must(pki::SelfSign(key, request, clock_.Now(), rng_));
+    Must(PutNamedCert(*store_, *sealing_, name, key, cert.ToPem() + (ours ? ca.chain_pem : ""),
+                      clock_.Now(), "test", rng_));
+  };
+  const pki::IssueRequest base{.profile = pki::Profile::kPeer,
+                               .common_name = "mycluster.example.com"};
+  // Both, among others: fine.
+  pki::IssueRequest both = base;
+  both.crl_urls = {"http://mirror.example.com/issuing.crl", here + "/v1/crl"};
+  both.ocsp_urls = {here + "/ocsp", "http://ocsp.example.com"};
+  put("api", both, true);
+  // OCSP right, CRL elsewhere.
+  pki::IssueRequest crl_elsewhere = base;
+  crl_elsewhere.crl_urls = {"http://old.example.com:9080/v1/crl"};
+  crl_elsewhere.ocsp_urls = {here + "/ocsp"};
+  put("proxy", crl_elsewhere, true);
+  // Only the CRL, right: no OCSP responder named, so not this server's either.
+  pki::IssueRequest crl_only = base;
+  crl_only.crl_urls = {here + "/v1/crl"};
+  put("syncer", crl_only, true);
+  // Another CA's certificate naming another server: left alone.
+  pki::IssueRequest vendor = {.profile = pki::Profile::kServer,
+                              .common_name = "vendor.example.com",
+                              .crl_urls = {"http://vendor.example.com/crl"},
+                              .ocsp_urls = {"http://vendor.example.com/ocsp"}};
+  put("vendor", vendor, false);
+
+  std::vector<NamedUrlMismatch> found = Must(NamedCertsNotPointingAt(*store_, issuing, here));
+  std::map<std::string, NamedUrlMismatch> by_name;
+  for (NamedUrlMismatch& m : found) {
+    by_name[m.name] = m;
+  }
+  ASSERT_EQ(by_name.size(), 2u) << "found " << found.size();
+  ASSERT_EQ(by_name.count("proxy"), 1u);
+  EXPECT_EQ(by_name["proxy"].crl_urls,
+            std::vector<std::string>{"http://old.example.com:9080/v1/crl"});
+  EXPECT_EQ(by_name["proxy"].ocsp_urls, std::vector<std::string>{here + "/ocsp"});
+  ASSERT_EQ(by_name.count("syncer"), 1u);
+  EXPECT_EQ(by_name["syncer"].crl_urls, std::vector<std::string>{here + "/v1/crl"});
+  EXPECT_TRUE(by_name["syncer"].ocsp_urls.empty());
+}
+
+TEST_F(ClusterTest, NamedUrlCheckFailsOnAStoredChainThatDoesNotParse) {
+  Init({.fqdn = "mycluster.example.com",
+        .crl_urls = {"http://a:9080/v1/crl"},
+        .ocsp_urls = {"http://a:9080/ocsp"}});
+  ClusterCa ca = Must(LoadClusterCa(*store_, *sealing_));
+  store::NamedCert cm = Must(store_->GetNamedCert("cm"));
+  cm.chain_pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  Must(store_->PutNamedCert(cm));
+  auto r = NamedCertsNotPointingAt(*store_, ca.issuing.certificate(), "http://b:9080");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kParse);
+  EXPECT_NE(r.error().message.find("\"cm\""), std::string::npos) << r.error().message;
 }
 
 TEST_F(ClusterTest, AdminPolicyAndAuditAreWritten) {
