@@ -47,6 +47,8 @@ json CertJson(const pki::Certificate& c) {
       {"extended_key_usage", c.extended_key_usages()},
       {"ca", c.is_ca()},
       {"path_len", nullptr},
+      {"crl_urls", c.crl_urls()},
+      {"ocsp_urls", c.ocsp_urls()},
       {"subject_key_id", c.subject_key_id_hex()},
       {"authority_key_id", c.authority_key_id_hex()},
       {"signature_algorithm", c.signature_algorithm()},
@@ -88,8 +90,15 @@ void PrintCert(std::ostream& out, const pki::Certificate& c, core::TimePoint now
       << "  Public key:         " << c.public_key().Describe() << '\n'
       << "  Key usage:          " << Join(c.key_usages()) << '\n'
       << "  Extended key usage: " << Join(c.extended_key_usages()) << '\n'
-      << "  CA:                 " << ca << '\n'
-      << "  Subject key ID:     " << (c.subject_key_id_hex().empty() ? "-" : c.subject_key_id_hex())
+      << "  CA:                 " << ca << '\n';
+  // RFC 5280 4.2.1.13 and 4.2.2.1: where relying parties fetch the CRL and ask OCSP.
+  for (const std::string& url : c.crl_urls()) {
+    out << "  CRL:                " << url << '\n';
+  }
+  for (const std::string& url : c.ocsp_urls()) {
+    out << "  OCSP:               " << url << '\n';
+  }
+  out << "  Subject key ID:     " << (c.subject_key_id_hex().empty() ? "-" : c.subject_key_id_hex())
       << '\n'
       << "  Authority key ID:   "
       << (c.authority_key_id_hex().empty() ? "-" : c.authority_key_id_hex()) << '\n'
@@ -249,8 +258,8 @@ void AddInspectCommand(CLI::App& app, Action* action) {
   CLI::App* cmd = app.add_subcommand(
       "inspect",
       "show what a file holds: certificate(s) (subject, issuer, serial, validity, SANs, key,\n"
-      "key usage, EKU, CA/path length, SKI/AKI, SHA-256 fingerprints), a CSR, a CRL, a key\n"
-      "(type and size only, never key material) or a PKCS#12. PEM or DER.");
+      "key usage, EKU, CA/path length, CRL and OCSP URLs, SKI/AKI, SHA-256 fingerprints), a CSR,\n"
+      "a CRL, a key (type and size only, never key material) or a PKCS#12. PEM or DER.");
   cmd->add_option("FILE", o->file, "the file to inspect")->required();
   cmd->add_flag("--json", o->json, "print JSON instead of text");
   cmd->add_option("--passphrase-file", o->passphrase_file,

@@ -86,6 +86,48 @@ inspect() {
   fi
 }
 
+# The CRL and OCSP URLs a certificate names (RFC 5280 4.2.1.13, 4.2.2.1) as inspect shows them,
+# against what openssl reads from the same file: `-ocsp_uri` and `-text`.
+inspect_urls() {
+  local c=$TMP/urls.crt
+  # Two of each, plus entries inspect skips: a DNS-named distribution point and caIssuers.
+  printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' \
+    'extendedKeyUsage=serverAuth' 'subjectAltName=DNS:urls.example.com' \
+    'crlDistributionPoints=URI:http://ca.example.com:9080/v1/crl,DNS:crl.example.com,URI:http://backup.example.com/int.crl' \
+    'authorityInfoAccess=caIssuers;URI:http://ca.example.com/ca.crt,OCSP;URI:http://ca.example.com:9080/ocsp,OCSP;URI:http://ocsp2.example.com/' \
+    >"$TMP/urls.ext"
+  make_csr urls
+  timeout 20 openssl x509 -req -in "$TMP/urls.csr" -CA "$I/ca.crt" -CAkey "$I/ca.key" \
+    -CAcreateserial -days 5 -extfile "$TMP/urls.ext" -out "$c" 2>"$TMP/urls.err" ||
+    fail "openssl x509 -req failed: $(cat "$TMP/urls.err")"
+  local ossl_ocsp ossl_crl
+  ossl_ocsp=$(timeout 20 openssl x509 -in "$c" -noout -ocsp_uri)
+  ossl_crl=$(ext "$c" crlDistributionPoints | sed -n 's/^ *URI://p')
+  assert_eq "$ossl_ocsp" $'http://ca.example.com:9080/ocsp\nhttp://ocsp2.example.com/' \
+    "openssl x509 -ocsp_uri of the fixture"
+  assert_eq "$ossl_crl" $'http://ca.example.com:9080/v1/crl\nhttp://backup.example.com/int.crl' \
+    "URIs of the CRL distribution points in openssl x509 -text"
+  # Text: one "CRL:" / "OCSP:" line per URL, in the certificate's order.
+  run ctls inspect "$c"
+  assert_eq "$(sed -n 's/^  CRL: *//p' "$OUT")" "$ossl_crl" "inspect's CRL lines"
+  assert_eq "$(sed -n 's/^  OCSP: *//p' "$OUT")" "$ossl_ocsp" "inspect's OCSP lines"
+  assert_not_grep 'crl\.example\.com$|ca\.crt' "$OUT"
+  # JSON: arrays, always present.
+  run ctls inspect "$c" --json
+  assert_eq "$(jq -r '.certificates[0].crl_urls[]' "$OUT")" "$ossl_crl" "inspect --json crl_urls"
+  assert_eq "$(jq -r '.certificates[0].ocsp_urls[]' "$OUT")" "$ossl_ocsp" "inspect --json ocsp_urls"
+  # A certificate without either: no lines, empty arrays (for the leaf and each CA of a bundle).
+  local plain=$TMP/web/web.example.com.crt
+  [ -z "$(timeout 20 openssl x509 -in "$plain" -noout -ocsp_uri)" ] || fail "fixture has an OCSP URI"
+  [ -z "$(ext "$plain" crlDistributionPoints)" ] || fail "fixture has a CRL distribution point"
+  run ctls inspect "$plain"
+  assert_not_grep '^  (CRL|OCSP):' "$OUT"
+  run ctls inspect "$plain" --json
+  assert_eq "$(jq -c '[.certificates[] | [.crl_urls, .ocsp_urls]]' "$OUT")" '[[[],[]],[[],[]],[[],[]]]' \
+    "inspect --json crl_urls/ocsp_urls of a bundle without URLs"
+  note "CRL and OCSP URLs as openssl reads them; none shown for a certificate without them"
+}
+
 fingerprint() {
   local c=$R/ca.crt fp hex
   fp=$(fp_colon "$c")
@@ -231,6 +273,7 @@ key_match() {
 
 section "CAs and certificates for these tests" setup
 section "inspect (text, --json, bundle, DER, CSR, key)" inspect
+section "inspect shows the CRL and OCSP URLs (text, --json) as openssl reads them" inspect_urls
 section "fingerprint matches openssl (colon and plain hex)" fingerprint
 section "verify: chain, host, IP, purpose, no CN fallback" verify_basic
 section "verify --at: notAfter inclusive, expired, not yet valid" verify_time
