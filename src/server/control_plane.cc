@@ -500,6 +500,27 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
     authority_options.crl_urls = {impl->public_url + "/v1/crl"};
     authority_options.ocsp_urls = {impl->public_url + "/ocsp"};
   }
+  // Named certificates made for another public URL (init's, or an earlier --public-url) send
+  // relying parties elsewhere for OCSP and the CRL: say so, one line each. Not fatal.
+  if (auto stale = authority::NamedCertsNotPointingAt(*impl->store, ca.issuing.certificate(),
+                                                      impl->public_url);
+      !stale) {
+    Log("checking the named certificates' CRL and OCSP URLs failed (continuing): " +
+        stale.error().message);
+  } else {
+    auto urls = [](const std::vector<std::string>& list) {
+      std::string out;
+      for (const std::string& url : list) {
+        out += (out.empty() ? "" : ", ") + url;
+      }
+      return out.empty() ? std::string("(none)") : out;
+    };
+    for (const authority::NamedUrlMismatch& m : *stale) {
+      Log("named certificate \"" + m.name + "\" points at OCSP " + urls(m.ocsp_urls) + " and CRL " +
+          urls(m.crl_urls) + ", not at this server's " + impl->public_url +
+          " (renew it: clustertls cluster certificate renew " + m.name + ")");
+    }
+  }
 
   // The CRL, the OCSP responder and Revocation each hold their own copy of the CA.
   CTLS_ASSIGN_OR_RETURN(impl->crl,
