@@ -280,6 +280,8 @@ core::Result<SignedCert> Authority::Sign(const SignRequest& request) {
 
 const ClusterCa& Authority::ca() const { return impl_->ca; }
 
+const AuthorityOptions& Authority::options() const { return impl_->options; }
+
 AuthorityStats Authority::stats() const {
   return AuthorityStats{.issued = impl_->issued.load(),
                         .refused = impl_->refused.load(),

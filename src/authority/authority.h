@@ -81,6 +81,8 @@ class Authority {
   core::Result<SignedCert> Sign(const SignRequest& request);
 
   const ClusterCa& ca() const;
+  // The options it was created with (URLs written into certificates, validity limits).
+  const AuthorityOptions& options() const;
   AuthorityStats stats() const;
 
  private:

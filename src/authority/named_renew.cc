@@ -56,6 +56,15 @@ core::Result<RenewedNamedCert> RenewNamedCert(store::Store& store, const Sealing
                                         std::to_string(current->version) + ")");
   }
 
+  const pki::Certificate& issuing = ca.issuing.certificate();
+  const bool previous_ours = old_leaf->IsSignedBy(issuing);
+  if (request.require_previous_ours && !previous_ours) {
+    return Fail(ErrorCode::kInvalidArgument,
+                what + " (" + old_leaf->subject() + ") was signed by another CA (" +
+                    old_leaf->issuer() +
+                    "): the cluster CA cannot revoke it (renew without revoking)");
+  }
+
   // The same names as the certificate it replaces; the issuer adds the CN to the SANs again and
   // keeps one of each.
   pki::IssueRequest issue{.profile = pki::Profile::kPeer,
@@ -78,7 +87,7 @@ core::Result<RenewedNamedCert> RenewNamedCert(store::Store& store, const Sealing
                        .leaf = *leaf,
                        .chain_pem = leaf->ToPem() + ca.chain_pem,
                        .previous_serial = old_leaf->serial_hex(),
-                       .previous_ours = old_leaf->IsSignedBy(ca.issuing.certificate())};
+                       .previous_ours = previous_ours};
 
   // Recorded first: a certificate that exists is always on record (and revocable), even if
   // storing it as the new version then fails.

@@ -31,8 +31,11 @@ struct RenewNamedRequest {
   std::optional<pki::KeyType> key_type{};
   std::vector<std::string> crl_urls{};   // written into the new certificate
   std::vector<std::string> ocsp_urls{};  // idem
-  std::string actor;                     // who renews (records and audit)
-  std::string source;                    // where the request came from (audit)
+  // Refuse (kInvalidArgument, nothing changed) if the current certificate was not signed by
+  // the cluster CA: the caller means to revoke it next, and only this CA's can be.
+  bool require_previous_ours = false;
+  std::string actor;   // who renews (records and audit)
+  std::string source;  // where the request came from (audit)
 };
 
 // What a renewal made.

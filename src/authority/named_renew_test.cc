@@ -160,6 +160,19 @@ TEST_F(NamedRenewTest, ACertificateOfAnotherCaRenewsFromTheClusterCa) {
        .sans = {.dns = {"vendor.example.com", "10-0-0-1.vendor.example.com"}, .ips = {"10.0.0.1"}}},
       clock_.Now(), rng_));
   Must(PutNamedCert(*store_, *sealing_, "vendor", key, vendor.ToPem(), clock_.Now(), "test", rng_));
+  // Asked to renew in order to revoke the previous one: refused, nothing changed.
+  RenewNamedRequest to_revoke = Request("vendor");
+  to_revoke.require_previous_ours = true;
+  const std::size_t audit_before = AllAudit(*store_).size();
+  auto refused = RenewNamedCert(*store_, *sealing_, *ca_, to_revoke, clock_, rng_);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("signed by another CA"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(AllAudit(*store_).size(), audit_before);
+  EXPECT_EQ(Must(GetNamedCert(*store_, *sealing_, "vendor")).chain[0].serial_hex(),
+            vendor.serial_hex());
+
   RenewedNamedCert r =
       Must(RenewNamedCert(*store_, *sealing_, *ca_, Request("vendor"), clock_, rng_));
   EXPECT_FALSE(r.previous_ours);

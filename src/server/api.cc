@@ -17,6 +17,8 @@
 
 #include "authority/cluster.h"
 #include "authority/named_cert.h"
+#include "authority/named_renew.h"
+#include "authority/revocation.h"
 #include "core/encoding.h"
 #include "pki/certificate.h"
 #include "pki/key.h"
@@ -37,9 +39,9 @@ constexpr int kMaxTokenDays = 3650;
 constexpr std::size_t kMaxOcspRequestBytes = 64 * 1024;
 
 // The routes the plain-HTTP public listener serves (docs/api.md "Public listener").
-constexpr std::string_view kPublicRoutes[] = {
-    "/health",      "/v1/ca/chain",     "/v1/crl", "/v1/crl.pem",
-    "/v1/crl/root", "/v1/crl/root.pem", "/ocsp",   "/ocsp/{request}"};
+constexpr std::string_view kPublicRoutes[] = {"/health",     "/v1/ca/chain",   "/v1/crl",
+                                              "/v1/crl.pem", "/v1/crl/root",   "/v1/crl/root.pem",
+                                              "/ocsp",       "/ocsp/{request}"};
 
 // One line on stderr; never carries a key, a password or a request body.
 void Log(const std::string& line) {
@@ -103,7 +105,6 @@ std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space
   }
   return out;
 }
-
 
 // The responseStatus name of a DER OCSPResponse (RFC 6960 section 4.2.1: SEQUENCE { ENUMERATED
 // responseStatus, ... }), for the metrics label.
@@ -791,9 +792,9 @@ struct Api::Impl {
       auto san = StringField(call.body, "san", false);
       auto before = StringField(call.body, "issued_before", false);
       auto why = StringField(call.body, "reason", false);
-      for (const core::Error* e : {name ? nullptr : &name.error(), san ? nullptr : &san.error(),
-                                   before ? nullptr : &before.error(),
-                                   why ? nullptr : &why.error()}) {
+      for (const core::Error* e :
+           {name ? nullptr : &name.error(), san ? nullptr : &san.error(),
+            before ? nullptr : &before.error(), why ? nullptr : &why.error()}) {
         if (e != nullptr) {
           return Error(*e);
         }
@@ -905,11 +906,10 @@ struct Api::Impl {
   // clients that send none (or curl's default) are answered all the same.
   net::Response OcspPost(Call& call) {
     if (call.request.body.size() > kMaxOcspRequestBytes) {
-      net::Response r =
-          ErrorResponse(413, "body_too_large",
-                        "request body: " + std::to_string(call.request.body.size()) +
-                            " bytes; an OCSP request may have at most " +
-                            std::to_string(kMaxOcspRequestBytes));
+      net::Response r = ErrorResponse(413, "body_too_large",
+                                      "request body: " + std::to_string(call.request.body.size()) +
+                                          " bytes; an OCSP request may have at most " +
+                                          std::to_string(kMaxOcspRequestBytes));
       r.close = true;
       return r;
     }
@@ -1040,6 +1040,92 @@ struct Api::Impl {
       out.push_back({{"name", list[i].name}, {"version", (*versions)[i]}});
     }
     return Json({{"certificates", std::move(out)}});
+  }
+
+  // POST /v1/cluster/certificates/{name}/renew: a new key and certificate from the cluster CA
+  // with the same names, stored as the next version; optionally the previous one revoked.
+  net::Response RenewNamed(Call& call) {
+    const std::string& name = call.params[0];
+    const authority::AuthorityOptions& limits = o.authority->options();
+    auto days = IntField(call.body, "days", 1, limits.max_days);
+    auto key_type = StringField(call.body, "key_type", false);
+    auto revoke = StringField(call.body, "revoke_previous", false);
+    for (const core::Error* e :
+         {days ? nullptr : &days.error(), key_type ? nullptr : &key_type.error(),
+          revoke ? nullptr : &revoke.error()}) {
+      if (e != nullptr) {
+        return Error(*e);
+      }
+    }
+    authority::RenewNamedRequest request{
+        .name = name,
+        .validity = std::chrono::days(days->value_or(limits.default_days)),
+        .crl_urls = limits.crl_urls,
+        .ocsp_urls = limits.ocsp_urls,
+        .require_previous_ours = revoke->has_value(),
+        .actor = call.principal.Describe(),
+        .source = call.connection.remote_address};
+    if (key_type->has_value()) {
+      auto parsed = pki::ParseKeyType(**key_type);
+      if (!parsed) {
+        return Error(parsed.error().WithContext("key_type"));
+      }
+      request.key_type = *parsed;
+    }
+    std::string reason;
+    if (revoke->has_value()) {
+      auto canonical = authority::CanonicalRevocationReason(**revoke);
+      if (!canonical) {
+        return Error(canonical.error().WithContext("revoke_previous"));
+      }
+      reason = *canonical;
+    }
+    auto renewed = authority::RenewNamedCert(*o.store, *o.sealing_key, o.authority->ca(), request,
+                                             *o.clock, *o.rng);
+    if (!renewed) {
+      return Error(renewed.error());
+    }
+    const pki::Certificate& leaf = renewed->leaf;
+    if (auto a = Audit(call, "named_cert.renew", name,
+                       {{"version", renewed->version},
+                        {"serial", leaf.serial_hex()},
+                        {"previous_serial", renewed->previous_serial},
+                        {"subject", leaf.subject()},
+                        {"not_after", core::FormatTime(leaf.not_after())},
+                        {"fingerprint_sha256", leaf.fingerprint().colon}});
+        !a) {
+      return Error(a.error());
+    }
+    if (name == "api") {
+      TlsChanged();
+    }
+    json body = {{"name", name},
+                 {"version", renewed->version},
+                 {"serial", leaf.serial_hex()},
+                 {"not_after", core::FormatTime(leaf.not_after())},
+                 {"fingerprint_sha256", leaf.fingerprint().colon},
+                 {"certificate", leaf.ToPem()},
+                 {"chain", renewed->chain_pem},
+                 {"previous_serial", renewed->previous_serial},
+                 {"previous_revoked", false}};
+    if (!reason.empty()) {
+      auto revoked = o.revocation->Revoke(renewed->previous_serial, reason, By(call));
+      if (!revoked) {
+        Log("renewing certificate \"" + name + "\": revoking the previous certificate " +
+            renewed->previous_serial + " failed: " + revoked.error().message);
+        return ErrorResponse(500, "internal",
+                             "certificate \"" + name + "\" was renewed (version " +
+                                 std::to_string(renewed->version) + ", serial " +
+                                 leaf.serial_hex() + ") but revoking the previous certificate " +
+                                 renewed->previous_serial +
+                                 " failed: revoke it with POST /v1/certificates/" +
+                                 renewed->previous_serial + "/revoke");
+      }
+      body["previous_revoked"] = true;
+      body["previous_revoked_at"] = OptionalTime(revoked->cert.revoked_at);
+      body["reason"] = revoked->cert.revocation_reason;
+    }
+    return Json(body);
   }
 
   net::Response ListNamed(Call&) {
@@ -1501,6 +1587,13 @@ void Api::Impl::BuildRoutes() {
                  Sync([](Impl& i, Call& c) { return i.PutCertificates(c); }))});
   Add("/v1/cluster/certificates/{name}",
       {del(R::kAdmin, Sync([](Impl& i, Call& c) { return i.DeleteNamed(c); }))});
+  {
+    MethodSpec renew = with_body("POST", R::kAdmin,
+                                 std::vector<std::string>{"days", "key_type", "revoke_previous"},
+                                 Sync([](Impl& i, Call& c) { return i.RenewNamed(c); }));
+    renew.empty_body_ok = true;
+    Add("/v1/cluster/certificates/{name}/renew", {std::move(renew)});
+  }
   Add("/v1/cluster/policy", {get(R::kReader, Sync([](Impl& i, Call& c) { return i.GetPolicy(c); })),
                              with_body("PUT", R::kAdmin, std::nullopt,
                                        Sync([](Impl& i, Call& c) { return i.PutPolicy(c); }))});
@@ -1525,8 +1618,7 @@ void Api::Impl::BuildRoutes() {
   }
   Add("/v1/crl", {get(std::nullopt, Sync([](Impl& i, Call&) { return i.Crl(false); }))});
   Add("/v1/crl.pem", {get(std::nullopt, Sync([](Impl& i, Call&) { return i.Crl(true); }))});
-  Add("/v1/crl/root",
-      {get(std::nullopt, Sync([](Impl& i, Call&) { return i.RootCrl(false); }))});
+  Add("/v1/crl/root", {get(std::nullopt, Sync([](Impl& i, Call&) { return i.RootCrl(false); }))});
   Add("/v1/crl/root.pem",
       {get(std::nullopt, Sync([](Impl& i, Call&) { return i.RootCrl(true); }))});
   Add("/ocsp", {MethodSpec{.method = "POST",
@@ -1534,8 +1626,8 @@ void Api::Impl::BuildRoutes() {
                            .json_body = false,
                            .fields = {},
                            .fn = Sync([](Impl& i, Call& c) { return i.OcspPost(c); })}});
-  Add("/ocsp/{request}",
-      {get(std::nullopt, Sync([](Impl& i, Call& c) { return i.OcspGet(c); }))}, /*rest=*/true);
+  Add("/ocsp/{request}", {get(std::nullopt, Sync([](Impl& i, Call& c) { return i.OcspGet(c); }))},
+      /*rest=*/true);
   Add("/v1/users",
       {get(R::kAdmin, Sync([](Impl& i, Call& c) { return i.ListUsers(c); })),
        with_body("POST", R::kAdmin, std::vector<std::string>{"name", "role", "password"},

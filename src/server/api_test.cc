@@ -271,6 +271,7 @@ TEST_F(ApiTest, EveryOtherRouteNeeds401WithoutCredentials) {
       {"PUT", "/v1/cluster/certificates"},
       {"GET", "/v1/cluster/certificates"},
       {"DELETE", "/v1/cluster/certificates/cm"},
+      {"POST", "/v1/cluster/certificates/cm/renew"},
       {"GET", "/v1/cluster/policy"},
       {"PUT", "/v1/cluster/policy"},
       {"POST", "/v1/ca/sign"},
@@ -309,6 +310,7 @@ TEST_F(ApiTest, ReaderGets403OnAdminAndOperatorRoutes) {
       {"PUT", "/v1/cluster/update_cert"},
       {"PUT", "/v1/cluster/certificates"},
       {"DELETE", "/v1/cluster/certificates/cm"},
+      {"POST", "/v1/cluster/certificates/cm/renew"},
       {"PUT", "/v1/cluster/policy"},
       {"POST", "/v1/ca/sign"},
       {"POST", "/v1/certificates/01AB/revoke"},
@@ -419,6 +421,75 @@ TEST_F(ApiTest, UpdateApiCertificateIsPresentedToNewConnectionsOldOnesContinue) 
   EXPECT_EQ(list.body.find("PRIVATE KEY"), std::string::npos);
   EXPECT_EQ(NamedVersion("api"), before + 1);
   EXPECT_NE(Body(list)["api_cert"].get<std::string>().find("BEGIN CERTIFICATE"), std::string::npos);
+}
+
+// Renewing `api` with revoke_previous: a new key and certificate the listener presents, the old
+// serial revoked (OCSP says so), audited; refusals change nothing.
+TEST_F(ApiTest, RenewApiPresentsTheNewCertificateAndRevokesThePrevious) {
+  const std::int64_t before = NamedVersion("api");
+  auto old_connection = Connect();
+  const pki::Certificate old_leaf = old_connection->PeerCertificate();
+
+  // Refused before anything changes: unknown name, bad reason, days, key type, unknown field.
+  EXPECT_EQ(Call("POST", "/v1/cluster/certificates/nosuch/renew", "", Admin()).status, 404);
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"revoke_previous":"oops"})", "revoke_previous"},
+      {R"({"days":0})", "days"},
+      {R"({"days":100000})", "days"},
+      {R"({"days":"ten"})", "days"},
+      {R"({"key_type":"dsa"})", "key_type"},
+      {R"({"colour":"red"})", "colour"},
+  };
+  for (const auto& [body, field] : bad) {
+    auto reply = Call("POST", "/v1/cluster/certificates/api/renew", body, Admin());
+    EXPECT_EQ(reply.status, 400) << body << ": " << reply.body;
+    EXPECT_NE(Body(reply)["error"]["message"].get<std::string>().find(field), std::string::npos)
+        << body << ": " << reply.body;
+  }
+  EXPECT_EQ(NamedVersion("api"), before);
+
+  auto reply = Call("POST", "/v1/cluster/certificates/api/renew",
+                    R"({"revoke_previous":"keyCompromise","days":30})", Admin());
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.body.find("PRIVATE KEY"), std::string::npos);
+  json j = Body(reply);
+  EXPECT_EQ(j["name"], "api");
+  EXPECT_EQ(j["version"].get<std::int64_t>(), before + 1);
+  EXPECT_EQ(j["previous_serial"], old_leaf.serial_hex());
+  EXPECT_EQ(j["previous_revoked"], true);
+  EXPECT_EQ(j["reason"], "keyCompromise");
+  const std::string serial = j["serial"].get<std::string>();
+  pki::Certificate leaf = Must(pki::Certificate::FromPem(j["certificate"].get<std::string>()));
+  EXPECT_EQ(leaf.serial_hex(), serial);
+  EXPECT_EQ(leaf.sans().dns, old_leaf.sans().dns);
+  EXPECT_FALSE(leaf.public_key().Equals(old_leaf.public_key()));
+  EXPECT_TRUE(leaf.IsSignedBy(IssuingCa()));
+
+  // New connections see it within a second.
+  std::string seen;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (std::chrono::steady_clock::now() < deadline) {
+    seen = Connect()->PeerCertificate().serial_hex();
+    if (seen == serial) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(seen, serial);
+  EXPECT_EQ(Must(SendRequest(*old_connection, "GET", "/health")).status, 200);
+
+  // The records: the old one revoked, the new one issued and not revoked.
+  json old_record = Certificate(old_leaf.serial_hex());
+  EXPECT_EQ(old_record["revoked"], true);
+  EXPECT_EQ(old_record["revocation_reason"], "keyCompromise");
+  json new_record = Certificate(serial);
+  EXPECT_EQ(new_record["revoked"], false);
+  EXPECT_EQ(new_record["profile"], "peer");
+
+  std::vector<std::string> actions = AuditActions();
+  ASSERT_GE(actions.size(), 3u);
+  EXPECT_EQ(std::vector<std::string>(actions.end() - 3, actions.end()),
+            (std::vector<std::string>{"cert.sign", "named_cert.renew", "cert.revoke"}));
 }
 
 TEST_F(ApiTest, RejectedUpdateChangesNothing) {
@@ -661,6 +732,11 @@ TEST_F(ApiTest, MetricsCountRequestsAndShowExpiries) {
 // --- issue 4: revocation, CRL, OCSP, public listener ---
 
 TEST_F(ApiTest, RevokeIsIdempotentAuditedAndShownInTheRecord) {
+  // Earlier tests of this suite revoke too (the renewal with revoke_previous).
+  const auto revokes_before = [] {
+    auto actions = AuditActions();
+    return std::count(actions.begin(), actions.end(), "cert.revoke");
+  }();
   Signed s = SignThroughApi({"revoke1.cluster.example.com"}, "server");
   std::string op = MakeUser("operator1", "operator");
   EXPECT_EQ(Certificate(s.serial)["revoked"], false);
@@ -703,7 +779,7 @@ TEST_F(ApiTest, RevokeIsIdempotentAuditedAndShownInTheRecord) {
 
   // The audit log has one cert.revoke per revocation (not for the idempotent repeat).
   auto actions = AuditActions();
-  EXPECT_EQ(std::count(actions.begin(), actions.end(), "cert.revoke"), 2);
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "cert.revoke") - revokes_before, 2);
   bool found = false;
   std::int64_t after = 0;
   for (int page = 0; page < 100 && !found; ++page) {
