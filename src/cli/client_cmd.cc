@@ -206,6 +206,13 @@ struct NameOptions {
   ApiOptions api;
   std::string name;
 };
+struct RenewOptions {
+  ApiOptions api;
+  std::string name;
+  int days = 0;
+  std::string key_type;
+  std::string revoke_previous;
+};
 struct PolicyOptions {
   ApiOptions api;
   std::string value;
@@ -305,6 +312,59 @@ void AddClusterCommands(CLI::App& app, Action* action) {
         PrintJson(ctx, reply);
       } else {
         ctx.out << "deleted certificate " << o.name << '\n';
+      }
+      return 0;
+    });
+  }
+
+  {
+    auto o = std::make_shared<RenewOptions>();
+    CLI::App* cmd = certificate->add_subcommand(
+        "renew",
+        "Renew a named certificate from the cluster CA (POST /v1/cluster/certificates/NAME/renew): "
+        "a new key made and kept on the server, the same subject CN and SANs, the CRL and OCSP "
+        "URLs the server publishes now; stored as the next version (renewing api swaps the "
+        "server's certificate at once). With --revoke-previous, the certificate it replaces is "
+        "revoked in the same call: what to do when its key leaked.");
+    cmd->add_option("name", o->name, "certificate name (cm, api, proxy, syncer, metrics, ...)")
+        ->required();
+    cmd->add_option("--days", o->days, "validity in days (default: the server's, 365)")
+        ->check(CLI::Range(1, 100000));
+    cmd->add_option("--key-type", o->key_type,
+                    "ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096 or ed25519 (default: the "
+                    "type of the certificate's current key)");
+    cmd->add_option("--revoke-previous", o->revoke_previous,
+                    "revoke the replaced certificate with this RFC 5280 reason (keyCompromise, "
+                    "superseded, ...); refused, and nothing renewed, if another CA signed it");
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, [](const RenewOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      json body = json::object();
+      if (o.days != 0) {
+        body["days"] = o.days;
+      }
+      if (!o.key_type.empty()) {
+        body["key_type"] = o.key_type;
+      }
+      if (!o.revoke_previous.empty()) {
+        body["revoke_previous"] = o.revoke_previous;
+      }
+      CTLS_ASSIGN_OR_RETURN(
+          json reply,
+          api.Call("POST", "/v1/cluster/certificates/" + PathSegment(o.name) + "/renew", body));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+        return 0;
+      }
+      ctx.out << "certificate " << Str(reply, "name") << " renewed: version "
+              << Str(reply, "version") << ", serial " << Str(reply, "serial") << ", valid until "
+              << Str(reply, "not_after") << '\n';
+      ctx.Info("  SHA-256 fingerprint: " + Str(reply, "fingerprint_sha256"));
+      if (reply.value("previous_revoked", false)) {
+        ctx.out << "revoked the previous certificate " << Str(reply, "previous_serial") << " ("
+                << Str(reply, "reason") << ")\n";
+      } else {
+        ctx.Info("  previous certificate " + Str(reply, "previous_serial") +
+                 " not revoked (--revoke-previous REASON does)");
       }
       return 0;
     });

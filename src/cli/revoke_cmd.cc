@@ -22,8 +22,8 @@ namespace clustertls::cli {
 core::Result<std::string> NormalizeSerialArgument(std::string_view text) {
   std::string s(text);
   auto trim = [](std::string& v) {
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\n' ||
-                          v.back() == '\r')) {
+    while (!v.empty() &&
+           (v.back() == ' ' || v.back() == '\t' || v.back() == '\n' || v.back() == '\r')) {
       v.pop_back();
     }
     std::size_t i = 0;
@@ -52,7 +52,8 @@ core::Result<std::string> NormalizeSerialArgument(std::string_view text) {
     hex.push_back(c >= 'a' && c <= 'f' ? static_cast<char>(c - 'a' + 'A') : c);
   }
   if (hex.empty()) {
-    return UsageError("SERIAL is empty: give it in hex, as `openssl x509 -noout -serial` prints it");
+    return UsageError(
+        "SERIAL is empty: give it in hex, as `openssl x509 -noout -serial` prints it");
   }
   // RFC 5280 section 4.1.2.2: at most 20 octets (one more for a leading zero octet).
   if (hex.size() > 42) {
@@ -185,9 +186,8 @@ core::Result<int> RevokeOne(const RevokeCmdOptions& o, const RevokeRequest& r, A
     }
     if (cert.is_object() && cert.contains("revoked") && cert["revoked"].is_boolean() &&
         cert["revoked"].get<bool>()) {
-      ctx.out << "already revoked " << Str(cert, "serial") << " ("
-              << Str(cert, "revocation_reason") << ") at " << Str(cert, "revoked_at")
-              << " (dry run: nothing would change)\n";
+      ctx.out << "already revoked " << Str(cert, "serial") << " (" << Str(cert, "revocation_reason")
+              << ") at " << Str(cert, "revoked_at") << " (dry run: nothing would change)\n";
       return 0;
     }
     PrintCertificates(ctx.out, json{{"certificates", json::array({cert})}}, false);
@@ -220,8 +220,7 @@ core::Result<int> RevokeOne(const RevokeCmdOptions& o, const RevokeRequest& r, A
   if (reply.contains("named") && reply["named"].is_string()) {
     const std::string name = reply["named"].get<std::string>();
     ctx.Warn("this is the cluster's named certificate \"" + name +
-             "\", still in use until it is replaced: clustertls cluster certificate set " + name +
-             " --certificate-file F --key-file K");
+             "\", still in use until it is replaced: clustertls cluster certificate renew " + name);
   }
   return 0;
 }

@@ -765,7 +765,7 @@ named() {
   run ctls login --server "https://127.0.0.1:$SERVE_PORT" --ca-fingerprint "$CA_FP" --user admin \
     --password-file "$TMP/admin.pw" --client-config "$TMP/named-client.json"
   run ctls revoke "$proxy_serial" --reason keyCompromise --client-config "$TMP/named-client.json"
-  grep -q 'named certificate "proxy", still in use until it is replaced: clustertls cluster certificate set proxy' \
+  grep -q 'named certificate "proxy", still in use until it is replaced: clustertls cluster certificate renew proxy' \
     "$ERR" || fail "clustertls revoke did not warn about the proxy certificate: $(cat "$OUT" "$ERR")"
   ocsp_query "$PUBURL/ocsp" -cert "$TMP/proxy.pem"
   expect_ocsp "$TMP/proxy.pem" revoked keyCompromise
@@ -773,6 +773,46 @@ named() {
   crl_lists "$TMP/named.pem" "$proxy_serial" || fail "the CRL does not list the revoked proxy certificate"
   ocsp_query "$PUBURL/ocsp" -cert "$TMP/api.pem"
   expect_ocsp "$TMP/api.pem" good
+
+  # What an operator does when the api key leaked: renew it and revoke the old one, one call.
+  local api_fp new_serial
+  api_fp=$(file_fp "$TMP/api.pem")
+  run ctls cluster certificate renew api --revoke-previous keyCompromise --days 30 \
+    --client-config "$TMP/named-client.json"
+  grep -Eq '^certificate api renewed: version [0-9]+, serial [0-9A-F]+, valid until ' "$OUT" ||
+    fail "renew printed: $(cat "$OUT")"
+  grep -qxF "revoked the previous certificate $api_serial (keyCompromise)" "$OUT" ||
+    fail "renew did not report the revocation: $(cat "$OUT")"
+  new_serial=$(sed -En 's/^certificate api renewed: version [0-9]+, serial ([0-9A-F]+),.*/\1/p' "$OUT")
+  # The server presents the new certificate to new connections (within a second or two).
+  local deadline=$((SECONDS + 10))
+  while :; do
+    timeout 20 openssl s_client -connect "127.0.0.1:$SERVE_PORT" -servername "$FQDN" </dev/null \
+      2>/dev/null | openssl x509 >"$TMP/api2.pem" || fail "s_client got no certificate"
+    [ "$(file_fp "$TMP/api2.pem")" != "$api_fp" ] && break
+    [ $SECONDS -lt $deadline ] || fail "the server still presents the old api certificate"
+    sleep 0.2
+  done
+  assert_eq "$(x509 "$TMP/api2.pem" -serial | sed 's/^serial=//' | tr 'a-f' 'A-F')" "$new_serial" \
+    "serial of the certificate served after the renewal"
+  # Same names, a new key, this server's URLs (init's certificate had 127.0.0.1:9080's).
+  assert_eq "$(x509 "$TMP/api2.pem" -ext subjectAltName)" "$(x509 "$TMP/api.pem" -ext subjectAltName)" \
+    "SANs of the renewed api certificate"
+  [ "$(pubkey_of_cert "$TMP/api2.pem")" != "$(pubkey_of_cert "$TMP/api.pem")" ] ||
+    fail "the renewed api certificate has the old key"
+  assert_eq "$(x509 "$TMP/api2.pem" -ocsp_uri)" "$PUBURL/ocsp" "OCSP URL of the renewed certificate"
+  timeout 20 openssl verify -purpose sslserver -verify_hostname "$FQDN" -CAfile "$CHAIN" \
+    "$TMP/api2.pem" >"$OUT" 2>&1 || fail "openssl verify refuses the renewed api certificate: $(cat "$OUT")"
+  ocsp_query "$PUBURL/ocsp" -cert "$TMP/api.pem"
+  expect_ocsp "$TMP/api.pem" revoked keyCompromise
+  ocsp_query "$PUBURL/ocsp" -cert "$TMP/api2.pem"
+  expect_ocsp "$TMP/api2.pem" good
+  api GET "/v1/audit?limit=1000" "${ADMIN[@]}"
+  assert_eq "$(jbody '[.entries[] | select(.action == "named_cert.renew" and .target == "api")] | length')" \
+    1 "named_cert.renew audit entries for api"
+  # Refused, nothing renewed: an unknown reason names the flag's field.
+  expect_fail 1 'revoke_previous' -- ctls cluster certificate renew api --revoke-previous oops \
+    --client-config "$TMP/named-client.json"
   stop_serve "$SERVE_PID"
   assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
 }
@@ -851,7 +891,7 @@ section "OCSP bad input: unknown, unauthorized, malformedRequest, 413; still ans
 section "CRL: DER/PEM, signed, reason, verify -crl_check, number up after revocation and restart" crl
 section "revoke API: 401/403/400/404, idempotent, CA serials refused, inventory, audit" api_errors
 section "revoke by selector: dry run lists and changes nothing, the real run revokes" selector
-section "the cluster's own certificates: recorded, OCSP good, revoked by serial only" named
+section "the cluster's own certificates: recorded, OCSP good, revoked by serial only, renewed" named
 section "a data directory without records of its named certificates: serve records them once" upgrade
 section "clustertls revoke (serial, idempotent, errors, --name --dry-run)" cli
 finish
