@@ -4,7 +4,7 @@
 # certificates (judged by `openssl x509 -ocsp_uri` and `-text`, and shown by `inspect`); `serve
 # --public-url URL2` logs one line per certificate naming its URLs, URL2 and the renew command,
 # and keeps serving; `serve` at URL1 (given or from the config) and a cluster whose named
-# certificates carry no URLs log none.
+# certificates carry no URLs log none; after `renew api` at URL2 only the four others are named.
 #   bash test_serve_named_urls.sh <path-to-clustertls> <repo-root>
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -136,8 +136,32 @@ no_urls() {
   note "named certificates without URLs: no warning"
 }
 
+renewed() {
+  # What the warning says to do: renewing api (the API call the CLI makes) moves it to URL2,
+  # and the next start names only the four others.
+  D=$TMP/renew
+  serve_init "$D" "$FQDN" --public-url "$URL1"
+  serve_at renew "$P2" --public-url "$URL2"
+  API_CA=$TMP/root.pem
+  fetch_ca_root "$SERVE_PORT" "$FQDN" "$API_CA"
+  api POST /v1/cluster/certificates/api/renew "${ADMIN[@]}"
+  expect_status 200 "POST /v1/cluster/certificates/api/renew"
+  jbody .certificate >"$TMP/api-renewed.pem"
+  assert_eq "$(timeout 20 openssl x509 -in "$TMP/api-renewed.pem" -noout -ocsp_uri)" "$URL2/ocsp" \
+    "openssl x509 -ocsp_uri of the renewed api certificate"
+  assert_eq "$(ext "$TMP/api-renewed.pem" crlDistributionPoints | sed -n 's/^ *URI://p')" \
+    "$URL2/v1/crl" "CRL distribution point of the renewed api certificate"
+  stop_serve "$SERVE_PID"
+  serve_at renewed "$P2" --public-url "$URL2"
+  assert_eq "$(grep -Ec "$WARN_RE" "$SERVE_LOG")" 4 "warning lines after renewing api"
+  assert_not_grep 'named certificate "api" points at' "$SERVE_LOG"
+  stop_serve "$SERVE_PID"
+  note "after renewing api at $URL2, the warning names only cm, proxy, syncer and metrics"
+}
+
 section "init --public-url URL1: the named certificates point at URL1; serve at URL1 is quiet" init_urls
 section "serve --public-url URL2: one line per named certificate, with its URLs; still serving" other_url
 section "serve with the config's public URL: no warning" config_url
 section "named certificates without URLs: no warning" no_urls
+section "renewing a named certificate points it at this server (the warning's advice)" renewed
 finish
