@@ -11,29 +11,6 @@ namespace clustertls::authority {
 using core::ErrorCode;
 using core::Fail;
 
-std::optional<pki::KeyType> KeyTypeOf(const pki::PublicKey& key) {
-  const std::string d = key.Describe();
-  if (d == "EC P-256") {
-    return pki::KeyType::kEcP256;
-  }
-  if (d == "EC P-384") {
-    return pki::KeyType::kEcP384;
-  }
-  if (d == "RSA 2048") {
-    return pki::KeyType::kRsa2048;
-  }
-  if (d == "RSA 3072") {
-    return pki::KeyType::kRsa3072;
-  }
-  if (d == "RSA 4096") {
-    return pki::KeyType::kRsa4096;
-  }
-  if (d == "Ed25519") {
-    return pki::KeyType::kEd25519;
-  }
-  return std::nullopt;
-}
-
 core::Result<RenewedNamedCert> RenewNamedCert(store::Store& store, const SealingKey& sealing_key,
                                               const ClusterCa& ca, const RenewNamedRequest& request,
                                               const core::Clock& clock, core::Rng& rng) {
@@ -74,7 +51,7 @@ core::Result<RenewedNamedCert> RenewNamedCert(store::Store& store, const Sealing
                           .crl_urls = request.crl_urls,
                           .ocsp_urls = request.ocsp_urls};
   const pki::KeyType key_type =
-      request.key_type.value_or(KeyTypeOf(old_leaf->public_key()).value_or(pki::KeyType::kEcP256));
+      request.key_type.value_or(old_leaf->public_key().type().value_or(pki::KeyType::kEcP256));
   CTLS_ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::Generate(key_type));
   const core::TimePoint now = clock.Now();
   auto leaf = ca.issuing.Issue(issue, key.public_key(), now, rng);

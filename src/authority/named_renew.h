@@ -49,9 +49,6 @@ struct RenewedNamedCert {
   bool previous_ours = false;
 };
 
-// The key type of `key` if clustertls generates that type.
-std::optional<pki::KeyType> KeyTypeOf(const pki::PublicKey& key);
-
 // Renews `request.name`: generates a key, issues a certificate (profile peer) with the current
 // certificate's subject CN and SANs from `ca`, records it and its "cert.sign" audit entry
 // (details also "named" and "renews": the previous serial) in one transaction, then stores it

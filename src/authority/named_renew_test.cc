@@ -93,7 +93,7 @@ TEST_F(NamedRenewTest, KeyTypeCanBeChosen) {
   request.key_type = pki::KeyType::kEd25519;
   RenewedNamedCert r = Must(RenewNamedCert(*store_, *sealing_, *ca_, request, clock_, rng_));
   EXPECT_EQ(r.leaf.public_key().Describe(), "Ed25519");
-  EXPECT_EQ(KeyTypeOf(r.leaf.public_key()), pki::KeyType::kEd25519);
+  EXPECT_EQ(r.leaf.public_key().type(), pki::KeyType::kEd25519);
 }
 
 TEST_F(NamedRenewTest, RefusalsChangeNothing) {

@@ -303,6 +303,39 @@ std::string PublicKey::Describe() const {
   return type != nullptr ? type : "unknown";
 }
 
+std::optional<KeyType> PublicKey::type() const {
+  EVP_PKEY* key = key_.get();
+  if (key == nullptr) {
+    return std::nullopt;
+  }
+  if (EVP_PKEY_is_a(key, "RSA")) {
+    switch (EVP_PKEY_get_bits(key)) {
+      case 2048:
+        return KeyType::kRsa2048;
+      case 3072:
+        return KeyType::kRsa3072;
+      case 4096:
+        return KeyType::kRsa4096;
+      default:
+        return std::nullopt;
+    }
+  }
+  if (EVP_PKEY_is_a(key, "EC")) {
+    const std::string group = GroupName(key);
+    if (group == "prime256v1") {
+      return KeyType::kEcP256;
+    }
+    if (group == "secp384r1") {
+      return KeyType::kEcP384;
+    }
+    return std::nullopt;
+  }
+  if (EVP_PKEY_is_a(key, "ED25519")) {
+    return KeyType::kEd25519;
+  }
+  return std::nullopt;
+}
+
 bool PublicKey::Equals(const PublicKey& other) const {
   return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1;
 }

@@ -38,6 +38,9 @@ class PublicKey {
   std::string SpkiDer() const;
   // "EC P-256", "EC P-384", "RSA 2048", "Ed25519".
   std::string Describe() const;
+  // The KeyType of this key, if it is one clustertls generates (e.g. not an RSA 2560 or a P-521
+  // key, nor an empty one).
+  std::optional<KeyType> type() const;
   bool Equals(const PublicKey& other) const;
   EVP_PKEY* get() const { return key_.get(); }
 

@@ -1,8 +1,6 @@
 #include "pki/key.h"
 
 #include <gtest/gtest.h>
-
-#include "pki/test_pki_testutil.h"
 #include <openssl/pem.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 #include <string>
 
 #include "ossl/bio.h"
+#include "pki/test_pki_testutil.h"
 
 namespace clustertls::pki {
 namespace {
@@ -71,6 +70,7 @@ TEST_P(KeyGenerateTest, GeneratesAcceptableKeyThatRoundTrips) {
   auto key = PrivateKey::Generate(GetParam().type);
   ASSERT_TRUE(key) << key.error().message;
   EXPECT_EQ(key->Describe(), GetParam().describe);
+  EXPECT_EQ(key->public_key().type(), GetParam().type);
   EXPECT_TRUE(CheckKeyAcceptable(key->get()));
 
   auto pem = key->ToPem();
