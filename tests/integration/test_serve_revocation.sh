@@ -813,6 +813,23 @@ named() {
   # Refused, nothing renewed: an unknown reason names the flag's field.
   expect_fail 1 'revoke_previous' -- ctls cluster certificate renew api --revoke-previous oops \
     --client-config "$TMP/named-client.json"
+  # The renewal stands when the revocation after it fails (here: the metrics certificate's
+  # record deleted behind the server's back, so there is nothing to revoke): the error says what
+  # was renewed and which serial is still to revoke.
+  api GET /v1/cluster/certificates "${ADMIN[@]}"
+  jbody .metrics_cert | openssl x509 >"$TMP/metrics.pem" || fail "no metrics certificate listed"
+  local metrics_serial
+  metrics_serial=$(x509 "$TMP/metrics.pem" -serial | sed 's/^serial=//' | tr 'a-f' 'A-F')
+  assert_eq "$(timeout 20 sqlite3 "$D/clustertls.db" \
+    "DELETE FROM issued_certs WHERE serial = '$metrics_serial'; SELECT changes();")" 1 \
+    "records of the metrics certificate deleted with sqlite3"
+  expect_fail 1 "certificate \"metrics\" was renewed \(version [0-9]+, serial [0-9A-F]+\) but revoking the previous certificate $metrics_serial failed" \
+    -- ctls cluster certificate renew metrics --revoke-previous superseded \
+    --client-config "$TMP/named-client.json"
+  api GET /v1/cluster/certificates "${ADMIN[@]}"
+  jbody .metrics_cert | openssl x509 >"$TMP/metrics2.pem" || fail "no metrics certificate listed"
+  [ "$(file_fp "$TMP/metrics2.pem")" != "$(file_fp "$TMP/metrics.pem")" ] ||
+    fail "the metrics certificate was not renewed"
   stop_serve "$SERVE_PID"
   assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
 }
