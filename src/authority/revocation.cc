@@ -143,6 +143,9 @@ struct Revocation::Impl {
   // Records the revocation of `record` with its audit entry (one transaction).
   core::Result<RevokeOutcome> Commit(const store::IssuedCert& record, const std::string& reason,
                                      const RevokeBy& by) const;
+  // The "cert.revoke" audit entry of revoking `record` at `now`.
+  static store::AuditInput RevokeAudit(const store::IssuedCert& record, const std::string& reason,
+                                       const RevokeBy& by, core::TimePoint now);
   // After revocations: a new CRL (a failure is logged; the revocation stands and the
   // publisher's Refresh() retries) and an empty OCSP cache.
   void Publish(const std::string& what) const;
@@ -188,17 +191,23 @@ core::Result<store::IssuedCert> Revocation::Impl::Lookup(const std::string& seri
   return record;
 }
 
+store::AuditInput Revocation::Impl::RevokeAudit(const store::IssuedCert& record,
+                                                const std::string& reason, const RevokeBy& by,
+                                                core::TimePoint now) {
+  nlohmann::ordered_json details = {{"reason", reason}, {"subject_cn", record.subject_cn}};
+  return store::AuditInput{.time = now,
+                           .actor = by.actor,
+                           .action = "cert.revoke",
+                           .target = record.serial_hex,
+                           .source = by.source,
+                           .details_json = details.dump()};
+}
+
 core::Result<RevokeOutcome> Revocation::Impl::Commit(const store::IssuedCert& record,
                                                      const std::string& reason,
                                                      const RevokeBy& by) const {
   const core::TimePoint now = options.clock->Now();
-  nlohmann::ordered_json details = {{"reason", reason}, {"subject_cn", record.subject_cn}};
-  const store::AuditInput audit{.time = now,
-                                .actor = by.actor,
-                                .action = "cert.revoke",
-                                .target = record.serial_hex,
-                                .source = by.source,
-                                .details_json = details.dump()};
+  const store::AuditInput audit = RevokeAudit(record, reason, by, now);
   auto revoked = options.store->RevokeAudited(record.serial_hex, now, reason, audit, AuditHash);
   if (!revoked) {
     if (revoked.error().code == ErrorCode::kNotFound) {
@@ -316,21 +325,30 @@ core::Result<std::vector<RevokeOutcome>> Revocation::RevokeSelected(
     const RevocationSelector& selector, const std::string& reason, const RevokeBy& by) {
   CTLS_ASSIGN_OR_RETURN(std::string reason_name, CanonicalRevocationReason(reason));
   CTLS_ASSIGN_OR_RETURN(std::vector<store::IssuedCert> selected, Select(selector));
-  std::vector<RevokeOutcome> outcomes;
-  outcomes.reserve(selected.size());
-  std::size_t newly = 0;
+  if (selected.empty()) {
+    return std::vector<RevokeOutcome>();
+  }
+  const core::TimePoint now = impl_->options.clock->Now();
+  std::vector<std::string> serials;
+  std::vector<store::AuditInput> audits;
+  serials.reserve(selected.size());
+  audits.reserve(selected.size());
   for (const store::IssuedCert& record : selected) {
-    auto outcome = impl_->Commit(record, reason_name, by);
-    if (!outcome) {
-      if (newly > 0) {
-        impl_->Publish(std::to_string(newly) + " selected certificates");
-      }
-      return outcome.error().WithContext("revoked " + std::to_string(outcomes.size()) + " of " +
-                                         std::to_string(selected.size()) +
-                                         " selected certificates, then failed");
-    }
-    newly += outcome->newly_revoked ? 1 : 0;
-    outcomes.push_back(std::move(*outcome));
+    serials.push_back(record.serial_hex);
+    audits.push_back(impl_->RevokeAudit(record, reason_name, by, now));
+  }
+  auto revoked =
+      impl_->options.store->RevokeAuditedBatch(serials, now, reason_name, audits, AuditHash);
+  if (!revoked) {
+    return revoked.error().WithContext("revoking the " + std::to_string(selected.size()) +
+                                       " selected certificates failed; none was revoked");
+  }
+  std::vector<RevokeOutcome> outcomes;
+  outcomes.reserve(revoked->size());
+  std::size_t newly = 0;
+  for (store::RevokeResult& r : *revoked) {
+    newly += r.newly_revoked ? 1 : 0;
+    outcomes.push_back(RevokeOutcome{.cert = std::move(r.cert), .newly_revoked = r.newly_revoked});
   }
   if (newly > 0) {
     impl_->Publish(std::to_string(newly) + " selected certificates");

@@ -88,9 +88,9 @@ class Revocation {
   // for an empty selector or more than max_selected matches.
   core::Result<std::vector<store::IssuedCert>> Select(const RevocationSelector& selector);
 
-  // Select, then revokes each (one audit entry each), then regenerates the CRL once. Returns
-  // the outcomes in the same order. If a revocation fails midway, the ones before it stand (each
-  // is its own committed transaction) and the error names how many were revoked.
+  // Select, then revokes them all in one store transaction (one audit entry each; all or none:
+  // on failure nothing is revoked and the error says so), then regenerates the CRL once.
+  // Returns the outcomes in the same order.
   core::Result<std::vector<RevokeOutcome>> RevokeSelected(const RevocationSelector& selector,
                                                           const std::string& reason,
                                                           const RevokeBy& by);

@@ -317,6 +317,17 @@ class RevokeFailsFrom final : public ForwardingStore {
     }
     return inner_->RevokeAudited(serial_hex, at, reason, audit, hasher);
   }
+  // A batch is one transaction: it fails whole (the store's rollback itself is tested in
+  // store_test's RevokeAuditedBatchRevokesAllOrNone, on SQLite and PostgreSQL).
+  core::Result<std::vector<store::RevokeResult>> RevokeAuditedBatch(
+      std::span<const std::string> serials, core::TimePoint at, const std::string& reason,
+      std::span<const store::AuditInput> audit, const store::AuditHasher& hasher) override {
+    if (left_ < static_cast<int>(serials.size())) {
+      return core::Fail(ErrorCode::kIo, "database connection lost");
+    }
+    left_ -= static_cast<int>(serials.size());
+    return inner_->RevokeAuditedBatch(serials, at, reason, audit, hasher);
+  }
 
  private:
   int left_;
@@ -508,7 +519,7 @@ TEST_F(SelectorTest, RevokeSelectedAuditsEachAndPublishesOnce) {
   EXPECT_FALSE(Must(store_->GetIssued(node10_.serial_hex)).revoked_at.has_value());
 }
 
-TEST_F(SelectorTest, RevokeSelectedFailingMidwayKeepsAndPublishesTheFirst) {
+TEST_F(SelectorTest, RevokeSelectedThatFailsRevokesNone) {
   RevokeFailsFrom failing(store_.get(), 1);
   auto revocation =
       Must(Revocation::Create(*ca_, {.store = &failing, .clock = &clock_, .crl = crl_.get()}));
@@ -517,16 +528,22 @@ TEST_F(SelectorTest, RevokeSelectedFailingMidwayKeepsAndPublishesTheFirst) {
                                       {.actor = "bob", .source = "192.0.2.1"});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kIo);
-  EXPECT_NE(r.error().message.find("revoked 1 of 2 selected certificates, then failed"),
+  EXPECT_NE(r.error().message.find("revoking the 2 selected certificates failed; none was revoked"),
             std::string::npos)
       << r.error().message;
   EXPECT_NE(r.error().message.find("database connection lost"), std::string::npos);
-  // The first stands, audited, and is published; the second is untouched.
-  EXPECT_TRUE(Must(store_->GetIssued(node1_.serial_hex)).revoked_at.has_value());
+  // Neither is revoked or audited, and no CRL was made for nothing.
+  EXPECT_FALSE(Must(store_->GetIssued(node1_.serial_hex)).revoked_at.has_value());
   EXPECT_FALSE(Must(store_->GetIssued(other_.serial_hex)).revoked_at.has_value());
-  EXPECT_EQ(RevokeAudits().size(), 1u);
+  EXPECT_TRUE(RevokeAudits().empty());
+  EXPECT_EQ(crl_->Current()->number, crl_number);
+  // Run again on the working store, it revokes both, published in one CRL.
+  auto again = Must(revocation_->RevokeSelected({.san = "10.0.0.5"}, "keyCompromise",
+                                                {.actor = "bob", .source = "192.0.2.1"}));
+  EXPECT_EQ(again.size(), 2u);
+  EXPECT_EQ(RevokeAudits().size(), 2u);
   EXPECT_EQ(crl_->Current()->number, crl_number + 1);
-  EXPECT_EQ(crl_->Current()->entries, 1u);
+  EXPECT_EQ(crl_->Current()->entries, 2u);
 }
 
 TEST_F(SelectorTest, ConcurrentRevocationsEachCountOnce) {

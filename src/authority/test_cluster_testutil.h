@@ -53,6 +53,11 @@ class ForwardingStore : public store::Store {
                                                   const store::AuditHasher& hasher) override {
     return inner_->RevokeAudited(serial_hex, at, reason, audit, hasher);
   }
+  core::Result<std::vector<store::RevokeResult>> RevokeAuditedBatch(
+      std::span<const std::string> serials, core::TimePoint at, const std::string& reason,
+      std::span<const store::AuditInput> audit, const store::AuditHasher& hasher) override {
+    return inner_->RevokeAuditedBatch(serials, at, reason, audit, hasher);
+  }
   core::Result<std::vector<store::RevokedEntry>> ListRevoked(const std::string& issuer_id,
                                                              core::TimePoint now) override {
     return inner_->ListRevoked(issuer_id, now);

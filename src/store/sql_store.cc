@@ -337,26 +337,68 @@ class SqlStore final : public Store {
                                   const AuditHasher* hasher) {
     CTLS_ASSIGN_OR_RETURN(std::string serial, NormalizeSerial(serial_hex));
     return Tx(true, [&](Connection& conn) -> Result<RevokeResult> {
-      // Conditional update: of two concurrent revocations exactly one sets time and reason.
-      CTLS_ASSIGN_OR_RETURN(
-          Rows updated,
-          conn.Query("UPDATE issued_certs SET revoked_at = $2, revocation_reason = $3 "
-                     "WHERE serial = $1 AND revoked_at IS NULL RETURNING id",
-                     {serial, Secs(at), reason}));
-      CTLS_ASSIGN_OR_RETURN(Rows rows, conn.Query(std::string("SELECT ") + kCertCols +
-                                                      " FROM issued_certs WHERE serial = $1",
-                                                  {serial}));
-      if (rows.empty()) {
-        return Fail(ErrorCode::kNotFound, "no certificate with serial " + serial);
-      }
-      if (!updated.empty()) {
+      CTLS_ASSIGN_OR_RETURN(RevokeResult r, RevokeIn(conn, serial, at, reason));
+      if (r.newly_revoked) {
         if (audit != nullptr) {
-          CTLS_RETURN_IF_ERROR(
-              AppendAuditIn(conn, std::span<const AuditInput>(audit, 1), *hasher));
+          CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, std::span<const AuditInput>(audit, 1), *hasher));
         }
         CTLS_RETURN_IF_ERROR(NextCounterIn(conn, kRevocationCounter));
       }
-      return RevokeResult{.cert = CertFromRow(rows[0]), .newly_revoked = !updated.empty()};
+      return r;
+    });
+  }
+
+  // Inside a transaction: marks the normalised `serial` revoked unless it already is, and reads
+  // the record back. kNotFound if it was never recorded.
+  static Result<RevokeResult> RevokeIn(Connection& conn, const std::string& serial, TimePoint at,
+                                       const std::string& reason) {
+    // Conditional update: of two concurrent revocations exactly one sets time and reason.
+    CTLS_ASSIGN_OR_RETURN(Rows updated,
+                          conn.Query("UPDATE issued_certs SET revoked_at = $2, "
+                                     "revocation_reason = $3 "
+                                     "WHERE serial = $1 AND revoked_at IS NULL RETURNING id",
+                                     {serial, Secs(at), reason}));
+    CTLS_ASSIGN_OR_RETURN(Rows rows, conn.Query(std::string("SELECT ") + kCertCols +
+                                                    " FROM issued_certs WHERE serial = $1",
+                                                {serial}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no certificate with serial " + serial);
+    }
+    return RevokeResult{.cert = CertFromRow(rows[0]), .newly_revoked = !updated.empty()};
+  }
+
+  Result<std::vector<RevokeResult>> RevokeAuditedBatch(std::span<const std::string> serials,
+                                                       TimePoint at, const std::string& reason,
+                                                       std::span<const AuditInput> audit,
+                                                       const AuditHasher& hasher) override {
+    if (serials.size() != audit.size()) {
+      return Fail(ErrorCode::kInvalidArgument, "revoke batch: " + std::to_string(serials.size()) +
+                                                   " serials but " + std::to_string(audit.size()) +
+                                                   " audit entries");
+    }
+    std::vector<std::string> normalized;
+    normalized.reserve(serials.size());
+    for (const std::string& serial : serials) {
+      CTLS_ASSIGN_OR_RETURN(std::string n, NormalizeSerial(serial));
+      normalized.push_back(std::move(n));
+    }
+    return Tx(true, [&](Connection& conn) -> Result<std::vector<RevokeResult>> {
+      std::vector<RevokeResult> out;
+      out.reserve(normalized.size());
+      bool any = false;
+      for (std::size_t i = 0; i < normalized.size(); ++i) {
+        CTLS_ASSIGN_OR_RETURN(RevokeResult r, RevokeIn(conn, normalized[i], at, reason));
+        if (r.newly_revoked) {
+          CTLS_RETURN_IF_ERROR(
+              AppendAuditIn(conn, std::span<const AuditInput>(&audit[i], 1), hasher));
+          any = true;
+        }
+        out.push_back(std::move(r));
+      }
+      if (any) {
+        CTLS_RETURN_IF_ERROR(NextCounterIn(conn, kRevocationCounter));
+      }
+      return out;
     });
   }
 
@@ -695,8 +737,8 @@ class SqlStore final : public Store {
       CTLS_RETURN_IF_ERROR(
           conn.Query("INSERT INTO audit_log (seq, time, actor, action, target, source, details, "
                      "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                     {e.seq, Secs(e.time), e.actor, e.action, e.target, e.source,
-                      e.details_json, e.prev_hash, e.hash}));
+                     {e.seq, Secs(e.time), e.actor, e.action, e.target, e.source, e.details_json,
+                      e.prev_hash, e.hash}));
       prev_hash = e.hash;
       out.push_back(std::move(e));
     }

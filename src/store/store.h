@@ -211,6 +211,15 @@ class Store {
                                                    core::TimePoint at, const std::string& reason,
                                                    const AuditInput& audit,
                                                    const AuditHasher& hasher) = 0;
+  // RevokeAudited for each of `serials` (with the audit entry of the same index), all in ONE
+  // transaction: every record is revoked at `at` with `reason`, or none is. Results in the same
+  // order; a record already revoked is left as it is (newly_revoked false, no audit entry). The
+  // counter kRevocationCounter advances once if any was newly revoked. kNotFound naming the
+  // serial if one was never recorded (then nothing changed); kInvalidArgument if the sizes
+  // differ.
+  virtual core::Result<std::vector<RevokeResult>> RevokeAuditedBatch(
+      std::span<const std::string> serials, core::TimePoint at, const std::string& reason,
+      std::span<const AuditInput> audit, const AuditHasher& hasher) = 0;
   // Every certificate of `issuer_id` revoked and not expired at `now` (not_after >= now), in
   // serial order: the content of a full CRL.
   virtual core::Result<std::vector<RevokedEntry>> ListRevoked(const std::string& issuer_id,
@@ -280,8 +289,8 @@ class Store {
                                                const AuditHasher& hasher) = 0;
   // AppendAudit for several entries in ONE transaction (one lock, one fsync), in order; returns
   // the entries as stored. Nothing is appended if any insert fails.
-  virtual core::Result<std::vector<AuditEntry>> AppendAuditBatch(
-      std::span<const AuditInput> inputs, const AuditHasher& hasher) = 0;
+  virtual core::Result<std::vector<AuditEntry>> AppendAuditBatch(std::span<const AuditInput> inputs,
+                                                                 const AuditHasher& hasher) = 0;
   // Up to `limit` entries with seq > after_seq, in order.
   virtual core::Result<std::vector<AuditEntry>> ListAudit(std::int64_t after_seq, int limit) = 0;
 

@@ -374,9 +374,8 @@ TEST_P(StoreTest, ForEachRevokedStreamsListRevokedsRowsInSerialOrder) {
   EXPECT_EQ(stopped.error().message, "stop here");
   EXPECT_EQ(seen, 3);
   // The store is still usable afterwards (the statement was reset).
-  auto again = store_->ForEachRevoked("issuing", now, [](const RevokedRow&) {
-    return core::Result<void>();
-  });
+  auto again = store_->ForEachRevoked("issuing", now,
+                                      [](const RevokedRow&) { return core::Result<void>(); });
   ASSERT_TRUE(again);
   EXPECT_EQ(*again, 140u);
 
@@ -634,8 +633,8 @@ TEST_P(StoreTest, RevokeAuditedAppendsOneEntryAndStepsTheCounterOnlyWhenItRevoke
   auto before = store_->PeekCounter(kRevocationCounter);
   ASSERT_TRUE(before) << before.error().message;
   EXPECT_EQ(*before, 0);
-  AuditInput audit{.time = kT0 + 1h, .actor = "alice", .action = "cert.revoke",
-                   .target = batch[0].serial_hex};
+  AuditInput audit{
+      .time = kT0 + 1h, .actor = "alice", .action = "cert.revoke", .target = batch[0].serial_hex};
   auto r1 = store_->RevokeAudited(batch[0].serial_hex, kT0 + 1h, "keyCompromise", audit, TestHash);
   ASSERT_TRUE(r1) << r1.error().message;
   EXPECT_TRUE(r1->newly_revoked);
@@ -662,12 +661,65 @@ TEST_P(StoreTest, RevokeAuditedAppendsOneEntryAndStepsTheCounterOnlyWhenItRevoke
   EXPECT_EQ(*store_->PeekCounter("never-used"), 0);
 }
 
+// A selector's revocations: all in one transaction, or none.
+TEST_P(StoreTest, RevokeAuditedBatchRevokesAllOrNone) {
+  std::vector<IssuedCert> certs = {MakeCert(1, "a"), MakeCert(2, "b"), MakeCert(3, "c")};
+  ASSERT_TRUE(store_->RecordIssued(certs));
+  auto audit_for = [](const std::string& serial) {
+    return AuditInput{
+        .time = kT0 + 1h, .actor = "alice", .action = "cert.revoke", .target = serial};
+  };
+  // "b" is already revoked: left as it is, no entry for it.
+  ASSERT_TRUE(store_->Revoke(certs[1].serial_hex, kT0, "superseded"));
+  const std::int64_t counter = *store_->PeekCounter(kRevocationCounter);
+
+  // One unknown serial among them: nothing changes.
+  std::vector<std::string> with_unknown = {certs[0].serial_hex, "ABCDEF", certs[2].serial_hex};
+  std::vector<AuditInput> audits = {audit_for(with_unknown[0]), audit_for(with_unknown[1]),
+                                    audit_for(with_unknown[2])};
+  auto failed =
+      store_->RevokeAuditedBatch(with_unknown, kT0 + 1h, "keyCompromise", audits, TestHash);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(failed.error().message.find("ABCDEF"), std::string::npos) << failed.error().message;
+  EXPECT_FALSE(store_->GetIssued(certs[0].serial_hex)->revoked_at.has_value());
+  EXPECT_FALSE(store_->GetIssued(certs[2].serial_hex)->revoked_at.has_value());
+  EXPECT_TRUE(store_->ListAudit(0, 100)->empty());
+  EXPECT_EQ(*store_->PeekCounter(kRevocationCounter), counter);
+
+  // Sizes must agree.
+  auto mismatched = store_->RevokeAuditedBatch(
+      with_unknown, kT0, "keyCompromise", std::span<const AuditInput>(audits.data(), 1), TestHash);
+  ASSERT_FALSE(mismatched);
+  EXPECT_EQ(mismatched.error().code, ErrorCode::kInvalidArgument);
+
+  std::vector<std::string> serials = {certs[0].serial_hex, certs[1].serial_hex,
+                                      certs[2].serial_hex};
+  audits = {audit_for(serials[0]), audit_for(serials[1]), audit_for(serials[2])};
+  auto done = store_->RevokeAuditedBatch(serials, kT0 + 1h, "keyCompromise", audits, TestHash);
+  ASSERT_TRUE(done) << done.error().message;
+  ASSERT_EQ(done->size(), 3u);
+  EXPECT_TRUE((*done)[0].newly_revoked);
+  EXPECT_FALSE((*done)[1].newly_revoked);
+  EXPECT_EQ((*done)[1].cert.revocation_reason, "superseded");
+  EXPECT_TRUE((*done)[2].newly_revoked);
+  EXPECT_EQ((*done)[2].cert.revocation_reason, "keyCompromise");
+  EXPECT_EQ((*done)[2].cert.revoked_at, kT0 + 1h);
+  auto entries = store_->ListAudit(0, 100);
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].target, serials[0]);
+  EXPECT_EQ((*entries)[1].target, serials[2]);
+  EXPECT_EQ((*entries)[1].prev_hash, (*entries)[0].hash);
+  // One counter step for the whole batch.
+  EXPECT_EQ(*store_->PeekCounter(kRevocationCounter), counter + 1);
+}
+
 TEST_P(StoreTest, AuditBatchAppendsLinkedEntriesInOrder) {
   ASSERT_TRUE(store_->AppendAudit({.time = kT0, .actor = "a", .action = "first"}, TestHash));
   std::vector<AuditInput> inputs;
   for (int i = 0; i < 3; ++i) {
-    inputs.push_back({.time = kT0, .actor = "b", .action = "cert.sign",
-                      .target = std::to_string(i)});
+    inputs.push_back(
+        {.time = kT0, .actor = "b", .action = "cert.sign", .target = std::to_string(i)});
   }
   auto batch = store_->AppendAuditBatch(inputs, TestHash);
   ASSERT_TRUE(batch) << batch.error().message;
