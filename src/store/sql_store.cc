@@ -321,50 +321,18 @@ class SqlStore final : public Store {
 
   Result<RevokeResult> Revoke(const std::string& serial_hex, TimePoint at,
                               const std::string& reason) override {
-    return RevokeWith(serial_hex, at, reason, nullptr, nullptr);
+    CTLS_ASSIGN_OR_RETURN(auto one, RevokeWith(std::span<const std::string>(&serial_hex, 1), at,
+                                               reason, {}, nullptr));
+    return std::move(one.front());
   }
 
   Result<RevokeResult> RevokeAudited(const std::string& serial_hex, TimePoint at,
                                      const std::string& reason, const AuditInput& audit,
                                      const AuditHasher& hasher) override {
-    return RevokeWith(serial_hex, at, reason, &audit, &hasher);
-  }
-
-  // Revoke; if this call revoked it, also appends `audit` (when given) and advances
-  // kRevocationCounter, all in one transaction.
-  Result<RevokeResult> RevokeWith(const std::string& serial_hex, TimePoint at,
-                                  const std::string& reason, const AuditInput* audit,
-                                  const AuditHasher* hasher) {
-    CTLS_ASSIGN_OR_RETURN(std::string serial, NormalizeSerial(serial_hex));
-    return Tx(true, [&](Connection& conn) -> Result<RevokeResult> {
-      CTLS_ASSIGN_OR_RETURN(RevokeResult r, RevokeIn(conn, serial, at, reason));
-      if (r.newly_revoked) {
-        if (audit != nullptr) {
-          CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, std::span<const AuditInput>(audit, 1), *hasher));
-        }
-        CTLS_RETURN_IF_ERROR(NextCounterIn(conn, kRevocationCounter));
-      }
-      return r;
-    });
-  }
-
-  // Inside a transaction: marks the normalised `serial` revoked unless it already is, and reads
-  // the record back. kNotFound if it was never recorded.
-  static Result<RevokeResult> RevokeIn(Connection& conn, const std::string& serial, TimePoint at,
-                                       const std::string& reason) {
-    // Conditional update: of two concurrent revocations exactly one sets time and reason.
-    CTLS_ASSIGN_OR_RETURN(Rows updated,
-                          conn.Query("UPDATE issued_certs SET revoked_at = $2, "
-                                     "revocation_reason = $3 "
-                                     "WHERE serial = $1 AND revoked_at IS NULL RETURNING id",
-                                     {serial, Secs(at), reason}));
-    CTLS_ASSIGN_OR_RETURN(Rows rows, conn.Query(std::string("SELECT ") + kCertCols +
-                                                    " FROM issued_certs WHERE serial = $1",
-                                                {serial}));
-    if (rows.empty()) {
-      return Fail(ErrorCode::kNotFound, "no certificate with serial " + serial);
-    }
-    return RevokeResult{.cert = CertFromRow(rows[0]), .newly_revoked = !updated.empty()};
+    CTLS_ASSIGN_OR_RETURN(auto one,
+                          RevokeWith(std::span<const std::string>(&serial_hex, 1), at, reason,
+                                     std::span<const AuditInput>(&audit, 1), &hasher));
+    return std::move(one.front());
   }
 
   Result<std::vector<RevokeResult>> RevokeAuditedBatch(std::span<const std::string> serials,
@@ -376,6 +344,17 @@ class SqlStore final : public Store {
                                                    " serials but " + std::to_string(audit.size()) +
                                                    " audit entries");
     }
+    return RevokeWith(serials, at, reason, audit, &hasher);
+  }
+
+  // Revokes each of `serials` in ONE transaction; for each this call revoked, appends the audit
+  // entry of the same index (when `audit` is not empty: then it has one per serial); advances
+  // kRevocationCounter once if any was revoked. kNotFound for a serial never recorded (the
+  // transaction rolls back).
+  Result<std::vector<RevokeResult>> RevokeWith(std::span<const std::string> serials, TimePoint at,
+                                               const std::string& reason,
+                                               std::span<const AuditInput> audit,
+                                               const AuditHasher* hasher) {
     std::vector<std::string> normalized;
     normalized.reserve(serials.size());
     for (const std::string& serial : serials) {
@@ -387,13 +366,27 @@ class SqlStore final : public Store {
       out.reserve(normalized.size());
       bool any = false;
       for (std::size_t i = 0; i < normalized.size(); ++i) {
-        CTLS_ASSIGN_OR_RETURN(RevokeResult r, RevokeIn(conn, normalized[i], at, reason));
-        if (r.newly_revoked) {
-          CTLS_RETURN_IF_ERROR(
-              AppendAuditIn(conn, std::span<const AuditInput>(&audit[i], 1), hasher));
+        const std::string& serial = normalized[i];
+        // Conditional update: of two concurrent revocations exactly one sets time and reason.
+        CTLS_ASSIGN_OR_RETURN(Rows updated,
+                              conn.Query("UPDATE issued_certs SET revoked_at = $2, "
+                                         "revocation_reason = $3 "
+                                         "WHERE serial = $1 AND revoked_at IS NULL RETURNING id",
+                                         {serial, Secs(at), reason}));
+        CTLS_ASSIGN_OR_RETURN(Rows rows, conn.Query(std::string("SELECT ") + kCertCols +
+                                                        " FROM issued_certs WHERE serial = $1",
+                                                    {serial}));
+        if (rows.empty()) {
+          return Fail(ErrorCode::kNotFound, "no certificate with serial " + serial);
+        }
+        if (!updated.empty()) {
+          if (!audit.empty()) {
+            CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, audit.subspan(i, 1), *hasher));
+          }
           any = true;
         }
-        out.push_back(std::move(r));
+        out.push_back(
+            RevokeResult{.cert = CertFromRow(rows[0]), .newly_revoked = !updated.empty()});
       }
       if (any) {
         CTLS_RETURN_IF_ERROR(NextCounterIn(conn, kRevocationCounter));
