@@ -963,6 +963,15 @@ struct Api::Impl {
   }
 
   // Stores validated certificates (in order) with an audit entry each; returns their versions.
+  // The audit details of a named certificate's new version (named_cert.update / .renew).
+  static json NamedVersionDetails(std::int64_t version, const pki::Certificate& leaf) {
+    return {{"version", version},
+            {"serial", leaf.serial_hex()},
+            {"subject", leaf.subject()},
+            {"not_after", core::FormatTime(leaf.not_after())},
+            {"fingerprint_sha256", leaf.fingerprint().colon}};
+  }
+
   core::Result<std::vector<std::int64_t>> StoreNamed(
       const Call& call, const std::vector<authority::ValidatedNamedCert>& certs) {
     std::vector<std::int64_t> versions;
@@ -974,13 +983,8 @@ struct Api::Impl {
                                   o.clock->Now(), call.principal.Describe(), *o.rng));
       versions.push_back(version);
       api_changed = api_changed || v.name == "api";
-      const pki::Certificate& leaf = v.chain.front();
-      CTLS_RETURN_IF_ERROR(Audit(call, "named_cert.update", v.name,
-                                 {{"version", version},
-                                  {"serial", leaf.serial_hex()},
-                                  {"subject", leaf.subject()},
-                                  {"not_after", core::FormatTime(leaf.not_after())},
-                                  {"fingerprint_sha256", leaf.fingerprint().colon}}));
+      CTLS_RETURN_IF_ERROR(
+          Audit(call, "named_cert.update", v.name, NamedVersionDetails(version, v.chain.front())));
     }
     if (api_changed) {
       TlsChanged();
@@ -1086,14 +1090,9 @@ struct Api::Impl {
       return Error(renewed.error());
     }
     const pki::Certificate& leaf = renewed->leaf;
-    if (auto a = Audit(call, "named_cert.renew", name,
-                       {{"version", renewed->version},
-                        {"serial", leaf.serial_hex()},
-                        {"previous_serial", renewed->previous_serial},
-                        {"subject", leaf.subject()},
-                        {"not_after", core::FormatTime(leaf.not_after())},
-                        {"fingerprint_sha256", leaf.fingerprint().colon}});
-        !a) {
+    json details = NamedVersionDetails(renewed->version, leaf);
+    details["previous_serial"] = renewed->previous_serial;
+    if (auto a = Audit(call, "named_cert.renew", name, details); !a) {
       return Error(a.error());
     }
     if (name == "api") {
