@@ -136,6 +136,7 @@ core::Result<pki::PrivateKey> OpenSealedKey(const SealingKey& sealing_key, const
 
 core::Result<NamedRecord> MakeNamedRecord(std::string_view leaf_der, const std::string& name,
                                           core::TimePoint now, const std::string& actor,
+                                          const std::string& source,
                                           const nlohmann::ordered_json& extra_details) {
   auto record = IssuedRecordFromDer(leaf_der, std::string(kIssuingCaId),
                                     pki::ProfileName(pki::Profile::kPeer), now, actor);
@@ -144,7 +145,7 @@ core::Result<NamedRecord> MakeNamedRecord(std::string_view leaf_der, const std::
   }
   nlohmann::ordered_json extra = {{"named", name}};
   extra.update(extra_details);
-  store::AuditInput audit = CertSignAudit(*record, actor, "local", extra);
+  store::AuditInput audit = CertSignAudit(*record, actor, source, extra);
   return NamedRecord{.record = *std::move(record), .audit = std::move(audit)};
 }
 
@@ -315,7 +316,7 @@ core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey
   std::vector<store::AuditInput> sign_audits;
   for (const PreparedNamed& n : named) {
     CTLS_ASSIGN_OR_RETURN(NamedRecord made,
-                          MakeNamedRecord(n.leaf_der, n.name, now, std::string(kInitActor),
+                          MakeNamedRecord(n.leaf_der, n.name, now, std::string(kInitActor), "local",
                                           nlohmann::ordered_json::object()));
     records.push_back(std::move(made.record));
     sign_audits.push_back(std::move(made.audit));
@@ -352,8 +353,8 @@ core::Result<std::vector<NamedUrlMismatch>> NamedCertsNotPointingAt(store::Store
     auto c = pki::CanonicalUri(url);
     return c ? *std::move(c) : url;
   };
-  const std::string crl = canonical(std::string(public_url) + "/v1/crl");
-  const std::string ocsp = canonical(std::string(public_url) + "/ocsp");
+  const std::string crl = canonical(CrlUrlOf(public_url));
+  const std::string ocsp = canonical(OcspUrlOf(public_url));
   auto has = [](const std::vector<std::string>& urls, const std::string& url) {
     return std::find(urls.begin(), urls.end(), url) != urls.end();
   };
@@ -392,8 +393,9 @@ core::Result<std::vector<std::string>> RecordUnrecordedNamedCerts(store::Store& 
     if (existing.error().code != ErrorCode::kNotFound) {
       return existing.error().WithContext("named certificate \"" + n.name + "\"");
     }
-    CTLS_ASSIGN_OR_RETURN(NamedRecord made, MakeNamedRecord(n.leaf.ToDer(), n.name, clock.Now(),
-                                                            "serve", {{"recorded_late", true}}));
+    CTLS_ASSIGN_OR_RETURN(NamedRecord made,
+                          MakeNamedRecord(n.leaf.ToDer(), n.name, clock.Now(), "serve", "local",
+                                          {{"recorded_late", true}}));
     auto stored =
         store.RecordIssuedAudited(std::span<const store::IssuedCert>(&made.record, 1),
                                   std::span<const store::AuditInput>(&made.audit, 1), AuditHash);

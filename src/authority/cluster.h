@@ -8,8 +8,8 @@
 // "ca:issuing" / "named:<name>"). Nothing private reaches the store unencrypted.
 
 #include <chrono>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -89,7 +89,7 @@ core::Result<std::int64_t> PutNamedCert(store::Store& store, const SealingKey& s
                                         const std::string& actor, core::Rng& rng);
 
 // The issuance record of a named certificate the cluster CA signed (profile peer, issuer
-// "issuing"), and its "cert.sign" audit entry (source "local"; details also {"named": name},
+// "issuing"), and its "cert.sign" audit entry (from `source`; details also {"named": name},
 // plus `extra_details`). kParse naming the certificate if `leaf_der` does not parse.
 struct NamedRecord {
   store::IssuedCert record;
@@ -97,7 +97,13 @@ struct NamedRecord {
 };
 core::Result<NamedRecord> MakeNamedRecord(std::string_view leaf_der, const std::string& name,
                                           core::TimePoint now, const std::string& actor,
+                                          const std::string& source,
                                           const nlohmann::ordered_json& extra_details);
+
+// The CRL and OCSP URLs a certificate carries for a public base URL (no trailing '/'): the
+// public listener's GET /v1/crl and POST /ocsp (docs/api.md "Public listener").
+inline std::string CrlUrlOf(std::string_view base_url) { return std::string(base_url) + "/v1/crl"; }
+inline std::string OcspUrlOf(std::string_view base_url) { return std::string(base_url) + "/ocsp"; }
 
 // The leaf of a named certificate's current version.
 struct NamedLeaf {

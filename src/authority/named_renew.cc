@@ -68,10 +68,10 @@ core::Result<RenewedNamedCert> RenewNamedCert(store::Store& store, const Sealing
 
   // Recorded first: a certificate that exists is always on record (and revocable), even if
   // storing it as the new version then fails.
-  CTLS_ASSIGN_OR_RETURN(NamedRecord made,
-                        MakeNamedRecord(leaf->ToDer(), request.name, now, request.actor,
-                                        nlohmann::ordered_json{{"renews", out.previous_serial}}));
-  made.audit.source = request.source;
+  CTLS_ASSIGN_OR_RETURN(
+      NamedRecord made,
+      MakeNamedRecord(leaf->ToDer(), request.name, now, request.actor, request.source,
+                      nlohmann::ordered_json{{"renews", out.previous_serial}}));
   if (auto r =
           store.RecordIssuedAudited(std::span<const store::IssuedCert>(&made.record, 1),
                                     std::span<const store::AuditInput>(&made.audit, 1), AuditHash);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "authority/cluster.h"
 #include "authority/data_dir.h"
 #include "cli/common.h"
 #include "server/control_plane.h"
@@ -99,8 +100,8 @@ core::Result<int> RunServe(const ServeCmdOptions& o, Context& ctx) {
             << (*plane)->public_port() << " (OCSP, CRL, CA chain; no authentication)\n";
   }
   if (!(*plane)->public_url().empty()) {
-    ctx.out << "clustertls: certificates point at " << (*plane)->public_url() << "/v1/crl and "
-            << (*plane)->public_url() << "/ocsp\n";
+    ctx.out << "clustertls: certificates point at " << authority::CrlUrlOf((*plane)->public_url())
+            << " and " << authority::OcspUrlOf((*plane)->public_url()) << '\n';
   }
   ctx.out.flush();
   int received = 0;

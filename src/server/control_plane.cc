@@ -224,8 +224,8 @@ core::Result<InitDataDirResult> InitDataDir(const InitDataDirOptions& options,
       }
     }
     if (!base_url.empty()) {
-      init.crl_urls = {base_url + "/v1/crl"};
-      init.ocsp_urls = {base_url + "/ocsp"};
+      init.crl_urls = {authority::CrlUrlOf(base_url)};
+      init.ocsp_urls = {authority::OcspUrlOf(base_url)};
     }
     CTLS_ASSIGN_OR_RETURN(authority::InitResult made,
                           authority::InitializeCluster(*store, key, init, clock, rng));
@@ -497,8 +497,8 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
   authority::AuthorityOptions authority_options{
       .store = impl->store.get(), .clock = &clock, .rng = &impl->rng};
   if (!impl->public_url.empty()) {
-    authority_options.crl_urls = {impl->public_url + "/v1/crl"};
-    authority_options.ocsp_urls = {impl->public_url + "/ocsp"};
+    authority_options.crl_urls = {authority::CrlUrlOf(impl->public_url)};
+    authority_options.ocsp_urls = {authority::OcspUrlOf(impl->public_url)};
   }
   // Named certificates made for another public URL (init's, or an earlier --public-url) send
   // relying parties elsewhere for OCSP and the CRL: say so, one line each. Not fatal.
