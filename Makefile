@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build setup run test limbo bench sanitize clean format
+.PHONY: all build binary setup run test limbo bench sanitize clean format
 
 all: build
 
@@ -13,14 +13,19 @@ setup:
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
 
+# Everything: the binary, unit tests, the limbo harness and the benchmarks.
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The clustertls binary alone (what `make run` needs).
+binary: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target clustertls
 
 # Set-up, build, then the main job: the control plane. `init` makes a cluster in ./demo the
 # first time (its root passphrase and admin password are printed once, never written to disk
 # in plaintext), then `serve` runs the HTTPS API on 127.0.0.1:9443 until Ctrl-C.
 DEMO_FQDN ?= demo.clustertls.test
-run: setup build
+run: setup binary
 	@if [ -e demo/clustertls.json ]; then \
 	  echo "demo/ already holds a cluster (remove demo/ to start again; the admin password was printed by its init)"; \
 	else \
@@ -33,8 +38,9 @@ test: setup build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # x509-limbo: prints "limbo: N passed, M failed".
-limbo: build
-	$(BUILD)/limbo_harness ../shared/testdata/x509-limbo/limbo.json \
+limbo: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target limbo_harness
+	$(BUILD)/limbo_harness tests/limbo/limbo.json \
 	  --known-failures tools/limbo/known_failures.txt --results $(BUILD)/limbo-results.json
 
 bench: setup

@@ -260,8 +260,7 @@ int main(int argc, char** argv) {
   auto text = ReadFile(args.limbo_path);
   if (!text) {
     std::cerr << "limbo_harness: cannot read " << args.limbo_path
-              << " (the x509-limbo test vectors are expected in ../shared/testdata/x509-limbo/)"
-              << "\n";
+              << " (the x509-limbo test vectors are kept in the repository as tests/limbo/limbo.json)\n";
     return 2;
   }
   Json limbo;
