@@ -21,7 +21,7 @@ using core::ErrorCode;
 using core::Fail;
 
 // The TLS <= 1.2 cipher list of net::kIntermediateCipherList (Mozilla "intermediate" v5.7),
-// copied because authority/ may not include net/ (DESIGN.md layering). The server validates
+// copied because authority/ may not include net/ (docs/architecture.md, layers). The server validates
 // the policy document against OpenSSL before it applies it.
 constexpr std::string_view kDefaultCipherList =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
