@@ -31,6 +31,7 @@ int ExitCodeFor(const core::Error& error) {
     case core::ErrorCode::kChainIncomplete:
     case core::ErrorCode::kVerifyFailed:
     case core::ErrorCode::kUnsupported:
+    case core::ErrorCode::kPermissionDenied:
     case core::ErrorCode::kCrypto:
     case core::ErrorCode::kInternal:
       return kExitFailure;

@@ -19,6 +19,7 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kChainIncomplete: return "chain_incomplete";
     case ErrorCode::kVerifyFailed: return "verify_failed";
     case ErrorCode::kUnsupported: return "unsupported";
+    case ErrorCode::kPermissionDenied: return "forbidden";
     case ErrorCode::kCrypto: return "crypto_error";
     case ErrorCode::kInternal: return "internal_error";
   }

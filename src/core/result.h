@@ -24,6 +24,7 @@ enum class ErrorCode {
   kChainIncomplete,   // a chain misses a link
   kVerifyFailed,      // verification found problems
   kUnsupported,       // well-formed but not supported
+  kPermissionDenied,  // the caller may not do this (a name policy, a reserved name)
   kCrypto,            // an OpenSSL call failed unexpectedly
   kInternal,          // a bug
 };

@@ -32,6 +32,8 @@ int HttpStatus(core::ErrorCode code) {
       return 409;
     case core::ErrorCode::kUnsupported:
       return 415;
+    case core::ErrorCode::kPermissionDenied:
+      return 403;
     case core::ErrorCode::kIo:
     case core::ErrorCode::kCrypto:
     case core::ErrorCode::kInternal:

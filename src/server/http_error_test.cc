@@ -19,6 +19,9 @@ TEST(HttpErrorTest, EveryErrorCodeHasItsStatus) {
   EXPECT_EQ(HttpStatus(ErrorCode::kNotFound), 404);
   EXPECT_EQ(HttpStatus(ErrorCode::kAlreadyExists), 409);
   EXPECT_EQ(HttpStatus(ErrorCode::kUnsupported), 415);
+  EXPECT_EQ(HttpStatus(ErrorCode::kPermissionDenied), 403);
+  EXPECT_EQ(ErrorResponse(core::Fail(ErrorCode::kPermissionDenied, "no")).body,
+            R"({"error":{"code":"forbidden","message":"no"}})");
   EXPECT_EQ(HttpStatus(ErrorCode::kIo), 500);
   EXPECT_EQ(HttpStatus(ErrorCode::kCrypto), 500);
   EXPECT_EQ(HttpStatus(ErrorCode::kInternal), 500);
