@@ -69,17 +69,12 @@ struct Prepared {
   core::TimePoint not_after;
 };
 
-// Leaves name a host, an IP or a mailbox: the CN is canonicalised and always among the SANs.
-// A CA's CN is a label ("Example Root CA"), kept as given and not turned into a SAN.
-core::Result<std::string> PrepareNames(const IssueRequest& request, SubjectAltNames& sans) {
-  const std::string& cn = request.common_name;
-  if (cn.empty()) {
-    return Fail(ErrorCode::kInvalidArgument, "a certificate needs a common name");
-  }
-  CTLS_ASSIGN_OR_RETURN(sans, CanonicalSans(request.sans));
-  if (IsCaProfile(request.profile)) {
-    return cn;
-  }
+std::size_t NameCount(const SubjectAltNames& sans) {
+  return sans.dns.size() + sans.ips.size() + sans.uris.size() + sans.emails.size();
+}
+
+// A leaf's canonical CN, added to `sans` if it is not among them.
+core::Result<std::string> AddLeafCommonName(const std::string& cn, SubjectAltNames& sans) {
   if (cn.find('@') != std::string::npos && !IsIpAddress(cn)) {
     CTLS_ASSIGN_OR_RETURN(std::string email, CanonicalEmail(cn));
     if (std::find(sans.emails.begin(), sans.emails.end(), email) == sans.emails.end()) {
@@ -92,6 +87,35 @@ core::Result<std::string> PrepareNames(const IssueRequest& request, SubjectAltNa
     return CanonicalIp(cn);
   }
   return CanonicalDnsName(cn);
+}
+
+// Leaves name a host, an IP or a mailbox: the CN is canonicalised and always among the SANs,
+// kMaxSubjectAltNames names at most (counted before canonicalising too, so that a request with
+// thousands of names costs nothing). A CA's CN is a label ("Example Root CA"), kept as given and
+// not turned into a SAN.
+core::Result<std::string> PrepareNames(const IssueRequest& request, SubjectAltNames& sans) {
+  const std::string& cn = request.common_name;
+  if (cn.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "a certificate needs a common name");
+  }
+  auto too_many = [](std::size_t n) {
+    return Fail(ErrorCode::kInvalidArgument,
+                std::to_string(n) + " subject alternative names: at most " +
+                    std::to_string(kMaxSubjectAltNames) +
+                    " per certificate (the common name counts as one)");
+  };
+  if (NameCount(request.sans) > kMaxSubjectAltNames) {
+    return too_many(NameCount(request.sans));
+  }
+  CTLS_ASSIGN_OR_RETURN(sans, CanonicalSans(request.sans));
+  if (IsCaProfile(request.profile)) {
+    return cn;
+  }
+  CTLS_ASSIGN_OR_RETURN(std::string canonical_cn, AddLeafCommonName(cn, sans));
+  if (NameCount(sans) > kMaxSubjectAltNames) {
+    return too_many(NameCount(sans));
+  }
+  return canonical_cn;
 }
 
 core::Result<std::optional<int>> PreparePathLen(const IssueRequest& request,
@@ -176,6 +200,9 @@ core::Result<Prepared> Prepare(const IssueRequest& request, const IssuerState& i
   }
   Prepared out;
   CTLS_ASSIGN_OR_RETURN(out.common_name, PrepareNames(request, out.sans));
+  if (request.check_names && !IsCaProfile(request.profile)) {
+    CTLS_RETURN_IF_ERROR(request.check_names(out.sans));
+  }
   CTLS_ASSIGN_OR_RETURN(out.path_len, PreparePathLen(request, issuer));
   CTLS_RETURN_IF_ERROR(PrepareValidity(request, issuer, now, out));
   return out;
@@ -230,7 +257,8 @@ core::Result<void> AddKeyUsage(X509* x, Profile profile, bool rsa_subject) {
 }
 
 // RFC 5280 4.2.1.12; CAs carry none.
-core::Result<void> AddExtendedKeyUsage(X509* x, Profile profile) {
+core::Result<void> AddExtendedKeyUsage(X509* x, Profile profile,
+                                       const std::vector<std::string>& extra) {
   std::vector<int> nids;
   switch (profile) {
     case Profile::kServer:
@@ -255,6 +283,17 @@ core::Result<void> AddExtendedKeyUsage(X509* x, Profile profile) {
   }
   for (int nid : nids) {
     if (sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(nid)) <= 0) {
+      return ossl::Failure(ErrorCode::kCrypto, "cannot build ExtendedKeyUsage");
+    }
+  }
+  for (const std::string& oid : extra) {
+    // The stack owns what it holds from here: pushed objects are freed with it.
+    ASN1_OBJECT* object = OBJ_txt2obj(oid.c_str(), /*no_name=*/1);
+    if (object == nullptr) {
+      return ossl::Failure(ErrorCode::kInvalidArgument, "key purpose \"" + oid + "\": not an OID");
+    }
+    if (sk_ASN1_OBJECT_push(eku.get(), object) <= 0) {
+      ASN1_OBJECT_free(object);
       return ossl::Failure(ErrorCode::kCrypto, "cannot build ExtendedKeyUsage");
     }
   }
@@ -606,7 +645,10 @@ core::Result<std::string> IssueWith(const IssuerState& issuer, EVP_PKEY* signing
   const bool ca = IsCaProfile(request.profile);
   CTLS_RETURN_IF_ERROR(AddBasicConstraints(x.get(), ca, prepared.path_len));
   CTLS_RETURN_IF_ERROR(AddKeyUsage(x.get(), request.profile, IsRsaSpki(subject_spki)));
-  CTLS_RETURN_IF_ERROR(AddExtendedKeyUsage(x.get(), request.profile));
+  if (ca && !request.extra_key_purposes.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "extra key purposes apply only to leaf profiles");
+  }
+  CTLS_RETURN_IF_ERROR(AddExtendedKeyUsage(x.get(), request.profile, request.extra_key_purposes));
   CTLS_RETURN_IF_ERROR(AddKeyIds(x.get(), key_id, issuer.self_signed ? key_id : issuer.key_id));
   CTLS_RETURN_IF_ERROR(AddSubjectAltNames(x.get(), prepared.sans));
   CTLS_RETURN_IF_ERROR(AddCrlDistributionPoints(x.get(), request.crl_urls));

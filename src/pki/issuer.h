@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,22 @@ struct NameConstraints {
   }
 };
 
+// The key purpose (an extendedKeyUsage OID) that marks the cluster's own `api` certificate, the
+// one `serve` presents: only the named-certificate path (init, renew) puts it in, never
+// POST /v1/ca/sign, so a client that finds it knows it talks to the control plane and not to
+// another holder of a certificate from the same CA. An OID of the UUID arc (ITU-T X.667, 2.25):
+// 6449b34e-5fdd-4eb6-b921-3d6c90300bed.
+inline constexpr std::string_view kClusterApiKeyPurpose =
+    "2.25.133305474009948979723283362046138125293";
+
+// Names a certificate may carry at most (the CN included): public CAs cap them at about 100.
+inline constexpr std::size_t kMaxSubjectAltNames = 100;
+
+// Called with a leaf's canonical names (the CN included, as it will be encoded) before anything
+// is signed; a failure refuses the issuance and is returned as is. The caller's policy on names
+// (authority::CheckRequestedNames) reaches both the fast and the slow CSR path through it.
+using NameCheckFn = std::function<core::Result<void>(const SubjectAltNames&)>;
+
 // What to issue. Only these fields reach the certificate: nothing else is copied from a CSR.
 struct IssueRequest {
   Profile profile = Profile::kServer;
@@ -46,10 +63,13 @@ struct IssueRequest {
   SubjectAttributes subject_extra{};  // e.g. O, OU, C; placed before the CN
   SubjectAltNames sans{};             // canonicalised by the issuer; the CN is always added
   std::chrono::seconds validity = std::chrono::days(365);
-  std::optional<int> path_len{};        // CA profiles only
-  NameConstraints name_constraints{};   // intermediate-ca only
-  std::vector<std::string> crl_urls{};  // CRL distribution points
-  std::vector<std::string> ocsp_urls{}; // authorityInfoAccess OCSP
+  std::optional<int> path_len{};         // CA profiles only
+  NameConstraints name_constraints{};    // intermediate-ca only
+  std::vector<std::string> crl_urls{};   // CRL distribution points
+  std::vector<std::string> ocsp_urls{};  // authorityInfoAccess OCSP
+  NameCheckFn check_names{};             // leaves only; empty: no check
+  // Key purposes (dotted OIDs) added to the profile's extendedKeyUsage; leaves only.
+  std::vector<std::string> extra_key_purposes{};
 };
 
 // The request IssueFromCsr issues: `request` with the CSR's CN (when `request.common_name` is
@@ -64,9 +84,9 @@ struct IssuerState;  // what Issuer::Create precomputes once (issuer.cc)
 // What the issuer wrote into a certificate it has just signed: the values a certificate parser
 // would read back from it (Certificate::serial_hex, common_name, sans, not_before, not_after).
 struct IssuedFacts {
-  std::string serial_hex{};     // upper-case hex, as SerialHex
-  std::string common_name{};    // the subject's CN
-  SubjectAltNames sans{};       // canonical, as encoded
+  std::string serial_hex{};   // upper-case hex, as SerialHex
+  std::string common_name{};  // the subject's CN
+  SubjectAltNames sans{};     // canonical, as encoded
   core::TimePoint not_before{};
   core::TimePoint not_after{};
 };
@@ -102,8 +122,7 @@ class Issuer {
   // The same, also telling what went into the certificate (`facts` may be null), so that a
   // caller recording the issuance need not parse the DER again.
   core::Result<std::string> IssueDer(const IssueRequest& request, const X509_PUBKEY* subject_spki,
-                                     core::TimePoint now, core::Rng& rng,
-                                     IssuedFacts* facts) const;
+                                     core::TimePoint now, core::Rng& rng, IssuedFacts* facts) const;
 
   const Certificate& certificate() const { return cert_; }
   const PrivateKey& key() const { return key_; }

@@ -13,6 +13,7 @@
 
 #include "ossl/bio.h"
 #include "ossl/csprng.h"
+#include "pki/csr_fast.h"
 #include "pki/names.h"
 #include "pki/test_pki_testutil.h"
 
@@ -702,6 +703,97 @@ TEST(IssueFromCsrTest, RequestCommonNameOverridesTheCsrs) {
   EXPECT_EQ(cert->sans().dns,
             (std::vector<std::string>{"app.example.com", "api.example.com", "other.example.com"}));
   EXPECT_EQ(cert->sans().ips, std::vector<std::string>{"10.1.2.3"});
+}
+
+TEST(IssueNamesTest, AtMostAHundredNamesTheCommonNameIncluded) {
+  const TestPki& pki = SharedPki();
+  ossl::Csprng rng;
+  PublicKey key = NewTestKey(KeyType::kEcP256).public_key();
+  auto request = [](int n, const std::string& cn) {
+    IssueRequest r{.profile = Profile::kServer, .common_name = cn};
+    for (int i = 0; i < n; ++i) {
+      r.sans.dns.push_back("n" + std::to_string(i) + ".example.com");
+    }
+    return r;
+  };
+  // 99 names + a CN that is not among them: 100.
+  auto hundred = pki.issuing.Issue(request(99, "cn.example.com"), key, pki.now, rng);
+  ASSERT_TRUE(hundred.has_value()) << hundred.error().message;
+  EXPECT_EQ(hundred->sans().dns.size(), 100u);
+  // 100 names + another CN: 101.
+  auto over = pki.issuing.Issue(request(100, "cn.example.com"), key, pki.now, rng);
+  ASSERT_FALSE(over.has_value());
+  EXPECT_EQ(over.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(over.error().message,
+            "101 subject alternative names: at most 100 per certificate (the common name counts "
+            "as one)");
+  // 10,001 names are refused before any is looked at.
+  auto many = pki.issuing.Issue(request(10001, "n0.example.com"), key, pki.now, rng);
+  ASSERT_FALSE(many.has_value());
+  EXPECT_THAT(many.error().message, HasSubstr("10001 subject alternative names"));
+}
+
+TEST(IssueNamesTest, TheNameCheckSeesTheCanonicalNamesBeforeSigning) {
+  const TestPki& pki = SharedPki();
+  ossl::Csprng rng;
+  PublicKey key = NewTestKey(KeyType::kEcP256).public_key();
+  SubjectAltNames seen;
+  IssueRequest request{.profile = Profile::kServer,
+                       .common_name = "WWW.Example.com",
+                       .sans = {.ips = {"2001:DB8::1"}},
+                       .check_names = [&seen](const SubjectAltNames& names) -> core::Result<void> {
+                         seen = names;
+                         return core::Fail(ErrorCode::kPermissionDenied, "no thanks");
+                       }};
+  auto refused = pki.issuing.Issue(request, key, pki.now, rng);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(refused.error().message, "no thanks");
+  EXPECT_EQ(seen.dns, std::vector<std::string>{"www.example.com"});
+  EXPECT_EQ(seen.ips, std::vector<std::string>{"2001:db8::1"});
+
+  // Both CSR paths (the fast one for P-256, the OpenSSL one for RSA) ask it.
+  for (KeyType t : {KeyType::kEcP256, KeyType::kRsa2048}) {
+    Csr csr = Must(Csr::Create(TestKey(t, 5), CsrOptions{.common_name = "csr.example.com"}));
+    int asked = 0;
+    IssueRequest from_csr{.check_names = [&asked](const SubjectAltNames& names) -> core::Result<void> {
+      ++asked;
+      if (names.dns == std::vector<std::string>{"csr.example.com"}) {
+        return core::Fail(ErrorCode::kPermissionDenied, "refused csr.example.com");
+      }
+      return {};
+    }};
+    auto der = IssueFromCsrDer(pki.issuing, csr.ToDer(), from_csr, pki.now, rng);
+    ASSERT_FALSE(der.has_value()) << KeyTypeName(t);
+    EXPECT_EQ(der.error().message, "refused csr.example.com");
+    EXPECT_EQ(asked, 1) << KeyTypeName(t);
+  }
+}
+
+TEST(IssueNamesTest, ExtraKeyPurposesAreAddedToTheProfiles) {
+  const TestPki& pki = SharedPki();
+  TestLeaf leaf = IssueLeaf(
+      pki.issuing, IssueRequest{.profile = Profile::kPeer,
+                                .common_name = "api.example.com",
+                                .extra_key_purposes = {std::string(kClusterApiKeyPurpose)}});
+  EXPECT_EQ(leaf.cert.extended_key_usages(),
+            (std::vector<std::string>{"serverAuth", "clientAuth",
+                                      std::string(kClusterApiKeyPurpose)}));
+  // TLS still takes it for a server and a client (the extra purpose is not critical).
+  EXPECT_EQ(X509_check_purpose(leaf.cert.get(), X509_PURPOSE_SSL_SERVER, 0), 1);
+  EXPECT_EQ(X509_check_purpose(leaf.cert.get(), X509_PURPOSE_SSL_CLIENT, 0), 1);
+  ossl::Csprng rng;
+  PublicKey key = NewTestKey(KeyType::kEcP256).public_key();
+  auto bad = pki.issuing.Issue(
+      IssueRequest{.common_name = "x.example.com", .extra_key_purposes = {"not an oid"}}, key,
+      pki.now, rng);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_THAT(bad.error().message, HasSubstr("\"not an oid\": not an OID"));
+  auto on_ca = pki.root_issuer.Issue(IssueRequest{.profile = Profile::kIntermediateCa,
+                                                  .common_name = "Sub CA",
+                                                  .extra_key_purposes = {"1.2.3.4"}},
+                                     key, pki.now, rng);
+  ASSERT_FALSE(on_ca.has_value());
 }
 
 TEST(IssueFromCsrTest, RefusesInvalidNamesInTheCsr) {
