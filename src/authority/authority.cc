@@ -6,6 +6,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -233,10 +234,16 @@ void Authority::SignAsync(const SignRequest& request,
   if (!der) {
     return refuse(der.error());
   }
+  const NameCheck name_check{.reserved = &impl.options.reserved,
+                             .allow_reserved = request.allow_reserved,
+                             .policies = request.name_policies};
   const pki::IssueRequest issue{.profile = *profile,
                                 .validity = std::chrono::days(days),
                                 .crl_urls = impl.options.crl_urls,
-                                .ocsp_urls = impl.options.ocsp_urls};
+                                .ocsp_urls = impl.options.ocsp_urls,
+                                .check_names = [&name_check](const pki::SubjectAltNames& names) {
+                                  return CheckRequestedNames(names, name_check);
+                                }};
   const core::TimePoint now = impl.options.clock->Now();
   // The record is made from what the issuer wrote (IssuedFacts), not by parsing the DER again.
   pki::IssuedFacts facts;
@@ -257,7 +264,10 @@ void Authority::SignAsync(const SignRequest& request,
                                .der = store::Blob(cert_der->begin(), cert_der->end()),
                                .issued_at = now,
                                .issued_by = request.actor};
-  p.audit = CertSignAudit(p.record, request.actor, request.source);
+  // A signing that used the admin's exception for reserved names says so in its entry.
+  p.audit = request.allow_reserved ? CertSignAudit(p.record, request.actor, request.source,
+                                                   nlohmann::ordered_json{{"allow_reserved", true}})
+                                   : CertSignAudit(p.record, request.actor, request.source);
   p.result = SignedCert{.certificate_pem = CertificatePemFromDer(*cert_der),
                         .chain_pem = impl.ca.chain_pem,
                         .serial_hex = p.record.serial_hex,

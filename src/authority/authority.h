@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "authority/cluster.h"
+#include "authority/name_policy.h"
 #include "core/result.h"
 #include "core/rng.h"
 #include "core/time.h"
@@ -31,6 +32,9 @@ struct AuthorityOptions {
   std::vector<std::string> crl_urls{};  // put into every issued certificate (issue 4)
   std::vector<std::string> ocsp_urls{};
   std::size_t max_batch = 512;  // records per transaction at most
+  // Names only the named certificates may carry (name_policy.h); a request needs allow_reserved
+  // for them.
+  ReservedNames reserved{};
 };
 
 // POST /v1/ca/sign.
@@ -40,6 +44,9 @@ struct SignRequest {
   int days = 0;                    // 0: default_days
   std::string actor{};             // who asked (recorded as issued_by and in the audit log)
   std::string source{};            // where from (the client address), for the audit log
+  // The name policies of the requesting user and token (both must allow every name).
+  std::vector<OwnedPolicy> name_policies{};
+  bool allow_reserved = false;  // the caller (an admin) asked for reserved names explicitly
 };
 
 struct SignedCert {
@@ -69,7 +76,8 @@ class Authority {
   Authority& operator=(const Authority&) = delete;
 
   // Validates the request (profile server|client|peer, days 1..max_days: kInvalidArgument
-  // naming the field; CSR: kParse / kBadSignature / kWeakKey / kInvalidName), issues on the
+  // naming the field; CSR: kParse / kBadSignature / kWeakKey / kInvalidName; names reserved or
+  // refused by a name policy: kPermissionDenied naming each), issues on the
   // calling thread (pki::IssueFromCsrDer), then hands the record to the recorder. `done` runs
   // exactly once: inline for a refused request, on the recorder thread after the commit
   // (success) or the failed commit (kIo: the certificate is not returned, and neither its

@@ -270,6 +270,14 @@ core::Result<std::vector<store::IssuedCert>> Revocation::Select(
     return Fail(ErrorCode::kInvalidArgument,
                 "selector: give at least one of name, san, issued_before");
   }
+  for (const auto& [field, value] :
+       {std::pair<const char*, const std::string&>{"name", selector.name}, {"san", selector.san}}) {
+    if (value.size() > kMaxSelectorLength) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  std::string(field) + ": " + std::to_string(value.size()) +
+                      " characters; at most " + std::to_string(kMaxSelectorLength));
+    }
+  }
   std::optional<SanTarget> san;
   if (!selector.san.empty()) {
     CTLS_ASSIGN_OR_RETURN(san, ParseSanSelector(selector.san));

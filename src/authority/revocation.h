@@ -49,6 +49,10 @@ struct RevokeOutcome {
 // match; at least one must be given. Only certificates of the issuing CA that are neither
 // revoked nor expired are selected, and never the cluster's own (the named certificates in use
 // and the OCSP signer): those are revoked by serial, one at a time, on purpose.
+// The longest name or SAN a selector (or an inventory filter) may give: DNS names are at most 253
+// characters, URIs and e-mail addresses well under this.
+inline constexpr std::size_t kMaxSelectorLength = 1024;
+
 struct RevocationSelector {
   std::string name{};  // the subject CN, exactly (case-insensitive)
   std::string san{};   // one SAN, exactly (case-insensitive): "DNS:node1.example.com",

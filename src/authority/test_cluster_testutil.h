@@ -106,6 +106,9 @@ class ForwardingStore : public store::Store {
     return inner_->ListTokens(user);
   }
   core::Result<void> DeleteToken(const std::string& id) override { return inner_->DeleteToken(id); }
+  core::Result<std::vector<std::string>> DeleteTokensOf(const std::string& user) override {
+    return inner_->DeleteTokensOf(user);
+  }
   core::Result<void> TouchToken(const std::string& id, core::TimePoint at) override {
     return inner_->TouchToken(id, at);
   }

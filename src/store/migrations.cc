@@ -110,6 +110,12 @@ CREATE INDEX issued_certs_revoked_list ON issued_certs
   WHERE revoked_at IS NOT NULL;
 DROP INDEX issued_certs_revoked
 )sql"},
+    // Name policies on signing (authority/name_policy.h), kept as their canonical JSON text;
+    // '' is no policy.
+    {3, "name policies of users and tokens", R"sql(
+ALTER TABLE users ADD COLUMN name_policy TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_tokens ADD COLUMN name_policy TEXT NOT NULL DEFAULT ''
+)sql"},
 };
 
 void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {

@@ -86,17 +86,19 @@ NamedCert NamedFromRow(const Row& r) {
                    .created_by = AsText(r[5])};
 }
 
-constexpr const char* kUserCols = "name, role, password_hash, created_at, disabled";
+constexpr const char* kUserCols = "name, role, password_hash, created_at, disabled, name_policy";
 
 User UserFromRow(const Row& r) {
   return User{.name = AsText(r[0]),
               .role = AsText(r[1]),
               .password_hash = AsText(r[2]),
               .created_at = Time(r[3]),
-              .disabled = AsInt(r[4]) != 0};
+              .disabled = AsInt(r[4]) != 0,
+              .name_policy = AsText(r[5])};
 }
 
-constexpr const char* kTokenCols = "id, user_name, hash, created_at, expires_at, last_used";
+constexpr const char* kTokenCols =
+    "id, user_name, hash, created_at, expires_at, last_used, name_policy";
 
 ApiToken TokenFromRow(const Row& r) {
   return ApiToken{.id = AsText(r[0]),
@@ -104,7 +106,8 @@ ApiToken TokenFromRow(const Row& r) {
                   .hash = AsText(r[2]),
                   .created_at = Time(r[3]),
                   .expires_at = OptTimeCell(r[4]),
-                  .last_used = OptTimeCell(r[5])};
+                  .last_used = OptTimeCell(r[5]),
+                  .name_policy = AsText(r[6])};
 }
 
 constexpr const char* kAuditCols =
@@ -276,6 +279,11 @@ class SqlStore final : public Store {
     std::vector<Value> params{after};
     auto next = [&]() { return "$" + std::to_string(params.size() + 1); };
     if (!filter.name_contains.empty()) {
+      // SQLite refuses LIKE patterns over 50,000 bytes with an error; callers limit names far
+      // below (authority::kMaxSelectorLength), this keeps it an argument error.
+      if (filter.name_contains.size() > 4096) {
+        return Fail(ErrorCode::kInvalidArgument, "name filter: longer than 4096 characters");
+      }
       std::string p = next();
       const char* like = dialect_ == Dialect::kPostgres ? " ILIKE " : " LIKE ";
       sql += " AND (subject_cn" + std::string(like) + p + " ESCAPE '\\' OR sans_json" + like + p +
@@ -562,10 +570,10 @@ class SqlStore final : public Store {
       return Fail(ErrorCode::kInvalidArgument, "user name is empty");
     }
     auto rows =
-        Run("INSERT INTO users (name, role, password_hash, created_at, disabled) "
-            "VALUES ($1, $2, $3, $4, $5)",
+        Run("INSERT INTO users (name, role, password_hash, created_at, disabled, name_policy) "
+            "VALUES ($1, $2, $3, $4, $5, $6)",
             {user.name, user.role, user.password_hash, Secs(user.created_at),
-             std::int64_t{user.disabled ? 1 : 0}});
+             std::int64_t{user.disabled ? 1 : 0}, user.name_policy});
     if (!rows) {
       if (rows.error().code == ErrorCode::kAlreadyExists) {
         return Fail(ErrorCode::kAlreadyExists, "user '" + user.name + "' already exists");
@@ -597,9 +605,10 @@ class SqlStore final : public Store {
   Result<void> UpdateUser(const User& user) override {
     CTLS_ASSIGN_OR_RETURN(
         Rows rows,
-        Run("UPDATE users SET role = $2, password_hash = $3, disabled = $4 "
+        Run("UPDATE users SET role = $2, password_hash = $3, disabled = $4, name_policy = $5 "
             "WHERE name = $1 RETURNING name",
-            {user.name, user.role, user.password_hash, std::int64_t{user.disabled ? 1 : 0}}));
+            {user.name, user.role, user.password_hash, std::int64_t{user.disabled ? 1 : 0},
+             user.name_policy}));
     if (rows.empty()) {
       return Fail(ErrorCode::kNotFound, "no user '" + user.name + "'");
     }
@@ -626,10 +635,10 @@ class SqlStore final : public Store {
         return Fail(ErrorCode::kNotFound, "no user '" + token.user + "'");
       }
       auto rows = conn.Query(
-          "INSERT INTO api_tokens (id, user_name, hash, created_at, expires_at, last_used) "
-          "VALUES ($1, $2, $3, $4, $5, $6)",
+          "INSERT INTO api_tokens (id, user_name, hash, created_at, expires_at, last_used, "
+          "name_policy) VALUES ($1, $2, $3, $4, $5, $6, $7)",
           {token.id, token.user, token.hash, Secs(token.created_at), OptTime(token.expires_at),
-           OptTime(token.last_used)});
+           OptTime(token.last_used), token.name_policy});
       if (!rows) {
         if (rows.error().code == ErrorCode::kAlreadyExists) {
           return Fail(ErrorCode::kAlreadyExists, "token '" + token.id + "' already exists");
@@ -671,6 +680,17 @@ class SqlStore final : public Store {
       return Fail(ErrorCode::kNotFound, "no token '" + id + "'");
     }
     return {};
+  }
+
+  Result<std::vector<std::string>> DeleteTokensOf(const std::string& user) override {
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          Run("DELETE FROM api_tokens WHERE user_name = $1 RETURNING id", {user}));
+    std::vector<std::string> ids;
+    for (const Row& r : rows) {
+      ids.push_back(AsText(r[0]));
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
   }
 
   Result<void> TouchToken(const std::string& id, TimePoint at) override {

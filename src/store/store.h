@@ -112,6 +112,7 @@ struct User {
   std::string password_hash{};
   core::TimePoint created_at{};
   bool disabled = false;
+  std::string name_policy{};  // canonical JSON of authority::NamePolicy; "" = none
 };
 
 // An API token; only its hash is stored.
@@ -122,6 +123,7 @@ struct ApiToken {
   core::TimePoint created_at{};
   std::optional<core::TimePoint> expires_at{};
   std::optional<core::TimePoint> last_used{};
+  std::string name_policy{};  // canonical JSON of authority::NamePolicy; "" = none
 };
 
 // What the caller asks to append to the audit log.
@@ -264,7 +266,7 @@ class Store {
   virtual core::Result<User> GetUser(const std::string& name) = 0;
   // Every user, by name.
   virtual core::Result<std::vector<User>> ListUsers() = 0;
-  // Updates role, password hash and disabled of `user.name`; kNotFound if absent.
+  // Updates role, password hash, disabled and name policy of `user.name`; kNotFound if absent.
   virtual core::Result<void> UpdateUser(const User& user) = 0;
   // Deletes the user and its tokens; kNotFound if absent.
   virtual core::Result<void> DeleteUser(const std::string& name) = 0;
@@ -277,6 +279,8 @@ class Store {
   virtual core::Result<std::vector<ApiToken>> ListTokens(const std::string& user = {}) = 0;
   // kNotFound if absent.
   virtual core::Result<void> DeleteToken(const std::string& id) = 0;
+  // Deletes every token of `user` (none is fine) and returns their ids, sorted.
+  virtual core::Result<std::vector<std::string>> DeleteTokensOf(const std::string& user) = 0;
   // Sets last_used; kNotFound if absent.
   virtual core::Result<void> TouchToken(const std::string& id, core::TimePoint at) = 0;
 

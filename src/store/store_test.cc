@@ -482,6 +482,11 @@ TEST_P(StoreTest, UsersAndTokens) {
   EXPECT_EQ(got->role, "operator");
   EXPECT_TRUE(got->disabled);
   EXPECT_EQ(store_->UpdateUser({.name = "nobody"}).error().code, ErrorCode::kNotFound);
+  // The name policy is kept as given, and "" (none) by default.
+  EXPECT_EQ(got->name_policy, "");
+  alice.name_policy = R"({"allowed_dns":["db.example.com"]})";
+  ASSERT_TRUE(store_->UpdateUser(alice));
+  EXPECT_EQ(store_->GetUser("alice")->name_policy, alice.name_policy);
   auto users = store_->ListUsers();
   ASSERT_TRUE(users);
   ASSERT_EQ(users->size(), 2u);
@@ -493,7 +498,10 @@ TEST_P(StoreTest, UsersAndTokens) {
               .created_at = kT0,
               .expires_at = kT0 + std::chrono::days(30)};
   ASSERT_TRUE(store_->CreateToken(t1));
-  ASSERT_TRUE(store_->CreateToken({.id = "tok2", .user = "bob", .hash = "h2"}));
+  ASSERT_TRUE(store_->CreateToken({.id = "tok2",
+                                   .user = "bob",
+                                   .hash = "h2",
+                                   .name_policy = R"({"denied_ips":["10.0.0.0/8"]})"}));
   EXPECT_EQ(store_->CreateToken(t1).error().code, ErrorCode::kAlreadyExists);
   EXPECT_EQ(store_->CreateToken({.id = "tok3", .user = "ghost"}).error().code,
             ErrorCode::kNotFound);
@@ -508,6 +516,8 @@ TEST_P(StoreTest, UsersAndTokens) {
   ASSERT_TRUE(tok2);
   EXPECT_FALSE(tok2->expires_at.has_value());
   EXPECT_FALSE(tok2->last_used.has_value());
+  EXPECT_EQ(tok2->name_policy, R"({"denied_ips":["10.0.0.0/8"]})");
+  EXPECT_EQ(tok->name_policy, "");
   EXPECT_EQ(store_->TouchToken("nope", kT0).error().code, ErrorCode::kNotFound);
   auto alice_tokens = store_->ListTokens("alice");
   ASSERT_TRUE(alice_tokens);
@@ -518,6 +528,14 @@ TEST_P(StoreTest, UsersAndTokens) {
 
   ASSERT_TRUE(store_->DeleteToken("tok2"));
   EXPECT_EQ(store_->DeleteToken("tok2").error().code, ErrorCode::kNotFound);
+  // Every token of one user at once (a password change that revokes them), others kept.
+  ASSERT_TRUE(store_->CreateToken({.id = "tok5", .user = "bob", .hash = "h5"}));
+  ASSERT_TRUE(store_->CreateToken({.id = "tok4", .user = "bob", .hash = "h4"}));
+  auto deleted = store_->DeleteTokensOf("bob");
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(*deleted, (std::vector<std::string>{"tok4", "tok5"}));
+  EXPECT_TRUE(store_->DeleteTokensOf("bob")->empty());
+  EXPECT_TRUE(store_->GetToken("tok1"));
   // Deleting a user deletes its tokens.
   ASSERT_TRUE(store_->DeleteUser("alice"));
   EXPECT_EQ(store_->GetToken("tok1").error().code, ErrorCode::kNotFound);
