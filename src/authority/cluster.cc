@@ -21,8 +21,8 @@ using core::ErrorCode;
 using core::Fail;
 
 // The TLS <= 1.2 cipher list of net::kIntermediateCipherList (Mozilla "intermediate" v5.7),
-// copied because authority/ may not include net/ (docs/architecture.md, layers). The server validates
-// the policy document against OpenSSL before it applies it.
+// copied because authority/ may not include net/ (docs/architecture.md, layers). The server
+// validates the policy document against OpenSSL before it applies it.
 constexpr std::string_view kDefaultCipherList =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
@@ -134,6 +134,13 @@ core::Result<pki::PrivateKey> OpenSealedKey(const SealingKey& sealing_key, const
 
 }  // namespace
 
+std::vector<std::string> NamedKeyPurposes(std::string_view name) {
+  if (name == "api") {
+    return {std::string(pki::kClusterApiKeyPurpose)};
+  }
+  return {};
+}
+
 core::Result<NamedRecord> MakeNamedRecord(std::string_view leaf_der, const std::string& name,
                                           core::TimePoint now, const std::string& actor,
                                           const std::string& source,
@@ -214,6 +221,7 @@ core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey
     request.sans.dns = RedisSanLayout(fqdn);
     request.crl_urls = options.crl_urls;
     request.ocsp_urls = options.ocsp_urls;
+    request.extra_key_purposes = NamedKeyPurposes(name);
     if (name == "api") {
       CTLS_RETURN_IF_ERROR(AddExtraSans(options.api_extra_sans, request.sans));
     }

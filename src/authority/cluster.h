@@ -88,6 +88,11 @@ core::Result<std::int64_t> PutNamedCert(store::Store& store, const SealingKey& s
                                         const std::string& chain_pem, core::TimePoint now,
                                         const std::string& actor, core::Rng& rng);
 
+// The key purposes a named certificate the cluster CA issues carries beyond the peer profile's:
+// the `api` certificate (the one `serve` presents) carries pki::kClusterApiKeyPurpose, which the
+// API client requires of the server it sends credentials to.
+std::vector<std::string> NamedKeyPurposes(std::string_view name);
+
 // The issuance record of a named certificate the cluster CA signed (profile peer, issuer
 // "issuing"), and its "cert.sign" audit entry (from `source`; details also {"named": name},
 // plus `extra_details`). kParse naming the certificate if `leaf_der` does not parse.

@@ -195,7 +195,9 @@ core::Result<Api> Api::Open(const ApiOptions& o) {
     return UsageError(path + " holds no token: run clustertls login, or pass --user");
   }
   CTLS_ASSIGN_OR_RETURN(api.client_,
-                        net::HttpsClient::Connect({.url = url, .ca_pem = config.ca_pem}));
+                        net::HttpsClient::Connect({.url = url,
+                                                   .ca_pem = config.ca_pem,
+                                                   .check_peer = ClusterApiCheck(config.ca_pem)}));
   return api;
 }
 

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include "core/encoding.h"
 #include "core/files.h"
 #include "net/https_client.h"
+#include "pki/issuer.h"
 
 namespace clustertls::cli {
 
@@ -169,8 +171,46 @@ core::Result<pki::Certificate> FindPinnedCertificate(const std::vector<pki::Cert
     }
   }
   return core::Fail(ErrorCode::kVerifyFailed,
-                    "CA fingerprint mismatch: expected " + want_colon + ", the server's CA chain " +
-                        (chain.empty() ? std::string("is empty") : "has " + seen));
+                    "CA fingerprint mismatch: expected " + want_colon +
+                        ", the server's CA chain and certificates " +
+                        (chain.empty() ? std::string("are empty") : "have " + seen));
+}
+
+core::Result<void> CheckClusterApiServer(const std::string& pinned_pem,
+                                         const std::vector<pki::Certificate>& presented) {
+  if (presented.empty()) {
+    return core::Fail(ErrorCode::kVerifyFailed, "the server presented no certificate");
+  }
+  const pki::Certificate& leaf = presented.front();
+  const std::vector<std::string> purposes = leaf.extended_key_usages();
+  if (std::find(purposes.begin(), purposes.end(), pki::kClusterApiKeyPurpose) != purposes.end()) {
+    return {};
+  }
+  auto pinned = pki::Certificate::ParseAll(pinned_pem);
+  if (pinned) {
+    for (const pki::Certificate& pin : *pinned) {
+      if (pin.Equals(leaf)) {
+        return {};
+      }
+    }
+  }
+  return core::Fail(
+      ErrorCode::kVerifyFailed,
+      "the server's certificate (" + leaf.subject() + ", SHA-256 " + leaf.fingerprint().colon +
+          ") chains to the pinned CA but is not the cluster's api certificate: it lacks the "
+          "control-plane key purpose " +
+          std::string(pki::kClusterApiKeyPurpose) +
+          " that only `clustertls init` and `clustertls cluster certificate renew api` give it, "
+          "so it may be any certificate the CA signed; nothing was sent. If the api certificate "
+          "was replaced by hand, pin that certificate itself (--ca-fingerprint with its "
+          "SHA-256 fingerprint, from `clustertls fingerprint api_cert.pem`)");
+}
+
+std::function<core::Result<void>(const std::vector<pki::Certificate>&)> ClusterApiCheck(
+    std::string pinned_pem) {
+  return [pinned_pem = std::move(pinned_pem)](const std::vector<pki::Certificate>& presented) {
+    return CheckClusterApiServer(pinned_pem, presented);
+  };
 }
 
 }  // namespace clustertls::cli

@@ -4,6 +4,7 @@
 // server URL, the CA it was pinned to, the user and an API token. JSON, mode 0600 (it holds a
 // token), written atomically.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,5 +52,19 @@ core::Result<std::string> NormalizeSha256Fingerprint(std::string_view text);
 // kVerifyFailed naming the pinned fingerprint and those of the chain when none matches.
 core::Result<pki::Certificate> FindPinnedCertificate(const std::vector<pki::Certificate>& chain,
                                                      std::string_view pin);
+
+// Whether a server that verified against the pinned certificate `pinned_pem` (the saved
+// config's ca_pem) is the cluster's control plane and not another holder of a certificate from
+// the same CA (anyone an operator signed for): its leaf carries pki::kClusterApiKeyPurpose, which
+// only the named-certificate path gives the `api` certificate, or the pin is that very leaf (an
+// `api` certificate replaced by hand, pinned by its own fingerprint). kVerifyFailed otherwise,
+// saying what to do. Every API connection runs it (net::ClientOptions::check_peer) before a
+// password or token is sent.
+core::Result<void> CheckClusterApiServer(const std::string& pinned_pem,
+                                         const std::vector<pki::Certificate>& presented);
+
+// The same, bound to one pin, for net::ClientOptions::check_peer.
+std::function<core::Result<void>(const std::vector<pki::Certificate>&)> ClusterApiCheck(
+    std::string pinned_pem);
 
 }  // namespace clustertls::cli

@@ -10,6 +10,8 @@
 
 #include "cli/cli_testutil.h"
 #include "core/files.h"
+#include "pki/issuer.h"
+#include "pki/test_pki_testutil.h"
 
 namespace clustertls::cli {
 namespace {
@@ -174,6 +176,37 @@ TEST(ClientConfigTest, FindsThePinnedCertificateOrNamesBothFingerprints) {
   EXPECT_NE(wrong.error().message.find("expected " + root_fp), std::string::npos)
       << wrong.error().message;
   EXPECT_NE(wrong.error().message.find(int_fp), std::string::npos) << wrong.error().message;
+}
+
+// The attack: any certificate the cluster CA signed (an operator's, for the server's names)
+// chains to the pinned root exactly as the api certificate does; only the api certificate carries
+// the control-plane key purpose, or is pinned itself.
+TEST(ClientConfigTest, OnlyTheClusterApiCertificateOrThePinnedLeafIsTheControlPlane) {
+  const pki::TestPki pki = pki::MakeTestPki();
+  const pki::TestLeaf api = pki::IssueLeaf(
+      pki.issuing,
+      pki::IssueRequest{.profile = pki::Profile::kPeer,
+                        .common_name = "cluster.example.com",
+                        .sans = {.ips = {"127.0.0.1"}},
+                        .extra_key_purposes = {std::string(pki::kClusterApiKeyPurpose)}});
+  const pki::TestLeaf operators = pki::IssueLeaf(
+      pki.issuing, pki::IssueRequest{.profile = pki::Profile::kPeer,
+                                     .common_name = "cluster.example.com",
+                                     .sans = {.ips = {"127.0.0.1"}}});
+  const std::string root_pem = pki.root.ToPem();
+
+  EXPECT_TRUE(CheckClusterApiServer(root_pem, {api.cert, pki.intermediate}));
+  auto refused = CheckClusterApiServer(root_pem, {operators.cert, pki.intermediate});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kVerifyFailed);
+  EXPECT_NE(refused.error().message.find("not the cluster's api certificate"), std::string::npos);
+  EXPECT_NE(refused.error().message.find(operators.cert.fingerprint().colon), std::string::npos);
+  EXPECT_NE(refused.error().message.find("nothing was sent"), std::string::npos);
+  // Pinned to that very certificate (an api certificate replaced by hand): trusted.
+  EXPECT_TRUE(CheckClusterApiServer(operators.cert.ToPem(), {operators.cert}));
+  EXPECT_TRUE(ClusterApiCheck(operators.cert.ToPem())({operators.cert, pki.intermediate}));
+  EXPECT_FALSE(ClusterApiCheck(root_pem)({operators.cert}));
+  EXPECT_FALSE(CheckClusterApiServer(root_pem, {}));
 }
 
 }  // namespace

@@ -267,6 +267,12 @@ struct HttpsClient::Impl {
         peer_chain.push_back(pki::Certificate::Adopt(ossl::Own(cert)));
       }
     }
+    if (options.check_peer) {
+      if (auto checked = options.check_peer(peer_chain); !checked) {
+        Close();
+        return checked.error().WithContext(Where());
+      }
+    }
     connected = true;
     return {};
   }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,9 @@ struct HttpsUrl {
 };
 core::Result<HttpsUrl> ParseHttpsUrl(std::string_view url);
 
+// Checks the chain a server presented (leaf first) after it verified, before anything is sent.
+using PeerCheck = std::function<core::Result<void>(const std::vector<pki::Certificate>&)>;
+
 struct ClientOptions {
   HttpsUrl url;
   std::string ca_pem;  // trust anchors (PEM bundle); required unless unverified_for_pinning
@@ -35,6 +39,9 @@ struct ClientOptions {
   // the CA chain whose fingerprint the caller then checks against a pin.
   bool unverified_for_pinning = false;
   std::chrono::milliseconds timeout = std::chrono::seconds(30);  // per connect/read/write
+  // Run after every handshake, reconnections included; its failure closes the connection and is
+  // what Connect or Send returns, so no request (no credential) reaches a refused server.
+  PeerCheck check_peer{};
 };
 
 struct ClientRequest {

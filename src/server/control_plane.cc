@@ -28,6 +28,7 @@
 #include "net/credentials.h"
 #include "net/https_server.h"
 #include "ossl/csprng.h"
+#include "pki/issuer.h"
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/cluster_policy.h"
@@ -123,6 +124,17 @@ core::Result<std::string> CheckPublicUrl(const std::string& url, const std::stri
     out.pop_back();
   }
   return out;
+}
+
+// The host of a URL CheckPublicUrl accepted ("http://[::1]:9080/x" -> "::1").
+std::string HostOfUrl(std::string_view url) {
+  std::size_t start = url.find("://");
+  std::string_view rest = start == std::string_view::npos ? url : url.substr(start + 3);
+  rest = rest.substr(0, rest.find('/'));
+  if (rest.starts_with("[")) {
+    return std::string(rest.substr(1, rest.find(']') - 1));
+  }
+  return std::string(rest.substr(0, rest.find(':')));
 }
 
 // "off" or a valid HOST:PORT (empty: the default).
@@ -335,6 +347,18 @@ struct ControlPlane::Impl {
     if (api_version >= 0 && api_version != api_cert.version) {
       Log("listener now presents certificate \"api\" version " + std::to_string(api_cert.version));
     }
+    if (api_version != api_cert.version) {
+      const std::vector<std::string> purposes = api_cert.chain.front().extended_key_usages();
+      if (std::find(purposes.begin(), purposes.end(), pki::kClusterApiKeyPurpose) ==
+          purposes.end()) {
+        Log("certificate \"api\" version " + std::to_string(api_cert.version) +
+            " lacks the control-plane key purpose: `clustertls login` accepts this server only "
+            "when pinned to that certificate itself (--ca-fingerprint " +
+            api_cert.chain.front().fingerprint().colon +
+            "); `clustertls cluster certificate renew api` replaces it with one from the cluster "
+            "CA that has it");
+      }
+    }
     if (policy_version >= 0 && policy_version != policy.second) {
       Log("listener now applies TLS policy version " + std::to_string(policy.second));
     }
@@ -361,8 +385,7 @@ struct ControlPlane::Impl {
             r.error().message);
       }
       if (auto r = root_crl->Reload(); !r) {
-        Log("reloading the root CA's CRL failed (serving the current one): " +
-            r.error().message);
+        Log("reloading the root CA's CRL failed (serving the current one): " + r.error().message);
       } else if (*r) {
         Log("now serving root CA CRL number " + std::to_string(root_crl->Current()->number));
       }
@@ -437,8 +460,7 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
   // Data directories made before init recorded the named certificates: record them now. Not
   // fatal: serving matters more; OCSP answers "unknown" for them until a restart records them.
   if (auto late = authority::RecordUnrecordedNamedCerts(*impl->store, ca, clock); !late) {
-    Log("recording the named certificates' issuance failed (continuing): " +
-        late.error().message);
+    Log("recording the named certificates' issuance failed (continuing): " + late.error().message);
   } else if (!late->empty()) {
     std::string names;
     for (const std::string& n : *late) {
@@ -449,10 +471,9 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
   Impl* raw = impl.get();
 
   // The public listener first: the URLs in issued certificates need its bound port.
-  CTLS_ASSIGN_OR_RETURN(
-      std::string public_listen,
-      CheckPublicListen(options.public_listen.empty() ? config.public_listen
-                                                      : options.public_listen));
+  CTLS_ASSIGN_OR_RETURN(std::string public_listen,
+                        CheckPublicListen(options.public_listen.empty() ? config.public_listen
+                                                                        : options.public_listen));
   if (public_listen != kOff) {
     CTLS_ASSIGN_OR_RETURN(HostPort php, ParseListen(public_listen));
     net::HttpsServerOptions public_options;
@@ -461,16 +482,15 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
     public_options.threads = options.threads;
     public_options.idle_timeout = options.idle_timeout;
     public_options.max_body_bytes = kPublicMaxBodyBytes;
-    net::AsyncHandler public_handler = [raw](net::Request request,
-                                             const net::ConnectionInfo& connection,
-                                             net::Respond respond) {
-      Api* api = raw->public_api.load(std::memory_order_acquire);
-      if (api == nullptr) {
-        respond(ErrorResponse(503, "unavailable", "starting up"));
-        return;
-      }
-      api->HandlePublic(std::move(request), connection, std::move(respond));
-    };
+    net::AsyncHandler public_handler =
+        [raw](net::Request request, const net::ConnectionInfo& connection, net::Respond respond) {
+          Api* api = raw->public_api.load(std::memory_order_acquire);
+          if (api == nullptr) {
+            respond(ErrorResponse(503, "unavailable", "starting up"));
+            return;
+          }
+          api->HandlePublic(std::move(request), connection, std::move(respond));
+        };
     auto started = net::HttpsServer::StartPlain(public_options, std::move(public_handler));
     if (!started) {
       std::string cause = started.error().message;
@@ -480,8 +500,7 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
       if (!cause.empty()) {
         cause[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(cause[0])));
       }
-      return core::Fail(started.error().code,
-                        "public listener " + public_listen + ": " + cause,
+      return core::Fail(started.error().code, "public listener " + public_listen + ": " + cause,
                         started.error().detail);
     }
     impl->public_server = std::move(started).value();
@@ -494,8 +513,17 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
     CTLS_ASSIGN_OR_RETURN(impl->public_url,
                           CheckPublicUrl(config.public_url, "public_url in the config"));
   }
+  // Only the named certificates may carry the cluster's own names and addresses: an operator
+  // with a certificate for them could present it as this server.
+  std::vector<std::string> own_hosts = {hp.host, HostOfUrl(impl->public_url)};
+  if (public_listen != kOff) {
+    own_hosts.push_back(impl->public_host);
+  }
   authority::AuthorityOptions authority_options{
-      .store = impl->store.get(), .clock = &clock, .rng = &impl->rng};
+      .store = impl->store.get(),
+      .clock = &clock,
+      .rng = &impl->rng,
+      .reserved = authority::ClusterReservedNames(fqdn, own_hosts)};
   if (!impl->public_url.empty()) {
     authority_options.crl_urls = {authority::CrlUrlOf(impl->public_url)};
     authority_options.ocsp_urls = {authority::OcspUrlOf(impl->public_url)};
@@ -523,18 +551,16 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
   }
 
   // The CRL, the OCSP responder and Revocation each hold their own copy of the CA.
-  CTLS_ASSIGN_OR_RETURN(impl->crl,
-                        authority::CrlPublisher::Create(
-                            ca, {.store = impl->store.get(),
-                                 .clock = &clock,
-                                 .validity = options.crl_validity}));
-  CTLS_ASSIGN_OR_RETURN(impl->ocsp,
-                        authority::OcspResponder::Create(
-                            ca, {.store = impl->store.get(),
-                                 .clock = &clock,
-                                 .rng = &impl->rng,
-                                 .response_validity = options.ocsp_response_validity,
-                                 .signer_validity = options.ocsp_signer_validity}));
+  CTLS_ASSIGN_OR_RETURN(
+      impl->crl,
+      authority::CrlPublisher::Create(
+          ca, {.store = impl->store.get(), .clock = &clock, .validity = options.crl_validity}));
+  CTLS_ASSIGN_OR_RETURN(impl->ocsp, authority::OcspResponder::Create(
+                                        ca, {.store = impl->store.get(),
+                                             .clock = &clock,
+                                             .rng = &impl->rng,
+                                             .response_validity = options.ocsp_response_validity,
+                                             .signer_validity = options.ocsp_signer_validity}));
   CTLS_ASSIGN_OR_RETURN(impl->revocation,
                         authority::Revocation::Create(ca, {.store = impl->store.get(),
                                                            .clock = &clock,
