@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "authority/cluster.h"
+#include "authority/name_policy.h"
 #include "authority/named_cert.h"
 #include "authority/named_renew.h"
 #include "authority/revocation.h"
@@ -48,6 +49,37 @@ void Log(const std::string& line) {
   static std::mutex mu;
   std::lock_guard lock(mu);
   std::cerr << "clustertls: " << line << '\n';
+}
+
+// Parses a request body. A key that appears twice in one object (RFC 8259 section 4: names
+// SHOULD be unique; parsers disagree on which one wins, so a reader and the checks before it
+// could see different values) sets `*duplicate` to it and gives a discarded value.
+json ParseJsonObjectText(std::string_view text, std::string* duplicate) {
+  std::vector<std::set<std::string>> keys;  // one set per open object
+  json::parser_callback_t check = [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        keys.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        keys.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!keys.empty() && !keys.back().insert(parsed.get<std::string>()).second &&
+            duplicate->empty()) {
+          *duplicate = parsed.get<std::string>();
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  json out = json::parse(text, check, false);
+  if (!duplicate->empty()) {
+    return json(json::value_t::discarded);
+  }
+  return out;
 }
 
 // JSON text that survives non-UTF-8 input (certificate names): bad bytes become U+FFFD.
@@ -228,19 +260,30 @@ json OptionalTime(const std::optional<core::TimePoint>& t) {
   return t ? json(core::FormatTime(*t)) : json(nullptr);
 }
 
+// A stored name policy (canonical JSON text, "" for none) as a JSON value: null for none.
+json NamePolicyValue(const std::string& stored) {
+  if (stored.empty()) {
+    return nullptr;
+  }
+  json j = json::parse(stored, nullptr, false);
+  return j.is_discarded() ? json(stored) : j;
+}
+
 json TokenJson(const store::ApiToken& token) {
   return {{"id", token.id},
           {"user", token.user},
           {"created_at", core::FormatTime(token.created_at)},
           {"expires_at", OptionalTime(token.expires_at)},
-          {"last_used", OptionalTime(token.last_used)}};
+          {"last_used", OptionalTime(token.last_used)},
+          {"name_policy", NamePolicyValue(token.name_policy)}};
 }
 
 json UserJson(const store::User& user) {
   return {{"name", user.name},
           {"role", user.role},
           {"created_at", core::FormatTime(user.created_at)},
-          {"disabled", user.disabled}};
+          {"disabled", user.disabled},
+          {"name_policy", NamePolicyValue(user.name_policy)}};
 }
 
 // Users: [a-z0-9._-]{1,64}.
@@ -305,6 +348,36 @@ core::Result<std::optional<std::int64_t>> IntField(const json& body, const std::
                           ".." + std::to_string(max));
   }
   return std::optional<std::int64_t>(v);
+}
+
+core::Result<std::optional<bool>> BoolField(const json& body, const std::string& field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) {
+    return std::optional<bool>();
+  }
+  if (!it->is_boolean()) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, field + ": must be true or false");
+  }
+  return std::optional<bool>(it->get<bool>());
+}
+
+// The "name_policy" field of a body (authority/name_policy.h): nullopt when absent, an empty
+// policy for null (no policy), else the parsed object.
+core::Result<std::optional<authority::NamePolicy>> NamePolicyField(const json& body) {
+  auto it = body.find("name_policy");
+  if (it == body.end()) {
+    return std::optional<authority::NamePolicy>();
+  }
+  if (it->is_null()) {
+    return std::optional<authority::NamePolicy>(authority::NamePolicy{});
+  }
+  if (!it->is_object()) {
+    return core::Fail(core::ErrorCode::kInvalidArgument,
+                      "name_policy: must be an object (null removes the policy)");
+  }
+  CTLS_ASSIGN_OR_RETURN(authority::NamePolicy policy,
+                        authority::ParseNamePolicy(it->dump(), "name_policy"));
+  return std::optional<authority::NamePolicy>(std::move(policy));
 }
 
 core::Result<void> CheckFields(const json& object, const std::vector<std::string>& allowed,
@@ -432,10 +505,75 @@ struct Api::Impl {
                                          route->pattern) != std::end(kPublicRoutes);
   }
 
+  // Cross-site request forgery: a page on another site can make a browser send requests with the
+  // Basic credentials it has cached for this API. Such requests carry an Origin (every
+  // cross-origin POST, PUT and DELETE does) or Sec-Fetch-Site naming another site; a form or a
+  // no-cors fetch cannot send Content-Type: application/json. So an authenticated route refuses
+  // another origin (403), and a JSON route any body that is not application/json (415). This
+  // API sends no CORS headers, so a browser never lets another origin read its answers either.
+  static std::optional<net::Response> RefuseCrossSite(const Call& call) {
+    const net::Request& request = call.request;
+    if (auto site = request.Header("Sec-Fetch-Site");
+        site &&
+        (core::AsciiLower(*site) == "cross-site" || core::AsciiLower(*site) == "same-site")) {
+      return ErrorResponse(403, "forbidden",
+                           "cross-origin request refused (Sec-Fetch-Site: " +
+                               std::string(site->substr(0, 32)) + ")");
+    }
+    auto origin = request.Header("Origin");
+    if (!origin) {
+      return std::nullopt;
+    }
+    auto host = request.Header("Host");
+    const std::string own = "https://" + core::AsciiLower(host.value_or(""));
+    std::string seen = core::AsciiLower(*origin);
+    if (seen.ends_with(":443") && !own.ends_with(":443")) {
+      seen.resize(seen.size() - 4);
+    }
+    if (!host || seen != own) {
+      return ErrorResponse(403, "forbidden",
+                           "cross-origin request refused: Origin " +
+                               std::string(origin->substr(0, 100)) + " is not this server (" +
+                               own.substr(0, 100) + ")");
+    }
+    return std::nullopt;
+  }
+
+  // A JSON route's body needs Content-Type: application/json (parameters such as charset are
+  // fine); an empty body where the route allows one may come without a type.
+  static std::optional<net::Response> RequireJsonType(const Call& call, bool empty_ok) {
+    auto type = call.request.Header("Content-Type");
+    const bool empty = call.request.body.find_first_not_of(" \t\r\n") == std::string::npos;
+    if (!type) {
+      if (empty && empty_ok) {
+        return std::nullopt;
+      }
+      return ErrorResponse(415, "unsupported_media_type",
+                           "request body: Content-Type: application/json is required");
+    }
+    std::string media = core::AsciiLower(type->substr(0, type->find(';')));
+    while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) {
+      media.pop_back();
+    }
+    if (media != "application/json") {
+      return ErrorResponse(415, "unsupported_media_type",
+                           "request body: expected Content-Type application/json, got " +
+                               std::string(type->substr(0, 100)));
+    }
+    return std::nullopt;
+  }
+
   // `public_only`: the public listener; only kPublicRoutes exist and nothing authenticates.
   void Dispatch(Call& call, const Route* route, const net::Respond& respond, bool public_only) {
     if (public_only && !IsPublicRoute(route)) {
       route = nullptr;
+    }
+    // A CORS preflight: this API answers no cross-origin request, so it refuses the preflight.
+    if (call.request.method == "OPTIONS" &&
+        (call.request.Header("Origin") || call.request.Header("Access-Control-Request-Method"))) {
+      respond(ErrorResponse(403, "forbidden",
+                            "cross-origin requests are refused (this API sends no CORS headers)"));
+      return;
     }
     if (route == nullptr) {
       respond(ErrorResponse(404, "not_found", "no route " + call.path));
@@ -479,6 +617,16 @@ struct Api::Impl {
                                   RoleName(call.principal.role) + ") may not " +
                                   call.request.method + " " + route->pattern + " (needs " +
                                   RoleName(*spec->min_role) + ")"));
+        return;
+      }
+      if (auto refused = RefuseCrossSite(call)) {
+        respond(std::move(*refused));
+        return;
+      }
+    }
+    if (spec->json_body) {
+      if (auto refused = RequireJsonType(call, spec->empty_body_ok)) {
+        respond(std::move(*refused));
         return;
       }
     }
@@ -539,17 +687,14 @@ struct Api::Impl {
     if (auto depth = CheckJsonDepth(body); !depth) {
       return fail(ErrorResponse(400, "parse_error", depth.error().message));
     }
-    json parsed = json::parse(body, nullptr, false);
+    std::string duplicate;
+    json parsed = ParseJsonObjectText(body, &duplicate);
+    if (!duplicate.empty()) {
+      return fail(ErrorResponse(
+          400, "parse_error",
+          "request body: the key \"" + duplicate.substr(0, 64) + "\" appears twice in one object"));
+    }
     if (parsed.is_discarded()) {
-      std::string type(call.request.Header("Content-Type").value_or(""));
-      std::transform(type.begin(), type.end(), type.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      if (!type.empty() && type.find("json") == std::string::npos) {
-        return fail(ErrorResponse(
-            415, "unsupported_media_type",
-            "request body: expected application/json, got " +
-                std::string(call.request.Header("Content-Type").value_or("")).substr(0, 100)));
-      }
       return fail(ErrorResponse(400, "parse_error",
                                 body.empty() ? "request body: empty (expected a JSON object)"
                                              : "request body: malformed JSON"));
@@ -647,14 +792,24 @@ struct Api::Impl {
     auto csr = StringField(call.body, "csr", true);
     auto profile = StringField(call.body, "profile", false);
     auto days = IntField(call.body, "days", 1, 100000);
-    for (const core::Error* e : {csr ? nullptr : &csr.error(), profile ? nullptr : &profile.error(),
-                                 days ? nullptr : &days.error()}) {
+    auto allow_reserved = BoolField(call.body, "allow_reserved");
+    for (const core::Error* e :
+         {csr ? nullptr : &csr.error(), profile ? nullptr : &profile.error(),
+          days ? nullptr : &days.error(), allow_reserved ? nullptr : &allow_reserved.error()}) {
       if (e != nullptr) {
         respond(Error(*e));
         return;
       }
     }
+    if (allow_reserved->value_or(false) && call.principal.role != Role::kAdmin) {
+      respond(Error(core::Fail(core::ErrorCode::kPermissionDenied,
+                               "allow_reserved: only an admin may sign the names reserved for "
+                               "the cluster's own certificates")));
+      return;
+    }
     authority::SignRequest request;
+    request.name_policies = call.principal.name_policies;
+    request.allow_reserved = allow_reserved->value_or(false);
     request.csr_pem = **csr;
     request.profile = profile->value_or("server");
     request.days = static_cast<int>(days->value_or(0));
@@ -687,6 +842,10 @@ struct Api::Impl {
     store::PageRequest page;
     auto& q = call.query;
     if (q.count("name")) {
+      if (q["name"].size() > authority::kMaxSelectorLength) {
+        return BadRequest("name: " + std::to_string(q["name"].size()) + " characters; at most " +
+                          std::to_string(authority::kMaxSelectorLength));
+      }
       filter.name_contains = q["name"];
     }
     if (q.count("profile")) {
@@ -810,11 +969,12 @@ struct Api::Impl {
       }
       reason = why->value_or("");
     }
-    if (auto it = call.body.find("dry_run"); it != call.body.end() && !it->is_null()) {
-      if (!it->is_boolean()) {
-        return BadRequest("dry_run: must be true or false");
+    {
+      auto dry = BoolField(call.body, "dry_run");
+      if (!dry) {
+        return Error(dry.error());
       }
-      dry_run = it->get<bool>();
+      dry_run = dry->value_or(false);
     }
     if (selector.name.empty() && selector.san.empty() && !selector.issued_before) {
       return BadRequest("request body: give at least one of name, san, issued_before");
@@ -1242,8 +1402,10 @@ struct Api::Impl {
     auto name = StringField(call.body, "name", true);
     auto role = StringField(call.body, "role", true);
     auto password = StringField(call.body, "password", false);
-    for (const core::Error* e : {name ? nullptr : &name.error(), role ? nullptr : &role.error(),
-                                 password ? nullptr : &password.error()}) {
+    auto name_policy = NamePolicyField(call.body);
+    for (const core::Error* e :
+         {name ? nullptr : &name.error(), role ? nullptr : &role.error(),
+          password ? nullptr : &password.error(), name_policy ? nullptr : &name_policy.error()}) {
       if (e != nullptr) {
         return Error(*e);
       }
@@ -1274,11 +1436,13 @@ struct Api::Impl {
     if (!hash) {
       return Error(hash.error());
     }
-    store::User user{.name = **name,
-                     .role = RoleName(*parsed_role),
-                     .password_hash = *hash,
-                     .created_at = o.clock->Now(),
-                     .disabled = false};
+    store::User user{
+        .name = **name,
+        .role = RoleName(*parsed_role),
+        .password_hash = *hash,
+        .created_at = o.clock->Now(),
+        .disabled = false,
+        .name_policy = authority::NamePolicyToJson(name_policy->value_or(authority::NamePolicy{}))};
     {
       std::lock_guard lock(users_mu);
       if (auto r = o.store->CreateUser(user); !r) {
@@ -1288,12 +1452,16 @@ struct Api::Impl {
         return Error(r.error());
       }
     }
-    if (auto a = Audit(call, "user.create", user.name,
-                       {{"role", user.role}, {"password_generated", generated}});
-        !a) {
+    json details = {{"role", user.role}, {"password_generated", generated}};
+    if (!user.name_policy.empty()) {
+      details["name_policy"] = NamePolicyValue(user.name_policy);
+    }
+    if (auto a = Audit(call, "user.create", user.name, details); !a) {
       return Error(a.error());
     }
-    json out = {{"name", user.name}, {"role", user.role}};
+    json out = {{"name", user.name},
+                {"role", user.role},
+                {"name_policy", NamePolicyValue(user.name_policy)}};
     if (generated) {
       out["password"] = pw;
     }
@@ -1322,12 +1490,26 @@ struct Api::Impl {
     if (!password) {
       return Error(password.error());
     }
-    std::optional<bool> disabled;
-    if (auto it = call.body.find("disabled"); it != call.body.end() && !it->is_null()) {
-      if (!it->is_boolean()) {
-        return BadRequest("disabled: must be true or false");
+    auto disabled_field = BoolField(call.body, "disabled");
+    auto revoke_field = BoolField(call.body, "revoke_tokens");
+    auto name_policy = NamePolicyField(call.body);
+    for (const core::Error* e : {disabled_field ? nullptr : &disabled_field.error(),
+                                 revoke_field ? nullptr : &revoke_field.error(),
+                                 name_policy ? nullptr : &name_policy.error()}) {
+      if (e != nullptr) {
+        return Error(*e);
       }
-      disabled = it->get<bool>();
+    }
+    const std::optional<bool> disabled = *disabled_field;
+    // A new password ends the user's API tokens too unless asked otherwise: by default when an
+    // admin sets another user's password (a suspected leak), not one's own (which would end the
+    // session the admin is using).
+    const bool revoke_tokens =
+        revoke_field->value_or(password->has_value() && name != call.principal.user);
+    if (revoke_field->value_or(false) && !password->has_value()) {
+      return BadRequest(
+          "revoke_tokens: only with a new password (DELETE /v1/tokens/{id} deletes "
+          "one token)");
     }
     std::optional<Role> new_role;
     if (*role) {
@@ -1372,6 +1554,10 @@ struct Api::Impl {
         user.password_hash = hash;
         details["password_changed"] = true;
       }
+      if (*name_policy) {
+        user.name_policy = authority::NamePolicyToJson(**name_policy);
+        details["name_policy"] = NamePolicyValue(user.name_policy);
+      }
       bool was_active_admin = current->role == "admin" && !current->disabled;
       bool is_active_admin = user.role == "admin" && !user.disabled;
       if (was_active_admin && !is_active_admin) {
@@ -1387,11 +1573,24 @@ struct Api::Impl {
         return Error(r.error());
       }
     }
+    std::vector<std::string> revoked_tokens;
+    if (revoke_tokens) {
+      auto deleted = o.store->DeleteTokensOf(name);
+      if (!deleted) {
+        return Error(deleted.error());
+      }
+      revoked_tokens = std::move(*deleted);
+      details["tokens_revoked"] = revoked_tokens;
+    }
     o.authenticator->Forget(name);
     if (auto a = Audit(call, "user.update", name, details); !a) {
       return Error(a.error());
     }
-    return Json(UserJson(user));
+    json out = UserJson(user);
+    if (password->has_value()) {
+      out["tokens_revoked"] = revoked_tokens;
+    }
+    return Json(out);
   }
 
   net::Response DeleteUser(Call& call) {
@@ -1436,6 +1635,10 @@ struct Api::Impl {
     if (!days) {
       return Error(days.error());
     }
+    auto name_policy = NamePolicyField(call.body);
+    if (!name_policy) {
+      return Error(name_policy.error());
+    }
     std::string owner = user->value_or(call.principal.user);
     if (owner != call.principal.user && call.principal.role != Role::kAdmin) {
       return ErrorResponse(403, "forbidden", "only an admin may create a token for another user");
@@ -1452,24 +1655,29 @@ struct Api::Impl {
       return Error(token.error());
     }
     core::TimePoint now = o.clock->Now();
-    store::ApiToken record{.id = token->id,
-                           .user = owner,
-                           .hash = token->hash,
-                           .created_at = now,
-                           .expires_at = now + std::chrono::days(days->value_or(kDefaultTokenDays)),
-                           .last_used = std::nullopt};
+    store::ApiToken record{
+        .id = token->id,
+        .user = owner,
+        .hash = token->hash,
+        .created_at = now,
+        .expires_at = now + std::chrono::days(days->value_or(kDefaultTokenDays)),
+        .last_used = std::nullopt,
+        .name_policy = authority::NamePolicyToJson(name_policy->value_or(authority::NamePolicy{}))};
     if (auto r = o.store->CreateToken(record); !r) {
       return Error(r.error());
     }
-    if (auto a = Audit(call, "token.create", record.id,
-                       {{"user", owner}, {"expires_at", core::FormatTime(*record.expires_at)}});
-        !a) {
+    json details = {{"user", owner}, {"expires_at", core::FormatTime(*record.expires_at)}};
+    if (!record.name_policy.empty()) {
+      details["name_policy"] = NamePolicyValue(record.name_policy);
+    }
+    if (auto a = Audit(call, "token.create", record.id, details); !a) {
       return Error(a.error());
     }
     return Json({{"id", record.id},
                  {"token", token->token},
                  {"user", owner},
-                 {"expires_at", core::FormatTime(*record.expires_at)}},
+                 {"expires_at", core::FormatTime(*record.expires_at)},
+                 {"name_policy", NamePolicyValue(record.name_policy)}},
                 201);
   }
 
@@ -1598,7 +1806,8 @@ void Api::Impl::BuildRoutes() {
                                        Sync([](Impl& i, Call& c) { return i.PutPolicy(c); }))});
   Add("/v1/ca/chain", {get(std::nullopt, Sync([](Impl& i, Call& c) { return i.CaChain(c); }))});
   Add("/v1/ca/sign",
-      {with_body("POST", R::kOperator, std::vector<std::string>{"csr", "profile", "days"},
+      {with_body("POST", R::kOperator,
+                 std::vector<std::string>{"csr", "profile", "days", "allow_reserved"},
                  [](Impl& i, Call& c, const net::Respond& r) { i.Sign(c, r); })});
   Add("/v1/certificates",
       {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListCertificates(c); }))});
@@ -1627,18 +1836,19 @@ void Api::Impl::BuildRoutes() {
                            .fn = Sync([](Impl& i, Call& c) { return i.OcspPost(c); })}});
   Add("/ocsp/{request}", {get(std::nullopt, Sync([](Impl& i, Call& c) { return i.OcspGet(c); }))},
       /*rest=*/true);
-  Add("/v1/users",
-      {get(R::kAdmin, Sync([](Impl& i, Call& c) { return i.ListUsers(c); })),
-       with_body("POST", R::kAdmin, std::vector<std::string>{"name", "role", "password"},
-                 Sync([](Impl& i, Call& c) { return i.CreateUser(c); }))});
-  Add("/v1/users/{name}",
-      {with_body("PUT", R::kAdmin, std::vector<std::string>{"role", "password", "disabled"},
-                 Sync([](Impl& i, Call& c) { return i.UpdateUser(c); })),
-       del(R::kAdmin, Sync([](Impl& i, Call& c) { return i.DeleteUser(c); }))});
-  Add("/v1/tokens",
-      {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListTokens(c); })),
-       with_body("POST", R::kReader, std::vector<std::string>{"user", "expires_in_days"},
-                 Sync([](Impl& i, Call& c) { return i.CreateToken(c); }))});
+  Add("/v1/users", {get(R::kAdmin, Sync([](Impl& i, Call& c) { return i.ListUsers(c); })),
+                    with_body("POST", R::kAdmin,
+                              std::vector<std::string>{"name", "role", "password", "name_policy"},
+                              Sync([](Impl& i, Call& c) { return i.CreateUser(c); }))});
+  Add("/v1/users/{name}", {with_body("PUT", R::kAdmin,
+                                     std::vector<std::string>{"role", "password", "disabled",
+                                                              "name_policy", "revoke_tokens"},
+                                     Sync([](Impl& i, Call& c) { return i.UpdateUser(c); })),
+                           del(R::kAdmin, Sync([](Impl& i, Call& c) { return i.DeleteUser(c); }))});
+  Add("/v1/tokens", {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListTokens(c); })),
+                     with_body("POST", R::kReader,
+                               std::vector<std::string>{"user", "expires_in_days", "name_policy"},
+                               Sync([](Impl& i, Call& c) { return i.CreateToken(c); }))});
   Add("/v1/tokens/{id}",
       {del(R::kReader, Sync([](Impl& i, Call& c) { return i.DeleteToken(c); }))});
   Add("/v1/audit", {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListAudit(c); }))});

@@ -11,243 +11,32 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "authority/data_dir.h"
 #include "core/time.h"
 #include "net/test_client_testutil.h"
 #include "ossl/csprng.h"
 #include "pki/certificate.h"
 #include "pki/crl.h"
+#include "pki/crl_builder.h"
 #include "pki/csr.h"
 #include "pki/key.h"
 #include "pki/test_pki_testutil.h"
 #include "pki/verify.h"
+#include "server/api_testutil.h"
 #include "server/cluster_policy.h"
-#include "authority/data_dir.h"
-#include "pki/crl_builder.h"
 #include "server/control_plane.h"
 #include "server/test_http_testutil.h"
 #include "store/store.h"
 
 namespace clustertls::server {
 namespace {
-
-namespace fs = std::filesystem;
-using json = nlohmann::json;
-using pki::Must;
-
-constexpr const char* kFqdn = "cluster.example.com";
-
-class ApiTest : public ::testing::Test {
- protected:
-  // One cluster for the suite: init (scrypt, key generation) is the slow part.
-  static void SetUpTestSuite() {
-    clock_ = new core::FixedClock(pki::kTestReferenceTime);
-    dir_ = new std::string(fs::temp_directory_path() /
-                           ("ctls-api-test-" + std::to_string(::getpid())));
-    fs::remove_all(*dir_);
-    ossl::Csprng rng;
-    InitDataDirResult made =
-        Must(InitDataDir({.data_dir = *dir_,
-                          .fqdn = kFqdn,
-                          .listen = "127.0.0.1:0",
-                          .public_listen = "127.0.0.1:0"},
-                         *clock_, rng),
-             "InitDataDir");
-    admin_password_ = new std::string(made.admin_password);
-    fingerprint_ = new std::string(made.ca_fingerprint);
-    plane_ = Must(ControlPlane::Start({.data_dir = *dir_,
-                                       .listen = "127.0.0.1:0",
-                                       .threads = 2,
-                                       .poll_interval = std::chrono::milliseconds(200)},
-                                      *clock_),
-                  "ControlPlane::Start")
-                 .release();
-  }
-
-  static void TearDownTestSuite() {
-    delete plane_;
-    plane_ = nullptr;
-    fs::remove_all(*dir_);
-    delete dir_;
-    delete admin_password_;
-    delete fingerprint_;
-    delete clock_;
-  }
-
-  static std::unique_ptr<net::TestTlsClient> Connect(net::TestClientOptions options = {}) {
-    return Must(net::TestTlsClient::Connect(plane_->port(), options), "connect");
-  }
-
-  static std::string Admin() { return BasicAuthorization("admin", *admin_password_); }
-
-  // One request on a new connection.
-  static net::TestReply Call(std::string_view method, std::string_view target,
-                             std::string_view body = {}, const std::string& authorization = "",
-                             TestHeaders headers = {}) {
-    auto client = Connect();
-    if (!authorization.empty()) {
-      headers.emplace_back("Authorization", authorization);
-    }
-    return Must(SendRequest(*client, method, target, body, headers), "request");
-  }
-
-  static json Body(const net::TestReply& reply) {
-    json j = json::parse(reply.body, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << reply.body;
-    return j;
-  }
-
-  // Creates a user (admin) and returns its Authorization header value.
-  static std::string MakeUser(const std::string& name, const std::string& role) {
-    std::string password = name + "-password-123";
-    auto reply = Call("POST", "/v1/users",
-                      json{{"name", name}, {"role", role}, {"password", password}}.dump(), Admin());
-    EXPECT_TRUE(reply.status == 201 || reply.status == 409) << reply.body;
-    return BasicAuthorization(name, password);
-  }
-
-  static std::vector<std::string> AuditActions() {
-    std::vector<std::string> actions;
-    std::int64_t after = 0;
-    for (int pages = 0; pages < 100; ++pages) {
-      auto reply = Call("GET", "/v1/audit?limit=1000&after=" + std::to_string(after), {}, Admin());
-      EXPECT_EQ(reply.status, 200) << reply.body;
-      json j = Body(reply);
-      if (j["entries"].empty()) {
-        break;
-      }
-      for (const auto& e : j["entries"]) {
-        actions.push_back(e["action"].get<std::string>());
-      }
-      after = j["next_after"].get<std::int64_t>();
-    }
-    return actions;
-  }
-
-  static std::int64_t NamedVersion(const std::string& name) {
-    auto reply = Call("GET", "/v1/cluster/certificates", {}, Admin());
-    EXPECT_EQ(reply.status, 200) << reply.body;
-    json list = Body(reply);
-    for (const auto& c : list["certificates"]) {
-      if (c["name"] == name) {
-        return c["version"].get<std::int64_t>();
-      }
-    }
-    return -1;
-  }
-
-  // A key and a certificate signed by the cluster CA through POST /v1/ca/sign.
-  struct Signed {
-    pki::PrivateKey key;
-    std::string certificate_pem;
-    std::string chain_pem;
-    std::string serial;
-  };
-  static Signed SignThroughApi(std::vector<std::string> dns, const std::string& profile) {
-    pki::PrivateKey key = pki::NewTestKey(pki::KeyType::kEcP256);
-    pki::CsrOptions options;
-    options.common_name = dns.front();
-    options.sans.dns = dns;
-    pki::Csr csr = Must(pki::Csr::Create(key, options), "csr");
-    auto reply =
-        Call("POST", "/v1/ca/sign",
-             json{{"csr", csr.ToPem()}, {"profile", profile}, {"days", 30}}.dump(), Admin());
-    EXPECT_EQ(reply.status, 201) << reply.body;
-    json j = Body(reply);
-    return Signed{key, j.value("certificate", ""), j.value("chain", ""), j.value("serial", "")};
-  }
-
-  // Runs a shell command (the independent openssl CLI); returns its exit status and stdout.
-  static std::pair<int, std::string> Run(const std::string& command) {
-    std::string out;
-    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-    if (pipe == nullptr) {
-      return {-1, ""};
-    }
-    char buf[4096];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) {
-      out.append(buf, n);
-    }
-    int status = ::pclose(pipe);
-    return {status, out};
-  }
-
-  static std::string WriteTemp(const std::string& name, const std::string& content) {
-    std::string path = (fs::path(*dir_) / name).string();
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
-
-  static std::string ReadTemp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-
-  static pki::Certificate IssuingCa() {
-    auto chain = Call("GET", "/v1/ca/chain");
-    EXPECT_EQ(chain.status, 200);
-    return Must(pki::Certificate::ParseAll(chain.body), "chain").front();
-  }
-
-  // A DER OCSPRequest for `leaf` made by `openssl ocsp -reqout` (no nonce).
-  static std::string OpensslOcspRequest(const Signed& leaf, const std::string& tag) {
-    std::string issuer = WriteTemp(tag + "-issuer.pem", IssuingCa().ToPem());
-    std::string cert = WriteTemp(tag + "-leaf.pem", leaf.certificate_pem);
-    std::string req = (fs::path(*dir_) / (tag + "-req.der")).string();
-    auto [status, out] = Run("openssl ocsp -issuer " + issuer + " -cert " + cert +
-                             " -no_nonce -reqout " + req);
-    EXPECT_EQ(status, 0) << out;
-    return ReadTemp(req);
-  }
-
-  // `openssl ocsp -respin` on a DER OCSPResponse: the printed text (-resp_text).
-  static std::string OpensslOcspText(const std::string& response_der, const std::string& tag) {
-    std::string path = WriteTemp(tag + "-resp.der", response_der);
-    return Run("openssl ocsp -respin " + path + " -resp_text -noverify").second;
-  }
-
-  // RFC 3986 percent-encoding of base64's '+', '/' and '='.
-  static std::string UrlEncode(const std::string& text) {
-    std::string out;
-    for (char c : text) {
-      if (c == '+') {
-        out += "%2B";
-      } else if (c == '/') {
-        out += "%2F";
-      } else if (c == '=') {
-        out += "%3D";
-      } else {
-        out += c;
-      }
-    }
-    return out;
-  }
-
-  static json Certificate(const std::string& serial) {
-    auto reply = Call("GET", "/v1/certificates/" + serial, {}, Admin());
-    EXPECT_EQ(reply.status, 200) << reply.body;
-    return Body(reply);
-  }
-
-  static core::FixedClock* clock_;
-  static std::string* dir_;
-  static std::string* admin_password_;
-  static std::string* fingerprint_;
-  static ControlPlane* plane_;
-};
-
-core::FixedClock* ApiTest::clock_ = nullptr;
-std::string* ApiTest::dir_ = nullptr;
-std::string* ApiTest::admin_password_ = nullptr;
-std::string* ApiTest::fingerprint_ = nullptr;
-ControlPlane* ApiTest::plane_ = nullptr;
 
 TEST_F(ApiTest, PublicRoutesNeedNoCredentials) {
   auto health = Call("GET", "/health");
@@ -389,7 +178,8 @@ TEST_F(ApiTest, UpdateApiCertificateIsPresentedToNewConnectionsOldOnesContinue) 
   ASSERT_EQ(Must(SendRequest(*old_connection, "GET", "/health")).status, 200);
   std::int64_t before = NamedVersion("api");
 
-  Signed s = SignThroughApi({kFqdn, std::string("*.") + kFqdn, "localhost"}, "peer");
+  Signed s = SignThroughApi({kFqdn, std::string("*.") + kFqdn, "localhost"}, "peer",
+                            {{"allow_reserved", true}});
   std::string key_pem = Must(s.key.ToPem(), "key pem");
   auto reply = Call(
       "PUT", "/v1/cluster/update_cert",
@@ -494,7 +284,7 @@ TEST_F(ApiTest, RenewApiPresentsTheNewCertificateAndRevokesThePrevious) {
 
 TEST_F(ApiTest, RejectedUpdateChangesNothing) {
   std::int64_t before = NamedVersion("cm");
-  Signed s = SignThroughApi({kFqdn, std::string("*.") + kFqdn}, "peer");
+  Signed s = SignThroughApi({kFqdn, std::string("*.") + kFqdn}, "peer", {{"allow_reserved", true}});
   pki::PrivateKey other = pki::NewTestKey(pki::KeyType::kEcP256);
   auto mismatch = Call(
       "PUT", "/v1/cluster/update_cert",
@@ -631,10 +421,10 @@ TEST_F(ApiTest, BadJsonIs400AndNonJsonIs415) {
   auto not_json = Call("PUT", "/v1/cluster/policy", "min=1.3", Admin(),
                        {{"Content-Type", "application/x-www-form-urlencoded"}});
   EXPECT_EQ(not_json.status, 415);
-  // curl -d without -H sends form-urlencoded: a JSON body is accepted anyway.
+  // A JSON body sent as a form (what a cross-site HTML form can send) is refused too.
   auto json_as_form = Call("PUT", "/v1/cluster/policy", R"({"client_auth":"none"})", Admin(),
                            {{"Content-Type", "application/x-www-form-urlencoded"}});
-  EXPECT_EQ(json_as_form.status, 200) << json_as_form.body;
+  EXPECT_EQ(json_as_form.status, 415) << json_as_form.body;
 
   auto not_object = Call("POST", "/v1/users", "[1,2]", Admin());
   EXPECT_EQ(not_object.status, 400);
@@ -728,7 +518,6 @@ TEST_F(ApiTest, MetricsCountRequestsAndShowExpiries) {
   EXPECT_NE(metrics.body.find("name=\"api\""), std::string::npos);
 }
 
-
 // --- issue 4: revocation, CRL, OCSP, public listener ---
 
 TEST_F(ApiTest, RevokeIsIdempotentAuditedAndShownInTheRecord) {
@@ -741,8 +530,8 @@ TEST_F(ApiTest, RevokeIsIdempotentAuditedAndShownInTheRecord) {
   std::string op = MakeUser("operator1", "operator");
   EXPECT_EQ(Certificate(s.serial)["revoked"], false);
 
-  auto first = Call("POST", "/v1/certificates/" + s.serial + "/revoke",
-                    R"({"reason":"keyCompromise"})", op);
+  auto first =
+      Call("POST", "/v1/certificates/" + s.serial + "/revoke", R"({"reason":"keyCompromise"})", op);
   ASSERT_EQ(first.status, 200) << first.body;
   json j = Body(first);
   EXPECT_EQ(j["serial"], s.serial);
@@ -837,9 +626,9 @@ TEST_F(ApiTest, RevokeBySelectorDryRunChangesNothing) {
   Signed other = SignThroughApi({"sel-c.cluster.example.com"}, "server");
   std::string op = MakeUser("operator2", "operator");
 
-  auto dry = Call("POST", "/v1/certificates/revoke",
-                  R"({"san":"DNS:shared.cluster.example.com","dry_run":true,"reason":"superseded"})",
-                  op);
+  auto dry =
+      Call("POST", "/v1/certificates/revoke",
+           R"({"san":"DNS:shared.cluster.example.com","dry_run":true,"reason":"superseded"})", op);
   ASSERT_EQ(dry.status, 200) << dry.body;
   json d = Body(dry);
   EXPECT_EQ(d["dry_run"], true);
@@ -882,18 +671,18 @@ TEST_F(ApiTest, RevokeBySelectorDryRunChangesNothing) {
   EXPECT_EQ(Call("POST", "/v1/certificates/revoke", R"({"name":"x","extra":1})", op).status, 400);
   EXPECT_EQ(Call("POST", "/v1/certificates/revoke", R"({"issued_before":"yesterday"})", op).status,
             400);
-  EXPECT_EQ(
-      Call("POST", "/v1/certificates/revoke", R"({"name":"x","dry_run":"yes"})", op).status, 400);
+  EXPECT_EQ(Call("POST", "/v1/certificates/revoke", R"({"name":"x","dry_run":"yes"})", op).status,
+            400);
   // A bad reason is refused before a dry run too.
   EXPECT_EQ(Call("POST", "/v1/certificates/revoke",
                  R"({"name":"sel-c.cluster.example.com","dry_run":true,"reason":"nope"})", op)
                 .status,
             400);
-  EXPECT_EQ(Call("POST", "/v1/certificates/revoke",
-                 R"({"name":"sel-c.cluster.example.com","dry_run":true,"reason":"removeFromCRL"})",
-                 op)
-                .status,
-            400);
+  EXPECT_EQ(
+      Call("POST", "/v1/certificates/revoke",
+           R"({"name":"sel-c.cluster.example.com","dry_run":true,"reason":"removeFromCRL"})", op)
+          .status,
+      400);
   EXPECT_EQ(Certificate(other.serial)["revoked"], false);
 }
 
@@ -938,11 +727,11 @@ TEST_F(ApiTest, CrlListsTheRevokedSerial) {
   std::string ca_file = WriteTemp("crl-chain.pem", chain_pem);
   std::string crl_file = WriteTemp("crl.pem", pem.body);
   std::string leaf_file = WriteTemp("crl-leaf.pem", s.certificate_pem);
-  auto [status, out] = Run("openssl verify -attime " +
-                           std::to_string(std::chrono::system_clock::to_time_t(
-                               pki::kTestReferenceTime + std::chrono::hours(1))) +
-                           " -crl_check -CAfile " + ca_file + " -CRLfile " + crl_file + " " +
-                           leaf_file);
+  auto [status, out] =
+      Run("openssl verify -attime " +
+          std::to_string(std::chrono::system_clock::to_time_t(pki::kTestReferenceTime +
+                                                              std::chrono::hours(1))) +
+          " -crl_check -CAfile " + ca_file + " -CRLfile " + crl_file + " " + leaf_file);
   EXPECT_NE(status, 0) << out;
   EXPECT_NE(out.find("certificate revoked"), std::string::npos) << out;
 }
@@ -979,8 +768,8 @@ TEST_F(ApiTest, CrlPemHoldsTheIssuingAndTheRootCrl) {
   auto [status, out] = Run("openssl verify -attime " +
                            std::to_string(std::chrono::system_clock::to_time_t(
                                pki::kTestReferenceTime + std::chrono::hours(1))) +
-                           " -crl_check_all -CAfile " + root_file + " -untrusted " +
-                           issuing_file + " -CRLfile " + crl_file + " " + leaf_file);
+                           " -crl_check_all -CAfile " + root_file + " -untrusted " + issuing_file +
+                           " -CRLfile " + crl_file + " " + leaf_file);
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find(": OK"), std::string::npos) << out;
 }
@@ -1017,8 +806,7 @@ TEST_F(ApiTest, OcspAnswersGoodThenRevokedByPostAndGet) {
   EXPECT_NE(get_text.find("Cert Status: revoked"), std::string::npos) << get_text;
   auto raw = Call("GET", "/ocsp/" + b64);
   ASSERT_EQ(raw.status, 200);
-  EXPECT_NE(OpensslOcspText(raw.body, "ocsp1-raw").find("Cert Status: revoked"),
-            std::string::npos);
+  EXPECT_NE(OpensslOcspText(raw.body, "ocsp1-raw").find("Cert Status: revoked"), std::string::npos);
 
   // A request without a Content-Type is answered too.
   auto untyped = Call("POST", "/ocsp", request, "", {{"Content-Type", ""}});
@@ -1085,9 +873,14 @@ TEST_F(ApiTest, PublicListenerServesOnlyThePublicRoutesWithoutAuth) {
 
   // Everything else is 404, with or without credentials, and never asks for them.
   const std::vector<std::pair<std::string, std::string>> others = {
-      {"GET", "/v1/users"},         {"GET", "/metrics"},           {"POST", "/v1/ca/sign"},
-      {"GET", "/v1/certificates"},  {"GET", "/v1/audit"},          {"GET", "/v1/cluster/policy"},
-      {"POST", "/v1/certificates/revoke"}, {"GET", "/nothing"}};
+      {"GET", "/v1/users"},
+      {"GET", "/metrics"},
+      {"POST", "/v1/ca/sign"},
+      {"GET", "/v1/certificates"},
+      {"GET", "/v1/audit"},
+      {"GET", "/v1/cluster/policy"},
+      {"POST", "/v1/certificates/revoke"},
+      {"GET", "/nothing"}};
   for (const auto& [method, target] : others) {
     for (const std::string& auth : {std::string(), Admin()}) {
       TestHeaders headers;
@@ -1215,14 +1008,14 @@ TEST(InitDataDirTest, PublicListenerOffStartsNoListenerAndPutsNoUrls) {
       InitDataDir({.data_dir = dir, .fqdn = kFqdn, .public_listen = "nowhere"}, clock, rng);
   ASSERT_FALSE(bad_listen);
   EXPECT_NE(bad_listen.error().message.find("public listener"), std::string::npos);
-  auto bad_url = InitDataDir(
-      {.data_dir = dir, .fqdn = kFqdn, .public_listen = "off", .public_url = "ftp://x"}, clock,
-      rng);
+  auto bad_url =
+      InitDataDir({.data_dir = dir, .fqdn = kFqdn, .public_listen = "off", .public_url = "ftp://x"},
+                  clock, rng);
   ASSERT_FALSE(bad_url);
   EXPECT_NE(bad_url.error().message.find("http:// or https://"), std::string::npos);
-  EXPECT_FALSE(InitDataDir(
-      {.data_dir = dir, .fqdn = kFqdn, .public_listen = "off", .public_url = "http://"}, clock,
-      rng));
+  EXPECT_FALSE(
+      InitDataDir({.data_dir = dir, .fqdn = kFqdn, .public_listen = "off", .public_url = "http://"},
+                  clock, rng));
   EXPECT_FALSE(fs::exists(dir));
 
   ASSERT_TRUE(InitDataDir({.data_dir = dir, .fqdn = kFqdn, .public_listen = "off"}, clock, rng));
@@ -1230,9 +1023,9 @@ TEST(InitDataDirTest, PublicListenerOffStartsNoListenerAndPutsNoUrls) {
   EXPECT_EQ(config.public_listen, "off");
   EXPECT_EQ(config.public_url, "");
   {
-    auto plane = Must(ControlPlane::Start({.data_dir = dir, .listen = "127.0.0.1:0", .threads = 1},
-                                          clock),
-                      "start");
+    auto plane =
+        Must(ControlPlane::Start({.data_dir = dir, .listen = "127.0.0.1:0", .threads = 1}, clock),
+             "start");
     EXPECT_EQ(plane->public_port(), 0);
     EXPECT_EQ(plane->public_url(), "");
   }

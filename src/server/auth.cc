@@ -65,7 +65,6 @@ std::string HmacSha256(std::span<const std::uint8_t> key, std::string_view data)
   return std::string(reinterpret_cast<const char*>(out.data()), out_len);
 }
 
-
 // RFC 7617 section 2: neither user-id nor password may contain control characters.
 bool HasControlCharacter(std::string_view text) {
   return std::any_of(text.begin(), text.end(), [](char c) {
@@ -93,6 +92,24 @@ AuthOutcome Failure(AuthFailure failure, std::string message) {
   outcome.failure = failure;
   outcome.message = std::move(message);
   return outcome;
+}
+
+// Adds the stored name policy `json` (if any) of `owner` to the principal. The API stored it in
+// canonical form; one that no longer parses refuses the request (kInternal) rather than signing
+// without it.
+core::Result<void> AddNamePolicy(Principal& principal, std::string owner, const std::string& json) {
+  if (json.empty()) {
+    return {};
+  }
+  auto policy = authority::ParseNamePolicy(json, "name_policy");
+  if (!policy) {
+    return core::Fail(core::ErrorCode::kInternal, "the stored name policy of " + owner +
+                                                      " does not parse: " + policy.error().message);
+  }
+  if (!policy->empty()) {
+    principal.name_policies.push_back({.owner = std::move(owner), .policy = std::move(*policy)});
+  }
+  return {};
 }
 
 AuthOutcome Success(Principal principal) {
@@ -171,7 +188,7 @@ struct Authenticator::Impl {
   std::unordered_map<std::string, core::TimePoint> no_cache_until;
   // Incremented by Forget and ForgetToken: a store read that started before is not cached.
   std::uint64_t forget_generation = 0;
-  std::size_t sweep_at = 1024;                               // sweep when a map outgrows it
+  std::size_t sweep_at = 1024;  // sweep when a map outgrows it
 
   // Password checks running now (at most options.max_concurrent_kdf).
   std::mutex kdf_mu;
@@ -229,9 +246,9 @@ struct Authenticator::Impl {
     std::erase_if(touched, [&](const auto& item) { return now - item.second >= kTouchInterval; });
     std::erase_if(tokens, [&](const auto& item) { return now >= item.second.cached_until; });
     std::erase_if(no_cache_until, [&](const auto& item) { return now >= item.second; });
-    sweep_at = std::max<std::size_t>(
-        1024, 2 * std::max({limiter.size(), cache.size(), touched.size(), tokens.size(),
-                            no_cache_until.size()}));
+    sweep_at =
+        std::max<std::size_t>(1024, 2 * std::max({limiter.size(), cache.size(), touched.size(),
+                                                  tokens.size(), no_cache_until.size()}));
   }
 
   // A failed Bearer check: counted against the source address. Caller holds mu.
@@ -379,6 +396,9 @@ AuthOutcome Authenticator::Impl::Basic(std::string_view credentials, const std::
   }
   limiter.erase(user_key);
   Principal principal{.user = user, .role = *role, .token_id = {}};
+  if (auto r = AddNamePolicy(principal, "user \"" + user + "\"", record->name_policy); !r) {
+    return Failure(AuthFailure::kInternal, r.error().message);
+  }
   if (!mac.empty()) {
     cache[mac] = CacheEntry{.principal = principal, .expires = now + options.basic_cache_ttl};
     MaybeSweep(now);
@@ -471,6 +491,12 @@ AuthOutcome Authenticator::Impl::Bearer(std::string_view token, const std::strin
     return Failure(AuthFailure::kInternal, "user '" + user->name + "': " + role.error().message);
   }
   Principal principal{.user = user->name, .role = *role, .token_id = *id};
+  if (auto r = AddNamePolicy(principal, "user \"" + user->name + "\"", user->name_policy); !r) {
+    return Failure(AuthFailure::kInternal, r.error().message);
+  }
+  if (auto r = AddNamePolicy(principal, "token " + *id, record->name_policy); !r) {
+    return Failure(AuthFailure::kInternal, r.error().message);
+  }
 
   bool touch = !record->last_used || now - *record->last_used >= kTouchInterval;
   {

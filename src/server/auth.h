@@ -13,8 +13,9 @@
 // token is still hashed and compared in constant time on every request, and its expiry checked.
 // Invalidation: Forget(user) (password change, role change, disable, delete) drops the user's
 // tokens too; ForgetToken(id) (the API calls it once `DELETE /v1/tokens/{id}` committed) drops
-// one token, so that a token deleted through this server stops working at once. A change this server does not see (another
-// `serve` on the same PostgreSQL, a direct database edit) takes effect within one TTL.
+// one token, so that a token deleted through this server stops working at once. A change this
+// server does not see (another `serve` on the same PostgreSQL, a direct database edit) takes effect
+// within one TTL.
 
 #include <chrono>
 #include <cstdint>
@@ -22,7 +23,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "authority/name_policy.h"
 #include "authority/secrets.h"
 #include "core/result.h"
 #include "core/rng.h"
@@ -43,6 +46,8 @@ struct Principal {
   std::string user;
   Role role = Role::kReader;
   std::string token_id;  // set when authenticated with a token
+  // The name policies of the user and of the token (authority/name_policy.h), only those set.
+  std::vector<authority::OwnedPolicy> name_policies{};
   // "user" or "user (token <id>)": what the audit log records as the actor.
   std::string Describe() const;
 };
