@@ -1,6 +1,7 @@
 // The API client: `clustertls login` (pin the CA by fingerprint, create a token, save the client
 // config) and the commands that use the saved config: `cluster certificate|config`, `users`,
 // `tokens`, `audit` and `sign`. docs/api.md is the contract with the server.
+#include <algorithm>
 #include <cstdlib>
 #include <iomanip>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "authority/data_dir.h"
+#include "authority/name_policy.h"
 #include "authority/secrets.h"
 #include "cli/api_client.h"
 #include "cli/client_config.h"
@@ -51,7 +53,8 @@ core::Result<int> RunLogin(const LoginOptions& o, Context& ctx) {
   CTLS_ASSIGN_OR_RETURN(std::string path, ClientConfigPath(o.client_config));
 
   // First contact, unverified: fetch the CA chain, then trust only the certificate whose
-  // fingerprint is the pin.
+  // fingerprint is the pin: one of that chain or of the chain the server presented (its own
+  // certificate included, as Elastic's ca_trusted_fingerprint accepts it).
   std::vector<pki::Certificate> chain;
   {
     CTLS_ASSIGN_OR_RETURN(
@@ -66,13 +69,22 @@ core::Result<int> RunLogin(const LoginOptions& o, Context& ctx) {
       return parsed.error().WithContext(url.ToString() + "/v1/ca/chain");
     }
     chain = std::move(*parsed);
+    for (const pki::Certificate& presented : first->peer_chain()) {
+      if (std::none_of(chain.begin(), chain.end(),
+                       [&](const pki::Certificate& c) { return c.Equals(presented); })) {
+        chain.push_back(presented);
+      }
+    }
   }
   CTLS_ASSIGN_OR_RETURN(pki::Certificate pinned, FindPinnedCertificate(chain, o.ca_fingerprint));
   ClientConfig config{.server = url.ToString(), .ca_pem = pinned.ToPem()};
 
-  // Verified from here on: the server must chain to the pinned CA and carry the URL's name.
-  CTLS_ASSIGN_OR_RETURN(auto client,
-                        net::HttpsClient::Connect({.url = url, .ca_pem = config.ca_pem}));
+  // Verified from here on: the server must chain to the pinned CA, carry the URL's name and be
+  // the cluster's api certificate (CheckClusterApiServer) before the password is sent.
+  CTLS_ASSIGN_OR_RETURN(
+      auto client,
+      net::HttpsClient::Connect(
+          {.url = url, .ca_pem = config.ca_pem, .check_peer = ClusterApiCheck(config.ca_pem)}));
   CTLS_ASSIGN_OR_RETURN(config.user, ResolveUser(o.user, "--user"));
   CTLS_ASSIGN_OR_RETURN(std::string password,
                         ResolvePassword(o.password_file, config.user, "--password-file"));
@@ -217,18 +229,81 @@ struct PolicyOptions {
   ApiOptions api;
   std::string value;
 };
+// The name policy flags of `users add`, `users set-name-policy` and `tokens create`
+// (authority/name_policy.h; docs/api.md "Name policies").
+struct NamePolicyFlags {
+  std::vector<std::string> allow_dns;
+  std::vector<std::string> deny_dns;
+  std::vector<std::string> allow_ip;
+  std::vector<std::string> deny_ip;
+  std::vector<std::string> allow_uri;
+  std::vector<std::string> deny_uri;
+
+  // The "name_policy" object of a request, or nullopt when no flag was given.
+  std::optional<json> Body() const {
+    json policy = json::object();
+    auto put = [&](const char* field, const std::vector<std::string>& values) {
+      if (!values.empty()) {
+        policy[field] = values;
+      }
+    };
+    put("allowed_dns", allow_dns);
+    put("denied_dns", deny_dns);
+    put("allowed_ips", allow_ip);
+    put("denied_ips", deny_ip);
+    put("allowed_uris", allow_uri);
+    put("denied_uris", deny_uri);
+    if (policy.empty()) {
+      return std::nullopt;
+    }
+    return policy;
+  }
+};
+
+void AddNamePolicyFlags(CLI::App* cmd, NamePolicyFlags& f) {
+  cmd->add_option("--allow-dns", f.allow_dns,
+                  "may sign only DNS names within this suffix (db.example.com: it and names "
+                  "under it; *.db.example.com: only names under it); repeatable")
+      ->take_all();
+  cmd->add_option("--deny-dns", f.deny_dns, "may never sign DNS names within this suffix")
+      ->take_all();
+  cmd->add_option("--allow-ip", f.allow_ip, "may sign only IPs in this range (10.1.0.0/16)")
+      ->take_all();
+  cmd->add_option("--deny-ip", f.deny_ip, "may never sign IPs in this range")->take_all();
+  cmd->add_option("--allow-uri", f.allow_uri,
+                  "may sign only URIs starting with this prefix (spiffe://cluster/ns/db/)")
+      ->take_all();
+  cmd->add_option("--deny-uri", f.deny_uri, "may never sign URIs starting with this prefix")
+      ->take_all();
+}
+
+// A name policy of a JSON reply (null for none) as one line ("-" for none).
+std::string PolicyText(const json& object) {
+  auto it = object.find("name_policy");
+  if (it == object.end() || it->is_null()) {
+    return "-";
+  }
+  auto policy = authority::ParseNamePolicy(it->dump(), "name_policy");
+  return policy ? authority::DescribeNamePolicy(*policy) : it->dump();
+}
+
 struct UserOptions {
   ApiOptions api;
   std::string name;
   std::string role;
   std::string role_flag;
   std::string password_file;
+  NamePolicyFlags policy;
+  bool clear_policy = false;
+  bool revoke_tokens = false;
+  bool keep_tokens = false;
 };
 struct TokenOptions {
   ApiOptions api;
   std::string user;
   int expires_in_days = 0;
   std::string id;
+  NamePolicyFlags policy;
 };
 struct AuditOptions {
   ApiOptions api;
@@ -243,6 +318,7 @@ struct SignOptions {
   int days = 365;
   std::string out;
   bool force = false;
+  bool allow_reserved = false;
 };
 
 void AddClusterCommands(CLI::App& app, Action* action) {
@@ -434,11 +510,11 @@ void AddUserCommands(CLI::App& app, Action* action) {
       std::vector<std::vector<std::string>> rows;
       if (reply.contains("users") && reply["users"].is_array()) {
         for (const json& u : reply["users"]) {
-          rows.push_back(
-              {Str(u, "name"), Str(u, "role"), Str(u, "created_at"), Str(u, "disabled")});
+          rows.push_back({Str(u, "name"), Str(u, "role"), Str(u, "created_at"), Str(u, "disabled"),
+                          PolicyText(u)});
         }
       }
-      PrintTable(ctx.out, {"NAME", "ROLE", "CREATED", "DISABLED"}, rows);
+      PrintTable(ctx.out, {"NAME", "ROLE", "CREATED", "DISABLED", "NAME POLICY"}, rows);
       return 0;
     });
   }
@@ -452,9 +528,13 @@ void AddUserCommands(CLI::App& app, Action* action) {
     cmd->add_option("--role", o->role, "admin, operator or reader")->required();
     cmd->add_option("--password-file", o->password_file,
                     "the new user's password (at least 12 characters)");
+    AddNamePolicyFlags(cmd, o->policy);
     AddApiOptions(cmd, o->api, false, true);
     OnApi(cmd, action, o, [](const UserOptions& o, Api& api, Context& ctx) -> core::Result<int> {
       json body{{"name", o.name}, {"role", o.role}};
+      if (auto policy = o.policy.Body()) {
+        body["name_policy"] = *policy;
+      }
       if (!o.password_file.empty()) {
         CTLS_ASSIGN_OR_RETURN(std::string password, core::ReadPassphraseFile(o.password_file));
         body["password"] = password;
@@ -464,7 +544,8 @@ void AddUserCommands(CLI::App& app, Action* action) {
         PrintJson(ctx, reply);
         return 0;
       }
-      ctx.out << "created user " << Str(reply, "name") << " (role " << Str(reply, "role") << ")\n";
+      ctx.out << "created user " << Str(reply, "name") << " (role " << Str(reply, "role")
+              << ", name policy " << PolicyText(reply) << ")\n";
       if (reply.contains("password") && reply["password"].is_string()) {
         ctx.out << Str(reply, "name") << " password: " << reply["password"].get<std::string>()
                 << '\n';
@@ -515,6 +596,11 @@ void AddUserCommands(CLI::App& app, Action* action) {
     cmd->add_option("name", o->name, "user name")->required();
     cmd->add_option("--password-file", o->password_file,
                     "the new password (else a prompt on the terminal)");
+    auto* revoke = cmd->add_flag("--revoke-tokens", o->revoke_tokens,
+                                 "also delete the user's API tokens (the default when an admin "
+                                 "sets another user's password)");
+    cmd->add_flag("--keep-tokens", o->keep_tokens, "keep the user's API tokens working")
+        ->excludes(revoke);
     AddApiOptions(cmd, o->api, false, true);
     OnApi(cmd, action, o, [](const UserOptions& o, Api& api, Context& ctx) -> core::Result<int> {
       std::string password;
@@ -531,12 +617,46 @@ void AddUserCommands(CLI::App& app, Action* action) {
         }
         password = *typed;
       }
-      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("PUT", "/v1/users/" + PathSegment(o.name),
-                                                 json{{"password", password}}));
+      json body{{"password", password}};
+      if (o.revoke_tokens || o.keep_tokens) {
+        body["revoke_tokens"] = o.revoke_tokens;
+      }
+      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("PUT", "/v1/users/" + PathSegment(o.name), body));
       if (o.api.json) {
         PrintJson(ctx, reply);
       } else {
-        ctx.out << "password of " << o.name << " changed\n";
+        const std::size_t revoked =
+            reply.contains("tokens_revoked") && reply["tokens_revoked"].is_array()
+                ? reply["tokens_revoked"].size()
+                : 0;
+        ctx.out << "password of " << o.name << " changed; " << revoked << " API token"
+                << (revoked == 1 ? "" : "s") << " deleted\n";
+      }
+      return 0;
+    });
+  }
+  {
+    auto o = std::make_shared<UserOptions>();
+    CLI::App* cmd = users->add_subcommand(
+        "set-name-policy",
+        "Set which names the user may sign (POST /v1/ca/sign): replaces the user's name policy\n"
+        "with the flags given, or removes it with --clear");
+    cmd->add_option("name", o->name, "user name")->required();
+    AddNamePolicyFlags(cmd, o->policy);
+    cmd->add_flag("--clear", o->clear_policy, "remove the user's name policy");
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, [](const UserOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      std::optional<json> policy = o.policy.Body();
+      if (policy.has_value() == o.clear_policy) {
+        return UsageError("users set-name-policy: give --allow-*/--deny-* flags or --clear");
+      }
+      CTLS_ASSIGN_OR_RETURN(json reply,
+                            api.Call("PUT", "/v1/users/" + PathSegment(o.name),
+                                     json{{"name_policy", policy ? *policy : json(nullptr)}}));
+      if (o.api.json) {
+        PrintJson(ctx, reply);
+      } else {
+        ctx.out << "name policy of " << Str(reply, "name") << ": " << PolicyText(reply) << '\n';
       }
       return 0;
     });
@@ -552,6 +672,7 @@ void AddTokenCommands(CLI::App& app, Action* action) {
     cmd->add_option("--user", o->user, "the token's user (admin only; default: yourself)");
     cmd->add_option("--expires-in-days", o->expires_in_days, "lifetime in days")
         ->check(CLI::Range(1, 3650));
+    AddNamePolicyFlags(cmd, o->policy);
     AddApiOptions(cmd, o->api, false, true);
     OnApi(cmd, action, o, [](const TokenOptions& o, Api& api, Context& ctx) -> core::Result<int> {
       json body = json::object();
@@ -561,6 +682,9 @@ void AddTokenCommands(CLI::App& app, Action* action) {
       if (o.expires_in_days > 0) {
         body["expires_in_days"] = o.expires_in_days;
       }
+      if (auto policy = o.policy.Body()) {
+        body["name_policy"] = *policy;
+      }
       CTLS_ASSIGN_OR_RETURN(json reply, api.Call("POST", "/v1/tokens", body));
       if (o.api.json) {
         PrintJson(ctx, reply);
@@ -568,7 +692,8 @@ void AddTokenCommands(CLI::App& app, Action* action) {
       }
       ctx.out << "token: " << Str(reply, "token") << '\n';
       ctx.out << "id: " << Str(reply, "id") << "  user: " << Str(reply, "user")
-              << "  expires: " << Str(reply, "expires_at") << '\n';
+              << "  expires: " << Str(reply, "expires_at") << "  name policy: " << PolicyText(reply)
+              << '\n';
       ctx.Info("The token is shown only this once.");
       return 0;
     });
@@ -587,10 +712,10 @@ void AddTokenCommands(CLI::App& app, Action* action) {
       if (reply.contains("tokens") && reply["tokens"].is_array()) {
         for (const json& t : reply["tokens"]) {
           rows.push_back({Str(t, "id"), Str(t, "user"), Str(t, "created_at"), Str(t, "expires_at"),
-                          Str(t, "last_used")});
+                          Str(t, "last_used"), PolicyText(t)});
         }
       }
-      PrintTable(ctx.out, {"ID", "USER", "CREATED", "EXPIRES", "LAST USED"}, rows);
+      PrintTable(ctx.out, {"ID", "USER", "CREATED", "EXPIRES", "LAST USED", "NAME POLICY"}, rows);
       return 0;
     });
   }
@@ -675,15 +800,20 @@ void AddSignCommand(CLI::App& app, Action* action) {
   cmd->add_option("--days", o->days, "validity in days (at most 825)")->check(CLI::Range(1, 825));
   cmd->add_option("--out", o->out, "where to write the certificate chain (PEM, 0644)")->required();
   cmd->add_flag("--force", o->force, "replace an existing --out file");
+  cmd->add_flag("--allow-reserved", o->allow_reserved,
+                "admin only: allow the names reserved for the cluster's own certificates (its "
+                "FQDN, listen and public addresses, localhost, 127.0.0.1, ::1)");
   AddApiOptions(cmd, o->api, true, true);
   OnApi(cmd, action, o, [](const SignOptions& o, Api& api, Context& ctx) -> core::Result<int> {
     if (!o.force && core::PathExists(o.out)) {
       return core::Fail(ErrorCode::kAlreadyExists, o.out + " exists (use --force to replace it)");
     }
     CTLS_ASSIGN_OR_RETURN(std::string csr, ReadInput(o.csr_file));
-    CTLS_ASSIGN_OR_RETURN(json reply,
-                          api.Call("POST", "/v1/ca/sign",
-                                   json{{"csr", csr}, {"profile", o.profile}, {"days", o.days}}));
+    json body{{"csr", csr}, {"profile", o.profile}, {"days", o.days}};
+    if (o.allow_reserved) {
+      body["allow_reserved"] = true;
+    }
+    CTLS_ASSIGN_OR_RETURN(json reply, api.Call("POST", "/v1/ca/sign", body));
     if (!reply.contains("certificate") || !reply["certificate"].is_string()) {
       return core::Fail(ErrorCode::kParse,
                         "server: the response to POST /v1/ca/sign has no "
