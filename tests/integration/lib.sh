@@ -902,11 +902,15 @@ make_csr() {
     -addext "subjectAltName=${2:-DNS:$1}" >/dev/null 2>&1 || fail "openssl req failed for $1"
 }
 
-# api_sign NAME PROFILE [SAN]: make_csr NAME [SAN], then POST /v1/ca/sign as admin (ADMIN) for
-# 30 days; $TMP/NAME.crt is the leaf, SERIAL its serial (upper-case hex), the response in $BODY.
+# api_sign NAME PROFILE [SAN] [EXTRA]: make_csr NAME [SAN], then POST /v1/ca/sign as admin
+# (ADMIN) for 30 days, EXTRA (a JSON object, e.g. '{"allow_reserved":true}') merged into the
+# request; $TMP/NAME.crt is the leaf, SERIAL its serial (upper-case hex), the response in $BODY.
 api_sign() {
+  local extra=${4:-}
+  [ -n "$extra" ] || extra='{}'
   make_csr "$1" "${3:-}"
-  jq -n --rawfile c "$TMP/$1.csr" --arg p "$2" '{csr:$c,profile:$p,days:30}' >"$TMP/sign.json"
+  jq -n --rawfile c "$TMP/$1.csr" --arg p "$2" --argjson x "$extra" \
+    '{csr:$c,profile:$p,days:30} + $x' >"$TMP/sign.json"
   api POST /v1/ca/sign "${ADMIN[@]}" -H 'Content-Type: application/json' --data-binary @"$TMP/sign.json"
   expect_status 201 "POST /v1/ca/sign $1 ($2)"
   jbody .certificate >"$TMP/$1.crt"
