@@ -13,6 +13,11 @@
 #include <mutex>
 #include <utility>
 
+#include <openssl/x509v3.h>
+
+#include "ossl/error.h"
+#include "pki/extensions.h"
+
 namespace clustertls::pki {
 
 void AbortOnError(const core::Error& error, std::string_view what) {
@@ -121,6 +126,42 @@ TestLeaf IssueLeaf(const Issuer& issuer, const IssueRequest& request, KeyType ke
   Certificate cert = Must(issuer.Issue(request, key.public_key(), kTestReferenceTime, rng),
                           "issue leaf \"" + request.common_name + "\"");
   return TestLeaf{.key = key, .cert = cert};
+}
+
+Certificate EditExtensions(const Certificate& cert, const ExtensionEdits& edits,
+                           const PrivateKey& signer) {
+  auto x = ossl::Own(X509_dup(cert.get()));
+  if (!x) {
+    AbortOnError(ossl::Failure(core::ErrorCode::kCrypto, "X509_dup"), "EditExtensions");
+  }
+  const std::pair<int, const std::optional<std::string>*> changes[] = {
+      {NID_key_usage, &edits.key_usage},
+      {NID_ext_key_usage, &edits.extended_key_usage},
+      {NID_basic_constraints, &edits.basic_constraints},
+  };
+  for (const auto& [nid, value] : changes) {
+    if (!value->has_value()) {
+      continue;
+    }
+    for (int idx = X509_get_ext_by_NID(x.get(), nid, -1); idx >= 0;
+         idx = X509_get_ext_by_NID(x.get(), nid, -1)) {
+      X509_EXTENSION_free(X509_delete_ext(x.get(), idx));
+    }
+    if ((*value)->empty()) {
+      continue;
+    }
+    auto ext = ossl::Own(X509V3_EXT_conf_nid(nullptr, nullptr, nid, (*value)->c_str()));
+    if (!ext || X509_add_ext(x.get(), ext.get(), -1) != 1) {
+      AbortOnError(ossl::Failure(core::ErrorCode::kCrypto, "cannot add " + **value),
+                   "EditExtensions");
+    }
+  }
+  const EVP_MD* md = Must(internal::SigningDigest(signer.get()), "EditExtensions digest");
+  if (X509_sign(x.get(), signer.get(), md) <= 0) {
+    AbortOnError(ossl::Failure(core::ErrorCode::kCrypto, "X509_sign"), "EditExtensions");
+  }
+  // Through DER, as a peer would receive it.
+  return Must(Certificate::FromDer(internal::ToDerOnePass(x.get(), i2d_X509)), "EditExtensions");
 }
 
 }  // namespace clustertls::pki

@@ -95,4 +95,19 @@ TestLeaf IssueLeaf(const TestPki& pki, std::string_view name, Profile profile = 
 TestLeaf IssueLeaf(const Issuer& issuer, const IssueRequest& request,
                    KeyType key_type = KeyType::kEcP256);
 
+// Extensions to change in a copy of a certificate, each in OpenSSL's configuration syntax
+// ("critical,digitalSignature", "clientAuth", "critical,CA:TRUE"): std::nullopt leaves the
+// extension as it is, "" removes it.
+struct ExtensionEdits {
+  std::optional<std::string> key_usage{};
+  std::optional<std::string> extended_key_usage{};
+  std::optional<std::string> basic_constraints{};
+};
+
+// A copy of `cert` with `edits` applied, signed again with `signer` (the key of its issuer, or
+// its own for a self-signed one): what another CA could issue for the same subject, key and
+// names. Aborts the test on failure.
+Certificate EditExtensions(const Certificate& cert, const ExtensionEdits& edits,
+                           const PrivateKey& signer);
+
 }  // namespace clustertls::pki
