@@ -1,7 +1,8 @@
 #include "pki/test_pki_testutil.h"
 
 #include <gtest/gtest.h>
-
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -12,8 +13,6 @@
 #include <map>
 #include <mutex>
 #include <utility>
-
-#include <openssl/x509v3.h>
 
 #include "ossl/error.h"
 #include "pki/extensions.h"
@@ -162,6 +161,53 @@ Certificate EditExtensions(const Certificate& cert, const ExtensionEdits& edits,
   }
   // Through DER, as a peer would receive it.
   return Must(Certificate::FromDer(internal::ToDerOnePass(x.get(), i2d_X509)), "EditExtensions");
+}
+
+namespace {
+
+// The request parsed, without its nonce extensions.
+ossl::Ptr<OCSP_REQUEST> RequestWithoutNonce(std::string_view request_der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(request_der.data());
+  auto req = ossl::Own(d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(request_der.size())));
+  if (!req) {
+    AbortOnError(ossl::Failure(core::ErrorCode::kParse, "d2i_OCSP_REQUEST"), "OCSP nonce");
+  }
+  for (int idx = OCSP_REQUEST_get_ext_by_NID(req.get(), NID_id_pkix_OCSP_Nonce, -1); idx >= 0;
+       idx = OCSP_REQUEST_get_ext_by_NID(req.get(), NID_id_pkix_OCSP_Nonce, -1)) {
+    X509_EXTENSION_free(OCSP_REQUEST_delete_ext(req.get(), idx));
+  }
+  return req;
+}
+
+}  // namespace
+
+std::string WithOcspNonce(std::string_view request_der, std::optional<std::string> nonce) {
+  auto req = RequestWithoutNonce(request_der);
+  if (nonce.has_value() &&
+      OCSP_request_add1_nonce(req.get(), reinterpret_cast<unsigned char*>(nonce->data()),
+                              static_cast<int>(nonce->size())) != 1) {
+    AbortOnError(ossl::Failure(core::ErrorCode::kCrypto, "OCSP_request_add1_nonce"), "OCSP nonce");
+  }
+  return internal::ToDerOnePass(req.get(), i2d_OCSP_REQUEST);
+}
+
+std::string WithRawOcspNonces(std::string_view request_der,
+                              const std::vector<std::string>& extn_values) {
+  auto req = RequestWithoutNonce(request_der);
+  for (const std::string& value : extn_values) {
+    auto data = ossl::Own(ASN1_OCTET_STRING_new());
+    if (!data ||
+        ASN1_OCTET_STRING_set(data.get(), reinterpret_cast<const unsigned char*>(value.data()),
+                              static_cast<int>(value.size())) != 1) {
+      AbortOnError(ossl::Failure(core::ErrorCode::kCrypto, "ASN1_OCTET_STRING_set"), "OCSP nonce");
+    }
+    auto ext =
+        ossl::Own(X509_EXTENSION_create_by_NID(nullptr, NID_id_pkix_OCSP_Nonce, 0, data.get()));
+    if (!ext || OCSP_REQUEST_add_ext(req.get(), ext.get(), -1) != 1) {
+      AbortOnError(ossl::Failure(core::ErrorCode::kCrypto, "OCSP_REQUEST_add_ext"), "OCSP nonce");
+    }
+  }
+  return internal::ToDerOnePass(req.get(), i2d_OCSP_REQUEST);
 }
 
 }  // namespace clustertls::pki

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/result.h"
 #include "core/time.h"
@@ -109,5 +110,17 @@ struct ExtensionEdits {
 // names. Aborts the test on failure.
 Certificate EditExtensions(const Certificate& cert, const ExtensionEdits& edits,
                            const PrivateKey& signer);
+
+// `request_der` (a DER OCSPRequest) with its nonce extensions replaced by one made by OpenSSL's
+// OCSP_request_add1_nonce for `nonce` (1 octet or more; the extnValue is the DER OCTET STRING of
+// `nonce`, RFC 9654 section 2.1), or with no nonce when `nonce` is std::nullopt. Aborts the test
+// on failure.
+std::string WithOcspNonce(std::string_view request_der, std::optional<std::string> nonce);
+
+// `request_der` with its nonce extensions replaced by one per entry of `extn_values`, each
+// holding those raw extnValue bytes (for nonces OCSP_request_add1_nonce cannot make: empty,
+// not an OCTET STRING, repeated).
+std::string WithRawOcspNonces(std::string_view request_der,
+                              const std::vector<std::string>& extn_values);
 
 }  // namespace clustertls::pki
