@@ -2,6 +2,8 @@
 
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+
 #include "core/encoding.h"
 #include "ossl/error.h"
 #include "pki/names.h"
@@ -73,6 +75,106 @@ Result<void> CheckCertName(std::string_view name) {
   return {};
 }
 
+NamedCertRole RoleOf(std::string_view name) {
+  if (name == "api" || name == "cm" || name == "metrics" || name == "metrics_exporter") {
+    return NamedCertRole::kServer;
+  }
+  if (name == "proxy" || name == "syncer" || name == "ccs_internode_encryption" ||
+      name == "data_internode_encryption") {
+    return NamedCertRole::kServerAndClient;
+  }
+  if (name == "ldap_client") {
+    return NamedCertRole::kClient;
+  }
+  return NamedCertRole::kAny;
+}
+
+std::string RequiredPurposes(NamedCertRole role) {
+  switch (role) {
+    case NamedCertRole::kServer:
+      return "serverAuth";
+    case NamedCertRole::kServerAndClient:
+      return "serverAuth and clientAuth";
+    case NamedCertRole::kClient:
+      return "clientAuth";
+    case NamedCertRole::kAny:
+      return "serverAuth or clientAuth";
+  }
+  return {};
+}
+
+Result<void> CheckNamedCertUsage(std::string_view name, const pki::Certificate& leaf) {
+  const std::string subject = "the " + std::string(name) + " certificate (" + leaf.subject() + ")";
+  auto eku = leaf.extended_key_usage_extension();
+  if (!eku) {
+    return eku.error().WithContext("certificate: " + subject);
+  }
+  auto ku = leaf.key_usage_extension();
+  if (!ku) {
+    return ku.error().WithContext("certificate: " + subject);
+  }
+
+  // RFC 5280 4.2.1.12: with the extension present, the key may be used only for the purposes
+  // it lists. Without it, for any purpose.
+  if (eku->has_value()) {
+    const std::vector<std::string>& purposes = **eku;
+    auto has = [&](std::string_view p) {
+      return std::find(purposes.begin(), purposes.end(), p) != purposes.end();
+    };
+    const bool server = has("serverAuth");
+    const bool client = has("clientAuth");
+    const NamedCertRole role = RoleOf(name);
+    bool ok = false;
+    std::string why;
+    switch (role) {
+      case NamedCertRole::kServer:
+        ok = server;
+        why = ": " + std::string(name) + " is presented by a TLS server";
+        break;
+      case NamedCertRole::kServerAndClient:
+        ok = server && client;
+        why = ": " + std::string(name) +
+              " is presented by a TLS server and also when it connects out as a TLS client";
+        break;
+      case NamedCertRole::kClient:
+        ok = client;
+        why = ": " + std::string(name) + " is presented by a TLS client";
+        break;
+      case NamedCertRole::kAny:
+        ok = server || client;
+        why = ": a named certificate is used for TLS";
+        break;
+    }
+    if (!ok) {
+      return core::Fail(ErrorCode::kInvalidArgument,
+                        "certificate: " + subject + " has extendedKeyUsage " + JoinNames(purposes) +
+                            "; " + RequiredPurposes(role) + " is required" + why);
+    }
+  }
+
+  // RFC 5280 4.2.1.3. A TLS 1.3 (and ECDHE) peer signs with its key whatever its type; RSA
+  // keyEncipherment alone serves only the static-RSA key exchange, which the TLS policy does not
+  // offer.
+  if (ku->has_value()) {
+    const std::vector<std::string>& usages = **ku;
+    auto has = [&](std::string_view u) {
+      return std::find(usages.begin(), usages.end(), u) != usages.end();
+    };
+    if (has("keyCertSign") || has("cRLSign")) {
+      return core::Fail(ErrorCode::kInvalidArgument,
+                        "certificate: " + subject + " has keyUsage " + JoinNames(usages) +
+                            ": keyCertSign and cRLSign belong to a CA, not to a TLS certificate");
+    }
+    if (!has("digitalSignature")) {
+      return core::Fail(ErrorCode::kInvalidArgument,
+                        "certificate: " + subject + " has keyUsage " + JoinNames(usages) +
+                            "; digitalSignature is required: its " + leaf.public_key().Describe() +
+                            " key signs the TLS handshake (TLS 1.3 and ECDHE)");
+    }
+  }
+  return {};
+}
+
 bool NameMustCoverFqdn(std::string_view name) {
   return name == "cm" || name == "api" || name == "proxy";
 }
@@ -107,10 +209,15 @@ Result<ValidatedNamedCert> ValidateNamedCert(const NamedCertInput& input,
                           leaf.public_key().Describe() + ")");
   }
   if (leaf.is_ca()) {
+    // Alone, it is a CA presented as a leaf (`openssl req -x509` makes CA:TRUE by default).
     return core::Fail(ErrorCode::kInvalidArgument,
                       "certificate: the first certificate (" + leaf.subject() +
-                          ") is a CA certificate; the leaf must come first");
+                          ") is a CA certificate (basicConstraints CA:TRUE); " +
+                          (chain.size() == 1 ? "a named certificate must be a leaf"
+                                             : "the leaf must come first"));
   }
+
+  CTLS_RETURN_IF_ERROR(CheckNamedCertUsage(input.name, leaf));
 
   for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
     if (!chain[i].IsSignedBy(chain[i + 1])) {

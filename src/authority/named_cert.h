@@ -26,6 +26,40 @@ core::Result<void> CheckCertName(std::string_view name);
 // True for the names whose certificate must cover the cluster FQDN: cm, api and proxy.
 bool NameMustCoverFqdn(std::string_view name);
 
+// The TLS roles a named certificate plays, which decide the extendedKeyUsage it needs.
+enum class NamedCertRole {
+  kServer,           // presented by a TLS server only
+  kServerAndClient,  // presented by a server and also when connecting out as a client
+  kClient,           // presented by a TLS client only
+  kAny,              // a custom name: either role
+};
+
+// The role of each Redis Enterprise certificate name (redis.io "Certificates" table):
+// - kServer: api (REST API), cm (Cluster Manager UI), metrics_exporter (and this project's
+//   "metrics"), served by TLS listeners;
+// - kServerAndClient: proxy (clients connect to it, and it connects to other clusters' proxies
+//   as a client), syncer (Replica Of / Active-Active: it connects out to the source's proxy),
+//   ccs_internode_encryption and data_internode_encryption (mutual TLS between nodes);
+// - kClient: ldap_client (presented to the LDAP server);
+// - kAny: every other name.
+NamedCertRole RoleOf(std::string_view name);
+
+// "serverAuth", "serverAuth and clientAuth", "clientAuth", "serverAuth or clientAuth".
+std::string RequiredPurposes(NamedCertRole role);
+
+// Checks that `leaf` can do what the certificate `name` is used for in TLS (RFC 5280 4.2.1.3
+// and 4.2.1.12, as OpenSSL's peers check them), each failure kInvalidArgument naming the name,
+// what the extension holds and what is required:
+// - extendedKeyUsage, if present, holds the purposes RequiredPurposes(RoleOf(name)) names
+//   (anyExtendedKeyUsage does not stand in for them: OpenSSL refuses a TLS peer whose EKU holds
+//   only it); an absent EKU allows every purpose (RFC 5280 4.2.1.12);
+// - keyUsage, if present, holds digitalSignature (TLS 1.3 and ECDHE sign with the key, for
+//   every key type; keyEncipherment alone serves only the RSA key exchange, which clustertls'
+//   TLS policy does not offer), and neither keyCertSign nor cRLSign (a leaf signs no
+//   certificate or CRL);
+// - either extension malformed or repeated: kParse.
+core::Result<void> CheckNamedCertUsage(std::string_view name, const pki::Certificate& leaf);
+
 // Redis' SAN layout for `fqdn`: fqdn, *.fqdn, internal.fqdn, *.internal.fqdn (as DNS names).
 std::vector<std::string> RedisSanLayout(std::string_view fqdn);
 
@@ -58,7 +92,8 @@ struct ValidatedNamedCert {
 // - "certificate": PEM parses, at least one certificate (kParse);
 // - "key": parses, is acceptable (kParse / kWeakKey / kWrongPassphrase if encrypted);
 // - key matches the first certificate (kKeyMismatch);
-// - the first certificate is not a CA (kInvalidArgument);
+// - the first certificate is not a CA (basicConstraints CA:TRUE; kInvalidArgument);
+// - its key usages fit the name's TLS role: CheckNamedCertUsage (kInvalidArgument / kParse);
 // - order: each certificate is signed by the next (kChainIncomplete saying which link is wrong,
 //   e.g. "certificate 2 (CN=...) did not issue certificate 1 (CN=...): expected leaf ->
 //   intermediate -> root");

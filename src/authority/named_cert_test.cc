@@ -1,6 +1,7 @@
 #include "authority/named_cert.h"
 
 #include <gtest/gtest.h>
+#include <openssl/x509v3.h>
 
 #include "pki/test_pki_testutil.h"
 
@@ -16,15 +17,28 @@ class NamedCertTest : public ::testing::Test {
  protected:
   NamedCertTest() : pki_(pki::MakeTestPki()) {}
 
+  // The FQDN leaf with its extensions edited (re-signed by the issuing CA), as its key pair.
+  pki::TestLeaf Edited(const pki::ExtensionEdits& edits,
+                       pki::KeyType key_type = pki::KeyType::kEcP256) const {
+    pki::TestLeaf leaf = pki::IssueLeaf(pki_.issuing,
+                                        pki::IssueRequest{.profile = pki::Profile::kPeer,
+                                                          .common_name = std::string(kFqdn),
+                                                          .sans = {.dns = RedisSanLayout(kFqdn)}},
+                                        key_type);
+    leaf.cert = pki::EditExtensions(leaf.cert, edits, pki_.intermediate_key);
+    return leaf;
+  }
+
   NamedCertRules Rules() const {
     return NamedCertRules{.fqdn = std::string(kFqdn),
                           .cluster_chain = {pki_.intermediate, pki_.root},
                           .now = pki_.now};
   }
 
+  // Profile peer (serverAuth and clientAuth), as Redis' own certificates: fits every name.
   pki::TestLeaf Leaf(std::vector<std::string> dns,
                      std::chrono::seconds validity = std::chrono::days(90)) const {
-    return pki::IssueLeaf(pki_.issuing, pki::IssueRequest{.profile = pki::Profile::kServer,
+    return pki::IssueLeaf(pki_.issuing, pki::IssueRequest{.profile = pki::Profile::kPeer,
                                                           .common_name = dns.front(),
                                                           .sans = {.dns = dns},
                                                           .validity = validity});
@@ -328,6 +342,204 @@ TEST_F(NamedCertTest, UnrelatedCertificateAfterTheRootIsAWrongLink) {
   EXPECT_EQ(v.error().message, "certificate: certificate 4 (" + other.root.subject() +
                                    ") did not issue certificate 3 (" + pki_.root.subject() +
                                    "): expected leaf -> intermediate -> root");
+}
+
+// ---- Key usages: what each name does in TLS ----
+
+constexpr std::string_view kServerNames[] = {"api", "cm", "metrics", "metrics_exporter"};
+constexpr std::string_view kBothWaysNames[] = {"proxy", "syncer", "ccs_internode_encryption",
+                                               "data_internode_encryption"};
+
+TEST(NamedCertRoleTest, RedisNames) {
+  for (std::string_view n : kServerNames) {
+    EXPECT_EQ(RoleOf(n), NamedCertRole::kServer) << n;
+  }
+  for (std::string_view n : kBothWaysNames) {
+    EXPECT_EQ(RoleOf(n), NamedCertRole::kServerAndClient) << n;
+  }
+  EXPECT_EQ(RoleOf("ldap_client"), NamedCertRole::kClient);
+  EXPECT_EQ(RoleOf("custom-1"), NamedCertRole::kAny);
+  EXPECT_EQ(RoleOf("API"), NamedCertRole::kAny);
+  // Every name `init` creates has a Redis role.
+  for (std::string_view n : kDefaultNamedCerts) {
+    EXPECT_NE(RoleOf(n), NamedCertRole::kAny) << n;
+  }
+}
+
+// The finding: a clientAuth-only certificate for a name a TLS server presents.
+TEST_F(NamedCertTest, ClientAuthOnlyIsRefusedForEveryServedName) {
+  pki::TestLeaf client = Edited({.extended_key_usage = "clientAuth"});
+  // OpenSSL, as a TLS client, refuses it as a server certificate.
+  EXPECT_EQ(X509_check_purpose(client.cert.get(), X509_PURPOSE_SSL_SERVER, 0), 0);
+  std::vector<std::string_view> names(std::begin(kServerNames), std::end(kServerNames));
+  names.insert(names.end(), std::begin(kBothWaysNames), std::end(kBothWaysNames));
+  for (std::string_view name : names) {
+    auto v = ValidateNamedCert(Input(std::string(name), client, {pki_.intermediate}), Rules());
+    ASSERT_FALSE(v) << name;
+    EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument) << name;
+    const std::string& m = v.error().message;
+    EXPECT_TRUE(m.starts_with("certificate: the " + std::string(name) +
+                              " certificate (CN=" + std::string(kFqdn) + ")"))
+        << m;
+    EXPECT_NE(m.find("has extendedKeyUsage clientAuth; serverAuth"), std::string::npos) << m;
+    EXPECT_NE(m.find("is required"), std::string::npos) << m;
+  }
+  // The same from the issuer's own client profile.
+  auto issued =
+      pki::IssueLeaf(pki_.issuing, pki::IssueRequest{.profile = pki::Profile::kClient,
+                                                     .common_name = std::string(kFqdn),
+                                                     .sans = {.dns = RedisSanLayout(kFqdn)}});
+  auto v = ValidateNamedCert(Input("api", issued, {pki_.intermediate}), Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().message, "certificate: the api certificate (CN=" + std::string(kFqdn) +
+                                   ") has extendedKeyUsage clientAuth; serverAuth is required: "
+                                   "api is presented by a TLS server");
+}
+
+TEST_F(NamedCertTest, ServerAuthOnlyFitsServersButNotProxyOrSyncer) {
+  pki::TestLeaf server = Edited({.extended_key_usage = "serverAuth"});
+  for (std::string_view name : kServerNames) {
+    auto v = ValidateNamedCert(Input(std::string(name), server, {pki_.intermediate}), Rules());
+    EXPECT_TRUE(v) << name << ": " << v.error().message;
+  }
+  for (std::string_view name : kBothWaysNames) {
+    auto v = ValidateNamedCert(Input(std::string(name), server, {pki_.intermediate}), Rules());
+    ASSERT_FALSE(v) << name;
+    EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(v.error().message.find("has extendedKeyUsage serverAuth; serverAuth and clientAuth "
+                                     "is required: " +
+                                     std::string(name) +
+                                     " is presented by a TLS server and also when it connects "
+                                     "out as a TLS client"),
+              std::string::npos)
+        << v.error().message;
+  }
+  // ldap_client is a TLS client only.
+  auto ldap = ValidateNamedCert(Input("ldap_client", server, {pki_.intermediate}), Rules());
+  ASSERT_FALSE(ldap);
+  EXPECT_NE(ldap.error().message.find("clientAuth is required"), std::string::npos);
+  pki::TestLeaf client = Edited({.extended_key_usage = "clientAuth"});
+  EXPECT_TRUE(ValidateNamedCert(Input("ldap_client", client, {pki_.intermediate}), Rules()));
+}
+
+TEST_F(NamedCertTest, BothPurposesOrNoExtendedKeyUsageFitEveryName) {
+  // RFC 5280 4.2.1.12: without the extension, the key may be used for any purpose (OpenSSL
+  // agrees).
+  pki::TestLeaf both = Edited({.extended_key_usage = "serverAuth,clientAuth,codeSigning"});
+  pki::TestLeaf absent = Edited({.extended_key_usage = ""});
+  EXPECT_EQ(X509_check_purpose(absent.cert.get(), X509_PURPOSE_SSL_SERVER, 0), 1);
+  for (const pki::TestLeaf* leaf : {&both, &absent}) {
+    for (std::string name : {"api", "cm", "proxy", "syncer", "metrics", "metrics_exporter",
+                             "ldap_client", "ccs_internode_encryption", "custom-1"}) {
+      auto v = ValidateNamedCert(Input(name, *leaf, {pki_.intermediate}), Rules());
+      EXPECT_TRUE(v) << name << ": " << v.error().message;
+    }
+  }
+}
+
+TEST_F(NamedCertTest, AnyExtendedKeyUsageAloneIsRefused) {
+  // OpenSSL refuses a TLS peer whose EKU lists only anyExtendedKeyUsage.
+  pki::TestLeaf any = Edited({.extended_key_usage = "anyExtendedKeyUsage"});
+  EXPECT_EQ(X509_check_purpose(any.cert.get(), X509_PURPOSE_SSL_SERVER, 0), 0);
+  EXPECT_EQ(X509_check_purpose(any.cert.get(), X509_PURPOSE_SSL_CLIENT, 0), 0);
+  for (std::string name : {"api", "proxy", "custom-1"}) {
+    auto v = ValidateNamedCert(Input(name, any, {pki_.intermediate}), Rules());
+    ASSERT_FALSE(v) << name;
+    EXPECT_NE(v.error().message.find("has extendedKeyUsage anyExtendedKeyUsage;"),
+              std::string::npos)
+        << v.error().message;
+  }
+}
+
+TEST_F(NamedCertTest, CustomNamesNeedATlsPurposeWhenTheyListAny) {
+  pki::TestLeaf code = Edited({.extended_key_usage = "codeSigning,emailProtection"});
+  auto v = ValidateNamedCert(Input("custom-1", code, {pki_.intermediate}), Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(v.error().message.find("has extendedKeyUsage codeSigning, emailProtection; serverAuth "
+                                   "or clientAuth is required: a named certificate is used for "
+                                   "TLS"),
+            std::string::npos)
+      << v.error().message;
+  for (std::string eku : {"serverAuth", "clientAuth"}) {
+    pki::TestLeaf leaf = Edited({.extended_key_usage = eku});
+    auto ok = ValidateNamedCert(Input("custom-1", leaf, {pki_.intermediate}), Rules());
+    EXPECT_TRUE(ok) << eku << ": " << ok.error().message;
+  }
+}
+
+TEST_F(NamedCertTest, KeyUsageMustAllowSigningTheHandshake) {
+  // An EC key that may only agree keys, an RSA key that may only encipher them: neither can sign
+  // a TLS 1.3 or ECDHE handshake.
+  pki::TestLeaf ec = Edited({.key_usage = "critical,keyAgreement"});
+  auto v = ValidateNamedCert(Input("api", ec, {pki_.intermediate}), Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(v.error().message,
+            "certificate: the api certificate (CN=" + std::string(kFqdn) +
+                ") has keyUsage keyAgreement; digitalSignature is required: its EC P-256 key "
+                "signs the TLS handshake (TLS 1.3 and ECDHE)");
+
+  pki::TestLeaf rsa = Edited({.key_usage = "critical,keyEncipherment"}, pki::KeyType::kRsa2048);
+  auto r = ValidateNamedCert(Input("proxy", rsa, {pki_.intermediate}), Rules());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("has keyUsage keyEncipherment; digitalSignature is required: "
+                                   "its RSA 2048 key"),
+            std::string::npos)
+      << r.error().message;
+
+  // Accepted: digitalSignature (with keyEncipherment for RSA, as the peer profile issues it),
+  // or no keyUsage at all.
+  pki::TestLeaf rsa_ok =
+      Edited({.key_usage = "critical,digitalSignature,keyEncipherment"}, pki::KeyType::kRsa2048);
+  EXPECT_TRUE(ValidateNamedCert(Input("proxy", rsa_ok, {pki_.intermediate}), Rules()));
+  pki::TestLeaf no_ku = Edited({.key_usage = ""});
+  EXPECT_TRUE(ValidateNamedCert(Input("api", no_ku, {pki_.intermediate}), Rules()));
+  pki::TestLeaf ed = Edited({.key_usage = "critical,digitalSignature"}, pki::KeyType::kEd25519);
+  EXPECT_TRUE(ValidateNamedCert(Input("cm", ed, {pki_.intermediate}), Rules()));
+}
+
+TEST_F(NamedCertTest, CaKeyUsagesOrCaTrueOnTheLeafAreRefused) {
+  for (std::string ku :
+       {"critical,digitalSignature,keyCertSign", "critical,digitalSignature,cRLSign"}) {
+    pki::TestLeaf leaf = Edited({.key_usage = ku});
+    auto v = ValidateNamedCert(Input("api", leaf, {pki_.intermediate}), Rules());
+    ASSERT_FALSE(v) << ku;
+    EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(v.error().message.find("keyCertSign and cRLSign belong to a CA"), std::string::npos)
+        << v.error().message;
+  }
+  pki::TestLeaf ca = Edited({.basic_constraints = "critical,CA:TRUE"});
+  auto v = ValidateNamedCert(Input("api", ca, {pki_.intermediate}), Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(v.error().message.find("is a CA certificate (basicConstraints CA:TRUE); the leaf must "
+                                   "come first"),
+            std::string::npos)
+      << v.error().message;
+  // Alone (as `openssl req -x509` makes one by default), it is no leaf at all.
+  auto alone = ValidateNamedCert(Input("api", ca, {}), Rules());
+  ASSERT_FALSE(alone);
+  EXPECT_EQ(alone.error().message, "certificate: the first certificate (CN=" + std::string(kFqdn) +
+                                       ") is a CA certificate (basicConstraints CA:TRUE); a named "
+                                       "certificate must be a leaf");
+}
+
+TEST_F(NamedCertTest, MalformedUsageExtensionIsAParseError) {
+  pki::TestLeaf leaf = Edited({.extended_key_usage = ""});
+  auto x = ossl::Own(X509_dup(leaf.cert.get()));
+  auto value = ossl::Own(ASN1_OCTET_STRING_new());
+  ASSERT_EQ(
+      ASN1_OCTET_STRING_set(value.get(), reinterpret_cast<const unsigned char*>("\x05\x00"), 2), 1);
+  auto ext = ossl::Own(X509_EXTENSION_create_by_NID(nullptr, NID_ext_key_usage, 0, value.get()));
+  ASSERT_EQ(X509_add_ext(x.get(), ext.get(), -1), 1);
+  ASSERT_GT(X509_sign(x.get(), pki_.intermediate_key.get(), EVP_sha256()), 0);
+  leaf.cert = pki::Certificate::Adopt(std::move(x));
+  auto v = ValidateNamedCert(Input("api", leaf, {pki_.intermediate}), Rules());
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code, ErrorCode::kParse);
+  EXPECT_EQ(v.error().message, "certificate: the api certificate (CN=" + std::string(kFqdn) +
+                                   "): the extendedKeyUsage extension does not decode");
 }
 
 }  // namespace

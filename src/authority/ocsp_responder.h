@@ -16,7 +16,8 @@
 // A request with any CertID naming another issuer (name/key hash mismatch, SHA-1 or SHA-256)
 // gets `unauthorized`, and so does a CertID hashed with another algorithm (it decodes, but we
 // cannot tell whether it names our issuer: RFC 6960 section 2.3, not authorized to answer);
-// one that does not decode (garbage, truncated, empty, trailing bytes, no CertID)
+// one that does not decode (garbage, truncated, empty, trailing bytes, no CertID, or a nonce
+// that is empty, longer than 128 octets, repeated or not an OCTET STRING: RFC 9654 section 2.1)
 // `malformedRequest`; a store failure `internalError` (never an HTTP error: the HTTP layer
 // always answers 200 with an OCSPResponse).
 //
@@ -27,8 +28,8 @@
 // signer renewal. The cache is bounded (entries beyond the bound, and requests over 8 KiB, are
 // answered but not kept). While one thread re-signs a stale entry, the others keep serving it
 // (it is valid until its nextUpdate). No cached answer is served past its signer's notAfter. A
-// request with a nonce is signed per request, echoing the nonce (section 4.4.1); its status is
-// still read from the store.
+// request with a nonce (1 to 128 octets) is signed per request, echoing the nonce byte for byte
+// (section 4.4.1, RFC 9654 section 2.1); its status is still read from the store.
 //
 // The signer certificate's CN (and DNS SAN) is "ocsp.<cluster FQDN>" (config kConfigFqdn); its
 // validity is signer_validity, cut short to the issuing CA's remaining lifetime.

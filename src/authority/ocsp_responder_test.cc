@@ -384,6 +384,44 @@ TEST_F(OcspResponderTest, NonceIsEchoedAndNeverCached) {
   EXPECT_EQ(responder_->stats().cache_hits, 0u);
 }
 
+// RFC 9654 section 2.1: a nonce of 0 or more than 128 octets is answered malformedRequest
+// (counted, never cached); 1..128 octets are echoed.
+TEST_F(OcspResponderTest, NonceLengthsOutsideRfc9654AreMalformed) {
+  const std::string leaf = IssueRecorded("nonces.example.com");
+  const std::string base = MakeRequest({leaf}, "-no_nonce");
+  const std::string malformed = pki::OcspErrorResponse(pki::OcspErrorStatus::kMalformedRequest);
+  const std::vector<std::string> bad = {
+      pki::WithOcspNonce(base, std::string(129, 'n')),
+      pki::WithOcspNonce(base, std::string(4096, 'n')),
+      pki::WithRawOcspNonces(base, {std::string("\x04\x00", 2)}),
+  };
+  for (const std::string& b : bad) {
+    EXPECT_EQ(responder_->Respond(b), malformed) << b.size();
+    EXPECT_EQ(responder_->Respond(b), malformed) << b.size();  // not cached either
+  }
+  EXPECT_TRUE(Contains(ErrorText(malformed), "malformedrequest"));
+  EXPECT_EQ(responder_->stats().malformed, 2 * bad.size());
+  EXPECT_EQ(responder_->stats().signed_responses, 0u);
+
+  for (std::size_t n : {1u, 32u, 33u, 128u}) {
+    const std::string req = pki::WithOcspNonce(base, std::string(n, static_cast<char>(n)));
+    WriteFile(Path("req.der"), req);
+    WriteFile(Path("resp.der"), responder_->Respond(req));
+    // -reqin: openssl compares the response's nonce with this request's.
+    pki::CommandResult r = pki::RunCommand(
+        "openssl ocsp -reqin " + Path("req.der") + " -respin " + Path("resp.der") + " -CAfile " +
+        Path("root.pem") + " -verify_other " + Path("issuing.pem") + " -attime " +
+        std::to_string(clock_.Now().time_since_epoch().count()) + " -resp_text 2>&1");
+    EXPECT_EQ(r.exit_code, 0) << n << ": " << r.output;
+    EXPECT_TRUE(Contains(r.output, "Response verify OK")) << n << ": " << r.output;
+    EXPECT_TRUE(Contains(r.output, "Cert Status: good")) << n << ": " << r.output;
+    EXPECT_FALSE(Contains(r.output, "Nonce Verify error")) << n << ": " << r.output;
+    EXPECT_FALSE(Contains(r.output, "no nonce in response")) << n << ": " << r.output;
+  }
+  EXPECT_EQ(responder_->stats().malformed, 2 * bad.size());
+  EXPECT_EQ(responder_->stats().signed_responses, 4u);
+}
+
 TEST_F(OcspResponderTest, CacheHitsUntilHalfLifeOrInvalidate) {
   const std::string leaf = IssueRecorded("cached.example.com");
   const std::string req = MakeRequest({leaf}, "-no_nonce");

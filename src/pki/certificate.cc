@@ -68,6 +68,30 @@ std::string ObjectName(const ASN1_OBJECT* obj) {
   return buf.data();
 }
 
+// RFC 5280 section 4.2.1.3: the KeyUsage bits, in bit order (bit n is entry n).
+constexpr std::pair<std::uint32_t, const char*> kKeyUsageBits[] = {
+    {KU_DIGITAL_SIGNATURE, "digitalSignature"},
+    {KU_NON_REPUDIATION, "nonRepudiation"},
+    {KU_KEY_ENCIPHERMENT, "keyEncipherment"},
+    {KU_DATA_ENCIPHERMENT, "dataEncipherment"},
+    {KU_KEY_AGREEMENT, "keyAgreement"},
+    {KU_KEY_CERT_SIGN, "keyCertSign"},
+    {KU_CRL_SIGN, "cRLSign"},
+    {KU_ENCIPHER_ONLY, "encipherOnly"},
+    {KU_DECIPHER_ONLY, "decipherOnly"},
+};
+
+// The kParse of an extension X509_get_ext_d2i found but could not return: `crit` is -2 when it
+// appears more than once (RFC 5280 4.2 allows one), else it did not decode.
+core::Error ExtensionError(const char* extension, int crit) {
+  if (crit == -2) {
+    return core::Fail(core::ErrorCode::kParse,
+                      std::string("the ") + extension + " extension appears more than once");
+  }
+  return core::Fail(core::ErrorCode::kParse,
+                    std::string("the ") + extension + " extension does not decode");
+}
+
 core::Result<Certificate> ParseDer(std::string_view der, const std::string& what) {
   const auto* begin = reinterpret_cast<const unsigned char*>(der.data());
   const auto* p = begin;
@@ -251,29 +275,56 @@ std::vector<std::string> Certificate::extended_key_usages() const {
 }
 
 std::vector<std::string> Certificate::key_usages() const {
-  // RFC 5280 section 4.2.1.3, in bit order.
-  static constexpr std::pair<std::uint32_t, const char*> kBits[] = {
-      {KU_DIGITAL_SIGNATURE, "digitalSignature"},
-      {KU_NON_REPUDIATION, "nonRepudiation"},
-      {KU_KEY_ENCIPHERMENT, "keyEncipherment"},
-      {KU_DATA_ENCIPHERMENT, "dataEncipherment"},
-      {KU_KEY_AGREEMENT, "keyAgreement"},
-      {KU_KEY_CERT_SIGN, "keyCertSign"},
-      {KU_CRL_SIGN, "cRLSign"},
-      {KU_ENCIPHER_ONLY, "encipherOnly"},
-      {KU_DECIPHER_ONLY, "decipherOnly"},
-  };
   std::vector<std::string> out;
   if ((X509_get_extension_flags(x509_.get()) & EXFLAG_KUSAGE) == 0) {
     return out;
   }
   std::uint32_t usage = X509_get_key_usage(x509_.get());
-  for (const auto& [bit, name] : kBits) {
+  for (const auto& [bit, name] : kKeyUsageBits) {
     if ((usage & bit) != 0) {
       out.emplace_back(name);
     }
   }
   return out;
+}
+
+core::Result<std::optional<std::vector<std::string>>> Certificate::extended_key_usage_extension()
+    const {
+  int crit = -1;
+  auto eku = ossl::Own(static_cast<EXTENDED_KEY_USAGE*>(
+      X509_get_ext_d2i(x509_.get(), NID_ext_key_usage, &crit, nullptr)));
+  if (!eku) {
+    ossl::ClearErrors();
+    if (crit == -1) {
+      return std::optional<std::vector<std::string>>();
+    }
+    return ExtensionError("extendedKeyUsage", crit);
+  }
+  std::vector<std::string> out;
+  for (int i = 0; i < sk_ASN1_OBJECT_num(eku.get()); ++i) {
+    out.push_back(ObjectName(sk_ASN1_OBJECT_value(eku.get(), i)));
+  }
+  return std::optional(std::move(out));
+}
+
+core::Result<std::optional<std::vector<std::string>>> Certificate::key_usage_extension() const {
+  int crit = -1;
+  auto ku = ossl::Own(
+      static_cast<ASN1_BIT_STRING*>(X509_get_ext_d2i(x509_.get(), NID_key_usage, &crit, nullptr)));
+  if (!ku) {
+    ossl::ClearErrors();
+    if (crit == -1) {
+      return std::optional<std::vector<std::string>>();
+    }
+    return ExtensionError("keyUsage", crit);
+  }
+  std::vector<std::string> out;
+  for (std::size_t n = 0; n < std::size(kKeyUsageBits); ++n) {
+    if (ASN1_BIT_STRING_get_bit(ku.get(), static_cast<int>(n)) == 1) {
+      out.emplace_back(kKeyUsageBits[n].second);
+    }
+  }
+  return std::optional(std::move(out));
 }
 
 std::vector<std::string> Certificate::crl_urls() const {

@@ -65,6 +65,15 @@ class Certificate {
   std::vector<std::string> extended_key_usages() const;
   // Key usages as names ("digitalSignature", "keyEncipherment", "keyCertSign", "cRLSign", ...).
   std::vector<std::string> key_usages() const;
+  // The extendedKeyUsage extension (RFC 5280 4.2.1.12) as OpenSSL short names (dotted OIDs for
+  // purposes OpenSSL does not name), in the certificate's order: std::nullopt when the
+  // certificate has none, as opposed to an empty list. kParse if the extension does not decode
+  // or appears more than once (extended_key_usages() reads both as "none").
+  core::Result<std::optional<std::vector<std::string>>> extended_key_usage_extension() const;
+  // The keyUsage extension (RFC 5280 4.2.1.3) as bit names in bit order, as key_usages() names
+  // them: std::nullopt when absent, an empty list when present with no bit set. kParse if it
+  // does not decode or appears more than once.
+  core::Result<std::optional<std::vector<std::string>>> key_usage_extension() const;
   // The URI fullNames of the cRLDistributionPoints (RFC 5280 4.2.1.13), in order over every
   // DistributionPoint; other name forms and relative names are skipped. Empty when absent.
   std::vector<std::string> crl_urls() const;

@@ -1,6 +1,7 @@
 #include "pki/certificate.h"
 
 #include <gtest/gtest.h>
+#include <openssl/x509v3.h>
 
 #include <fstream>
 #include <map>
@@ -281,6 +282,93 @@ TEST(CertificateRevocationUrlsTest, OtherNameFormsAndAccessMethodsAreSkipped) {
   EXPECT_EQ(cert.ocsp_urls(),
             (std::vector<std::string>{"http://o1.example.com", "http://o2.example.com/ocsp"}));
   EXPECT_EQ(OpensslX509(cert, "-ocsp_uri"), "http://o1.example.com\nhttp://o2.example.com/ocsp\n");
+}
+
+// ---- keyUsage / extendedKeyUsage as extensions: absent, present, malformed ----
+
+using UsageList = std::optional<std::vector<std::string>>;
+
+TEST(CertificateUsageExtensionTest, ProfilesAsIssued) {
+  TestPki pki = MakeTestPki();
+  TestLeaf peer = IssueLeaf(pki, "peer.example.com", Profile::kPeer);
+  EXPECT_EQ(Must(peer.cert.extended_key_usage_extension()),
+            UsageList({"serverAuth", "clientAuth"}));
+  EXPECT_EQ(Must(peer.cert.key_usage_extension()), UsageList({"digitalSignature"}));
+  TestLeaf rsa = IssueLeaf(pki, "rsa.example.com", Profile::kServer, KeyType::kRsa2048);
+  EXPECT_EQ(Must(rsa.cert.extended_key_usage_extension()), UsageList({"serverAuth"}));
+  EXPECT_EQ(Must(rsa.cert.key_usage_extension()),
+            UsageList({"digitalSignature", "keyEncipherment"}));
+  // A CA carries no extendedKeyUsage: absent, not an empty list.
+  EXPECT_EQ(Must(pki.root.extended_key_usage_extension()), std::nullopt);
+  EXPECT_EQ(Must(pki.root.key_usage_extension()),
+            UsageList({"digitalSignature", "keyCertSign", "cRLSign"}));
+  // The list forms agree with the older accessors.
+  EXPECT_EQ(*Must(peer.cert.key_usage_extension()), peer.cert.key_usages());
+  EXPECT_EQ(*Must(peer.cert.extended_key_usage_extension()), peer.cert.extended_key_usages());
+}
+
+TEST(CertificateUsageExtensionTest, EditedUsagesAsOpensslPrintsThem) {
+  TestPki pki = MakeTestPki();
+  TestLeaf leaf = IssueLeaf(pki, "edit.example.com", Profile::kPeer);
+  Certificate none =
+      EditExtensions(leaf.cert, {.key_usage = "", .extended_key_usage = ""}, pki.intermediate_key);
+  EXPECT_EQ(Must(none.extended_key_usage_extension()), std::nullopt);
+  EXPECT_EQ(Must(none.key_usage_extension()), std::nullopt);
+  EXPECT_TRUE(none.IsSignedBy(pki.intermediate));
+
+  Certificate odd = EditExtensions(leaf.cert,
+                                   {.key_usage = "critical,keyEncipherment,keyAgreement",
+                                    .extended_key_usage = "clientAuth,anyExtendedKeyUsage,1.2.3.4"},
+                                   pki.intermediate_key);
+  EXPECT_EQ(Must(odd.extended_key_usage_extension()),
+            UsageList({"clientAuth", "anyExtendedKeyUsage", "1.2.3.4"}));
+  EXPECT_EQ(Must(odd.key_usage_extension()), UsageList({"keyEncipherment", "keyAgreement"}));
+  std::string text = OpensslX509(odd, "-ext keyUsage,extendedKeyUsage");
+  EXPECT_NE(text.find("Key Encipherment, Key Agreement"), std::string::npos) << text;
+  EXPECT_NE(text.find("TLS Web Client Authentication, Any Extended Key Usage, 1.2.3.4"),
+            std::string::npos)
+      << text;
+}
+
+// A copy of `cert` with one more extension `nid` whose value is the raw bytes `der`.
+Certificate WithRawExtension(const Certificate& cert, int nid, std::string_view der) {
+  auto x = ossl::Own(X509_dup(cert.get()));
+  auto value = ossl::Own(ASN1_OCTET_STRING_new());
+  EXPECT_TRUE(x && value);
+  EXPECT_EQ(ASN1_OCTET_STRING_set(value.get(), reinterpret_cast<const unsigned char*>(der.data()),
+                                  static_cast<int>(der.size())),
+            1);
+  auto ext = ossl::Own(X509_EXTENSION_create_by_NID(nullptr, nid, 0, value.get()));
+  EXPECT_TRUE(ext);
+  EXPECT_EQ(X509_add_ext(x.get(), ext.get(), -1), 1);
+  return Certificate::Adopt(std::move(x));
+}
+
+TEST(CertificateUsageExtensionTest, MalformedOrRepeatedIsAParseError) {
+  TestPki pki = MakeTestPki();
+  TestLeaf leaf = IssueLeaf(pki, "bad.example.com", Profile::kPeer);
+  Certificate bare =
+      EditExtensions(leaf.cert, {.key_usage = "", .extended_key_usage = ""}, pki.intermediate_key);
+  using namespace std::string_literals;
+  // A NULL where a SEQUENCE OF OBJECT IDENTIFIER / a BIT STRING belongs.
+  Certificate bad_eku = WithRawExtension(bare, NID_ext_key_usage, "\x05\x00"s);
+  auto eku = bad_eku.extended_key_usage_extension();
+  ASSERT_FALSE(eku);
+  EXPECT_EQ(eku.error().code, ErrorCode::kParse);
+  EXPECT_EQ(eku.error().message, "the extendedKeyUsage extension does not decode");
+  EXPECT_TRUE(bad_eku.extended_key_usages().empty());  // the list form cannot tell
+  Certificate bad_ku = WithRawExtension(bare, NID_key_usage, "\x05\x00"s);
+  auto ku = bad_ku.key_usage_extension();
+  ASSERT_FALSE(ku);
+  EXPECT_EQ(ku.error().message, "the keyUsage extension does not decode");
+
+  // Twice the same extension (RFC 5280 4.2: at most one instance).
+  Certificate twice = WithRawExtension(leaf.cert, NID_ext_key_usage,
+                                       "\x30\x0a\x06\x08\x2b\x06\x01\x05\x05\x07\x03\x02"s);
+  auto repeated = twice.extended_key_usage_extension();
+  ASSERT_FALSE(repeated);
+  EXPECT_EQ(repeated.error().code, ErrorCode::kParse);
+  EXPECT_EQ(repeated.error().message, "the extendedKeyUsage extension appears more than once");
 }
 
 // ---- Bundles ----

@@ -140,6 +140,138 @@ bool PunycodeEncode(const std::vector<char32_t>& input, std::string& out) {
   return true;
 }
 
+// RFC 3492 6.2: decodes the Punycode of one label (the part after "xn--", ASCII). Returns
+// false where the RFC's decoder fails: a character that is not a digit, a truncated
+// variable-length integer, an overflow, or an inserted code point that is basic (< 0x80).
+bool PunycodeDecode(std::string_view input, std::vector<char32_t>& out) {
+  constexpr std::uint32_t kBase = 36, kTMin = 1, kTMax = 26, kSkew = 38, kDamp = 700;
+  constexpr std::uint32_t kInitialBias = 72, kInitialN = 128;
+  constexpr std::uint32_t kMax = 0xffffffffu;
+  auto value = [](char c) -> std::uint32_t {
+    if (c >= '0' && c <= '9') {
+      return static_cast<std::uint32_t>(c - '0') + 26;
+    }
+    if (c >= 'a' && c <= 'z') {
+      return static_cast<std::uint32_t>(c - 'a');
+    }
+    if (c >= 'A' && c <= 'Z') {
+      return static_cast<std::uint32_t>(c - 'A');
+    }
+    return kBase;  // not a digit
+  };
+  auto adapt = [&](std::uint32_t delta, std::uint32_t numpoints, bool first) {
+    delta = first ? delta / kDamp : delta / 2;
+    delta += delta / numpoints;
+    std::uint32_t k = 0;
+    while (delta > ((kBase - kTMin) * kTMax) / 2) {
+      delta /= kBase - kTMin;
+      k += kBase;
+    }
+    return k + (kBase - kTMin + 1) * delta / (delta + kSkew);
+  };
+
+  out.clear();
+  // The basic code points are those before the last delimiter, if there is one.
+  std::size_t in = 0;
+  if (std::size_t b = input.rfind('-'); b != std::string_view::npos) {
+    for (std::size_t j = 0; j < b; ++j) {
+      if (static_cast<unsigned char>(input[j]) >= 0x80) {
+        return false;
+      }
+      out.push_back(static_cast<unsigned char>(input[j]));
+    }
+    in = b > 0 ? b + 1 : 0;
+  }
+  std::uint32_t n = kInitialN, i = 0, bias = kInitialBias;
+  while (in < input.size()) {
+    const std::uint32_t old_i = i;
+    std::uint32_t w = 1;
+    for (std::uint32_t k = kBase;; k += kBase) {
+      if (in >= input.size()) {
+        return false;
+      }
+      const std::uint32_t digit = value(input[in++]);
+      if (digit >= kBase || digit > (kMax - i) / w) {
+        return false;
+      }
+      i += digit * w;
+      const std::uint32_t t = k <= bias ? kTMin : (k >= bias + kTMax ? kTMax : k - bias);
+      if (digit < t) {
+        break;
+      }
+      if (w > kMax / (kBase - t)) {
+        return false;
+      }
+      w *= kBase - t;
+    }
+    const auto length = static_cast<std::uint32_t>(out.size()) + 1;
+    bias = adapt(i - old_i, length, old_i == 0);
+    if (i / length > kMax - n) {
+      return false;
+    }
+    n += i / length;
+    i %= length;
+    if (n < 0x80) {
+      return false;
+    }
+    out.insert(out.begin() + i, static_cast<char32_t>(n));
+    ++i;
+  }
+  return true;
+}
+
+// What is wrong with the code points of a U-label (ASCII letters already lower-cased), or "" if
+// nothing: the checks a non-ASCII label given as UTF-8 gets, and that the decoded form of an
+// A-label must pass too.
+std::string ULabelProblem(const std::vector<char32_t>& cps) {
+  for (char32_t c : cps) {
+    if (c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+      return "a code point that is not a Unicode scalar value";
+    }
+    if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)) {
+      return "a control character";
+    }
+    if (c == 0xa0 || c == 0x3000 || c == 0xfeff || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
+        c == 0x2029) {
+      return "a space character";
+    }
+  }
+  // RFC 5891 section 4.2.3.1: no hyphen at the start or the end, none in both the third and
+  // fourth positions (which also covers an "xn--" prefix).
+  if (!cps.empty() && (cps.front() == '-' || cps.back() == '-')) {
+    return "a '-' at its start or end";
+  }
+  if (cps.size() >= 4 && cps[2] == '-' && cps[3] == '-') {
+    return "\"--\" in its third and fourth positions";
+  }
+  return {};
+}
+
+// RFC 5891 section 5.4 (and RFC 5890 2.3.2.1): an A-label ("xn--...", lower-cased) must decode
+// as Punycode into a label holding at least one non-ASCII code point that a U-label may hold,
+// and encoding that label again must give the same A-label. Returns the cause, or "".
+std::string ALabelProblem(std::string_view alabel) {
+  std::string_view puny = alabel.substr(4);
+  if (puny.empty()) {
+    return "nothing follows \"xn--\"";
+  }
+  std::vector<char32_t> cps;
+  if (!PunycodeDecode(puny, cps)) {
+    return "Punycode does not decode";
+  }
+  if (std::all_of(cps.begin(), cps.end(), [](char32_t c) { return c < 0x80; })) {
+    return "it decodes to an all-ASCII label";
+  }
+  if (std::string problem = ULabelProblem(cps); !problem.empty()) {
+    return "it decodes to " + problem;
+  }
+  std::string again;
+  if (!PunycodeEncode(cps, again) || again != puny) {
+    return "it is not the canonical encoding of its U-label";
+  }
+  return {};
+}
+
 // Parses an IP address into its raw bytes (4 or 16); false if it is not one.
 bool ParseIp(std::string_view ip, std::string& bytes) {
   if (ip.empty() || ip.size() > INET6_ADDRSTRLEN || ip.find('\0') != std::string_view::npos) {
@@ -266,15 +398,10 @@ core::Result<std::string> CanonicalDnsName(std::string_view name, bool allow_wil
       for (char32_t& c : cps) {
         if (c >= 'A' && c <= 'Z') {
           c = c - 'A' + 'a';
-        } else if (c >= 0x80 && c < 0xa0) {
-          return BadDns(name, "contains a control character");
-        } else if (c == 0xa0 || c == 0x3000 || c == 0xfeff || (c >= 0x2000 && c <= 0x200a) ||
-                   c == 0x2028 || c == 0x2029) {
-          return BadDns(name, "contains a space character");
         }
       }
-      if (label.size() >= 4 && core::AsciiLower(label.substr(0, 4)) == "xn--") {
-        return BadDns(name, "mixes an \"xn--\" prefix with non-ASCII characters");
+      if (std::string problem = ULabelProblem(cps); !problem.empty()) {
+        return BadDns(name, "contains " + problem);
       }
       if (!PunycodeEncode(cps, puny)) {
         return BadDns(name, "cannot be encoded as an A-label");
@@ -289,6 +416,11 @@ core::Result<std::string> CanonicalDnsName(std::string_view name, bool allow_wil
         return BadDns(name, c == '_' ? "contains '_' (only letters, digits and '-' are allowed)"
                                      : "contains a character other than letters, digits, '-' "
                                        "and '.'");
+      }
+    }
+    if (alabel.starts_with("xn--")) {
+      if (std::string problem = ALabelProblem(alabel); !problem.empty()) {
+        return BadDns(name, "\"" + alabel + "\" is not a valid A-label (" + problem + ")");
       }
     }
     if (alabel.front() == '-' || alabel.back() == '-') {

@@ -94,6 +94,68 @@ TEST(CanonicalDnsNameTest, EncodesIdnsAsALabels) {
   EXPECT_EQ(*CanonicalDnsName("XN--BCHER-KVA.example"), "xn--bcher-kva.example");
 }
 
+// RFC 5891 section 5.4: a label starting "xn--" (any case) must be a real A-label.
+TEST(CanonicalDnsNameTest, ChecksALabels) {
+  // The finding: "xn--zz" does not decode (its variable-length integer is truncated).
+  ExpectInvalid(CanonicalDnsName("xn--zz"),
+                {"invalid DNS name \"xn--zz\"",
+                 "\"xn--zz\" is not a valid A-label (Punycode does not decode)"});
+  ExpectInvalid(CanonicalDnsName("xn--zz.example.com"),
+                {"\"xn--zz.example.com\"", "\"xn--zz\" is not a valid A-label"});
+  ExpectInvalid(CanonicalDnsName("*.XN--ZZ.example.com"), {"\"xn--zz\"", "does not decode"});
+  ExpectInvalid(CanonicalDnsName("xn--.example.com"),
+                {"\"xn--\" is not a valid A-label (nothing follows \"xn--\")"});
+  // "a" decodes to U+0080, a C1 control character.
+  ExpectInvalid(CanonicalDnsName("xn--a.example.com"),
+                {"\"xn--a\" is not a valid A-label (it decodes to a control character)"});
+  // Only basic code points: "xn--abc-" decodes to "abc", which is not an IDN.
+  ExpectInvalid(CanonicalDnsName("xn--abc-.example.com"),
+                {"\"xn--abc-\"", "decodes to an all-ASCII label"});
+  // A character that is not a Punycode digit after the delimiter.
+  ExpectInvalid(CanonicalDnsName("xn---abc.example.com"), {"Punycode does not decode"});
+  // "bcher--kva" decodes to "bchêer-": a U-label may not end with '-' (RFC 5891 4.2.3.1), and
+  // neither may the same label given in UTF-8.
+  ExpectInvalid(
+      CanonicalDnsName("xn--bcher--kva.example"),
+      {"\"xn--bcher--kva\" is not a valid A-label (it decodes to a '-' at its start or end)"});
+  ExpectInvalid(CanonicalDnsName("bch\xc3\xaa"
+                                 "er-.example"),
+                {"'-' at its start or end"});
+  ExpectInvalid(CanonicalDnsName("ab--\xc3\xbc.example"), {"third and fourth"});
+  ExpectInvalid(CanonicalDnsName("xn--\xc3\xbc.example"), {"third and fourth"});
+  // An overflowing integer.
+  ExpectInvalid(CanonicalDnsName("xn--99999999999999.example"), {"Punycode does not decode"});
+  // A space character (U+3000) is refused as an A-label as in its UTF-8 form.
+  ExpectInvalid(CanonicalDnsName("xn--p6j.example"), {"decodes to a space character"});
+  ExpectInvalid(CanonicalDnsName("\xe3\x80\x80.example"), {"space character"});
+
+  // Valid A-labels pass, canonically lower-cased.
+  EXPECT_EQ(*CanonicalDnsName("XN--BCHER-KVA.example"), "xn--bcher-kva.example");
+  EXPECT_EQ(*CanonicalDnsName("xn--bcher-kva.example.com"), "xn--bcher-kva.example.com");
+  EXPECT_EQ(*CanonicalDnsName("Xn--Mnchen-3ya.DE"), "xn--mnchen-3ya.de");
+  EXPECT_EQ(*CanonicalDnsName("*.xn--r8jz45g.jp"), "*.xn--r8jz45g.jp");
+  EXPECT_EQ(*CanonicalDnsName("xn--n3h.example"), "xn--n3h.example");  // U+2603 snowman
+}
+
+// U-label -> A-label -> back: the A-label CanonicalDnsName makes from a U-label is accepted as
+// an A-label and stays the same, and equals what the UTF-8 form gives.
+TEST(CanonicalDnsNameTest, ULabelToALabelRoundTrips) {
+  for (std::string ulabel : {"bücher", "münchen", "例え", "日本語", "☃", "ñandú", "straße",
+                             "παράδειγμα", "пример", "a-ü-b", "ü1"}) {
+    auto alabel = CanonicalDnsName(ulabel + ".example");
+    ASSERT_TRUE(alabel.has_value()) << ulabel << ": " << alabel.error().message;
+    ASSERT_TRUE(alabel->starts_with("xn--")) << *alabel;
+    auto again = CanonicalDnsName(*alabel);
+    ASSERT_TRUE(again.has_value()) << *alabel << ": " << again.error().message;
+    EXPECT_EQ(*again, *alabel);
+    std::string upper = *alabel;
+    for (char& c : upper) {
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    EXPECT_EQ(*CanonicalDnsName(upper), *alabel) << upper;
+  }
+}
+
 TEST(CanonicalDnsNameTest, RefusesInvalidUtf8) {
   ExpectInvalid(CanonicalDnsName("b\xfc"
                                  "cher.example"),

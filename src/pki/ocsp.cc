@@ -103,11 +103,30 @@ Result<OcspRequest> ParseOcspRequest(std::string_view der) {
     }
     out.ids.push_back(std::move(id));
   }
-  // RFC 6960 section 4.4.1: the nonce extension.
+  // RFC 6960 section 4.4.1 as RFC 9654 section 2.1 replaces it: the extnValue holds the DER
+  // of Nonce ::= OCTET STRING (SIZE(1..128)); a request whose nonce is empty or longer is
+  // refused (malformedRequest). The extnValue is echoed as it came.
   int idx = OCSP_REQUEST_get_ext_by_NID(req.get(), NID_id_pkix_OCSP_Nonce, -1);
   if (idx >= 0) {
-    X509_EXTENSION* ext = OCSP_REQUEST_get_ext(req.get(), idx);
-    out.nonce = Bytes(X509_EXTENSION_get_data(ext));
+    if (OCSP_REQUEST_get_ext_by_NID(req.get(), NID_id_pkix_OCSP_Nonce, idx) >= 0) {
+      return Fail(ErrorCode::kParse, "the OCSP request holds more than one nonce extension");
+    }
+    std::string value = Bytes(X509_EXTENSION_get_data(OCSP_REQUEST_get_ext(req.get(), idx)));
+    const auto* v = reinterpret_cast<const unsigned char*>(value.data());
+    const unsigned char* q = v;
+    auto nonce = ossl::Own(d2i_ASN1_OCTET_STRING(nullptr, &q, static_cast<long>(value.size())));
+    if (!nonce || q != v + value.size()) {
+      ossl::ClearErrors();
+      return Fail(ErrorCode::kParse,
+                  "the OCSP nonce extension's value is not a DER OCTET STRING (RFC 9654 2.1)");
+    }
+    const int length = ASN1_STRING_length(nonce.get());
+    if (length < 1 || static_cast<std::size_t>(length) > kMaxOcspNonceLength) {
+      return Fail(ErrorCode::kParse, "the OCSP nonce is " + std::to_string(length) +
+                                         " octets; RFC 9654 2.1 allows 1 to " +
+                                         std::to_string(kMaxOcspNonceLength));
+    }
+    out.nonce = std::move(value);
   }
   return out;
 }

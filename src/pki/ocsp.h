@@ -32,13 +32,22 @@ struct OcspCertId {
   std::string der;               // the CertID as the request encoded it (echoed in the response)
 };
 
+// The longest nonce a request may carry: RFC 9654 section 2.1 (which obsoletes RFC 8954 and its
+// 32-octet limit) defines Nonce ::= OCTET STRING (SIZE(1..128)).
+inline constexpr std::size_t kMaxOcspNonceLength = 128;
+
 struct OcspRequest {
-  std::vector<OcspCertId> ids;         // at least one
-  std::optional<std::string> nonce{};  // the nonce extension's value (RFC 6960 section 4.4.1)
+  std::vector<OcspCertId> ids;  // at least one
+  // The nonce extension's extnValue (RFC 6960 section 4.4.1): the DER OCTET STRING that holds
+  // the nonce's 1..kMaxOcspNonceLength octets, as the request encoded it (echoed byte for byte).
+  std::optional<std::string> nonce{};
 };
 
 // Parses a DER OCSPRequest. kParse for anything malformed (truncated, trailing bytes, no
-// CertID); kUnsupported for a CertID hash other than SHA-1/SHA-256.
+// CertID), and for a nonce extension that is repeated, whose value is not a DER OCTET STRING,
+// or whose nonce is empty or longer than kMaxOcspNonceLength octets (RFC 9654 section 2.1: the
+// responder answers those malformedRequest); kUnsupported for a CertID hash other than
+// SHA-1/SHA-256.
 core::Result<OcspRequest> ParseOcspRequest(std::string_view der);
 
 // The issuer fields a CertID must carry to be about `issuer` (RFC 6960 section 4.1.1: hash of
@@ -56,7 +65,7 @@ enum class OcspCertStatus { kGood, kRevoked, kUnknown };
 struct OcspSingleResponse {
   const OcspCertId* id = nullptr;  // not owned
   OcspCertStatus status = OcspCertStatus::kUnknown;
-  core::TimePoint revoked_at{};                                // kRevoked
+  core::TimePoint revoked_at{};                              // kRevoked
   RevocationReason reason = RevocationReason::kUnspecified;  // kRevoked
   core::TimePoint this_update{};
   core::TimePoint next_update{};

@@ -145,6 +145,100 @@ TEST(OcspTest, OpensslAcceptsSignedResponses) {
   EXPECT_EQ(OCSP_check_nonce(parsed_req.get(), basic.get()), 1);
 }
 
+// `n` octets of a nonce (not all alike, so that a truncation would show).
+std::string NonceOf(std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(static_cast<char>(0xa0 + i * 7));
+  }
+  return out;
+}
+
+// What OpenSSL puts in the extnValue for `nonce`: its DER OCTET STRING (RFC 9654 section 2.1).
+std::string DerOctetString(const std::string& nonce) {
+  std::string out("\x04", 1);
+  if (nonce.size() < 0x80) {
+    out.push_back(static_cast<char>(nonce.size()));
+  } else {
+    out.push_back('\x81');
+    out.push_back(static_cast<char>(nonce.size()));
+  }
+  return out + nonce;
+}
+
+// `openssl ocsp` sends a 16-octet nonce in an OCTET STRING: the nonce is those 16 octets.
+TEST(OcspNonceTest, OpensslCliSendsSixteenOctets) {
+  Fixture f;
+  OcspRequest req = Must(ParseOcspRequest(f.MakeRequest("")));
+  ASSERT_TRUE(req.nonce.has_value());
+  ASSERT_EQ(req.nonce->size(), 18u);
+  EXPECT_EQ(req.nonce->substr(0, 2), std::string("\x04\x10", 2));
+}
+
+// RFC 9654 section 2.1 (obsoleting RFC 8954's 32-octet limit): 1..128 octets are a nonce, kept
+// and echoed byte for byte; OpenSSL's own check agrees the response carries the request's.
+TEST(OcspNonceTest, OneTo128OctetsAreEchoed) {
+  Fixture f;
+  const std::string base = f.MakeRequest("-no_nonce");
+  for (std::size_t n : {1u, 16u, 32u, 33u, 127u, 128u}) {
+    const std::string nonce = NonceOf(n);
+    const std::string der = WithOcspNonce(base, nonce);
+    OcspRequest req = Must(ParseOcspRequest(der));
+    ASSERT_TRUE(req.nonce.has_value()) << n;
+    EXPECT_EQ(*req.nonce, DerOctetString(nonce)) << n;
+    OcspSingleResponse good{.id = &req.ids[0],
+                            .status = OcspCertStatus::kGood,
+                            .this_update = f.pki.now,
+                            .next_update = f.pki.now + days(1)};
+    std::string resp = Must(BuildOcspResponse({.certificate = f.signer.cert, .key = f.signer.key},
+                                              {&good, 1}, req.nonce));
+    const auto* rp = reinterpret_cast<const unsigned char*>(der.data());
+    auto parsed_req = ossl::Own(d2i_OCSP_REQUEST(nullptr, &rp, static_cast<long>(der.size())));
+    const auto* sp = reinterpret_cast<const unsigned char*>(resp.data());
+    auto parsed_resp = ossl::Own(d2i_OCSP_RESPONSE(nullptr, &sp, static_cast<long>(resp.size())));
+    ASSERT_TRUE(parsed_req && parsed_resp) << n;
+    auto basic = ossl::Own(OCSP_response_get1_basic(parsed_resp.get()));
+    ASSERT_TRUE(basic) << n;
+    EXPECT_EQ(OCSP_check_nonce(parsed_req.get(), basic.get()), 1) << n;
+  }
+}
+
+TEST(OcspNonceTest, EmptyOrOver128OctetsIsMalformed) {
+  Fixture f;
+  const std::string base = f.MakeRequest("-no_nonce");
+  for (std::size_t n : {129u, 200u, 1024u}) {
+    auto r = ParseOcspRequest(WithOcspNonce(base, NonceOf(n)));
+    ASSERT_FALSE(r) << n;
+    EXPECT_EQ(r.error().code, core::ErrorCode::kParse);
+    EXPECT_EQ(r.error().message,
+              "the OCSP nonce is " + std::to_string(n) + " octets; RFC 9654 2.1 allows 1 to 128");
+  }
+  // OCSP_request_add1_nonce makes a default nonce for a length of 0; an empty one by hand.
+  auto empty = ParseOcspRequest(WithRawOcspNonces(base, {std::string("\x04\x00", 2)}));
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().code, core::ErrorCode::kParse);
+  EXPECT_EQ(empty.error().message, "the OCSP nonce is 0 octets; RFC 9654 2.1 allows 1 to 128");
+  // An empty extnValue, raw bytes without the OCTET STRING, an OCTET STRING with bytes after it,
+  // another type: not a nonce.
+  for (const std::string& value :
+       {std::string(), NonceOf(16), DerOctetString(NonceOf(8)) + "x",
+        std::string("\x02\x01\x05", 3), std::string("\x04\x05\x01", 3)}) {
+    auto r = ParseOcspRequest(WithRawOcspNonces(base, {value}));
+    ASSERT_FALSE(r) << value.size();
+    EXPECT_EQ(r.error().code, core::ErrorCode::kParse);
+    EXPECT_EQ(r.error().message,
+              "the OCSP nonce extension's value is not a DER OCTET STRING (RFC 9654 2.1)");
+  }
+  // Two nonces: which would be echoed?
+  auto twice = ParseOcspRequest(
+      WithRawOcspNonces(base, {DerOctetString(NonceOf(16)), DerOctetString(NonceOf(16))}));
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().message, "the OCSP request holds more than one nonce extension");
+  // The same request with a good nonce, and without one, parses.
+  EXPECT_TRUE(ParseOcspRequest(WithRawOcspNonces(base, {DerOctetString(NonceOf(16))})));
+  EXPECT_FALSE(Must(ParseOcspRequest(WithOcspNonce(base, std::nullopt))).nonce.has_value());
+}
+
 TEST(OcspTest, UnknownStatusAndErrorResponses) {
   Fixture f;
   OcspRequest req = Must(ParseOcspRequest(f.MakeRequest("-no_nonce")));

@@ -1,7 +1,8 @@
 #include "pki/test_pki_testutil.h"
 
 #include <gtest/gtest.h>
-
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -12,6 +13,9 @@
 #include <map>
 #include <mutex>
 #include <utility>
+
+#include "ossl/error.h"
+#include "pki/extensions.h"
 
 namespace clustertls::pki {
 
@@ -121,6 +125,89 @@ TestLeaf IssueLeaf(const Issuer& issuer, const IssueRequest& request, KeyType ke
   Certificate cert = Must(issuer.Issue(request, key.public_key(), kTestReferenceTime, rng),
                           "issue leaf \"" + request.common_name + "\"");
   return TestLeaf{.key = key, .cert = cert};
+}
+
+Certificate EditExtensions(const Certificate& cert, const ExtensionEdits& edits,
+                           const PrivateKey& signer) {
+  auto x = ossl::Own(X509_dup(cert.get()));
+  if (!x) {
+    AbortOnError(ossl::Failure(core::ErrorCode::kCrypto, "X509_dup"), "EditExtensions");
+  }
+  const std::pair<int, const std::optional<std::string>*> changes[] = {
+      {NID_key_usage, &edits.key_usage},
+      {NID_ext_key_usage, &edits.extended_key_usage},
+      {NID_basic_constraints, &edits.basic_constraints},
+  };
+  for (const auto& [nid, value] : changes) {
+    if (!value->has_value()) {
+      continue;
+    }
+    for (int idx = X509_get_ext_by_NID(x.get(), nid, -1); idx >= 0;
+         idx = X509_get_ext_by_NID(x.get(), nid, -1)) {
+      X509_EXTENSION_free(X509_delete_ext(x.get(), idx));
+    }
+    if ((*value)->empty()) {
+      continue;
+    }
+    auto ext = ossl::Own(X509V3_EXT_conf_nid(nullptr, nullptr, nid, (*value)->c_str()));
+    if (!ext || X509_add_ext(x.get(), ext.get(), -1) != 1) {
+      AbortOnError(ossl::Failure(core::ErrorCode::kCrypto, "cannot add " + **value),
+                   "EditExtensions");
+    }
+  }
+  const EVP_MD* md = Must(internal::SigningDigest(signer.get()), "EditExtensions digest");
+  if (X509_sign(x.get(), signer.get(), md) <= 0) {
+    AbortOnError(ossl::Failure(core::ErrorCode::kCrypto, "X509_sign"), "EditExtensions");
+  }
+  // Through DER, as a peer would receive it.
+  return Must(Certificate::FromDer(internal::ToDerOnePass(x.get(), i2d_X509)), "EditExtensions");
+}
+
+namespace {
+
+// The request parsed, without its nonce extensions.
+ossl::Ptr<OCSP_REQUEST> RequestWithoutNonce(std::string_view request_der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(request_der.data());
+  auto req = ossl::Own(d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(request_der.size())));
+  if (!req) {
+    AbortOnError(ossl::Failure(core::ErrorCode::kParse, "d2i_OCSP_REQUEST"), "OCSP nonce");
+  }
+  for (int idx = OCSP_REQUEST_get_ext_by_NID(req.get(), NID_id_pkix_OCSP_Nonce, -1); idx >= 0;
+       idx = OCSP_REQUEST_get_ext_by_NID(req.get(), NID_id_pkix_OCSP_Nonce, -1)) {
+    X509_EXTENSION_free(OCSP_REQUEST_delete_ext(req.get(), idx));
+  }
+  return req;
+}
+
+}  // namespace
+
+std::string WithOcspNonce(std::string_view request_der, std::optional<std::string> nonce) {
+  auto req = RequestWithoutNonce(request_der);
+  if (nonce.has_value() &&
+      OCSP_request_add1_nonce(req.get(), reinterpret_cast<unsigned char*>(nonce->data()),
+                              static_cast<int>(nonce->size())) != 1) {
+    AbortOnError(ossl::Failure(core::ErrorCode::kCrypto, "OCSP_request_add1_nonce"), "OCSP nonce");
+  }
+  return internal::ToDerOnePass(req.get(), i2d_OCSP_REQUEST);
+}
+
+std::string WithRawOcspNonces(std::string_view request_der,
+                              const std::vector<std::string>& extn_values) {
+  auto req = RequestWithoutNonce(request_der);
+  for (const std::string& value : extn_values) {
+    auto data = ossl::Own(ASN1_OCTET_STRING_new());
+    if (!data ||
+        ASN1_OCTET_STRING_set(data.get(), reinterpret_cast<const unsigned char*>(value.data()),
+                              static_cast<int>(value.size())) != 1) {
+      AbortOnError(ossl::Failure(core::ErrorCode::kCrypto, "ASN1_OCTET_STRING_set"), "OCSP nonce");
+    }
+    auto ext =
+        ossl::Own(X509_EXTENSION_create_by_NID(nullptr, NID_id_pkix_OCSP_Nonce, 0, data.get()));
+    if (!ext || OCSP_REQUEST_add_ext(req.get(), ext.get(), -1) != 1) {
+      AbortOnError(ossl::Failure(core::ErrorCode::kCrypto, "OCSP_REQUEST_add_ext"), "OCSP nonce");
+    }
+  }
+  return internal::ToDerOnePass(req.get(), i2d_OCSP_REQUEST);
 }
 
 }  // namespace clustertls::pki

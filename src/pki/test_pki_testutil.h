@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/result.h"
 #include "core/time.h"
@@ -94,5 +95,32 @@ TestLeaf IssueLeaf(const TestPki& pki, std::string_view name, Profile profile = 
 // Issues with an explicit request (any profile, SANs, URLs) from `issuer` at kTestReferenceTime.
 TestLeaf IssueLeaf(const Issuer& issuer, const IssueRequest& request,
                    KeyType key_type = KeyType::kEcP256);
+
+// Extensions to change in a copy of a certificate, each in OpenSSL's configuration syntax
+// ("critical,digitalSignature", "clientAuth", "critical,CA:TRUE"): std::nullopt leaves the
+// extension as it is, "" removes it.
+struct ExtensionEdits {
+  std::optional<std::string> key_usage{};
+  std::optional<std::string> extended_key_usage{};
+  std::optional<std::string> basic_constraints{};
+};
+
+// A copy of `cert` with `edits` applied, signed again with `signer` (the key of its issuer, or
+// its own for a self-signed one): what another CA could issue for the same subject, key and
+// names. Aborts the test on failure.
+Certificate EditExtensions(const Certificate& cert, const ExtensionEdits& edits,
+                           const PrivateKey& signer);
+
+// `request_der` (a DER OCSPRequest) with its nonce extensions replaced by one made by OpenSSL's
+// OCSP_request_add1_nonce for `nonce` (1 octet or more; the extnValue is the DER OCTET STRING of
+// `nonce`, RFC 9654 section 2.1), or with no nonce when `nonce` is std::nullopt. Aborts the test
+// on failure.
+std::string WithOcspNonce(std::string_view request_der, std::optional<std::string> nonce);
+
+// `request_der` with its nonce extensions replaced by one per entry of `extn_values`, each
+// holding those raw extnValue bytes (for nonces OCSP_request_add1_nonce cannot make: empty,
+// not an OCTET STRING, repeated).
+std::string WithRawOcspNonces(std::string_view request_der,
+                              const std::vector<std::string>& extn_values);
 
 }  // namespace clustertls::pki

@@ -235,12 +235,28 @@ bad_names() {
   # The name as CN.
   expect_fail 1 'invalid|name|label' -- issue --name 'a..b' --out "$o"
   assert_dir_empty "$o"
+  # "xn--" labels that are not A-labels (RFC 5891 5.4): Punycode that does not decode, that
+  # decodes to all-ASCII or to a control character; any case.
+  expect_fail 1 '"xn--zz" is not a valid A-label \(Punycode does not decode\)' -- \
+    issue --name ok.example.com --dns xn--zz.example.com --out "$o"
+  err_has 'invalid DNS name "xn--zz.example.com"'
+  assert_dir_empty "$o"
+  expect_fail 1 '"xn--zz" is not a valid A-label' -- issue --name XN--ZZ.example.com --out "$o"
+  assert_dir_empty "$o"
+  expect_fail 1 '"xn--abc-" is not a valid A-label \(it decodes to an all-ASCII label\)' -- \
+    issue --name ok.example.com --dns xn--abc-.example.com --out "$o"
+  assert_dir_empty "$o"
+  expect_fail 1 '"xn--a" is not a valid A-label \(it decodes to a control character\)' -- \
+    issue --name ok.example.com --dns '*.xn--a.example.com' --out "$o"
+  assert_dir_empty "$o"
   # Canonicalisation (control): upper case, trailing dot and IDN are accepted, canonical.
-  run issue --name canon.example.com --dns 'WWW.Example.COM.' --dns 'bücher.example.com' --out "$o"
+  run issue --name canon.example.com --dns 'WWW.Example.COM.' --dns 'bücher.example.com' \
+    --dns 'XN--MNCHEN-3YA.example.com' --out "$o"
   local s
   s=$(san_list "$o/canon.example.com.crt" | tr '\n' ' ')
   grep -q 'DNS:www.example.com ' <<<"$s" || fail "WWW.Example.COM. not canonicalised: $s"
   grep -q 'DNS:xn--bcher-kva.example.com ' <<<"$s" || fail "bücher.example.com not an A-label: $s"
+  grep -q 'DNS:xn--mnchen-3ya.example.com ' <<<"$s" || fail "XN--MNCHEN-3YA not lower-cased: $s"
   ossl_verify -verify_hostname xn--bcher-kva.example.com -CAfile "$R/ca.crt" "$o/canon.example.com.crt"
 }
 

@@ -129,6 +129,20 @@ json() {
   jq -n --rawfile c "$TMP/r.csr" '{csr:$c,profile:"intermediate-ca"}' >"$TMP/s.json"
   api POST /v1/ca/sign "${ADMIN[@]}" -H 'Content-Type: application/json' --data-binary @"$TMP/s.json"
   expect_error 400 'profile' "sign with profile intermediate-ca"
+  # A CSR whose DNS name has an "xn--" label that is not an A-label (RFC 5891 5.4), as SAN or CN.
+  timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$TMP/k.pem" -out "$TMP/idn.csr" -subj "/CN=ok.$FQDN" \
+    -addext "subjectAltName=DNS:xn--zz.$FQDN" >/dev/null 2>&1 || fail "openssl req failed"
+  timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$TMP/k.pem" -out "$TMP/idn-cn.csr" -subj "/CN=XN--ZZ.$FQDN" >/dev/null 2>&1 ||
+    fail "openssl req failed"
+  local c
+  for c in idn idn-cn; do
+    jq -n --rawfile c "$TMP/$c.csr" '{csr:$c}' >"$TMP/s.json"
+    api POST /v1/ca/sign "${ADMIN[@]}" -H 'Content-Type: application/json' --data-binary @"$TMP/s.json"
+    expect_error 400 'invalid_name: .*"xn--zz" is not a valid A-label \(Punycode does not decode\)' \
+      "sign a CSR naming xn--zz.$FQDN ($c)"
+  done
   api POST /v1/users "${ADMIN[@]}" -H 'Content-Type: application/json' \
     --data-binary '{"name":"a\u0000b","role":"reader","password":"long-enough-password"}'
   expect_error 400 'name' "a user name with NUL"

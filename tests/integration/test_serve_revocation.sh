@@ -192,6 +192,48 @@ nonce_of() {
   awk '/OCSP Nonce:/{getline; gsub(/[ \t]/, ""); print; exit}' <<<"$t"
 }
 
+# with_nonce IN OUT N: the DER OCSPRequest IN (made with -no_nonce) with a nonce extension of N
+# random octets added, encoded as `openssl ocsp` encodes its own: the extnValue is the DER
+# OCTET STRING of the nonce (RFC 9654 section 2.1). Python standard library only.
+with_nonce() {
+  python3 - "$1" "$2" "$3" <<'PY' || fail "could not add a $3-octet nonce to ${1##*/}"
+import os, sys
+
+def tlv(tag, body):
+    n = len(body)
+    if n < 0x80:
+        head = bytes([n])
+    else:
+        b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        head = bytes([0x80 | len(b)]) + b
+    return bytes([tag]) + head + body
+
+def split(der):  # -> tag, contents, what follows
+    n, i = der[1], 2
+    if n & 0x80:
+        k = n & 0x7F
+        n, i = int.from_bytes(der[2:2 + k], "big"), 2 + k
+    return der[0], der[i:i + n], der[i + n:]
+
+tag, request, rest = split(open(sys.argv[1], "rb").read())
+assert tag == 0x30 and not rest
+tag, tbs, signature = split(request)  # TBSRequest, then the optional signature
+assert tag == 0x30
+nonce_oid = bytes.fromhex("06092b0601050507300102")  # id-pkix-ocsp-nonce
+extension = tlv(0x30, nonce_oid + tlv(0x04, tlv(0x04, os.urandom(int(sys.argv[3])))))
+tbs = tlv(0x30, tbs + tlv(0xA2, tlv(0x30, extension)))  # requestExtensions [2] EXPLICIT
+open(sys.argv[2], "wb").write(tlv(0x30, tbs + signature))
+PY
+}
+
+# ocsp_metric STATUS: clustertls_ocsp_responses_total{status=STATUS} of GET /metrics (0 if none).
+ocsp_metric() {
+  api GET /metrics "${ADMIN[@]}"
+  expect_status 200 "GET /metrics"
+  awk -v s="clustertls_ocsp_responses_total{status=\"$1\"}" '$1 == s {print $2; found=1}
+    END {if (!found) print 0}' "$BODY"
+}
+
 # crl_number FILE [DER]: the cRLNumber of a CRL, decimal.
 crl_number() {
   local n
@@ -408,6 +450,37 @@ ocsp_bad() {
     expect_status 200 "GET /ocsp/${f:0:30}"
     expect_ocsp_error "$BODY" malformedrequest
   done
+  # Nonces (RFC 9654 section 2.1): 1 to 128 octets are echoed byte for byte, 0 or more than 128
+  # (the finding sent 33, which RFC 9654 allows since it replaced RFC 8954) get
+  # malformedRequest, counted in the metrics.
+  timeout 20 openssl ocsp -issuer "$ISSUING" -cert "$good" -no_nonce -reqout "$TMP/req.nn.der" \
+    >/dev/null 2>&1 || fail "openssl ocsp -no_nonce -reqout failed"
+  local m0 n
+  m0=$(ocsp_metric malformedRequest)
+  for n in 0 129 1000; do
+    with_nonce "$TMP/req.nn.der" "$TMP/req.n$n.der" "$n"
+    ocsp_post "$TMP/req.n$n.der"
+    expect_ocsp_error "$BODY" malformedrequest
+  done
+  assert_eq "$(ocsp_metric malformedRequest)" "$((m0 + 3))" \
+    "clustertls_ocsp_responses_total{status=\"malformedRequest\"} after 3 bad nonces"
+  for n in 1 32 33 128; do
+    with_nonce "$TMP/req.nn.der" "$TMP/req.n$n.der" "$n"
+    ocsp_post "$TMP/req.n$n.der"
+    cp "$BODY" "$TMP/resp.n$n.der"
+    # -reqin: openssl compares the response's nonce with the request's, byte for byte.
+    timeout 20 openssl ocsp -reqin "$TMP/req.n$n.der" -respin "$TMP/resp.n$n.der" \
+      -CAfile "$CHAIN" -resp_text >"$OUT" 2>&1 || fail "openssl ocsp on the $n-octet nonce answer: $(tail -3 "$OUT")"
+    grep -q 'Response verify OK' "$OUT" || fail "$n-octet nonce: the response does not verify"
+    grep -q 'Cert Status: good' "$OUT" || fail "$n-octet nonce: not good: $(grep -i status "$OUT")"
+    if grep -Eq 'Nonce Verify error|no nonce in response' "$OUT"; then
+      fail "$n-octet nonce: $(grep -E 'Nonce' "$OUT")"
+    fi
+    note "a $n-octet nonce is echoed (openssl ocsp -reqin checks it)"
+  done
+  # openssl ocsp -nonce (its default 16 octets) still works.
+  ocsp_query "$PUBURL/ocsp" -nonce -cert "$good"
+  expect_ocsp "$good" good
   # Over 64 KiB: 413 (with and without Expect: 100-continue); 64 KiB of garbage is no 413.
   head -c $((100 * 1024)) /dev/urandom >"$TMP/big.bin"
   pub POST /ocsp -H 'Content-Type: application/ocsp-request' --data-binary @"$TMP/big.bin"

@@ -234,6 +234,95 @@ refusals() {
   assert_not_grep 'PRIVATE KEY' "$TMP/serve.refusals.log"
 }
 
+# A certificate that cannot serve TLS (finding 3). One whose extendedKeyUsage is clientAuth only,
+# made the ways an operator makes one (openssl req -x509, openssl x509 -req under a CA), is
+# refused for api, cm and proxy, and the server keeps presenting the previous api certificate.
+# proxy and syncer also connect out as TLS clients: serverAuth alone is refused for them,
+# serverAuth,clientAuth accepted.
+key_usages() {
+  serve_up usages
+  PREV=$(presented_fp "$SERVE_PORT" "$FQDN")
+  local u=$F/usages v0 vproxy eku n
+  mkdir -p "$u"
+  v0=$(api_version)
+  # Self-signed by openssl req -x509. Its default config adds basicConstraints CA:TRUE (v3_ca),
+  # which is refused as a CA; with CA:FALSE it is a leaf that only a client may present.
+  timeout 20 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -keyout "$u/self.key" -out "$u/self.crt" -subj "/CN=$FQDN" \
+    -addext "subjectAltName=DNS:$FQDN,DNS:*.$FQDN" -addext "basicConstraints=critical,CA:FALSE" \
+    -addext extendedKeyUsage=clientAuth >/dev/null 2>&1 || fail "openssl req -x509 (clientAuth) failed"
+  timeout 20 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -keyout "$u/selfca.key" -out "$u/selfca.crt" -subj "/CN=$FQDN" \
+    -addext "subjectAltName=DNS:$FQDN,DNS:*.$FQDN" -addext extendedKeyUsage=clientAuth \
+    >/dev/null 2>&1 || fail "openssl req -x509 (clientAuth, default extensions) failed"
+  # A CA made by openssl, and leaves it signs with openssl x509 -req for each purpose list.
+  timeout 20 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -keyout "$u/ca.key" -out "$u/ca.crt" -subj "/CN=ITest Usage Root" >/dev/null 2>&1 ||
+    fail "openssl req -x509 (CA) failed"
+  for eku in clientAuth serverAuth serverAuth,clientAuth; do
+    timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -keyout "$u/$eku.key" -out "$u/$eku.csr" -subj "/CN=$FQDN" >/dev/null 2>&1 ||
+      fail "openssl req -new ($eku) failed"
+    printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' \
+      "extendedKeyUsage=$eku" "subjectAltName=DNS:$FQDN,DNS:*.$FQDN" >"$u/$eku.ext"
+    timeout 20 openssl x509 -req -in "$u/$eku.csr" -CA "$u/ca.crt" -CAkey "$u/ca.key" \
+      -set_serial "0x$(openssl rand -hex 16)" -days 30 -extfile "$u/$eku.ext" \
+      -out "$u/$eku.crt" >/dev/null 2>&1 || fail "openssl x509 -req ($eku) failed"
+    cat "$u/$eku.crt" "$u/ca.crt" >"$u/$eku.chain.pem"
+  done
+  # The independent judge: OpenSSL refuses the clientAuth-only leaf as a TLS server's.
+  if timeout 20 openssl verify -purpose sslserver -CAfile "$u/ca.crt" "$u/clientAuth.crt" \
+    >"$OUT" 2>&1; then
+    fail "openssl verify -purpose sslserver accepted a clientAuth-only certificate"
+  fi
+  grep -q 'unsuitable certificate purpose' "$OUT" ||
+    fail "openssl verify -purpose sslserver: $(tr '\n' ' ' <"$OUT")"
+  timeout 20 openssl verify -purpose sslserver -CAfile "$u/ca.crt" "$u/serverAuth.crt" \
+    >/dev/null 2>&1 || fail "openssl verify -purpose sslserver refused the serverAuth certificate"
+
+  # clientonly NAME: the refusal of a clientAuth-only certificate for NAME (a regex).
+  clientonly() {
+    echo "invalid_argument: certificate: the $1 certificate \\(CN=$FQDN\\) has extendedKeyUsage clientAuth; serverAuth( and clientAuth)? is required"
+  }
+  for n in api cm proxy; do
+    refused "$n" "$u/self.key" "$u/self.crt" 400 "$(clientonly "$n")" \
+      "clientAuth-only self-signed certificate for $n"
+    refused "$n" "$u/clientAuth.key" "$u/clientAuth.chain.pem" 400 "$(clientonly "$n")" \
+      "clientAuth-only certificate signed by a CA for $n"
+  done
+  refused api "$u/selfca.key" "$u/selfca.crt" 400 'CA certificate' \
+    "openssl req -x509 default (CA:TRUE, clientAuth)"
+  for n in proxy syncer; do
+    refused "$n" "$u/serverAuth.key" "$u/serverAuth.chain.pem" 400 \
+      "has extendedKeyUsage serverAuth; serverAuth and clientAuth is required: $n is presented by a TLS server and also when it connects out as a TLS client" \
+      "serverAuth-only certificate for $n"
+  done
+  # The Redis command itself (PEMs escaped with its sed), for api with the clientAuth-only one.
+  HTTP_STATUS=$(timeout 30 curl -k -X PUT -u "admin:$ADMIN_PW" -H "Content-Type: application/json" \
+    -d "{ \"name\": \"api\", \"key\": \"$(sed -z 's/\n/\\n/g' "$u/self.key")\", \"certificate\": \"$(sed -z 's/\n/\\n/g' "$u/self.crt")\" }" \
+    "https://127.0.0.1:$SERVE_PORT/v1/cluster/update_cert" -s -o "$BODY" -w '%{http_code}')
+  expect_error 400 "$(clientonly api)" "the Redis update_cert command, clientAuth only"
+  assert_eq "$(presented_fp "$SERVE_PORT" "$FQDN")" "$PREV" "certificate presented after it"
+
+  # serverAuth and clientAuth: accepted for proxy; serverAuth alone for cm.
+  api GET /v1/cluster/certificates "${ADMIN[@]}"
+  vproxy=$(jbody '.certificates[] | select(.name == "proxy") | .version')
+  json_cert_body proxy "$u/serverAuth,clientAuth.key" "$u/serverAuth,clientAuth.chain.pem" \
+    >"$TMP/both.json"
+  api PUT /v1/cluster/update_cert "${ADMIN[@]}" -H 'Content-Type: application/json' \
+    --data-binary @"$TMP/both.json"
+  expect_status 200 "update_cert proxy with serverAuth,clientAuth"
+  assert_eq "$(jbody .version)" "$((vproxy + 1))" "proxy version after the update"
+  json_cert_body cm "$u/serverAuth.key" "$u/serverAuth.chain.pem" >"$TMP/cm.json"
+  api PUT /v1/cluster/update_cert "${ADMIN[@]}" -H 'Content-Type: application/json' \
+    --data-binary @"$TMP/cm.json"
+  expect_status 200 "update_cert cm with serverAuth only"
+  assert_eq "$(api_version)" "$v0" "api version after the refused updates"
+  assert_eq "$(presented_fp "$SERVE_PORT" "$FQDN")" "$PREV" "certificate presented at the end"
+  stop_serve "$SERVE_PID"
+  assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
+}
+
 several_and_delete() {
   serve_up several
   api GET /v1/cluster/certificates "${ADMIN[@]}"
@@ -317,6 +406,10 @@ cli_set() {
   # A refused update through the CLI: exit 1, one line naming the cause, nothing stored.
   expect_fail 1 'match' -- ctls cluster certificate set metrics --certificate-file "$F/metrics.crt" \
     --key-file "$F/proxy.key" --client-config "$cfg"
+  # serverAuth alone for proxy (made by key_usages): refused, naming what proxy needs.
+  expect_fail 1 'proxy certificate .*has extendedKeyUsage serverAuth; serverAuth and clientAuth is required' \
+    -- ctls cluster certificate set proxy --certificate-file "$F/usages/serverAuth.chain.pem" \
+    --key-file "$F/usages/serverAuth.key" --client-config "$cfg"
 }
 
 # A complete chain from another CA (leaf -> intermediate -> root), as an external PKI makes it.
@@ -348,6 +441,7 @@ separate_chain() {
 
 section "the Redis update_cert command: s_client sees the new api certificate within a second" redis_command
 section "refused updates (key mismatch, expired, garbage, order, chain, FQDN) change nothing" refusals
+section "key usages: clientAuth-only refused for api/cm/proxy, proxy/syncer need both" key_usages
 section "PUT /v1/cluster/certificates (all or nothing), DELETE rules" several_and_delete
 section "clustertls login + cluster certificate set/list (the rladmin form)" cli_set
 section "a complete chain from another CA; a restart presents it" separate_chain
