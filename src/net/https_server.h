@@ -95,7 +95,7 @@ struct HttpsServerStats {
   std::uint64_t connections_accepted = 0;
   std::uint64_t handshakes_failed = 0;
   std::uint64_t requests = 0;
-  std::uint64_t bad_requests = 0;  // answered 400/408/413/431 by the server itself
+  std::uint64_t bad_requests = 0;  // answered 400/408/413/431/501 by the server itself
   std::uint64_t open_connections = 0;
 };
 

@@ -370,6 +370,103 @@ TEST_F(HttpsServerTest, ThrowingHandlerGets500AndServerGoesOn) {
   EXPECT_EQ(Must(Connect()->Get("/")).status, 200);
 }
 
+// Requests whose framing a proxy in front of the server could read differently (request
+// smuggling), and repeated once-only header fields: refused from the header, before the handler
+// sees them, and the connection is closed.
+struct RefusedHeader {
+  const char* what;
+  std::string request;
+  int status;
+  const char* code;
+};
+
+std::vector<RefusedHeader> RefusedHeaders() {
+  const std::string start = "POST /x HTTP/1.1\r\nHost: x\r\n";
+  return {
+      // RFC 9112 section 6.3: Transfer-Encoding and Content-Length together.
+      {"xchunked then Content-Length",
+       start + "Transfer-Encoding: xchunked\r\nContent-Length: 5\r\n\r\nhello", 400, "bad_request"},
+      {"Content-Length then xchunked",
+       start + "Content-Length: 5\r\nTransfer-Encoding: xchunked\r\n\r\nhello", 400, "bad_request"},
+      {"chunked and Content-Length",
+       start + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+       400, "bad_request"},
+      // RFC 9112 section 6.1: a transfer coding the server does not decode.
+      {"xchunked", start + "Transfer-Encoding: xchunked\r\n\r\n", 501, "not_implemented"},
+      {"gzip, chunked", start + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501,
+       "not_implemented"},
+      {"gzip then chunked in two fields",
+       start + "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501,
+       "not_implemented"},
+      {"chunked, chunked", start + "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 501,
+       "not_implemented"},
+      {"identity", start + "Transfer-Encoding: identity\r\n\r\n", 501, "not_implemented"},
+      {"chunked with a parameter", start + "Transfer-Encoding: chunked;x=1\r\n\r\n0\r\n\r\n", 501,
+       "not_implemented"},
+      {"an empty Transfer-Encoding", start + "Transfer-Encoding: \r\n\r\n", 501, "not_implemented"},
+      // Once-only fields given twice (the first one used to win).
+      {"two Authorization fields",
+       "GET /x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\nauthorization: Bearer b\r\n\r\n",
+       400, "bad_request"},
+      {"two Host fields", "GET /x HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400, "bad_request"},
+      {"two Content-Type fields",
+       start + "Content-Type: application/json\r\nContent-Type: text/plain\r\n"
+               "Content-Length: 2\r\n\r\n{}",
+       400, "bad_request"},
+      {"two Origin fields",
+       "GET /x HTTP/1.1\r\nHost: x\r\nOrigin: https://a\r\nOrigin: https://b\r\n\r\n", 400,
+       "bad_request"},
+      {"two equal Content-Lengths", start + "Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}", 400,
+       "bad_request"},
+      {"two different Content-Lengths (Beast)",
+       start + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}x", 400, "bad_request"},
+  };
+}
+
+TEST_F(HttpsServerTest, SmugglingShapesAndRepeatedOnceOnlyFieldsAreRefusedAndClosed) {
+  StartServer();
+  // One connection per case, all at once: over TLS the server waits up to 2 s for the client's
+  // close_notify after an error answer (kLingerTimeout) before it closes.
+  struct Outcome {
+    TestReply reply;
+    bool closed = false;
+  };
+  const std::vector<RefusedHeader> cases = RefusedHeaders();
+  std::vector<std::future<Outcome>> outcomes;
+  for (const RefusedHeader& c : cases) {
+    outcomes.push_back(std::async(std::launch::async, [this, request = c.request] {
+      auto client = Connect();
+      Must(client->Write(request));
+      Outcome out{.reply = Must(client->ReadReply())};
+      out.closed = client->WaitClosed();
+      return out;
+    }));
+  }
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].what);
+    Outcome out = outcomes[i].get();
+    EXPECT_EQ(out.reply.status, cases[i].status);
+    EXPECT_NE(out.reply.body.find(std::string("\"") + cases[i].code + "\""), std::string::npos)
+        << out.reply.body;
+    EXPECT_NE(out.reply.headers.find("Connection: close"), std::string::npos) << out.reply.headers;
+    EXPECT_TRUE(out.closed);
+  }
+  EXPECT_EQ(server_->stats().bad_requests, cases.size());
+  EXPECT_EQ(server_->stats().requests, 0u) << "the handler saw a refused request";
+  // What is allowed still is: chunked alone (any case), one of each field, and the server goes
+  // on serving.
+  auto client = Connect();
+  Must(client->Write(
+      "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+  EXPECT_EQ(Must(client->ReadReply()).body, "POST /c body=5 peer=- TLSv1.3");
+  Must(
+      client->Write("POST /l HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\n"
+                    "Origin: https://a\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 2\r\n\r\n{}"));
+  EXPECT_EQ(Must(client->ReadReply()).body, "POST /l body=2 peer=- TLSv1.3");
+  EXPECT_EQ(Must(client->Get("/still-here")).status, 200);
+}
+
 TEST_F(HttpsServerTest, RefusesAnAddressInUse) {
   StartServer();
   auto second = HttpsServer::Start(HttpsServerOptions{.port = server_->port()}, store_, Echo);
@@ -795,6 +892,23 @@ TEST_F(PlainHttpServerTest, GarbageGets400AndServerKeepsServing) {
   EXPECT_EQ(bad_version.ReadReply().status, 400);
   EXPECT_EQ(PlainClient(server_->port()).Get("/still-here").status, 200);
   EXPECT_EQ(server_->stats().bad_requests, 2u);
+}
+
+TEST_F(PlainHttpServerTest, SmugglingShapesAndRepeatedOnceOnlyFieldsAreRefusedAndClosed) {
+  StartPlain();
+  for (const RefusedHeader& c : RefusedHeaders()) {
+    SCOPED_TRACE(c.what);
+    PlainClient client(server_->port());
+    ASSERT_TRUE(client.Write(c.request));
+    TestReply reply = client.ReadReply();
+    EXPECT_EQ(reply.status, c.status);
+    EXPECT_NE(reply.body.find(std::string("\"") + c.code + "\""), std::string::npos) << reply.body;
+    EXPECT_NE(reply.headers.find("Connection: close"), std::string::npos) << reply.headers;
+    EXPECT_TRUE(client.WaitClosed());
+  }
+  EXPECT_EQ(server_->stats().requests, 0u) << "the handler saw a refused request";
+  EXPECT_EQ(server_->stats().bad_requests, RefusedHeaders().size());
+  EXPECT_EQ(PlainClient(server_->port()).Get("/still-here").status, 200);
 }
 
 TEST_F(PlainHttpServerTest, TlsClientHelloOnThePlainPortIsRefusedAndServingGoesOn) {

@@ -1331,8 +1331,14 @@ struct Api::Impl {
       }
       return doc.error();
     }
-    CTLS_ASSIGN_OR_RETURN(ClusterPolicy policy, ApplyPolicyJson(ClusterPolicy{}, doc->json));
-    return std::make_pair(policy, doc->version);
+    auto policy = ApplyPolicyJson(ClusterPolicy{}, doc->json);
+    if (!policy) {
+      // The stored document, not the client's: a store failure (500, message in the log only).
+      return core::Fail(core::ErrorCode::kInternal,
+                        "stored TLS policy version " + std::to_string(doc->version) +
+                            " does not parse: " + policy.error().message);
+    }
+    return std::make_pair(*policy, doc->version);
   }
 
   static json PolicyJson(const ClusterPolicy& policy, std::int64_t version) {

@@ -76,10 +76,9 @@ class PostgresConnection final : public Connection {
     if (sqlstate == "23505") {
       code = ErrorCode::kAlreadyExists;
     } else if (sqlstate == "40001" || sqlstate == "40P01") {
-      code = ErrorCode::kUnsupported;
       detail = "retry";
     } else if (sqlstate.rfind("23", 0) == 0) {
-      code = ErrorCode::kInvalidArgument;
+      code = ErrorCode::kInternal;  // another integrity constraint: callers check first
     }
     return Fail(code, "postgres " + display_ + ": " + std::string(what) + ": " + msg, detail);
   }

@@ -39,8 +39,11 @@ class Connection {
  public:
   virtual ~Connection() = default;
   // Runs one parameterised statement and returns its rows (QueryEach's, copied). A unique
-  // violation fails with kAlreadyExists; a retryable conflict (serialization failure, deadlock,
-  // busy) with kUnsupported and detail "retry"; anything else with kIo.
+  // violation fails with kAlreadyExists; another constraint violation with kInternal (a bug:
+  // callers check first); a retryable conflict (serialization failure, deadlock, busy) with kIo
+  // and detail "retry"; anything else (a damaged file, a failed disk or connection) with kIo,
+  // never with a code that means bad input: these messages name the file or URL and must not
+  // reach an API client.
   core::Result<Rows> Query(std::string_view sql, const std::vector<Value>& params) {
     Rows rows;
     CTLS_RETURN_IF_ERROR(QueryEach(sql, params, [&](std::span<const CellView> cells) {
@@ -117,6 +120,13 @@ Blob AsBlob(const Cell& cell);
 // `write_mutex` is shared by every connection of one Store (serialises the process' writers).
 core::Result<std::unique_ptr<Connection>> OpenSqlite(const std::string& path, int busy_timeout_ms,
                                                      std::shared_ptr<std::mutex> write_mutex);
+// Runs SQLite's PRAGMA quick_check on the database file at `path` (on a connection of its own)
+// and fails with kIo when it finds damage: the message names the file, quick_check's first
+// findings and the recovery steps (docs/cli.md "A damaged SQLite store"). It reads every page
+// of the file once: 0.15 to 0.35 s of CPU (0.6 to 1 s of wall time on a busy 2-core machine)
+// for 100,000 issued certificates and as many audit entries (a 140 MB file), linear in the
+// file's size. Kept at every open: a damaged file must not be written to.
+core::Result<void> QuickCheckSqlite(const std::string& path, int busy_timeout_ms);
 // Connects to PostgreSQL; `display_url` (password removed) is what messages show.
 core::Result<std::unique_ptr<Connection>> OpenPostgres(const std::string& url,
                                                        const std::string& display_url,

@@ -9,7 +9,10 @@
 #include <cctype>
 #include <charconv>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "store/sql.h"
 
@@ -19,6 +22,27 @@ namespace {
 using core::ErrorCode;
 using core::Fail;
 using core::Result;
+
+// Appended to a run-time error that shows a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB): the
+// server log is where an operator sees it.
+constexpr const char* kDamagedHint =
+    "the database file is damaged: stop every clustertls serve using it and recover it as "
+    "docs/cli.md \"A damaged SQLite store\" says";
+
+// What to do about the damaged database file at `path` (one line, for Open's error).
+std::string RecoverySteps(const std::string& path) {
+  return "to recover: stop every clustertls serve using it; keep a copy of it and of its -wal "
+         "and -shm files; restore it from a backup, or salvage what is readable with sqlite3 '" +
+         path +
+         "' .recover | sqlite3 recovered.db (a sqlite3 without .recover: .dump, see the docs) and "
+         "put recovered.db (mode 0600) in its place; then check the audit chain with clustertls "
+         "audit verify --data-dir DIR (docs/cli.md \"A damaged SQLite store\")";
+}
+
+bool IsDamage(int rc) {
+  const int primary = rc & 0xff;
+  return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
+}
 
 // "$12" -> "?12" outside of string literals.
 std::string ToSqlite(std::string_view sql) {
@@ -51,22 +75,26 @@ class SqliteConnection final : public Connection {
     sqlite3_close_v2(db_);
   }
 
+  // A failure of the database, never of the caller's input: kIo (kAlreadyExists for a unique
+  // violation, kInternal for another constraint: the callers check what the constraints say
+  // first). So a damaged file or a failed disk is a 500 to an API client, whose message (it
+  // names the file) goes to the server log only; a 4xx would show it to the client.
   core::Error Error(int rc, std::string_view what) const {
     const char* msg = sqlite3_errmsg(db_);
     int primary = rc & 0xff;
     ErrorCode code = ErrorCode::kIo;
     std::string detail;
+    std::string hint;
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
       code = ErrorCode::kAlreadyExists;
     } else if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) {
-      code = ErrorCode::kParse;
+      hint = std::string(" (") + kDamagedHint + ")";
     } else if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-      code = ErrorCode::kUnsupported;
       detail = "retry";
     } else if (primary == SQLITE_CONSTRAINT) {
-      code = ErrorCode::kInvalidArgument;
+      code = ErrorCode::kInternal;
     }
-    return Fail(code, "sqlite " + path_ + ": " + std::string(what) + ": " + msg, detail);
+    return Fail(code, "sqlite " + path_ + ": " + std::string(what) + ": " + msg + hint, detail);
   }
 
   Result<sqlite3_stmt*> Prepare(std::string_view sql) {
@@ -141,9 +169,9 @@ class SqliteConnection final : public Connection {
                               ? sqlite3_column_blob(stmt, c)
                               : static_cast<const void*>(sqlite3_column_text(stmt, c));
           int len = sqlite3_column_bytes(stmt, c);
-          cells[c] = p == nullptr ? std::string_view()
-                                  : std::string_view(static_cast<const char*>(p),
-                                                     static_cast<size_t>(len));
+          cells[c] = p == nullptr
+                         ? std::string_view()
+                         : std::string_view(static_cast<const char*>(p), static_cast<size_t>(len));
         }
       }
       CTLS_RETURN_IF_ERROR(visit(cells));
@@ -228,12 +256,15 @@ Result<std::unique_ptr<Connection>> OpenSqlite(const std::string& path, int busy
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, busy_timeout_ms);
   auto conn = std::make_unique<SqliteConnection>(db, path, std::move(write_mutex));
-  // journal_mode is the first statement that reads the file: a non-database fails here.
+  // journal_mode is the first statement that reads the file: a non-database (or a file whose
+  // first page is damaged) fails here.
   auto mode = conn->Query("PRAGMA journal_mode=WAL", {});
   if (!mode) {
     core::Error e = mode.error();
-    if (e.code == ErrorCode::kParse) {
-      e.message = "sqlite " + path + ": not a SQLite database (or corrupt): " + sqlite3_errmsg(db);
+    if (IsDamage(sqlite3_extended_errcode(db))) {
+      e.message = "sqlite " + path +
+                  ": not a SQLite database (or a damaged one): " + sqlite3_errmsg(db) + "; " +
+                  RecoverySteps(path);
     }
     return e;
   }
@@ -246,6 +277,72 @@ Result<std::unique_ptr<Connection>> OpenSqlite(const std::string& path, int busy
   CTLS_RETURN_IF_ERROR(conn->ExecScript(
       "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA mmap_size=2147418112;"));
   return std::unique_ptr<Connection>(std::move(conn));
+}
+
+Result<void> QuickCheckSqlite(const std::string& path, int busy_timeout_ms) {
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, sqlite3_close_v2);
+  if (rc != SQLITE_OK) {
+    return Fail(ErrorCode::kIo, "sqlite " + path + ": cannot open: " +
+                                    (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), busy_timeout_ms);
+  // quick_check(N) stops after N problems; its first rows are what the message shows.
+  constexpr std::size_t kMaxProblems = 10;
+  constexpr std::size_t kShownProblems = 3;
+  constexpr std::size_t kMaxLineBytes = 200;
+  sqlite3_stmt* raw_stmt = nullptr;
+  const std::string sql = "PRAGMA quick_check(" + std::to_string(kMaxProblems) + ")";
+  rc = sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &raw_stmt, nullptr);
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw_stmt, sqlite3_finalize);
+  std::vector<std::string> problems;
+  while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+    rc = sqlite3_step(stmt.get());
+    if (rc == SQLITE_ROW) {
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0));
+      // A row may hold several lines; "*** in database main ***" only says which attached
+      // database the next lines are about.
+      std::string_view rest = text != nullptr ? text : "";
+      while (!rest.empty()) {
+        const std::size_t end = rest.find('\n');
+        std::string_view line = rest.substr(0, end);
+        rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+        if (!line.empty() && line != "ok" && !line.starts_with("*** ")) {
+          problems.push_back(line.size() > kMaxLineBytes
+                                 ? std::string(line.substr(0, kMaxLineBytes)) + "..."
+                                 : std::string(line));
+        }
+      }
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    // quick_check itself stops with SQLITE_CORRUPT on some damage, after the rows it found.
+    const std::string cause = sqlite3_errmsg(db.get());
+    if (!IsDamage(sqlite3_extended_errcode(db.get()))) {
+      return Fail(ErrorCode::kIo, "sqlite " + path + ": PRAGMA quick_check failed: " + cause);
+    }
+    if (problems.size() < kShownProblems) {
+      problems.push_back(cause);
+    }
+  }
+  if (problems.empty()) {
+    return {};
+  }
+  std::string found;
+  for (std::size_t i = 0; i < problems.size() && i < kShownProblems; ++i) {
+    found += (i == 0 ? "" : "; ") + problems[i];
+  }
+  if (problems.size() > kShownProblems) {
+    found += "; and " + (problems.size() >= kMaxProblems
+                             ? "more"
+                             : std::to_string(problems.size() - kShownProblems) + " more");
+  }
+  return Fail(ErrorCode::kIo, "sqlite " + path +
+                                  ": the database file is damaged (PRAGMA quick_check: " + found +
+                                  "); refusing to open it; " + RecoverySteps(path));
 }
 
 }  // namespace clustertls::store::sql

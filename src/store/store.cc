@@ -79,6 +79,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& url, const OpenOpt
       options.pool_size);
   {
     CTLS_ASSIGN_OR_RETURN(auto conn, pool->Acquire());
+    // A damaged file is refused before anything writes to it (a migration, then serve's
+    // signing and audit entries): see QuickCheckSqlite for what it costs.
+    CTLS_RETURN_IF_ERROR(sql::QuickCheckSqlite(path, busy));
     CTLS_RETURN_IF_ERROR(sql::Migrate(*conn, sql::Dialect::kSqlite));
   }
   return sql::MakeSqlStore(std::move(pool), sql::Dialect::kSqlite);

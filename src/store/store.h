@@ -176,8 +176,11 @@ class Store {
 
   // Opens `url`: `sqlite:///abs/path`, `sqlite://rel/path` or a plain path (SQLite, created if
   // missing), or `postgres://...` / `postgresql://...` (libpq URI). Fails with kInvalidArgument
-  // for an unknown scheme, kIo if the database cannot be opened or reached, kParse if a file is
-  // not a SQLite database. Messages name the file or the URL with its password removed.
+  // for an unknown scheme, kIo if the database cannot be opened or reached, if a file is not a
+  // SQLite database or if SQLite's PRAGMA quick_check finds it damaged (then nothing was written
+  // to it, and the message says how to recover). Messages name the file or the URL with its
+  // password removed. Every later failure of the database is kIo (kAlreadyExists for a unique
+  // violation), never a code that means bad input.
   static core::Result<std::unique_ptr<Store>> Open(const std::string& url,
                                                    const OpenOptions& options = {});
 

@@ -6,13 +6,17 @@
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
+#include <memory>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -897,7 +901,7 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PostgresLiveTest);
 
 // --- errors that name their cause ---
 
-TEST(SqliteErrors, NotADatabaseIsParseErrorNamingFile) {
+TEST(SqliteErrors, NotADatabaseIsIoErrorNamingFileAndRecovery) {
   std::string dir = TempDir();
   std::string path = dir + "/garbage.db";
   {
@@ -906,10 +910,178 @@ TEST(SqliteErrors, NotADatabaseIsParseErrorNamingFile) {
   }
   auto s = Store::Open(path);
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().code, ErrorCode::kParse);
+  // kIo, not kParse: a store failure, never the client's input (a 500 from the API).
+  EXPECT_EQ(s.error().code, ErrorCode::kIo);
   EXPECT_NE(s.error().message.find(path), std::string::npos) << s.error().message;
   EXPECT_NE(s.error().message.find("not a SQLite database"), std::string::npos)
       << s.error().message;
+  EXPECT_NE(s.error().message.find(".recover"), std::string::npos) << s.error().message;
+  std::filesystem::remove_all(dir);
+}
+
+// --- a damaged SQLite file ---
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The page size from the database header (RFC-less: sqlite.org/fileformat.html, offset 16,
+// big-endian; 1 means 65536).
+std::size_t PageSize(const std::string& path) {
+  std::string header = ReadFile(path).substr(0, 100);
+  EXPECT_EQ(header.size(), 100u);
+  const std::size_t v =
+      (static_cast<unsigned char>(header[16]) << 8) | static_cast<unsigned char>(header[17]);
+  return v == 1 ? 65536 : v;
+}
+
+// Writes `count` pages of pseudo-random bytes (fixed seed: the same bytes every run) over the
+// pages of `path` starting at page `first` (1-based), as an attacker or a failing disk would.
+void DamagePages(const std::string& path, std::size_t first, std::size_t count) {
+  const std::size_t page = PageSize(path);
+  std::mt19937 rng(20260101);
+  std::string bytes(page * count, '\0');
+  for (char& c : bytes) {
+    c = static_cast<char>(rng() & 0xff);
+  }
+  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+  ASSERT_TRUE(f.is_open()) << path;
+  f.seekp(static_cast<std::streamoff>((first - 1) * page));
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(f.good());
+}
+
+// A store with enough rows to span many pages: 300 certificates of 800-byte DERs and their
+// audit entries.
+void FillStore(Store& store) {
+  std::vector<IssuedCert> certs;
+  std::vector<AuditInput> audit;
+  for (int i = 0; i < 300; ++i) {
+    IssuedCert c = MakeCert(i, "host" + std::to_string(i) + ".example.com");
+    c.der.assign(800, static_cast<std::uint8_t>(i));
+    certs.push_back(std::move(c));
+    audit.push_back({.time = kT0,
+                     .actor = "admin",
+                     .action = "cert.sign",
+                     .target = certs.back().serial_hex,
+                     .source = "local",
+                     .details_json = "{\"i\":" + std::to_string(i) + "}"});
+  }
+  ASSERT_TRUE(store.RecordIssuedAudited(certs, audit, TestHash));
+}
+
+TEST(SqliteDamage, OpenRefusesADamagedFileWithQuickChecksFindingAndTheRecoverySteps) {
+  std::string dir = TempDir();
+  std::string path = dir + "/clustertls.db";
+  {
+    auto s = Store::Open(path);
+    ASSERT_TRUE(s) << s.error().message;
+    ASSERT_NO_FATAL_FAILURE(FillStore(**s));
+  }  // the last connection closed: the WAL is checkpointed into the file and removed
+  ASSERT_FALSE(std::filesystem::exists(path + "-wal"));
+  const std::size_t pages = std::filesystem::file_size(path) / PageSize(path);
+  ASSERT_GE(pages, 60u);
+  // Two whole pages in the middle of the file, as the attack's 2,000 bytes landed there.
+  ASSERT_NO_FATAL_FAILURE(DamagePages(path, pages / 2, 2));
+  const std::string damaged = ReadFile(path);
+
+  auto s = Store::Open(path);
+  ASSERT_FALSE(s) << "a damaged file was opened";
+  const std::string& m = s.error().message;
+  EXPECT_EQ(s.error().code, ErrorCode::kIo);
+  EXPECT_NE(m.find(path), std::string::npos) << m;
+  EXPECT_NE(m.find("damaged"), std::string::npos) << m;
+  EXPECT_NE(m.find("PRAGMA quick_check: "), std::string::npos) << m;
+  // quick_check's own words for what it found: "Page 53: btreeInitPage() returns error code 11"
+  // for each of the two pages (SQLITE_CORRUPT is 11).
+  for (std::size_t page : {pages / 2, pages / 2 + 1}) {
+    EXPECT_NE(m.find("Page " + std::to_string(page) + ": btreeInitPage() returns error code 11"),
+              std::string::npos)
+        << m;
+  }
+  for (const char* step : {"stop every clustertls serve", "keep a copy", "backup", ".recover",
+                           "clustertls audit verify --data-dir", "A damaged SQLite store"}) {
+    EXPECT_NE(m.find(step), std::string::npos) << "no '" << step << "' in: " << m;
+  }
+  EXPECT_EQ(m.find('\n'), std::string::npos) << "not one line: " << m;
+  // Refused before anything was written to it (a migration, an audit entry).
+  EXPECT_EQ(ReadFile(path), damaged);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteDamage, DamageSeenAtRunTimeIsAnIoErrorAndTheRestOfTheStoreStillAnswers) {
+  std::string dir = TempDir();
+  std::string path = dir + "/clustertls.db";
+  auto opened = Store::Open(path);
+  ASSERT_TRUE(opened) << opened.error().message;
+  Store& store = **opened;
+  ASSERT_NO_FATAL_FAILURE(FillStore(store));
+  ASSERT_TRUE(store.SetConfig("k", "v"));
+  // Another process (sqlite3) moves the WAL into the file, then the audit table's first page is
+  // overwritten while the store is open: quick_check at Open could not have seen it.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, sqlite3_close);
+  ASSERT_EQ(sqlite3_exec(db.get(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db.get(), "SELECT rootpage FROM sqlite_master WHERE name = 'audit_log'",
+                         -1, &stmt, nullptr),
+      SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  const auto root = static_cast<std::size_t>(sqlite3_column_int64(stmt, 0));
+  sqlite3_finalize(stmt);
+  db.reset();
+  ASSERT_NO_FATAL_FAILURE(DamagePages(path, root, 1));
+
+  auto audit = store.ListAudit(0, 1000);
+  ASSERT_FALSE(audit) << "read " << audit->size() << " entries from a damaged table";
+  // kIo (a 500 whose message stays in the server log), not kParse (a 400 that showed it).
+  EXPECT_EQ(audit.error().code, ErrorCode::kIo) << audit.error().message;
+  EXPECT_NE(audit.error().message.find("damaged"), std::string::npos) << audit.error().message;
+  auto append = store.AppendAudit({.time = kT0,
+                                   .actor = "a",
+                                   .action = "x",
+                                   .target = "t",
+                                   .source = "local",
+                                   .details_json = "{}"},
+                                  TestHash);
+  ASSERT_FALSE(append);
+  EXPECT_EQ(append.error().code, ErrorCode::kIo);
+  // The undamaged tables still answer.
+  auto config = store.GetConfig("k");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(*config, "v");
+  auto page = store.ListIssued({}, {.limit = 10});
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_EQ(page->certs.size(), 10u);
+  opened->reset();
+  // And the next Open refuses the file.
+  auto again = Store::Open(path);
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message.find("PRAGMA quick_check"), std::string::npos)
+      << again.error().message;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteErrors, BusyBeyondEveryRetryIsAnIoError) {
+  // Another process holds the write lock for longer than the busy timeout and every retry: a
+  // store failure (kIo, a 500), not kUnsupported (a 415 that blamed the client).
+  std::string dir = TempDir();
+  std::string path = dir + "/s.db";
+  auto opened = Store::Open(path, {.busy_timeout_ms = 20});
+  ASSERT_TRUE(opened) << opened.error().message;
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, sqlite3_close);
+  ASSERT_EQ(sqlite3_exec(db.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto r = (*opened)->SetConfig("k", "v");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kIo) << r.error().message;
+  sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  EXPECT_TRUE((*opened)->SetConfig("k", "v"));
   std::filesystem::remove_all(dir);
 }
 

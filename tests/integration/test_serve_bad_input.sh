@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `clustertls serve` under bad input: oversized bodies and headers, malformed and deeply nested
-# JSON, wrong types, unknown routes and methods, slow clients (TLS and plain TCP) and non-TLS
-# garbage on the port. Every case gets its 4xx (or a closed connection) and the server keeps
-# answering other clients; /health is 200 at the end.
+# JSON, wrong types, unknown routes and methods, request-smuggling shapes (Transfer-Encoding
+# with Content-Length, unknown transfer codings, repeated once-only fields), slow clients (TLS
+# and plain TCP) and non-TLS garbage on the port. Every case gets its 4xx or 501 (or a closed
+# connection) and the server keeps answering other clients; /health is 200 at the end.
 #   bash test_serve_bad_input.sh <path-to-clustertls> <repo-root>
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -194,6 +195,75 @@ routes() {
   alive "at the end"
 }
 
+# raw_tls NAME REQUEST: sends REQUEST (printf format) over TLS with `openssl s_client -quiet`
+# (which waits for the server to close) in the background; the answer goes to $TMP/NAME.out and
+# s_client's exit status to $TMP/NAME.rc (124: the server did not close the connection within
+# 15 s). The server lingers up to 2 s for the client's close_notify after an error answer, so
+# the cases run at once: `wait "${RAW_PIDS[@]}"` for them (not a bare `wait`: serve is a job).
+RAW_PIDS=()
+raw_tls() {
+  # shellcheck disable=SC2059
+  (printf "$2" | timeout 15 openssl s_client -quiet -connect "127.0.0.1:$SERVE_PORT" \
+    -servername "$FQDN" >"$TMP/$1.out" 2>/dev/null
+  echo $? >"$TMP/$1.rc") &
+  RAW_PIDS+=($!)
+}
+
+# expect_raw NAME STATUS CODE WHAT: raw_tls's answer NAME is STATUS with the JSON error CODE,
+# and the server closed the connection after it.
+expect_raw() {
+  grep -Eq "^HTTP/1\.1 $2 " "$TMP/$1.out" ||
+    fail "$4: expected HTTP $2, got: $(head -c 300 "$TMP/$1.out")"
+  grep -q "\"code\":\"$3\"" "$TMP/$1.out" || fail "$4: no error code $3: $(head -c 300 "$TMP/$1.out")"
+  grep -qi '^Connection: close' "$TMP/$1.out" || fail "$4: the answer does not say Connection: close"
+  [ "$(cat "$TMP/$1.rc")" != 124 ] || fail "$4: the server did not close the connection after its $2"
+  note "$4: HTTP $2 $3, connection closed"
+}
+
+# Request smuggling shapes (finding 6 of the attack on serve): framing a proxy in front could
+# read differently, and once-only fields given twice. Each is refused from its header and the
+# connection closed; the server keeps answering.
+smuggling() {
+  serve_up smuggling
+  SERVE_LOG=$TMP/serve.smuggling.log
+  local auth
+  auth=$(printf 'admin:%s' "$ADMIN_PW" | base64 -w0)
+  local p='POST /v1/cluster/policy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+  local codings=(xchunked 'gzip, chunked' 'chunked, chunked' identity) i
+  raw_tls te_cl "${p}Transfer-Encoding: xchunked\r\nContent-Length: 2\r\n\r\n{}"
+  raw_tls cl_te "${p}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}"
+  for i in "${!codings[@]}"; do
+    raw_tls "te$i" "${p}Transfer-Encoding: ${codings[$i]}\r\n\r\n0\r\n\r\n"
+  done
+  raw_tls te_two "${p}Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+  # Two Authorization fields: the first (admin) used to win over the second.
+  raw_tls auth2 "GET /v1/cluster/policy HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $auth\r\nAuthorization: Bearer nothing\r\n\r\n"
+  raw_tls host2 'GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'
+  raw_tls ct2 "${p}Authorization: Basic $auth\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}"
+  raw_tls origin2 'GET /health HTTP/1.1\r\nHost: x\r\nOrigin: https://a\r\nOrigin: https://b\r\n\r\n'
+  raw_tls cl2 "${p}Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}"
+  raw_tls cl3 "${p}Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}x"
+  # A chunked request alone is still fine (an empty JSON object changes nothing: 200).
+  raw_tls chunked "PUT /v1/cluster/policy HTTP/1.1\r\nHost: x\r\nAuthorization: Basic $auth\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+  wait "${RAW_PIDS[@]}"
+  expect_raw te_cl 400 bad_request "Transfer-Encoding: xchunked with Content-Length"
+  expect_raw cl_te 400 bad_request "Content-Length with Transfer-Encoding: chunked"
+  for i in "${!codings[@]}"; do
+    expect_raw "te$i" 501 not_implemented "Transfer-Encoding: ${codings[$i]}"
+  done
+  expect_raw te_two 501 not_implemented "Transfer-Encoding: gzip and Transfer-Encoding: chunked"
+  expect_raw auth2 400 bad_request "two Authorization fields"
+  expect_raw host2 400 bad_request "two Host fields"
+  expect_raw ct2 400 bad_request "two Content-Type fields"
+  expect_raw origin2 400 bad_request "two Origin fields"
+  expect_raw cl2 400 bad_request "two equal Content-Length fields"
+  expect_raw cl3 400 bad_request "two different Content-Length fields"
+  grep -Eq '^HTTP/1\.1 200 ' "$TMP/chunked.out" ||
+    fail "a chunked PUT got no 200: $(head -c 300 "$TMP/chunked.out")"
+  alive "after the smuggling shapes"
+  assert_not_grep 'PRIVATE KEY' "$SERVE_LOG"
+}
+
 # Slow and non-TLS clients hold connections; others are served meanwhile, and the server
 # answers the partial header with 408 after its header timeout (10 s by default).
 slow_clients() {
@@ -275,6 +345,7 @@ storm_and_exit() {
 section "sizes: body > 1 MiB -> 413, headers > 16 KiB -> 431" sizes
 section "JSON: malformed, wrong types, nested 1000 deep, not JSON; bad query parameters" json
 section "unknown routes 404, wrong methods 405 with Allow, malformed HTTP inside TLS" routes
+section "request smuggling shapes: TE with CL 400, unknown transfer codings 501, repeated once-only fields 400, each closed" smuggling
 section "slow TLS and TCP clients, non-TLS garbage: others are served, partial headers get 408" slow_clients
 section "a storm of bad requests and garbage: /health still 200, clean exit" storm_and_exit
 finish
