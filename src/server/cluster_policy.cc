@@ -102,26 +102,20 @@ core::Result<void> ClusterPolicy::Validate() const {
   }
   const bool tls12_allowed =
       min_control_tls_version == TlsVersion::kTls12 || min_data_tls_version == TlsVersion::kTls12;
-  const bool tls13_only =
-      min_control_tls_version == TlsVersion::kTls13 || min_data_tls_version == TlsVersion::kTls13;
   // Each list is checked on its own first, so that the error names the field at fault.
   if (tls12_allowed || !cipher_suites.empty()) {
-    auto checked = net::TlsPolicy{.min_version = TlsVersion::kTls12,
-                                  .cipher_list = cipher_suites,
-                                  .tls13_ciphersuites = std::string(net::kDefaultTls13Ciphersuites)}
-                       .Validate();
-    if (!checked) {
+    if (auto checked = net::CheckCipherList(cipher_suites); !checked) {
       return FieldError(kCipherSuites, checked.error());
     }
   }
-  {
-    auto checked =
-        net::TlsPolicy{.min_version = tls13_only ? TlsVersion::kTls13 : TlsVersion::kTls12,
-                       .cipher_list = std::string(net::kIntermediateCipherList),
-                       .tls13_ciphersuites = tls13_ciphersuites}
-            .Validate();
-    if (!checked) {
-      return FieldError(kTls13Suites, checked.error());
+  if (auto checked = net::CheckTls13Suites(tls13_ciphersuites); !checked) {
+    return FieldError(kTls13Suites, checked.error());
+  }
+  for (auto [field, version] : {std::pair{kMinControl, min_control_tls_version},
+                                std::pair{kMinData, min_data_tls_version}}) {
+    if (version == TlsVersion::kTls13 && tls13_ciphersuites.empty()) {
+      return FieldError(kTls13Suites, std::string("empty while ") + field +
+                                          " is 1.3: no cipher is left to negotiate");
     }
   }
   if (auto checked = ControlPolicy().Validate(); !checked) {

@@ -29,9 +29,11 @@ struct ClusterPolicy {
   net::TlsPolicy ControlPolicy() const;
   // The data path's policy.
   net::TlsPolicy DataPolicy() const;
-  // Validates both policies (RFC 8996, ciphers OpenSSL accepts). kInvalidArgument naming the
-  // JSON field: `min_control_tls_version: TLS 1.1 is refused (RFC 8996 deprecates TLS 1.0 and
-  // 1.1)`.
+  // Validates both policies (RFC 8996, ciphers OpenSSL accepts, no NULL, anonymous,
+  // export-grade, RC4, DES/3DES or MD5 suites, no @SECLEVEL below 2: net::CheckCipherList).
+  // kInvalidArgument naming the JSON field: `min_control_tls_version: TLS 1.1 is refused (RFC
+  // 8996 deprecates TLS 1.0 and 1.1)`, `cipher_suites: enables NULL encryption, traffic in
+  // clear (ECDHE-ECDSA-NULL-SHA, ...): refused`.
   core::Result<void> Validate() const;
 
   bool operator==(const ClusterPolicy&) const = default;
