@@ -474,7 +474,8 @@ void AddClusterCommands(CLI::App& app, Action* action) {
        "e.g. 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384'"},
       {"tls13-ciphersuites", "tls13_ciphersuites", "TLS 1.3 cipher suites",
        "e.g. 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256'"},
-      {"client-auth", "client_auth", "Client certificates on the data path",
+      {"client-auth", "client_auth",
+       "Client certificates on the data path only (the control listener never asks for one)",
        "none, optional or required"},
   };
   for (const Setting& setting : kSettings) {

@@ -60,6 +60,7 @@ struct ServeCmdOptions {
   std::string public_listen;
   std::string public_url;
   int crl_days = 7;
+  bool reset_tls_policy = false;
 };
 
 // The host part of the public listener's HOST:PORT (the flag, else the data directory's
@@ -88,7 +89,8 @@ core::Result<int> RunServe(const ServeCmdOptions& o, Context& ctx) {
                                            .threads = o.threads,
                                            .public_listen = o.public_listen,
                                            .public_url = o.public_url,
-                                           .crl_validity = std::chrono::days(o.crl_days)},
+                                           .crl_validity = std::chrono::days(o.crl_days),
+                                           .reset_tls_policy = o.reset_tls_policy},
                                           ctx.clock);
   if (!plane) {
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
@@ -177,6 +179,9 @@ void AddServerCommands(CLI::App& app, Action* action) {
                     "every revocation and once half of it has passed")
         ->default_val(7)
         ->check(CLI::Range(1, 365));
+    cmd->add_flag("--reset-tls-policy", o->reset_tls_policy,
+                  "store the default TLS policy (audited) before starting: for a stored policy "
+                  "serve refuses (weak ciphers, or one default clients cannot connect under)");
     cmd->callback([o, action] { *action = [o](Context& ctx) { return RunServe(*o, ctx); }; });
   }
 }

@@ -1370,6 +1370,15 @@ struct Api::Impl {
     if (!updated) {
       return Error(updated.error());
     }
+    // A policy that default OpenSSL or GnuTLS clients cannot connect under is refused before it
+    // is stored: it would lock everyone out of the listener that applies it.
+    auto check = ClientCheckOptionsFor(*o.store, o.clock->Now(), o.rng);
+    if (!check) {
+      return Error(check.error());
+    }
+    if (auto connects = CheckDefaultClients(*updated, *check); !connects) {
+      return Error(connects.error());
+    }
     store::PolicyDoc doc{.json = PolicyToJson(*updated),
                          .version = 0,
                          .updated_at = o.clock->Now(),

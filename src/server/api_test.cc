@@ -369,6 +369,48 @@ TEST_F(ApiTest, PolicyMinimumTls13RefusesATls12Client) {
   EXPECT_TRUE(net::TestTlsClient::Connect(plane_->port(), tls12).has_value());
 }
 
+TEST_F(ApiTest, PolicyThatWeakensOrLocksOutClientsIsRefusedAndNothingIsStored) {
+  const std::string before = Call("GET", "/v1/cluster/policy", {}, Admin()).body;
+  const std::pair<const char*, const char*> attacks[] = {
+      {R"({"cipher_suites":"eNULL:@SECLEVEL=0"})", "cipher_suites: enables NULL encryption"},
+      {R"({"cipher_suites":"aNULL"})", "anonymous suites, no server authentication"},
+      {R"({"tls13_ciphersuites":"TLS_AES_128_CCM_8_SHA256"})",
+       "tls13_ciphersuites: control path: a default OpenSSL client could not connect over TLS "
+       "1.3"},
+  };
+  for (const auto& [body, message] : attacks) {
+    auto reply = Call("PUT", "/v1/cluster/policy", body, Admin());
+    EXPECT_EQ(reply.status, 400) << body << ": " << reply.body;
+    EXPECT_EQ(Body(reply)["error"]["code"], "invalid_argument") << reply.body;
+    EXPECT_NE(Body(reply)["error"]["message"].get<std::string>().find(message), std::string::npos)
+        << reply.body;
+  }
+  EXPECT_EQ(Call("GET", "/v1/cluster/policy", {}, Admin()).body, before);
+
+  // The check presents a certificate of the `api` certificate's key type: an ECDSA-only TLS 1.2
+  // list is refused while `api` has an RSA key, accepted with an EC key.
+  const char* ecdsa_only = R"({"cipher_suites":"ECDHE-ECDSA-AES256-GCM-SHA384"})";
+  auto rsa =
+      Call("POST", "/v1/cluster/certificates/api/renew", R"({"key_type":"rsa-2048"})", Admin());
+  ASSERT_EQ(rsa.status, 200) << rsa.body;
+  auto refused = Call("PUT", "/v1/cluster/policy", ecdsa_only, Admin());
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("cipher_suites: control path: a default OpenSSL client could not "
+                              "connect over TLS 1.2 to an RSA 2048 certificate"),
+            std::string::npos)
+      << refused.body;
+  EXPECT_EQ(Call("GET", "/v1/cluster/policy", {}, Admin()).body, before);
+  auto ec =
+      Call("POST", "/v1/cluster/certificates/api/renew", R"({"key_type":"ec-p256"})", Admin());
+  ASSERT_EQ(ec.status, 200) << ec.body;
+  auto accepted = Call("PUT", "/v1/cluster/policy", ecdsa_only, Admin());
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  auto back =
+      Call("PUT", "/v1/cluster/policy",
+           json{{"cipher_suites", std::string(net::kIntermediateCipherList)}}.dump(), Admin());
+  ASSERT_EQ(back.status, 200) << back.body;
+}
+
 TEST_F(ApiTest, PolicyChangedByAnotherInstanceIsPickedUpByThePoller) {
   // Another instance on the same store: write the policy behind this server's back.
   auto store = Must(store::Store::Open((fs::path(*dir_) / "clustertls.db").string()), "store");

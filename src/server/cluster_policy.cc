@@ -6,6 +6,9 @@
 #include <string>
 #include <utility>
 
+#include "net/tls_context.h"
+#include "pki/certificate.h"
+
 namespace clustertls::server {
 namespace {
 
@@ -102,26 +105,20 @@ core::Result<void> ClusterPolicy::Validate() const {
   }
   const bool tls12_allowed =
       min_control_tls_version == TlsVersion::kTls12 || min_data_tls_version == TlsVersion::kTls12;
-  const bool tls13_only =
-      min_control_tls_version == TlsVersion::kTls13 || min_data_tls_version == TlsVersion::kTls13;
   // Each list is checked on its own first, so that the error names the field at fault.
   if (tls12_allowed || !cipher_suites.empty()) {
-    auto checked = net::TlsPolicy{.min_version = TlsVersion::kTls12,
-                                  .cipher_list = cipher_suites,
-                                  .tls13_ciphersuites = std::string(net::kDefaultTls13Ciphersuites)}
-                       .Validate();
-    if (!checked) {
+    if (auto checked = net::CheckCipherList(cipher_suites); !checked) {
       return FieldError(kCipherSuites, checked.error());
     }
   }
-  {
-    auto checked =
-        net::TlsPolicy{.min_version = tls13_only ? TlsVersion::kTls13 : TlsVersion::kTls12,
-                       .cipher_list = std::string(net::kIntermediateCipherList),
-                       .tls13_ciphersuites = tls13_ciphersuites}
-            .Validate();
-    if (!checked) {
-      return FieldError(kTls13Suites, checked.error());
+  if (auto checked = net::CheckTls13Suites(tls13_ciphersuites); !checked) {
+    return FieldError(kTls13Suites, checked.error());
+  }
+  for (auto [field, version] : {std::pair{kMinControl, min_control_tls_version},
+                                std::pair{kMinData, min_data_tls_version}}) {
+    if (version == TlsVersion::kTls13 && tls13_ciphersuites.empty()) {
+      return FieldError(kTls13Suites, std::string("empty while ") + field +
+                                          " is 1.3: no cipher is left to negotiate");
     }
   }
   if (auto checked = ControlPolicy().Validate(); !checked) {
@@ -129,6 +126,65 @@ core::Result<void> ClusterPolicy::Validate() const {
   }
   if (auto checked = DataPolicy().Validate(); !checked) {
     return checked.error().WithContext("data path policy");
+  }
+  return {};
+}
+
+core::Result<DefaultClientCheckOptions> ClientCheckOptionsFor(store::Store& store,
+                                                              core::TimePoint now, core::Rng* rng) {
+  DefaultClientCheckOptions options{.now = now, .rng = rng};
+  for (auto [name, slot] :
+       {std::pair{"api", &options.control_key}, std::pair{"proxy", &options.data_key}}) {
+    auto named = store.GetNamedCert(name);
+    if (!named) {
+      if (named.error().code == core::ErrorCode::kNotFound && slot == &options.data_key) {
+        *slot = pki::KeyType::kEcP256;  // no data-path certificate yet: the default key type
+        continue;
+      }
+      return named.error().WithContext(std::string("certificate \"") + name + "\"");
+    }
+    CTLS_ASSIGN_OR_RETURN(pki::Certificate leaf, pki::Certificate::FromPem(named->chain_pem));
+    auto type = net::IdentityKeyTypeFor(leaf.public_key());
+    if (!type) {
+      return type.error().WithContext(std::string("certificate \"") + name + "\"");
+    }
+    *slot = *type;
+  }
+  return options;
+}
+
+core::Result<void> CheckDefaultClients(const ClusterPolicy& policy,
+                                       const DefaultClientCheckOptions& options) {
+  struct Path {
+    const char* name;
+    net::TlsPolicy policy;
+    pki::KeyType key;
+  };
+  const Path paths[] = {{"control path", policy.ControlPolicy(), options.control_key},
+                        {"data path", policy.DataPolicy(), options.data_key}};
+  for (const Path& path : paths) {
+    // The data path differs from the control path only by client_auth, which the check leaves
+    // out: with the same key type and minimum version its outcome is the same.
+    if (&path != &paths[0] && path.key == paths[0].key &&
+        path.policy.min_version == paths[0].policy.min_version) {
+      continue;
+    }
+    for (TlsVersion version : {TlsVersion::kTls12, TlsVersion::kTls13}) {
+      const bool allowed = version == TlsVersion::kTls13 ? !path.policy.tls13_ciphersuites.empty()
+                                                         : path.policy.min_version == version;
+      if (!allowed) {
+        continue;
+      }
+      for (net::DefaultClient client : net::kDefaultClients) {
+        auto connected = net::CheckDefaultClientConnects(
+            path.policy, client, version,
+            {.key_type = path.key, .now = options.now, .rng = options.rng});
+        if (!connected) {
+          return FieldError(version == TlsVersion::kTls13 ? kTls13Suites : kCipherSuites,
+                            connected.error().WithContext(path.name));
+        }
+      }
+    }
   }
   return {};
 }

@@ -2,8 +2,9 @@
 
 // The cluster's TLS policy document (GET/PUT /v1/cluster/policy) and its two listener policies:
 // the control path (this server's own HTTPS listener) and the data path (proxies, issue 5).
-// It lives in server/ rather than authority/ because validating a cipher list needs libssl
-// (net::TlsPolicy::Validate), and authority/ may not use net/.
+// It lives in server/ rather than authority/ because validating a cipher list and checking that
+// default clients can connect need libssl (net::CheckCipherList, net::CheckDefaultClientConnects),
+// and authority/ may not use net/.
 //
 // JSON (every field optional in a PUT, which changes only the fields it names):
 //   {"min_control_tls_version": "1.2", "min_data_tls_version": "1.2",
@@ -14,7 +15,11 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "core/rng.h"
+#include "core/time.h"
 #include "net/tls_policy.h"
+#include "pki/key.h"
+#include "store/store.h"
 
 namespace clustertls::server {
 
@@ -29,13 +34,39 @@ struct ClusterPolicy {
   net::TlsPolicy ControlPolicy() const;
   // The data path's policy.
   net::TlsPolicy DataPolicy() const;
-  // Validates both policies (RFC 8996, ciphers OpenSSL accepts). kInvalidArgument naming the
-  // JSON field: `min_control_tls_version: TLS 1.1 is refused (RFC 8996 deprecates TLS 1.0 and
-  // 1.1)`.
+  // Validates both policies (RFC 8996, ciphers OpenSSL accepts, no NULL, anonymous,
+  // export-grade, RC4, DES/3DES or MD5 suites, no @SECLEVEL below 2: net::CheckCipherList).
+  // kInvalidArgument naming the JSON field: `min_control_tls_version: TLS 1.1 is refused (RFC
+  // 8996 deprecates TLS 1.0 and 1.1)`, `cipher_suites: enables NULL encryption, traffic in
+  // clear (ECDHE-ECDSA-NULL-SHA, ...): refused`.
   core::Result<void> Validate() const;
 
   bool operator==(const ClusterPolicy&) const = default;
 };
+
+// What the default-client check needs to stand in for each listener's certificate.
+struct DefaultClientCheckOptions {
+  // The key type of the `api` named certificate (the control listener presents it).
+  pki::KeyType control_key = pki::KeyType::kEcP256;
+  // The key type of the `proxy` named certificate (the data path's), EC P-256 if there is none.
+  pki::KeyType data_key = pki::KeyType::kEcP256;
+  core::TimePoint now{};
+  core::Rng* rng = nullptr;
+};
+
+// The check's options for the listeners as the store has them now: the key types of the current
+// `api` (required: kNotFound) and `proxy` named certificates (net::IdentityKeyTypeFor).
+core::Result<DefaultClientCheckOptions> ClientCheckOptionsFor(store::Store& store,
+                                                              core::TimePoint now, core::Rng* rng);
+
+// Checks that a default OpenSSL client and a default GnuTLS client can connect to both
+// listeners under `policy` (a validated one), over each TLS version each listener allows:
+// net::CheckDefaultClientConnects with an identity of each listener's key type. kInvalidArgument
+// naming the field whose list left them out (`cipher_suites` for TLS 1.2, `tls13_ciphersuites`
+// for 1.3) and the path: `tls13_ciphersuites: control path: a default OpenSSL client could not
+// connect over TLS 1.3 to an EC P-256 certificate (no shared TLS 1.3 suite: ...)`.
+core::Result<void> CheckDefaultClients(const ClusterPolicy& policy,
+                                       const DefaultClientCheckOptions& options);
 
 // The maximum nesting of a JSON request body (deeper: 400).
 inline constexpr int kMaxJsonDepth = 32;

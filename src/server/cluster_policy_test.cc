@@ -5,6 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "ossl/csprng.h"
+#include "pki/test_pki_testutil.h"
+
 namespace clustertls::server {
 namespace {
 
@@ -133,6 +136,100 @@ TEST(ClusterPolicyTest, CombinationsThatLeaveNoCipherAreRefused) {
       ClusterPolicy{},
       R"({"min_control_tls_version":"1.3","min_data_tls_version":"1.3","cipher_suites":""})");
   ASSERT_TRUE(only13) << only13.error().message;
+}
+
+TEST(ClusterPolicyTest, WeakCipherListsAreRefusedNamingTheFieldAndWhy) {
+  // The attacks: NULL encryption at security level 0, anonymous suites.
+  ExpectRefused(R"({"cipher_suites":"eNULL:@SECLEVEL=0"})",
+                "cipher_suites: enables NULL encryption, traffic in clear (");
+  ExpectRefused(R"({"cipher_suites":"eNULL:@SECLEVEL=0"})", "@SECLEVEL=0 is below 2: refused");
+  ExpectRefused(R"({"cipher_suites":"aNULL"})", "cipher_suites: enables ");
+  ExpectRefused(R"({"cipher_suites":"aNULL"})",
+                "anonymous suites, no server authentication (ADH-");
+  ExpectRefused(R"({"cipher_suites":"ECDHE-ECDSA-AES128-GCM-SHA256:@SECLEVEL=1"})",
+                "cipher_suites: @SECLEVEL=1 is below 2: refused");
+  ExpectRefused(R"({"cipher_suites":"MD5"})", "MD5 MACs (NULL-MD5)");
+  // Compiled out of this OpenSSL: nothing is enabled from them, refused all the same.
+  for (const char* list : {"EXPORT", "RC4", "3DES", "DES", "DES-CBC3-SHA", "RC4-SHA"}) {
+    ExpectRefused(std::string(R"({"cipher_suites":")") + list + "\"}", "cipher_suites: ");
+  }
+  // The TLS <= 1.2 list is checked whenever it is set, even if both paths are TLS 1.3 only.
+  ExpectRefused(
+      R"({"min_control_tls_version":"1.3","min_data_tls_version":"1.3","cipher_suites":"aNULL"})",
+      "anonymous suites");
+  ExpectRefused(R"({"tls13_ciphersuites":"eNULL"})", "tls13_ciphersuites: ");
+}
+
+// The default-client check on both paths, with identities of the given key types.
+class DefaultClientsTest : public ::testing::Test {
+ protected:
+  ossl::Csprng rng_;
+
+  core::Result<void> Check(const ClusterPolicy& policy,
+                           pki::KeyType control = pki::KeyType::kEcP256,
+                           pki::KeyType data = pki::KeyType::kEcP256) {
+    return CheckDefaultClients(
+        policy,
+        {.control_key = control, .data_key = data, .now = pki::kTestReferenceTime, .rng = &rng_});
+  }
+
+  void ExpectRefusedWith(const ClusterPolicy& policy, pki::KeyType control, pki::KeyType data,
+                         const std::string& prefix) {
+    ASSERT_TRUE(policy.Validate()) << "the check runs on valid policies";
+    auto result = Check(policy, control, data);
+    ASSERT_FALSE(result) << prefix;
+    EXPECT_EQ(result.error().code, core::ErrorCode::kInvalidArgument);
+    EXPECT_TRUE(result.error().message.starts_with(prefix)) << result.error().message;
+  }
+};
+
+TEST_F(DefaultClientsTest, DefaultAndRestrictedPoliciesPass) {
+  EXPECT_TRUE(Check(ClusterPolicy{}));
+  EXPECT_TRUE(Check(ClusterPolicy{}, pki::KeyType::kRsa2048, pki::KeyType::kEd25519));
+  const ClusterPolicy restricted{
+      .cipher_suites = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384",
+      .tls13_ciphersuites = "TLS_AES_256_GCM_SHA384"};
+  EXPECT_TRUE(Check(restricted, pki::KeyType::kRsa2048, pki::KeyType::kEcP256));
+  const ClusterPolicy tls13_only{.min_control_tls_version = TlsVersion::kTls13,
+                                 .min_data_tls_version = TlsVersion::kTls13,
+                                 .cipher_suites = "",
+                                 .tls13_ciphersuites = "TLS_AES_256_GCM_SHA384"};
+  ASSERT_TRUE(tls13_only.Validate());
+  EXPECT_TRUE(Check(tls13_only, pki::KeyType::kRsa2048, pki::KeyType::kEcP384));
+}
+
+TEST_F(DefaultClientsTest, Ccm8OnlyTls13IsRefusedNamingTheField) {
+  ExpectRefusedWith(ClusterPolicy{.tls13_ciphersuites = "TLS_AES_128_CCM_8_SHA256"},
+                    pki::KeyType::kEcP256, pki::KeyType::kEcP256,
+                    "tls13_ciphersuites: control path: a default OpenSSL client could not connect "
+                    "over TLS 1.3 to an EC P-256 certificate (no shared TLS 1.3 suite: it offers "
+                    "TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256, TLS_AES_128_GCM_SHA256, "
+                    "not TLS_AES_128_CCM_8_SHA256)");
+}
+
+TEST_F(DefaultClientsTest, EcdsaOnlyListIsRefusedForTheListenerWithAnRsaCertificate) {
+  const ClusterPolicy ecdsa_only{.cipher_suites = "ECDHE-ECDSA-AES256-GCM-SHA384"};
+  EXPECT_TRUE(Check(ecdsa_only, pki::KeyType::kEcP256, pki::KeyType::kEcP256));
+  ExpectRefusedWith(ecdsa_only, pki::KeyType::kRsa2048, pki::KeyType::kEcP256,
+                    "cipher_suites: control path: a default OpenSSL client could not connect over "
+                    "TLS 1.2 to an RSA 2048 certificate");
+  ExpectRefusedWith(ecdsa_only, pki::KeyType::kEcP256, pki::KeyType::kRsa2048,
+                    "cipher_suites: data path: a default OpenSSL client");
+  // A listener that allows only TLS 1.3 does not use the TLS <= 1.2 list.
+  ClusterPolicy data13 = ecdsa_only;
+  data13.min_data_tls_version = TlsVersion::kTls13;
+  EXPECT_TRUE(Check(data13, pki::KeyType::kEcP256, pki::KeyType::kRsa2048));
+  ClusterPolicy control13 = ecdsa_only;
+  control13.min_control_tls_version = TlsVersion::kTls13;
+  EXPECT_TRUE(Check(control13, pki::KeyType::kRsa2048, pki::KeyType::kEcP256));
+}
+
+TEST_F(DefaultClientsTest, ACipherGnuTlsDoesNotOfferIsRefused) {
+  ExpectRefusedWith(ClusterPolicy{.cipher_suites = "ECDHE-ECDSA-AES256-SHA384"},
+                    pki::KeyType::kEcP256, pki::KeyType::kEcP256,
+                    "cipher_suites: control path: a default GnuTLS client (priority NORMAL) could "
+                    "not connect over TLS 1.2 to an EC P-256 certificate (no shared TLS 1.2 "
+                    "cipher: it offers none of ECDHE-ECDSA-AES256-SHA384)");
 }
 
 TEST(ClusterPolicyTest, NothingIsAppliedWhenOneFieldIsBad) {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -311,8 +312,68 @@ struct ControlPlane::Impl {
       }
       return doc.error();
     }
-    CTLS_ASSIGN_OR_RETURN(ClusterPolicy policy, ApplyPolicyJson(ClusterPolicy{}, doc->json));
-    return std::make_pair(policy, doc->version);
+    auto policy = ApplyPolicyJson(ClusterPolicy{}, doc->json);
+    if (!policy) {
+      return policy.error().WithContext("TLS policy version " + std::to_string(doc->version) +
+                                        " in the store");
+    }
+    return std::make_pair(*policy, doc->version);
+  }
+
+  // `serve --reset-tls-policy`: the default policy as the store's next version, audited like a
+  // PUT /v1/cluster/policy (a second transaction, as the API does).
+  core::Result<void> ResetPolicy() {
+    std::int64_t current = 0;
+    if (auto doc = store->GetPolicy(); doc) {
+      current = doc->version;
+    } else if (doc.error().code != core::ErrorCode::kNotFound) {
+      return doc.error();
+    }
+    const std::string json = PolicyToJson(ClusterPolicy{});
+    auto version = store->PutPolicy(
+        {.json = json, .version = 0, .updated_at = clock->Now(), .updated_by = "local"}, current);
+    if (!version) {
+      return version.error().WithContext("storing the default TLS policy");
+    }
+    nlohmann::json details = nlohmann::json::parse(json);
+    details["version"] = *version;
+    details["reset"] = true;
+    auto audit = store->AppendAudit({.time = clock->Now(),
+                                     .actor = "local",
+                                     .action = "policy.update",
+                                     .target = "policy",
+                                     .source = "local",
+                                     .details_json = details.dump()},
+                                    authority::AuditHash);
+    if (!audit) {
+      return audit.error().WithContext("audit log");
+    }
+    Log("stored the default TLS policy as version " + std::to_string(*version) +
+        " (--reset-tls-policy; it replaces version " + std::to_string(current) + ")");
+    return {};
+  }
+
+  // At start: the stored policy must pass what PUT /v1/cluster/policy checks today, including
+  // that default OpenSSL and GnuTLS clients can connect (a policy stored by an older version
+  // may not).
+  core::Result<void> CheckStoredPolicy() {
+    auto checked = [this]() -> core::Result<void> {
+      CTLS_ASSIGN_OR_RETURN(auto policy, LoadPolicy());
+      CTLS_ASSIGN_OR_RETURN(DefaultClientCheckOptions check,
+                            ClientCheckOptionsFor(*store, clock->Now(), &rng));
+      if (auto connects = CheckDefaultClients(policy.first, check); !connects) {
+        return connects.error().WithContext("TLS policy version " +
+                                            std::to_string(policy.second) + " in the store");
+      }
+      return {};
+    }();
+    if (!checked && checked.error().code == core::ErrorCode::kInvalidArgument) {
+      return core::Fail(checked.error().code,
+                        checked.error().message +
+                            " (`clustertls serve --reset-tls-policy` stores the default policy)",
+                        checked.error().detail);
+    }
+    return checked;
   }
 
   // Builds a new TLS context from the store's current `api` certificate and policy and swaps it
@@ -576,6 +637,10 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
   CTLS_ASSIGN_OR_RETURN(impl->authority,
                         authority::Authority::Create(std::move(ca), authority_options));
   impl->authenticator = std::make_unique<Authenticator>(impl->store.get(), &clock);
+  if (options.reset_tls_policy) {
+    CTLS_RETURN_IF_ERROR(impl->ResetPolicy());
+  }
+  CTLS_RETURN_IF_ERROR(impl->CheckStoredPolicy());
   CTLS_RETURN_IF_ERROR(impl->Reload(true));
   CTLS_ASSIGN_OR_RETURN(impl->api, Api::Create({.store = raw->store.get(),
                                                 .authority = raw->authority.get(),

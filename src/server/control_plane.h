@@ -33,6 +33,9 @@ struct ServeOptions {
   // <url>/ocsp); empty: the config's, else http://<public listen address>.
   std::string public_url{};
   std::chrono::seconds crl_validity = std::chrono::days(7);
+  // Store the default TLS policy (as the next version, audited `policy.update` by "local")
+  // before starting: the way back from a stored policy that serve refuses to start with.
+  bool reset_tls_policy = false;
   std::chrono::seconds ocsp_response_validity = std::chrono::hours(1);
   std::chrono::seconds ocsp_signer_validity = std::chrono::days(2);
 };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `clustertls serve`: the control-path TLS policy (GET/PUT /v1/cluster/policy and
-# `clustertls cluster config`), judged by what `openssl s_client` can and cannot negotiate with
-# the running server, without restarting it.
+# `clustertls cluster config`), judged by what `openssl s_client`, curl and GnuTLS' gnutls-cli can
+# and cannot negotiate with the running server, without restarting it; policies that enable
+# weak suites or lock default clients out are refused, also from the store at start.
 #   bash test_serve_policy.sh <path-to-clustertls> <repo-root>
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -32,6 +33,21 @@ same_server() {
   local n
   n=$(grep -c 'serving https://' "$TMP/serve.$1.log")
   assert_eq "$n" 1 "number of 'serving' lines (the server must not restart)"
+}
+
+# gnutls_ok [ARGS...]: a real gnutls-cli (default priority unless ARGS set one), verifying the
+# server against $API_CA and $API_HOST, completes a handshake and GET /health; its session
+# description "(TLS1.3-X.509)-(ECDHE-...)-(...)-(AES-256-GCM)" is in $OUT.
+gnutls_ok() {
+  printf 'GET /health HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$API_HOST" |
+    timeout 15 gnutls-cli --port "$SERVE_PORT" --x509cafile "$API_CA" --sni-hostname "$API_HOST" \
+      --verify-hostname "$API_HOST" "$@" 127.0.0.1 >"$OUT" 2>&1
+  if ! grep -q '^HTTP/1.1 200' "$OUT"; then
+    echo "FAIL: gnutls-cli $* could not connect and GET /health:" >&2
+    grep -Ei 'error|alert|fatal|Description' "$OUT" | head -6 | sed 's/^/      | /' >&2
+    exit 1
+  fi
+  note "gnutls-cli $* -> $(grep -m1 -o '(TLS1\.[23].*' "$OUT")"
 }
 
 control() {
@@ -170,9 +186,90 @@ ciphers() {
   same_server ciphers
 }
 
+weak() {
+  serve_up weak
+  api GET /v1/cluster/policy "${ADMIN[@]}"
+  cp "$BODY" "$TMP/weak.before"
+  # The attacks: NULL encryption (at security level 0), anonymous suites, and a TLS 1.3 suite
+  # default clients do not offer.
+  put_policy '{"cipher_suites":"eNULL:@SECLEVEL=0"}'
+  expect_error 400 'cipher_suites: enables NULL encryption.*@SECLEVEL=0 is below 2: refused' \
+    "PUT policy cipher_suites eNULL:@SECLEVEL=0"
+  put_policy '{"cipher_suites":"aNULL"}'
+  expect_error 400 'cipher_suites: enables .*anonymous suites, no server authentication \(ADH-' \
+    "PUT policy cipher_suites aNULL"
+  put_policy '{"tls13_ciphersuites":"TLS_AES_128_CCM_8_SHA256"}'
+  expect_error 400 'tls13_ciphersuites: control path: a default OpenSSL client could not connect over TLS 1\.3 .*not TLS_AES_128_CCM_8_SHA256' \
+    "PUT policy tls13_ciphersuites TLS_AES_128_CCM_8_SHA256"
+  put_policy '{"cipher_suites":"ECDHE-RSA-AES128-GCM-SHA256"}'
+  expect_error 400 'cipher_suites: control path: .*TLS 1\.2 to an EC P-256 certificate.*works with this certificate' \
+    "PUT policy with an RSA-only TLS 1.2 list for the EC api certificate"
+  printf '%s\n' "$ADMIN_PW" >"$TMP/admin.pw"
+  run ctls login --server "https://127.0.0.1:$SERVE_PORT" --ca-fingerprint "$CA_FP" --user admin \
+    --password-file "$TMP/admin.pw" --client-config "$TMP/client.json"
+  expect_fail 1 'NULL encryption' -- ctls cluster config cipher-suites 'eNULL:@SECLEVEL=0' \
+    --client-config "$TMP/client.json"
+  api GET /v1/cluster/policy "${ADMIN[@]}"
+  assert_eq "$(jq -S . "$BODY")" "$(jq -S . "$TMP/weak.before")" "policy (and version) after refused updates"
+  # A client that asks for nothing else still cannot get NULL or anonymous suites.
+  s_client_fails "$SERVE_PORT" -tls1_2 -cipher 'eNULL:@SECLEVEL=0'
+  s_client_fails "$SERVE_PORT" -tls1_2 -cipher 'aNULL:@SECLEVEL=0'
+  # Default clients still connect: curl, s_client, gnutls-cli.
+  api GET /health
+  expect_status 200 "GET /health with curl"
+  s_client_ok "$SERVE_PORT"
+  gnutls_ok
+  # A restricted policy that default clients can use is accepted, and they negotiate within it.
+  put_policy '{"cipher_suites":"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384","tls13_ciphersuites":"TLS_AES_256_GCM_SHA384"}'
+  expect_status 200 "PUT a restricted policy"
+  gnutls_ok
+  grep -q '(TLS1.3-X.509)-.*(AES-256-GCM)' "$OUT" || fail "gnutls-cli negotiated $(grep -m1 -o '(TLS1.*' "$OUT")"
+  gnutls_ok --priority 'NORMAL:-VERS-TLS1.3'
+  grep -q '(TLS1.2-X.509)-(ECDHE-[A-Z0-9]*)-(ECDSA-SHA256)-(AES-256-GCM)' "$OUT" ||
+    fail "gnutls-cli TLS 1.2 negotiated $(grep -m1 -o '(TLS1.*' "$OUT")"
+  s_client_ok "$SERVE_PORT" -tls1_3
+  grep -q 'TLS_AES_256_GCM_SHA384' "$OUT" || fail "s_client TLS 1.3: $(grep -m1 'Cipher is' "$OUT")"
+  s_client_ok "$SERVE_PORT" -tls1_2
+  grep -q 'Cipher is ECDHE-ECDSA-AES256-GCM-SHA384' "$OUT" ||
+    fail "s_client TLS 1.2: $(grep -m1 'Cipher is' "$OUT")"
+  api GET /health
+  expect_status 200 "GET /health with curl under the restricted policy"
+  same_server weak
+  # The stored policy is checked at start: one written by an older version (here straight into
+  # the database) stops serve with the reason.
+  stop_serve "$SERVE_PID"
+  local stored
+  for stored in '"cipher_suites":"eNULL:@SECLEVEL=0"' '"tls13_ciphersuites":"TLS_AES_128_CCM_8_SHA256"'; do
+    local doc
+    doc=$(jq -c "del(.version) + {$stored}" "$TMP/weak.before")
+    timeout 20 sqlite3 "$D/clustertls.db" \
+      "UPDATE policy SET document = '$doc', version = version + 1" || fail "sqlite3 UPDATE policy failed"
+    expect_fail 1 'TLS policy version [0-9]+ in the store: (cipher_suites: enables NULL encryption|tls13_ciphersuites: control path: a default OpenSSL client could not connect)' \
+      -- ctls serve --data-dir "$D" --listen 127.0.0.1:0 --public-listen 127.0.0.1:0 \
+      --public-url http://127.0.0.1:9080
+    err_has '(`clustertls serve --reset-tls-policy` stores the default policy)'
+  done
+  # The way back: the default policy as the next version, audited.
+  start_serve "$D" "$TMP/serve.reset.log" --reset-tls-policy
+  assert_grep 'stored the default TLS policy as version' "$TMP/serve.reset.log"
+  api GET /v1/cluster/policy "${ADMIN[@]}"
+  local defaults='{"min_control_tls_version":"1.2","min_data_tls_version":"1.2",
+    "cipher_suites":"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305",
+    "tls13_ciphersuites":"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+    "client_auth":"none"}'
+  assert_eq "$(jq -S 'del(.version)' "$BODY")" "$(jq -S . <<<"$defaults")" \
+    "policy after --reset-tls-policy (the defaults)"
+  api GET '/v1/audit?limit=1000' "${ADMIN[@]}"
+  expect_status 200 "GET /v1/audit"
+  assert_eq "$(jq -r '[.entries[] | select(.action == "policy.update" and .actor == "local")] | length' "$BODY")" 1 \
+    "policy.update entries by local"
+  gnutls_ok
+}
+
 section "control: s_client's TLS 1.1 probe works against a server that allows TLS 1.1" control
 section "defaults: TLS 1.1 and 1.0 refused, 1.2 and 1.3 accepted" defaults
 section "min_control_tls_version 1.3 via curl and clustertls cluster config, no restart" min_version
 section "refused policies (RFC 8996, unknown ciphers, fields) change nothing" refusals
 section "cipher_suites / tls13_ciphersuites are what s_client can negotiate" ciphers
+section "weak suites and policies that lock default clients out are refused, also at start" weak
 finish
