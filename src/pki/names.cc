@@ -71,23 +71,27 @@ bool DecodeUtf8(std::string_view s, std::vector<char32_t>& out) {
   return true;
 }
 
+// RFC 3492 section 5: the Punycode parameters, shared by the encoder and the decoder.
+constexpr std::uint32_t kBase = 36, kTMin = 1, kTMax = 26, kSkew = 38, kDamp = 700;
+constexpr std::uint32_t kInitialBias = 72, kInitialN = 128;
+constexpr std::uint32_t kMax = 0xffffffffu;
+
+// RFC 3492 6.1: bias adaptation.
+std::uint32_t PunycodeAdapt(std::uint32_t delta, std::uint32_t numpoints, bool first) {
+  delta = first ? delta / kDamp : delta / 2;
+  delta += delta / numpoints;
+  std::uint32_t k = 0;
+  while (delta > ((kBase - kTMin) * kTMax) / 2) {
+    delta /= kBase - kTMin;
+    k += kBase;
+  }
+  return k + (kBase - kTMin + 1) * delta / (delta + kSkew);
+}
+
 // RFC 3492 6.3: Punycode encoding of one label's code points (without the "xn--" prefix).
 // Returns false on overflow.
 bool PunycodeEncode(const std::vector<char32_t>& input, std::string& out) {
-  constexpr std::uint32_t kBase = 36, kTMin = 1, kTMax = 26, kSkew = 38, kDamp = 700;
-  constexpr std::uint32_t kInitialBias = 72, kInitialN = 128;
-  constexpr std::uint32_t kMax = 0xffffffffu;
   auto digit = [](std::uint32_t d) { return static_cast<char>(d < 26 ? 'a' + d : '0' + d - 26); };
-  auto adapt = [&](std::uint32_t delta, std::uint32_t numpoints, bool first) {
-    delta = first ? delta / kDamp : delta / 2;
-    delta += delta / numpoints;
-    std::uint32_t k = 0;
-    while (delta > ((kBase - kTMin) * kTMax) / 2) {
-      delta /= kBase - kTMin;
-      k += kBase;
-    }
-    return k + (kBase - kTMin + 1) * delta / (delta + kSkew);
-  };
 
   out.clear();
   for (char32_t c : input) {
@@ -129,7 +133,7 @@ bool PunycodeEncode(const std::vector<char32_t>& input, std::string& out) {
           q = (q - t) / (kBase - t);
         }
         out.push_back(digit(q));
-        bias = adapt(delta, handled + 1, handled == basic);
+        bias = PunycodeAdapt(delta, handled + 1, handled == basic);
         delta = 0;
         ++handled;
       }
@@ -144,9 +148,6 @@ bool PunycodeEncode(const std::vector<char32_t>& input, std::string& out) {
 // false where the RFC's decoder fails: a character that is not a digit, a truncated
 // variable-length integer, an overflow, or an inserted code point that is basic (< 0x80).
 bool PunycodeDecode(std::string_view input, std::vector<char32_t>& out) {
-  constexpr std::uint32_t kBase = 36, kTMin = 1, kTMax = 26, kSkew = 38, kDamp = 700;
-  constexpr std::uint32_t kInitialBias = 72, kInitialN = 128;
-  constexpr std::uint32_t kMax = 0xffffffffu;
   auto value = [](char c) -> std::uint32_t {
     if (c >= '0' && c <= '9') {
       return static_cast<std::uint32_t>(c - '0') + 26;
@@ -158,16 +159,6 @@ bool PunycodeDecode(std::string_view input, std::vector<char32_t>& out) {
       return static_cast<std::uint32_t>(c - 'A');
     }
     return kBase;  // not a digit
-  };
-  auto adapt = [&](std::uint32_t delta, std::uint32_t numpoints, bool first) {
-    delta = first ? delta / kDamp : delta / 2;
-    delta += delta / numpoints;
-    std::uint32_t k = 0;
-    while (delta > ((kBase - kTMin) * kTMax) / 2) {
-      delta /= kBase - kTMin;
-      k += kBase;
-    }
-    return k + (kBase - kTMin + 1) * delta / (delta + kSkew);
   };
 
   out.clear();
@@ -205,7 +196,7 @@ bool PunycodeDecode(std::string_view input, std::vector<char32_t>& out) {
       w *= kBase - t;
     }
     const auto length = static_cast<std::uint32_t>(out.size()) + 1;
-    bias = adapt(i - old_i, length, old_i == 0);
+    bias = PunycodeAdapt(i - old_i, length, old_i == 0);
     if (i / length > kMax - n) {
       return false;
     }

@@ -30,27 +30,6 @@ std::string SignBody(const std::string& csr, json extra = json::object()) {
 
 class ApiSecurityTest : public ApiTest {
  protected:
-  // The audit entries with `action` (oldest first).
-  static std::vector<json> AuditEntries(const std::string& action) {
-    std::vector<json> out;
-    std::int64_t after = 0;
-    for (int pages = 0; pages < 100; ++pages) {
-      auto reply = Call("GET", "/v1/audit?limit=1000&after=" + std::to_string(after), {}, Admin());
-      EXPECT_EQ(reply.status, 200) << reply.body;
-      json j = Body(reply);
-      if (j["entries"].empty()) {
-        break;
-      }
-      for (const auto& e : j["entries"]) {
-        if (e["action"] == action) {
-          out.push_back(e);
-        }
-      }
-      after = j["next_after"].get<std::int64_t>();
-    }
-    return out;
-  }
-
   static bool UserExists(const std::string& name) {
     auto users = Call("GET", "/v1/users", {}, Admin());
     EXPECT_EQ(users.status, 200);

@@ -112,8 +112,9 @@ class ApiTest : public ::testing::Test {
     return BasicAuthorization(name, password);
   }
 
-  static std::vector<std::string> AuditActions() {
-    std::vector<std::string> actions;
+  // Every audit entry (oldest first), or those with `action`.
+  static std::vector<json> AuditEntries(const std::string& action = "") {
+    std::vector<json> out;
     std::int64_t after = 0;
     for (int pages = 0; pages < 100; ++pages) {
       auto reply = Call("GET", "/v1/audit?limit=1000&after=" + std::to_string(after), {}, Admin());
@@ -123,9 +124,19 @@ class ApiTest : public ::testing::Test {
         break;
       }
       for (const auto& e : j["entries"]) {
-        actions.push_back(e["action"].get<std::string>());
+        if (action.empty() || e["action"] == action) {
+          out.push_back(e);
+        }
       }
       after = j["next_after"].get<std::int64_t>();
+    }
+    return out;
+  }
+
+  static std::vector<std::string> AuditActions() {
+    std::vector<std::string> actions;
+    for (const json& e : AuditEntries()) {
+      actions.push_back(e["action"].get<std::string>());
     }
     return actions;
   }
