@@ -134,11 +134,11 @@ core::Result<pki::PrivateKey> OpenSealedKey(const SealingKey& sealing_key, const
 
 }  // namespace
 
-std::vector<std::string> NamedKeyPurposes(std::string_view name) {
-  if (name == "api") {
-    return {std::string(pki::kClusterApiKeyPurpose)};
+void AddNamedIdentity(std::string_view name, pki::SubjectAltNames& sans) {
+  if (name == "api" &&
+      std::find(sans.uris.begin(), sans.uris.end(), kControlPlaneUri) == sans.uris.end()) {
+    sans.uris.emplace_back(kControlPlaneUri);
   }
-  return {};
 }
 
 core::Result<NamedRecord> MakeNamedRecord(std::string_view leaf_der, const std::string& name,
@@ -221,7 +221,7 @@ core::Result<InitResult> InitializeCluster(store::Store& store, const SealingKey
     request.sans.dns = RedisSanLayout(fqdn);
     request.crl_urls = options.crl_urls;
     request.ocsp_urls = options.ocsp_urls;
-    request.extra_key_purposes = NamedKeyPurposes(name);
+    AddNamedIdentity(name, request.sans);
     if (name == "api") {
       CTLS_RETURN_IF_ERROR(AddExtraSans(options.api_extra_sans, request.sans));
     }

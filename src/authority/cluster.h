@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "authority/name_policy.h"
 #include "authority/secrets.h"
 #include "core/result.h"
 #include "core/rng.h"
@@ -88,10 +89,8 @@ core::Result<std::int64_t> PutNamedCert(store::Store& store, const SealingKey& s
                                         const std::string& chain_pem, core::TimePoint now,
                                         const std::string& actor, core::Rng& rng);
 
-// The key purposes a named certificate the cluster CA issues carries beyond the peer profile's:
-// the `api` certificate (the one `serve` presents) carries pki::kClusterApiKeyPurpose, which the
-// API client requires of the server it sends credentials to.
-std::vector<std::string> NamedKeyPurposes(std::string_view name);
+// Adds kControlPlaneUri to `sans` when `name` is "api" (and it is not there yet).
+void AddNamedIdentity(std::string_view name, pki::SubjectAltNames& sans);
 
 // The issuance record of a named certificate the cluster CA signed (profile peer, issuer
 // "issuing"), and its "cert.sign" audit entry (from `source`; details also {"named": name},

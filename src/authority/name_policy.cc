@@ -209,11 +209,13 @@ void ReservedRefusals(const pki::SubjectAltNames& names, const ReservedNames& re
     }
   }
   for (const auto& ip : names.ips) {
-    for (const auto& r : reserved.ips) {
-      if (ip == r) {
-        out.push_back("IP:" + ip);
-        break;
-      }
+    if (std::find(reserved.ips.begin(), reserved.ips.end(), ip) != reserved.ips.end()) {
+      out.push_back("IP:" + ip);
+    }
+  }
+  for (const auto& uri : names.uris) {
+    if (std::find(reserved.uris.begin(), reserved.uris.end(), uri) != reserved.uris.end()) {
+      out.push_back("URI:" + uri + " (the control plane's identity)");
     }
   }
 }
@@ -266,29 +268,19 @@ core::Result<NamePolicy> ParseNamePolicy(std::string_view json_text, std::string
     return it == j.end() || it->is_null() ? nullptr : &*it;
   };
   const std::string prefix = w.empty() ? "" : w + ".";
-  if (const json* v = field("allowed_dns")) {
-    CTLS_ASSIGN_OR_RETURN(policy.allowed_dns,
-                          ParseList<DnsSuffix>(*v, prefix + "allowed_dns", dns));
-  }
-  if (const json* v = field("denied_dns")) {
-    CTLS_ASSIGN_OR_RETURN(policy.denied_dns, ParseList<DnsSuffix>(*v, prefix + "denied_dns", dns));
-  }
-  if (const json* v = field("allowed_ips")) {
-    CTLS_ASSIGN_OR_RETURN(policy.allowed_ips,
-                          ParseList<pki::IpNetwork>(*v, prefix + "allowed_ips", ip));
-  }
-  if (const json* v = field("denied_ips")) {
-    CTLS_ASSIGN_OR_RETURN(policy.denied_ips,
-                          ParseList<pki::IpNetwork>(*v, prefix + "denied_ips", ip));
-  }
-  if (const json* v = field("allowed_uris")) {
-    CTLS_ASSIGN_OR_RETURN(policy.allowed_uris,
-                          ParseList<std::string>(*v, prefix + "allowed_uris", uri));
-  }
-  if (const json* v = field("denied_uris")) {
-    CTLS_ASSIGN_OR_RETURN(policy.denied_uris,
-                          ParseList<std::string>(*v, prefix + "denied_uris", uri));
-  }
+  auto read = [&](const char* name, auto& list, auto parse) -> core::Result<void> {
+    if (const json* v = field(name)) {
+      using Entry = typename std::decay_t<decltype(list)>::value_type;
+      CTLS_ASSIGN_OR_RETURN(list, ParseList<Entry>(*v, prefix + name, parse));
+    }
+    return {};
+  };
+  CTLS_RETURN_IF_ERROR(read("allowed_dns", policy.allowed_dns, dns));
+  CTLS_RETURN_IF_ERROR(read("denied_dns", policy.denied_dns, dns));
+  CTLS_RETURN_IF_ERROR(read("allowed_ips", policy.allowed_ips, ip));
+  CTLS_RETURN_IF_ERROR(read("denied_ips", policy.denied_ips, ip));
+  CTLS_RETURN_IF_ERROR(read("allowed_uris", policy.allowed_uris, uri));
+  CTLS_RETURN_IF_ERROR(read("denied_uris", policy.denied_uris, uri));
   return policy;
 }
 
@@ -371,6 +363,7 @@ ReservedNames ClusterReservedNames(std::string_view fqdn, const std::vector<std:
   add_dns("localhost");
   add_ip("127.0.0.1");
   add_ip("::1");
+  out.uris.emplace_back(kControlPlaneUri);
   return out;
 }
 

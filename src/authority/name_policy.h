@@ -65,17 +65,27 @@ std::string NamePolicyToJson(const NamePolicy& policy);
 // One line for people: "allowed DNS: db.example.com; denied IP: 10.9.0.0/16" ("none" if empty).
 std::string DescribeNamePolicy(const NamePolicy& policy);
 
+// The identity of the cluster's control plane: a URI SAN that the `api` certificate `init` and
+// renew make carries (a UUID URN, RFC 4122, fixed for every cluster: the pinned CA tells clusters
+// apart). POST /v1/ca/sign never issues it (a reserved name), so an API client that finds it in a
+// certificate chaining to the pinned CA knows it talks to the control plane, not to another
+// holder of a certificate from the same CA. A SAN rather than a private key purpose: GnuTLS
+// refuses extendedKeyUsage OIDs with arcs over 64 bits, such as a 2.25 UUID OID.
+inline constexpr std::string_view kControlPlaneUri =
+    "urn:uuid:6449b34e-5fdd-4eb6-b921-3d6c90300bed";
+
 // The names reserved for the cluster's own certificates (canonical forms).
 struct ReservedNames {
   std::vector<std::string> dns{};  // exact names; "*.x" entries are reserved wildcards
   std::vector<std::string> ips{};
+  std::vector<std::string> uris{};  // exact
 };
 
 // The reserved names of a cluster: `fqdn`, `*.fqdn`, `internal.fqdn`, `*.internal.fqdn` (Redis'
 // layout, as `init` writes them into the named certificates), each of `hosts` (the listen and
 // public addresses' hosts: a DNS name or an IP; unspecified addresses such as 0.0.0.0 and empty
-// strings are skipped), `localhost`, `127.0.0.1` and `::1`. Names that do not canonicalise are
-// skipped.
+// strings are skipped), `localhost`, `127.0.0.1`, `::1` and the URI kControlPlaneUri. Names that
+// do not canonicalise are skipped.
 ReservedNames ClusterReservedNames(std::string_view fqdn, const std::vector<std::string>& hosts);
 
 // A policy and whose it is, for the message ("user \"op\"", "token abc").

@@ -147,17 +147,19 @@ TEST(NamePolicyTest, ReservedNamesOfTheCluster) {
                 "cluster.example.com", "*.cluster.example.com", "internal.cluster.example.com",
                 "*.internal.cluster.example.com", "ca.example.com", "localhost"}));
   EXPECT_EQ(reserved.ips, (std::vector<std::string>{"192.0.2.10", "127.0.0.1", "::1"}));
+  EXPECT_EQ(reserved.uris, std::vector<std::string>{std::string(kControlPlaneUri)});
 
   NameCheck check{.reserved = &reserved};
-  for (const pki::SubjectAltNames& bad :
-       std::initializer_list<pki::SubjectAltNames>{Dns({"localhost"}),
-                                                   Dns({"cluster.example.com"}),
-                                                   Dns({"*.cluster.example.com"}),
-                                                   Dns({"internal.cluster.example.com"}),
-                                                   Dns({"*.example.com"}),  // covers the FQDN
-                                                   {.ips = {"127.0.0.1"}},
-                                                   {.ips = {"::1"}},
-                                                   {.ips = {"192.0.2.10"}}}) {
+  for (const pki::SubjectAltNames& bad : std::initializer_list<pki::SubjectAltNames>{
+           Dns({"localhost"}),
+           Dns({"cluster.example.com"}),
+           Dns({"*.cluster.example.com"}),
+           Dns({"internal.cluster.example.com"}),
+           Dns({"*.example.com"}),  // covers the FQDN
+           {.ips = {"127.0.0.1"}},
+           {.ips = {"::1"}},
+           {.ips = {"192.0.2.10"}},
+           {.dns = {"node1.example.org"}, .uris = {std::string(kControlPlaneUri)}}}) {
     auto r = CheckRequestedNames(bad, check);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, core::ErrorCode::kPermissionDenied);

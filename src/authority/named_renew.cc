@@ -49,8 +49,8 @@ core::Result<RenewedNamedCert> RenewNamedCert(store::Store& store, const Sealing
                           .sans = old_leaf->sans(),
                           .validity = request.validity,
                           .crl_urls = request.crl_urls,
-                          .ocsp_urls = request.ocsp_urls,
-                          .extra_key_purposes = NamedKeyPurposes(request.name)};
+                          .ocsp_urls = request.ocsp_urls};
+  AddNamedIdentity(request.name, issue.sans);
   const pki::KeyType key_type =
       request.key_type.value_or(old_leaf->public_key().type().value_or(pki::KeyType::kEcP256));
   CTLS_ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::Generate(key_type));

@@ -8,10 +8,10 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "authority/name_policy.h"
 #include "core/encoding.h"
 #include "core/files.h"
 #include "net/https_client.h"
-#include "pki/issuer.h"
 
 namespace clustertls::cli {
 
@@ -182,8 +182,8 @@ core::Result<void> CheckClusterApiServer(const std::string& pinned_pem,
     return core::Fail(ErrorCode::kVerifyFailed, "the server presented no certificate");
   }
   const pki::Certificate& leaf = presented.front();
-  const std::vector<std::string> purposes = leaf.extended_key_usages();
-  if (std::find(purposes.begin(), purposes.end(), pki::kClusterApiKeyPurpose) != purposes.end()) {
+  const std::vector<std::string> uris = leaf.sans().uris;
+  if (std::find(uris.begin(), uris.end(), authority::kControlPlaneUri) != uris.end()) {
     return {};
   }
   auto pinned = pki::Certificate::ParseAll(pinned_pem);
@@ -198,8 +198,8 @@ core::Result<void> CheckClusterApiServer(const std::string& pinned_pem,
       ErrorCode::kVerifyFailed,
       "the server's certificate (" + leaf.subject() + ", SHA-256 " + leaf.fingerprint().colon +
           ") chains to the pinned CA but is not the cluster's api certificate: it lacks the "
-          "control-plane key purpose " +
-          std::string(pki::kClusterApiKeyPurpose) +
+          "control-plane identity URI:" +
+          std::string(authority::kControlPlaneUri) +
           " that only `clustertls init` and `clustertls cluster certificate renew api` give it, "
           "so it may be any certificate the CA signed; nothing was sent. If the api certificate "
           "was replaced by hand, pin that certificate itself (--ca-fingerprint with its "

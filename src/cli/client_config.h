@@ -55,8 +55,9 @@ core::Result<pki::Certificate> FindPinnedCertificate(const std::vector<pki::Cert
 
 // Whether a server that verified against the pinned certificate `pinned_pem` (the saved
 // config's ca_pem) is the cluster's control plane and not another holder of a certificate from
-// the same CA (anyone an operator signed for): its leaf carries pki::kClusterApiKeyPurpose, which
-// only the named-certificate path gives the `api` certificate, or the pin is that very leaf (an
+// the same CA (anyone an operator signed for): its leaf carries the URI SAN
+// authority::kControlPlaneUri, which only the named-certificate path gives the `api` certificate
+// (signing refuses it as a reserved name), or the pin is that very leaf (an
 // `api` certificate replaced by hand, pinned by its own fingerprint). kVerifyFailed otherwise,
 // saying what to do. Every API connection runs it (net::ClientOptions::check_peer) before a
 // password or token is sent.

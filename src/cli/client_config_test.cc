@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "authority/name_policy.h"
 #include "cli/cli_testutil.h"
 #include "core/files.h"
 #include "pki/issuer.h"
@@ -180,19 +181,18 @@ TEST(ClientConfigTest, FindsThePinnedCertificateOrNamesBothFingerprints) {
 
 // The attack: any certificate the cluster CA signed (an operator's, for the server's names)
 // chains to the pinned root exactly as the api certificate does; only the api certificate carries
-// the control-plane key purpose, or is pinned itself.
+// the control-plane identity URI, or is pinned itself.
 TEST(ClientConfigTest, OnlyTheClusterApiCertificateOrThePinnedLeafIsTheControlPlane) {
   const pki::TestPki pki = pki::MakeTestPki();
   const pki::TestLeaf api = pki::IssueLeaf(
-      pki.issuing,
-      pki::IssueRequest{.profile = pki::Profile::kPeer,
-                        .common_name = "cluster.example.com",
-                        .sans = {.ips = {"127.0.0.1"}},
-                        .extra_key_purposes = {std::string(pki::kClusterApiKeyPurpose)}});
-  const pki::TestLeaf operators = pki::IssueLeaf(
       pki.issuing, pki::IssueRequest{.profile = pki::Profile::kPeer,
                                      .common_name = "cluster.example.com",
-                                     .sans = {.ips = {"127.0.0.1"}}});
+                                     .sans = {.ips = {"127.0.0.1"},
+                                              .uris = {std::string(authority::kControlPlaneUri)}}});
+  const pki::TestLeaf operators =
+      pki::IssueLeaf(pki.issuing, pki::IssueRequest{.profile = pki::Profile::kPeer,
+                                                    .common_name = "cluster.example.com",
+                                                    .sans = {.ips = {"127.0.0.1"}}});
   const std::string root_pem = pki.root.ToPem();
 
   EXPECT_TRUE(CheckClusterApiServer(root_pem, {api.cert, pki.intermediate}));

@@ -257,8 +257,7 @@ core::Result<void> AddKeyUsage(X509* x, Profile profile, bool rsa_subject) {
 }
 
 // RFC 5280 4.2.1.12; CAs carry none.
-core::Result<void> AddExtendedKeyUsage(X509* x, Profile profile,
-                                       const std::vector<std::string>& extra) {
+core::Result<void> AddExtendedKeyUsage(X509* x, Profile profile) {
   std::vector<int> nids;
   switch (profile) {
     case Profile::kServer:
@@ -283,17 +282,6 @@ core::Result<void> AddExtendedKeyUsage(X509* x, Profile profile,
   }
   for (int nid : nids) {
     if (sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(nid)) <= 0) {
-      return ossl::Failure(ErrorCode::kCrypto, "cannot build ExtendedKeyUsage");
-    }
-  }
-  for (const std::string& oid : extra) {
-    // The stack owns what it holds from here: pushed objects are freed with it.
-    ASN1_OBJECT* object = OBJ_txt2obj(oid.c_str(), /*no_name=*/1);
-    if (object == nullptr) {
-      return ossl::Failure(ErrorCode::kInvalidArgument, "key purpose \"" + oid + "\": not an OID");
-    }
-    if (sk_ASN1_OBJECT_push(eku.get(), object) <= 0) {
-      ASN1_OBJECT_free(object);
       return ossl::Failure(ErrorCode::kCrypto, "cannot build ExtendedKeyUsage");
     }
   }
@@ -645,10 +633,7 @@ core::Result<std::string> IssueWith(const IssuerState& issuer, EVP_PKEY* signing
   const bool ca = IsCaProfile(request.profile);
   CTLS_RETURN_IF_ERROR(AddBasicConstraints(x.get(), ca, prepared.path_len));
   CTLS_RETURN_IF_ERROR(AddKeyUsage(x.get(), request.profile, IsRsaSpki(subject_spki)));
-  if (ca && !request.extra_key_purposes.empty()) {
-    return Fail(ErrorCode::kInvalidArgument, "extra key purposes apply only to leaf profiles");
-  }
-  CTLS_RETURN_IF_ERROR(AddExtendedKeyUsage(x.get(), request.profile, request.extra_key_purposes));
+  CTLS_RETURN_IF_ERROR(AddExtendedKeyUsage(x.get(), request.profile));
   CTLS_RETURN_IF_ERROR(AddKeyIds(x.get(), key_id, issuer.self_signed ? key_id : issuer.key_id));
   CTLS_RETURN_IF_ERROR(AddSubjectAltNames(x.get(), prepared.sans));
   CTLS_RETURN_IF_ERROR(AddCrlDistributionPoints(x.get(), request.crl_urls));

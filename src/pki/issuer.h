@@ -40,14 +40,6 @@ struct NameConstraints {
   }
 };
 
-// The key purpose (an extendedKeyUsage OID) that marks the cluster's own `api` certificate, the
-// one `serve` presents: only the named-certificate path (init, renew) puts it in, never
-// POST /v1/ca/sign, so a client that finds it knows it talks to the control plane and not to
-// another holder of a certificate from the same CA. An OID of the UUID arc (ITU-T X.667, 2.25):
-// 6449b34e-5fdd-4eb6-b921-3d6c90300bed.
-inline constexpr std::string_view kClusterApiKeyPurpose =
-    "2.25.133305474009948979723283362046138125293";
-
 // Names a certificate may carry at most (the CN included): public CAs cap them at about 100.
 inline constexpr std::size_t kMaxSubjectAltNames = 100;
 
@@ -68,8 +60,6 @@ struct IssueRequest {
   std::vector<std::string> crl_urls{};   // CRL distribution points
   std::vector<std::string> ocsp_urls{};  // authorityInfoAccess OCSP
   NameCheckFn check_names{};             // leaves only; empty: no check
-  // Key purposes (dotted OIDs) added to the profile's extendedKeyUsage; leaves only.
-  std::vector<std::string> extra_key_purposes{};
 };
 
 // The request IssueFromCsr issues: `request` with the CSR's CN (when `request.common_name` is

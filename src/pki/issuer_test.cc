@@ -756,44 +756,19 @@ TEST(IssueNamesTest, TheNameCheckSeesTheCanonicalNamesBeforeSigning) {
   for (KeyType t : {KeyType::kEcP256, KeyType::kRsa2048}) {
     Csr csr = Must(Csr::Create(TestKey(t, 5), CsrOptions{.common_name = "csr.example.com"}));
     int asked = 0;
-    IssueRequest from_csr{.check_names = [&asked](const SubjectAltNames& names) -> core::Result<void> {
-      ++asked;
-      if (names.dns == std::vector<std::string>{"csr.example.com"}) {
-        return core::Fail(ErrorCode::kPermissionDenied, "refused csr.example.com");
-      }
-      return {};
-    }};
+    IssueRequest from_csr{
+        .check_names = [&asked](const SubjectAltNames& names) -> core::Result<void> {
+          ++asked;
+          if (names.dns == std::vector<std::string>{"csr.example.com"}) {
+            return core::Fail(ErrorCode::kPermissionDenied, "refused csr.example.com");
+          }
+          return {};
+        }};
     auto der = IssueFromCsrDer(pki.issuing, csr.ToDer(), from_csr, pki.now, rng);
     ASSERT_FALSE(der.has_value()) << KeyTypeName(t);
     EXPECT_EQ(der.error().message, "refused csr.example.com");
     EXPECT_EQ(asked, 1) << KeyTypeName(t);
   }
-}
-
-TEST(IssueNamesTest, ExtraKeyPurposesAreAddedToTheProfiles) {
-  const TestPki& pki = SharedPki();
-  TestLeaf leaf = IssueLeaf(
-      pki.issuing, IssueRequest{.profile = Profile::kPeer,
-                                .common_name = "api.example.com",
-                                .extra_key_purposes = {std::string(kClusterApiKeyPurpose)}});
-  EXPECT_EQ(leaf.cert.extended_key_usages(),
-            (std::vector<std::string>{"serverAuth", "clientAuth",
-                                      std::string(kClusterApiKeyPurpose)}));
-  // TLS still takes it for a server and a client (the extra purpose is not critical).
-  EXPECT_EQ(X509_check_purpose(leaf.cert.get(), X509_PURPOSE_SSL_SERVER, 0), 1);
-  EXPECT_EQ(X509_check_purpose(leaf.cert.get(), X509_PURPOSE_SSL_CLIENT, 0), 1);
-  ossl::Csprng rng;
-  PublicKey key = NewTestKey(KeyType::kEcP256).public_key();
-  auto bad = pki.issuing.Issue(
-      IssueRequest{.common_name = "x.example.com", .extra_key_purposes = {"not an oid"}}, key,
-      pki.now, rng);
-  ASSERT_FALSE(bad.has_value());
-  EXPECT_THAT(bad.error().message, HasSubstr("\"not an oid\": not an OID"));
-  auto on_ca = pki.root_issuer.Issue(IssueRequest{.profile = Profile::kIntermediateCa,
-                                                  .common_name = "Sub CA",
-                                                  .extra_key_purposes = {"1.2.3.4"}},
-                                     key, pki.now, rng);
-  ASSERT_FALSE(on_ca.has_value());
 }
 
 TEST(IssueFromCsrTest, RefusesInvalidNamesInTheCsr) {

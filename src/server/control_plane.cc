@@ -29,7 +29,6 @@
 #include "net/credentials.h"
 #include "net/https_server.h"
 #include "ossl/csprng.h"
-#include "pki/issuer.h"
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/cluster_policy.h"
@@ -409,11 +408,11 @@ struct ControlPlane::Impl {
       Log("listener now presents certificate \"api\" version " + std::to_string(api_cert.version));
     }
     if (api_version != api_cert.version) {
-      const std::vector<std::string> purposes = api_cert.chain.front().extended_key_usages();
-      if (std::find(purposes.begin(), purposes.end(), pki::kClusterApiKeyPurpose) ==
-          purposes.end()) {
+      const std::vector<std::string> uris = api_cert.chain.front().sans().uris;
+      if (std::find(uris.begin(), uris.end(), authority::kControlPlaneUri) == uris.end()) {
         Log("certificate \"api\" version " + std::to_string(api_cert.version) +
-            " lacks the control-plane key purpose: `clustertls login` accepts this server only "
+            " lacks the control-plane identity URI:" + std::string(authority::kControlPlaneUri) +
+            ": `clustertls login` accepts this server only "
             "when pinned to that certificate itself (--ca-fingerprint " +
             api_cert.chain.front().fingerprint().colon +
             "); `clustertls cluster certificate renew api` replaces it with one from the cluster "

@@ -128,23 +128,26 @@ impersonation() {
   fi
   note "the fake server saw only: $(sort -u "$TMP/fake.log" | tr '\n' ';')"
 
-  # The real api certificate carries the control-plane key purpose (as openssl reads it), also
-  # after a renewal, and login accepts it.
+  # The real api certificate carries the control-plane identity (as openssl reads it), also
+  # after a renewal, and login accepts it; GnuTLS accepts it for the FQDN.
   local eku
   eku=$(timeout 15 openssl s_client -connect "127.0.0.1:$SERVE_PORT" -servername "$FQDN" </dev/null 2>/dev/null |
-    timeout 15 openssl x509 -noout -ext extendedKeyUsage 2>/dev/null)
-  [[ $eku == *2.25.133305474009948979723283362046138125293* ]] ||
-    fail "the api certificate's extendedKeyUsage lacks the control-plane purpose: $eku"
+    timeout 15 openssl x509 -noout -ext subjectAltName 2>/dev/null)
+  [[ $eku == *URI:urn:uuid:6449b34e-5fdd-4eb6-b921-3d6c90300bed* ]] ||
+    fail "the api certificate's subjectAltName lacks the control-plane identity: $eku"
+  timeout 20 gnutls-cli --x509cafile "$API_CA" --port "$SERVE_PORT" --verify-hostname "$FQDN" \
+    127.0.0.1 </dev/null >"$OUT" 2>&1 ||
+    fail "gnutls-cli refused the api certificate: $(grep -i 'error\|status' "$OUT" | head -3)"
   run ctls cluster certificate renew api --client-config "$TMP/admin.json"
   local deadline=$((SECONDS + 10)) renewed=""
   while [ $SECONDS -le $deadline ]; do
     renewed=$(timeout 15 openssl s_client -connect "127.0.0.1:$SERVE_PORT" -servername "$FQDN" </dev/null 2>/dev/null |
-      timeout 15 openssl x509 -noout -ext extendedKeyUsage 2>/dev/null)
-    [[ $renewed == *2.25.133305474009948979723283362046138125293* ]] && break
+      timeout 15 openssl x509 -noout -ext subjectAltName 2>/dev/null)
+    [[ $renewed == *URI:urn:uuid:6449b34e-5fdd-4eb6-b921-3d6c90300bed* ]] && break
     sleep 0.2
   done
-  [[ $renewed == *2.25.133305474009948979723283362046138125293* ]] ||
-    fail "the renewed api certificate lacks the control-plane purpose: $renewed"
+  [[ $renewed == *URI:urn:uuid:6449b34e-5fdd-4eb6-b921-3d6c90300bed* ]] ||
+    fail "the renewed api certificate lacks the control-plane identity: $renewed"
   run ctls login --server "https://127.0.0.1:$SERVE_PORT" --ca-fingerprint "$CA_FP" --user admin \
     --password-file "$TMP/admin.pw" --client-config "$TMP/admin2.json"
 
@@ -171,7 +174,7 @@ impersonation() {
   run ctls login --server "https://127.0.0.1:$SERVE_PORT" --ca-fingerprint "$self_fp" --user admin \
     --password-file "$TMP/admin.pw" --client-config "$TMP/self.json.cfg"
   run ctls cluster certificate list --client-config "$TMP/self.json.cfg"
-  assert_grep 'lacks the control-plane key purpose' "$TMP/serve.impersonation.log"
+  assert_grep 'lacks the control-plane identity' "$TMP/serve.impersonation.log"
   # Back to an api certificate from the cluster CA for the next sections.
   API_CA=$TMP/self.crt
   api POST /v1/cluster/certificates/api/renew "${ADMIN[@]}"

@@ -384,7 +384,7 @@ cli_set() {
   printf '%s\n' "$ADMIN_PW" >"$TMP/admin.pw"
   local cfg=$TMP/client.json
   # The api certificate an earlier section set came from POST /v1/ca/sign, so it lacks the
-  # control-plane key purpose and login refuses it; a renewal from the cluster CA restores it.
+  # control-plane identity URI and login refuses it; a renewal from the cluster CA restores it.
   api POST /v1/cluster/certificates/api/renew "${ADMIN[@]}"
   expect_status 200 "renew api"
   run ctls login --server "https://127.0.0.1:$SERVE_PORT" --ca-fingerprint "$CA_FP" --user admin \
