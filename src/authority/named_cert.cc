@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "authority/name_policy.h"
 #include "core/encoding.h"
 #include "ossl/error.h"
 #include "pki/names.h"
@@ -34,6 +35,16 @@ bool CoversHost(const pki::Certificate& leaf, std::string_view host) {
       X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr);
   ossl::ClearErrors();
   return rc == 1;
+}
+
+// A DNS name through CoversHost, an IP address against the IP SANs.
+bool CoversAddress(const pki::Certificate& leaf, const std::string& host) {
+  if (pki::IsIpAddress(host)) {
+    int rc = X509_check_ip_asc(leaf.get(), host.c_str(), 0);
+    ossl::ClearErrors();
+    return rc == 1;
+  }
+  return CoversHost(leaf, host);
 }
 
 std::string JoinNames(const std::vector<std::string>& names) {
@@ -280,6 +291,44 @@ Result<ValidatedNamedCert> ValidateNamedCert(const NamedCertInput& input,
       .chain_pem = {},
   };
   out.chain_pem = pki::ToPemBundle(out.chain);
+  return out;
+}
+
+std::vector<std::string> NamedCertWarnings(const ValidatedNamedCert& cert,
+                                           const NamedCertWarningRules& rules) {
+  std::vector<std::string> out;
+  if (cert.name != "api" && cert.name != "cm") {
+    return out;
+  }
+  const pki::Certificate& leaf = cert.chain.front();
+  const pki::Certificate& root = cert.chain.back();
+  if (!rules.cluster_chain.empty() && !root.Equals(rules.cluster_chain.back())) {
+    out.push_back("certificate \"" + cert.name +
+                  "\" does not chain to the cluster CA (its root is " + root.subject() +
+                  "): clients that trust the cluster root (curl --cacert, clustertls login with "
+                  "the root's fingerprint) refuse it; give them this chain's root");
+  }
+  if (cert.name != "api") {
+    return out;
+  }
+  for (const std::string& host : rules.api_hosts) {
+    if (!host.empty() && !CoversAddress(leaf, host)) {
+      out.push_back("certificate \"api\" does not name " + host +
+                    ", the address this server listens on: clients connecting by it refuse the "
+                    "certificate");
+    }
+  }
+  const std::vector<std::string> uris = leaf.sans().uris;
+  if (std::find(uris.begin(), uris.end(), kControlPlaneUri) == uris.end()) {
+    out.push_back(
+        "certificate \"api\" lacks the control-plane identity URI:" +
+        std::string(kControlPlaneUri) +
+        ": clustertls login accepts this server only when pinned to this certificate itself "
+        "(--ca-fingerprint " +
+        leaf.fingerprint().colon +
+        "); `clustertls cluster certificate renew api` makes one from "
+        "the cluster CA that has it");
+  }
   return out;
 }
 

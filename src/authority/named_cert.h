@@ -66,7 +66,7 @@ std::vector<std::string> RedisSanLayout(std::string_view fqdn);
 // What an update brings (the JSON fields of PUT /v1/cluster/update_cert).
 struct NamedCertInput {
   std::string name;
-  std::string key_pem;          // the private key (unencrypted PEM, any form PrivateKey::Parse takes)
+  std::string key_pem;  // the private key (unencrypted PEM, any form PrivateKey::Parse takes)
   std::string certificate_pem;  // the leaf, optionally followed by its chain
 };
 
@@ -104,5 +104,23 @@ struct ValidatedNamedCert {
 // - for cm/api/proxy, the leaf's DNS SANs (or wildcards) cover `rules.fqdn` (kInvalidName).
 core::Result<ValidatedNamedCert> ValidateNamedCert(const NamedCertInput& input,
                                                    const NamedCertRules& rules);
+
+// What a valid `api` or `cm` certificate may still get wrong for the people who connect to it.
+struct NamedCertWarningRules {
+  // The cluster CA chain (issuing CA first, root last): a chain that does not end at its root is
+  // not trusted by clients that pinned the root (`clustertls login`, curl --cacert root.pem).
+  std::vector<pki::Certificate> cluster_chain;
+  // The hosts clients reach the API by besides the FQDN (the listen address when it is not a
+  // wildcard such as 0.0.0.0); empty entries are skipped.
+  std::vector<std::string> api_hosts;
+};
+
+// One line each, for the update's answer (empty for every other name, and when all is well):
+// - api, cm: the chain ends at another root than the cluster's;
+// - api: a host of `rules.api_hosts` the leaf does not cover (DNS or IP SAN);
+// - api: the leaf lacks kControlPlaneUri, so `clustertls login` accepts the server only when
+//   pinned to this leaf, whose fingerprint the line gives.
+std::vector<std::string> NamedCertWarnings(const ValidatedNamedCert& cert,
+                                           const NamedCertWarningRules& rules);
 
 }  // namespace clustertls::authority

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
 
+#include "authority/name_policy.h"
 #include "pki/test_pki_testutil.h"
 
 namespace clustertls::authority {
@@ -150,6 +151,49 @@ TEST_F(NamedCertTest, CompleteForeignChainIsAccepted) {
   auto v = ValidateNamedCert(Input("api", leaf, {other.intermediate, other.root}), Rules());
   ASSERT_TRUE(v) << v.error().message;
   ExpectChain(*v, {leaf.cert, other.intermediate, other.root});
+}
+
+TEST_F(NamedCertTest, WarningsForWhatClientsOfApiAndCmWillRefuse) {
+  const NamedCertWarningRules rules{.cluster_chain = {pki_.intermediate, pki_.root},
+                                    .api_hosts = {"127.0.0.1", ""}};
+  // The cluster's own api certificate: its names, the listen address, the control-plane URI.
+  pki::TestLeaf whole = pki::IssueLeaf(
+      pki_.issuing, pki::IssueRequest{.profile = pki::Profile::kPeer,
+                                      .common_name = std::string(kFqdn),
+                                      .sans = {.dns = RedisSanLayout(kFqdn),
+                                               .ips = {"127.0.0.1"},
+                                               .uris = {std::string(kControlPlaneUri)}}});
+  auto v = ValidateNamedCert(Input("api", whole, {pki_.intermediate}), Rules());
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_TRUE(NamedCertWarnings(*v, rules).empty());
+
+  // From the cluster CA, without the address and the URI.
+  auto plain = ValidateNamedCert(Input("api", Leaf(RedisSanLayout(kFqdn)), {}), Rules());
+  ASSERT_TRUE(plain) << plain.error().message;
+  std::vector<std::string> warnings = NamedCertWarnings(*plain, rules);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_EQ(warnings[0],
+            "certificate \"api\" does not name 127.0.0.1, the address this server listens on: "
+            "clients connecting by it refuse the certificate");
+  EXPECT_TRUE(warnings[1].starts_with(
+      "certificate \"api\" lacks the control-plane identity URI:urn:uuid:6449b34e"));
+  EXPECT_NE(warnings[1].find(plain->chain.front().fingerprint().colon), std::string::npos);
+
+  // From another root, as cm: only the chain warning (cm needs no URI, no listen address).
+  pki::TestPki other =
+      pki::MakeTestPki({.root_name = "Other Root", .intermediate_name = "Other CA"});
+  auto foreign = ValidateNamedCert(
+      Input("cm", pki::IssueLeaf(other, kFqdn), {other.intermediate, other.root}), Rules());
+  ASSERT_TRUE(foreign) << foreign.error().message;
+  warnings = NamedCertWarnings(*foreign, rules);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("does not chain to the cluster CA (its root is CN=Other Root"),
+            std::string::npos)
+      << warnings[0];
+  // Other names get none.
+  auto proxy = ValidateNamedCert(Input("proxy", Leaf(RedisSanLayout(kFqdn)), {}), Rules());
+  ASSERT_TRUE(proxy);
+  EXPECT_TRUE(NamedCertWarnings(*proxy, rules).empty());
 }
 
 TEST_F(NamedCertTest, KeyOfAnotherCertificateIsMismatch) {

@@ -31,7 +31,8 @@ using json = nlohmann::json;
 
 void PrintPolicy(Context& ctx, const json& policy) {
   for (const char* key : {"min_control_tls_version", "min_data_tls_version", "cipher_suites",
-                          "tls13_ciphersuites", "client_auth", "version"}) {
+                          "tls13_ciphersuites", "client_auth", "sentinel_ssl_policy",
+                          "min_sentinel_tls_version", "version"}) {
     ctx.out << key << ": " << Str(policy, key) << '\n';
   }
 }
@@ -213,6 +214,7 @@ struct CertSetOptions {
   std::string name;
   std::string certificate_file;
   std::string key_file;
+  std::vector<std::string> words;  // rladmin's form: certificate_file F key_file K
 };
 struct NameOptions {
   ApiOptions api;
@@ -228,7 +230,65 @@ struct RenewOptions {
 struct PolicyOptions {
   ApiOptions api;
   std::string value;
+  std::vector<std::string> words;  // sentinel_ssl_policy's rladmin arguments
 };
+
+// rladmin's `certificate_file F key_file K` words into the options (beside the --flags).
+core::Result<void> ApplyRladminCertWords(CertSetOptions& o) {
+  if (o.words.size() % 2 != 0) {
+    return UsageError("cluster certificate set: after the name, give `certificate_file FILE "
+                      "key_file FILE` (rladmin's form) or --certificate-file/--key-file");
+  }
+  for (std::size_t i = 0; i < o.words.size(); i += 2) {
+    std::string* slot = o.words[i] == "certificate_file" ? &o.certificate_file
+                        : o.words[i] == "key_file"       ? &o.key_file
+                                                         : nullptr;
+    if (slot == nullptr) {
+      return UsageError("cluster certificate set: unknown word \"" + o.words[i].substr(0, 40) +
+                        "\" (rladmin's form is `certificate_file FILE key_file FILE`)");
+    }
+    if (!slot->empty()) {
+      return UsageError("cluster certificate set: " + o.words[i] + " given twice");
+    }
+    *slot = o.words[i + 1];
+  }
+  if (o.certificate_file.empty() || o.key_file.empty()) {
+    return UsageError("cluster certificate set: give the certificate and the key "
+                      "(--certificate-file F --key-file K, or rladmin's certificate_file F "
+                      "key_file K)");
+  }
+  return {};
+}
+
+// rladmin's `sentinel_ssl_policy [allowed|required|disabled] [min_data_TLS_version V]` as the
+// policy fields it sets.
+core::Result<json> SentinelPolicyBody(const std::vector<std::string>& words) {
+  json body = json::object();
+  std::size_t i = 0;
+  if (i < words.size() && core::AsciiLower(words[i]).find("tls_version") == std::string::npos) {
+    body["sentinel_ssl_policy"] = words[i++];
+  }
+  if (i < words.size()) {
+    const std::string keyword = core::AsciiLower(words[i]);
+    if (keyword != "min_data_tls_version" && keyword != "min_sentinel_tls_version") {
+      return UsageError("cluster config sentinel_ssl_policy: unexpected \"" +
+                        words[i].substr(0, 40) +
+                        "\" (expected allowed, required or disabled, then optionally "
+                        "min_data_TLS_version VERSION)");
+    }
+    if (i + 1 >= words.size()) {
+      return UsageError("cluster config sentinel_ssl_policy: " + words[i] +
+                        " needs a version (1.2 or 1.3)");
+    }
+    body["min_sentinel_tls_version"] = words[i + 1];
+    i += 2;
+  }
+  if (i != words.size() || body.empty()) {
+    return UsageError("cluster config sentinel_ssl_policy: give allowed, required or disabled, "
+                      "and/or min_data_TLS_version VERSION (as rladmin takes them)");
+  }
+  return body;
+}
 // The name policy flags of `users add`, `users set-name-policy` and `tokens create`
 // (authority/name_policy.h; docs/api.md "Name policies").
 struct NamePolicyFlags {
@@ -334,13 +394,15 @@ void AddClusterCommands(CLI::App& app, Action* action) {
         "set", "Replace a named certificate (PUT /v1/cluster/update_cert); validated first");
     cmd->add_option("name", o->name, "certificate name (cm, api, proxy, syncer, metrics, ...)")
         ->required();
+    cmd->add_option("words", o->words,
+                    "rladmin's form instead of the flags: certificate_file FILE key_file FILE");
     cmd->add_option("--certificate-file", o->certificate_file,
-                    "PEM chain: leaf, then intermediates (root optional)")
-        ->required();
-    cmd->add_option("--key-file", o->key_file, "the leaf's PEM private key (unencrypted)")
-        ->required();
+                    "PEM chain: leaf, then intermediates (root optional)");
+    cmd->add_option("--key-file", o->key_file, "the leaf's PEM private key (unencrypted)");
     AddApiOptions(cmd, o->api, true, true);
-    OnApi(cmd, action, o, [](const CertSetOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+    OnApi(cmd, action, o, [](const CertSetOptions& given, Api& api, Context& ctx) -> core::Result<int> {
+      CertSetOptions o = given;
+      CTLS_RETURN_IF_ERROR(ApplyRladminCertWords(o));
       CTLS_ASSIGN_OR_RETURN(std::string cert, ReadInput(o.certificate_file));
       CTLS_ASSIGN_OR_RETURN(std::string key, ReadInput(o.key_file));
       CTLS_ASSIGN_OR_RETURN(json reply,
@@ -351,6 +413,13 @@ void AddClusterCommands(CLI::App& app, Action* action) {
       } else {
         ctx.out << "certificate " << Str(reply, "name") << " updated: version "
                 << Str(reply, "version") << '\n';
+        if (reply.contains("warnings") && reply["warnings"].is_array()) {
+          for (const json& warning : reply["warnings"]) {
+            if (warning.is_string()) {
+              ctx.Warn(warning.get<std::string>());
+            }
+          }
+        }
       }
       return 0;
     });
@@ -460,28 +529,53 @@ void AddClusterCommands(CLI::App& app, Action* action) {
   }
   struct Setting {
     const char* command;
+    const char* rladmin;  // the same command as rladmin spells it (matched in any case)
     const char* field;
     const char* help;
     const char* value_help;
   };
   static constexpr Setting kSettings[] = {
-      {"min-control-tls-version", "min_control_tls_version",
+      {"min-control-tls-version", "min_control_TLS_version", "min_control_tls_version",
        "Minimum TLS version of the control plane's listener",
        "1.2 or 1.3 (RFC 8996 refuses 1.0/1.1)"},
-      {"min-data-tls-version", "min_data_tls_version", "Minimum TLS version of the data path",
-       "1.2 or 1.3"},
-      {"cipher-suites", "cipher_suites", "OpenSSL cipher list for TLS 1.2 and below",
+      {"min-data-tls-version", "min_data_TLS_version", "min_data_tls_version",
+       "Minimum TLS version of the data path", "1.2 or 1.3"},
+      {"cipher-suites", "cipher_suites", "cipher_suites",
+       "OpenSSL cipher list for TLS 1.2 and below",
        "e.g. 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384'"},
-      {"tls13-ciphersuites", "tls13_ciphersuites", "TLS 1.3 cipher suites",
+      {"tls13-ciphersuites", "tls13_ciphersuites", "tls13_ciphersuites", "TLS 1.3 cipher suites",
        "e.g. 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256'"},
-      {"client-auth", "client_auth",
+      {"client-auth", "client_auth", "client_auth",
        "Client certificates on the data path only (the control listener never asks for one)",
        "none, optional or required"},
   };
+  {
+    auto o = std::make_shared<PolicyOptions>();
+    CLI::App* cmd = config->add_subcommand(
+        "sentinel-ssl-policy",
+        "TLS on the Sentinel discovery path, as rladmin sets it: allowed (TLS and plain), "
+        "required (TLS only) or disabled (plain only), optionally followed by "
+        "min_data_TLS_version VERSION, its minimum TLS version (PUT /v1/cluster/policy)");
+    cmd->alias("sentinel_ssl_policy");
+    cmd->ignore_case();
+    cmd->add_option("words", o->words, "allowed|required|disabled [min_data_TLS_version 1.2|1.3]")
+        ->required();
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, [](const PolicyOptions& o, Api& api, Context& ctx) -> core::Result<int> {
+      CTLS_ASSIGN_OR_RETURN(json body, SentinelPolicyBody(o.words));
+      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("PUT", "/v1/cluster/policy", body));
+      o.api.json ? PrintJson(ctx, reply) : PrintPolicy(ctx, reply);
+      return 0;
+    });
+  }
   for (const Setting& setting : kSettings) {
     auto o = std::make_shared<PolicyOptions>();
     CLI::App* cmd = config->add_subcommand(setting.command,
                                            std::string(setting.help) + " (PUT /v1/cluster/policy)");
+    if (std::string_view(setting.rladmin) != setting.command) {
+      cmd->alias(setting.rladmin);
+    }
+    cmd->ignore_case();
     cmd->add_option("value", o->value, setting.value_help)->required();
     AddApiOptions(cmd, o->api, true, true);
     const std::string field = setting.field;

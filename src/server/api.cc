@@ -82,6 +82,56 @@ json ParseJsonObjectText(std::string_view text, std::string* duplicate) {
   return out;
 }
 
+// Redis' update_cert page escapes a PEM file with `"$(sed -z 's/\n/\\\n/g' file)"`, which
+// leaves a backslash before every line break instead of writing "\n", and, since the shell's
+// $(...) drops the file's last line break, a backslash right before the closing quote: not JSON.
+// For the certificate routes only (their strings are a name and PEM, which never hold a quote),
+// this reads inside a string a backslash followed by a line break (LF or CRLF) as the escape
+// "\n", and a backslash-quote followed by `,` or `}` as a last line break and the end of the
+// string. Valid JSON without those shapes is left as it was and parsed as strictly as any body.
+std::string JoinLineContinuations(std::string_view text) {
+  auto ends_value = [&](std::size_t pos) {
+    while (pos < text.size() &&
+           (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\r' || text[pos] == '\n')) {
+      ++pos;
+    }
+    return pos < text.size() && (text[pos] == ',' || text[pos] == '}');
+  };
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (!in_string) {
+      in_string = c == '"';
+      out += c;
+      continue;
+    }
+    if (c == '"') {
+      in_string = false;
+      out += c;
+    } else if (c == '\\' && i + 1 < text.size()) {
+      const char next = text[i + 1];
+      const bool crlf = next == '\r' && i + 2 < text.size() && text[i + 2] == '\n';
+      if (next == '\n' || crlf) {
+        out += "\\n";
+        i += crlf ? 2 : 1;
+      } else if (next == '"' && ends_value(i + 2)) {
+        out += "\\n\"";
+        in_string = false;
+        ++i;
+      } else {
+        out += c;
+        out += next;  // an escape: its second character never ends the string
+        ++i;
+      }
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 // JSON text that survives non-UTF-8 input (certificate names): bad bytes become U+FFFD.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -419,6 +469,9 @@ struct Api::Impl {
     std::optional<std::vector<std::string>> fields;
     RouteFn fn;
     bool empty_body_ok = false;  // an empty JSON body reads as {}
+    // The certificate routes: Redis' documented `sed -z` escaping of PEM files is read as the
+    // newlines it stands for (JoinLineContinuations).
+    bool pem_line_continuations = false;
   };
 
   struct Route {
@@ -638,7 +691,7 @@ struct Api::Impl {
         call.request.body.find_first_not_of(" \t\r\n") == std::string::npos) {
       call.body = json::object();
     } else if (spec->json_body) {
-      if (auto r = ParseBody(call, spec->fields); !r) {
+      if (auto r = ParseBody(call, *spec); !r) {
         respond(std::move(*r.error_response));
         return;
       }
@@ -676,14 +729,17 @@ struct Api::Impl {
     explicit operator bool() const { return ok; }
   };
 
-  BodyResult ParseBody(Call& call, const std::optional<std::vector<std::string>>& fields) {
+  BodyResult ParseBody(Call& call, const MethodSpec& spec) {
+    const std::optional<std::vector<std::string>>& fields = spec.fields;
     auto fail = [](net::Response r) {
       BodyResult b;
       b.ok = false;
       b.error_response = std::move(r);
       return b;
     };
-    const std::string& body = call.request.body;
+    const std::string joined =
+        spec.pem_line_continuations ? JoinLineContinuations(call.request.body) : std::string();
+    const std::string& body = spec.pem_line_continuations ? joined : call.request.body;
     if (auto depth = CheckJsonDepth(body); !depth) {
       return fail(ErrorResponse(400, "parse_error", depth.error().message));
     }
@@ -1116,6 +1172,19 @@ struct Api::Impl {
     return input;
   }
 
+  // "warnings": what a stored api or cm certificate will still get wrong for its clients
+  // (authority::NamedCertWarnings), each also logged.
+  void AddWarnings(const authority::ValidatedNamedCert& cert, json& out) {
+    std::vector<std::string> warnings = authority::NamedCertWarnings(
+        cert, {.cluster_chain = ClusterChain(), .api_hosts = {o.listen_host}});
+    for (const std::string& w : warnings) {
+      Log("warning: " + w);
+    }
+    if (!warnings.empty()) {
+      out["warnings"] = warnings;
+    }
+  }
+
   core::Result<authority::ValidatedNamedCert> Validate(const authority::NamedCertInput& input) {
     authority::NamedCertRules rules{
         .fqdn = o.fqdn, .cluster_chain = ClusterChain(), .now = o.clock->Now()};
@@ -1167,7 +1236,9 @@ struct Api::Impl {
     if (!versions) {
       return Error(versions.error());
     }
-    return Json({{"name", list[0].name}, {"version", versions->at(0)}});
+    json out = {{"name", list[0].name}, {"version", versions->at(0)}};
+    AddWarnings(list[0], out);
+    return Json(out);
   }
 
   net::Response PutCertificates(Call& call) {
@@ -1201,7 +1272,9 @@ struct Api::Impl {
     }
     json out = json::array();
     for (std::size_t i = 0; i < list.size(); ++i) {
-      out.push_back({{"name", list[i].name}, {"version", (*versions)[i]}});
+      json entry = {{"name", list[i].name}, {"version", (*versions)[i]}};
+      AddWarnings(list[i], entry);
+      out.push_back(std::move(entry));
     }
     return Json({{"certificates", std::move(out)}});
   }
@@ -1350,6 +1423,33 @@ struct Api::Impl {
     return j;
   }
 
+  // GET /v1/cluster: Redis Enterprise's cluster object as far as clustertls has it: the name (the
+  // FQDN) and the TLS policy under Redis' field names.
+  net::Response GetCluster(Call&) {
+    auto current = CurrentPolicy();
+    if (!current) {
+      return Error(current.error());
+    }
+    return Json(ClusterJson(current->first));
+  }
+
+  json ClusterJson(const ClusterPolicy& policy) const {
+    json j = json::parse(PolicyToRedisJson(policy), nullptr, false);
+    if (!j.is_object()) {
+      j = json::object();
+    }
+    j["name"] = o.fqdn;
+    return j;
+  }
+
+  // PUT /v1/cluster: the policy fields of a Redis cluster object (the policy takes Redis' names
+  // too); anything else of that object is refused by the policy's field check.
+  net::Response PutCluster(Call& call) {
+    return UpdatePolicy(call, [this](const ClusterPolicy& policy, std::int64_t) {
+      return Json(ClusterJson(policy));
+    });
+  }
+
   net::Response GetPolicy(Call&) {
     auto current = CurrentPolicy();
     if (!current) {
@@ -1359,6 +1459,15 @@ struct Api::Impl {
   }
 
   net::Response PutPolicy(Call& call) {
+    return UpdatePolicy(call, [](const ClusterPolicy& policy, std::int64_t version) {
+      return Json(PolicyJson(policy, version));
+    });
+  }
+
+  // Applies the body's policy fields, checks that default clients still connect, stores and
+  // audits the new policy; `view` answers with it.
+  template <typename View>
+  net::Response UpdatePolicy(Call& call, View view) {
     auto current = CurrentPolicy();
     if (!current) {
       return Error(current.error());
@@ -1397,7 +1506,7 @@ struct Api::Impl {
       return Error(a.error());
     }
     TlsChanged();
-    return Json(PolicyJson(*updated, *version));
+    return view(*updated, *version);
   }
 
   // --- users ---
@@ -1800,13 +1909,22 @@ void Api::Impl::BuildRoutes() {
   };
   Add("/health", {get(std::nullopt, Sync([](Impl& i, Call& c) { return i.Health(c); }))});
   Add("/metrics", {get(R::kReader, Sync([](Impl& i, Call& c) { return i.MetricsRoute(c); }))});
-  Add("/v1/cluster/update_cert",
-      {with_body("PUT", R::kAdmin, std::nullopt,
-                 Sync([](Impl& i, Call& c) { return i.UpdateCert(c); }))});
-  Add("/v1/cluster/certificates",
-      {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListNamed(c); })),
-       with_body("PUT", R::kAdmin, std::vector<std::string>{"certificates"},
-                 Sync([](Impl& i, Call& c) { return i.PutCertificates(c); }))});
+  {
+    MethodSpec update = with_body("PUT", R::kAdmin, std::nullopt,
+                                  Sync([](Impl& i, Call& c) { return i.UpdateCert(c); }));
+    update.pem_line_continuations = true;
+    Add("/v1/cluster/update_cert", {std::move(update)});
+    MethodSpec put = with_body("PUT", R::kAdmin, std::vector<std::string>{"certificates"},
+                               Sync([](Impl& i, Call& c) { return i.PutCertificates(c); }));
+    put.pem_line_continuations = true;
+    Add("/v1/cluster/certificates",
+        {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListNamed(c); })), std::move(put)});
+  }
+  // Redis Enterprise's cluster object, for its TLS fields (the policy under Redis' names).
+  Add("/v1/cluster",
+      {get(R::kReader, Sync([](Impl& i, Call& c) { return i.GetCluster(c); })),
+       with_body("PUT", R::kAdmin, std::nullopt,
+                 Sync([](Impl& i, Call& c) { return i.PutCluster(c); }))});
   Add("/v1/cluster/certificates/{name}",
       {del(R::kAdmin, Sync([](Impl& i, Call& c) { return i.DeleteNamed(c); }))});
   {

@@ -48,6 +48,10 @@ struct ApiOptions {
   // The root CA's CRL (GET /v1/crl/root(.pem), appended to GET /v1/crl.pem). Optional: null
   // serves no root CRL (404 on its routes).
   authority::RootCrlCache* root_crl = nullptr;
+  // The host this server's HTTPS listener is bound to, when clients can reach it by that name or
+  // address (empty for a wildcard such as 0.0.0.0): an `api` certificate that does not name it
+  // is accepted with a warning.
+  std::string listen_host{};
 };
 
 

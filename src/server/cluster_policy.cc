@@ -1,8 +1,10 @@
 #include "server/cluster_policy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -19,6 +21,25 @@ constexpr const char* kMinData = "min_data_tls_version";
 constexpr const char* kCipherSuites = "cipher_suites";
 constexpr const char* kTls13Suites = "tls13_ciphersuites";
 constexpr const char* kClientAuth = "client_auth";
+constexpr const char* kSentinelSsl = "sentinel_ssl_policy";
+constexpr const char* kMinSentinel = "min_sentinel_tls_version";
+
+// Redis Enterprise's names for the same settings (its cluster object and rladmin), matched after
+// lower-casing: what each means here.
+struct Alias {
+  const char* redis;
+  const char* ours;
+};
+constexpr Alias kAliases[] = {
+    {"control_cipher_suites", kCipherSuites},
+    {"control_cipher_suites_tls_1_3", kTls13Suites},
+    {"sentinel_tls_mode", kSentinelSsl},
+};
+// Redis' per-path lists: clustertls has one cipher list for every path, so these are refused
+// with what to set instead.
+constexpr const char* kOnePathFields[] = {"data_cipher_list", "data_cipher_suites_tls_1_3",
+                                          "sentinel_cipher_suites",
+                                          "sentinel_cipher_suites_tls_1_3"};
 
 // Longest cipher list accepted (OpenSSL's full list is well under this).
 constexpr std::size_t kMaxListBytes = 2048;
@@ -77,7 +98,44 @@ core::Result<std::string> ListField(const std::string& field, const nlohmann::js
   return text;
 }
 
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+const char* SentinelSslName(SentinelSsl mode) {
+  switch (mode) {
+    case SentinelSsl::kAllowed:
+      return "allowed";
+    case SentinelSsl::kRequired:
+      return "required";
+    case SentinelSsl::kDisabled:
+      return "disabled";
+  }
+  return "required";
+}
+
+core::Result<SentinelSsl> ParseSentinelSsl(std::string_view text) {
+  const std::string lower = Lower(text);
+  for (SentinelSsl mode : {SentinelSsl::kAllowed, SentinelSsl::kRequired, SentinelSsl::kDisabled}) {
+    if (lower == SentinelSslName(mode)) {
+      return mode;
+    }
+  }
+  std::string shown(text.substr(0, 32));
+  return core::Fail(
+      core::ErrorCode::kInvalidArgument,
+      "expected allowed (TLS and plain), required (TLS only) or disabled (plain "
+      "only), got " +
+          nlohmann::json(shown).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
 
 net::TlsPolicy ClusterPolicy::ControlPolicy() const {
   return net::TlsPolicy{.min_version = min_control_tls_version,
@@ -102,6 +160,10 @@ core::Result<void> ClusterPolicy::Validate() const {
   if (Refused(min_data_tls_version)) {
     return FieldError(kMinData,
                       net::ParseTlsVersion(net::TlsVersionName(min_data_tls_version)).error());
+  }
+  if (Refused(min_sentinel_tls_version)) {
+    return FieldError(kMinSentinel,
+                      net::ParseTlsVersion(net::TlsVersionName(min_sentinel_tls_version)).error());
   }
   const bool tls12_allowed =
       min_control_tls_version == TlsVersion::kTls12 || min_data_tls_version == TlsVersion::kTls12;
@@ -196,6 +258,19 @@ std::string PolicyToJson(const ClusterPolicy& policy) {
   doc[kCipherSuites] = policy.cipher_suites;
   doc[kTls13Suites] = policy.tls13_ciphersuites;
   doc[kClientAuth] = net::ClientAuthName(policy.client_auth);
+  doc[kSentinelSsl] = SentinelSslName(policy.sentinel_ssl_policy);
+  doc[kMinSentinel] = net::TlsVersionName(policy.min_sentinel_tls_version);
+  return doc.dump();
+}
+
+std::string PolicyToRedisJson(const ClusterPolicy& policy) {
+  nlohmann::ordered_json doc;
+  doc["min_control_TLS_version"] = net::TlsVersionName(policy.min_control_tls_version);
+  doc["min_data_TLS_version"] = net::TlsVersionName(policy.min_data_tls_version);
+  doc["min_sentinel_TLS_version"] = net::TlsVersionName(policy.min_sentinel_tls_version);
+  doc["sentinel_ssl_policy"] = SentinelSslName(policy.sentinel_ssl_policy);
+  doc["control_cipher_suites"] = policy.cipher_suites;
+  doc["control_cipher_suites_tls_1_3"] = policy.tls13_ciphersuites;
   return doc.dump();
 }
 
@@ -213,30 +288,62 @@ core::Result<ClusterPolicy> ApplyPolicyJson(const ClusterPolicy& base, std::stri
                       std::string("policy: expected a JSON object, got ") + JsonTypeName(doc));
   }
   ClusterPolicy policy = base;
-  for (const auto& [key, value] : doc.items()) {
+  std::set<std::string> seen;
+  for (const auto& [given, value] : doc.items()) {
+    // Redis' spellings (min_control_TLS_version) and names (control_cipher_suites) map onto ours.
+    std::string key = Lower(given);
+    for (const Alias& alias : kAliases) {
+      if (key == alias.redis) {
+        key = alias.ours;
+      }
+    }
+    if (std::find(std::begin(kOnePathFields), std::end(kOnePathFields), key) !=
+        std::end(kOnePathFields)) {
+      return FieldError(given, std::string("clustertls has one cipher list for every path: set ") +
+                                   (key.ends_with("tls_1_3") ? kTls13Suites : kCipherSuites) +
+                                   " (Redis' control_cipher_suites) instead");
+    }
+    if (!seen.insert(key).second) {
+      return FieldError(given,
+                        "given twice (names are matched without regard to case, and "
+                        "Redis' names stand for clustertls's)");
+    }
     if (key == kMinControl) {
-      CTLS_ASSIGN_OR_RETURN(policy.min_control_tls_version, VersionField(key, value));
+      CTLS_ASSIGN_OR_RETURN(policy.min_control_tls_version, VersionField(given, value));
     } else if (key == kMinData) {
-      CTLS_ASSIGN_OR_RETURN(policy.min_data_tls_version, VersionField(key, value));
+      CTLS_ASSIGN_OR_RETURN(policy.min_data_tls_version, VersionField(given, value));
     } else if (key == kCipherSuites) {
-      CTLS_ASSIGN_OR_RETURN(policy.cipher_suites, ListField(key, value));
+      CTLS_ASSIGN_OR_RETURN(policy.cipher_suites, ListField(given, value));
     } else if (key == kTls13Suites) {
-      CTLS_ASSIGN_OR_RETURN(policy.tls13_ciphersuites, ListField(key, value));
+      CTLS_ASSIGN_OR_RETURN(policy.tls13_ciphersuites, ListField(given, value));
     } else if (key == kClientAuth) {
       if (!value.is_string()) {
-        return FieldError(key,
+        return FieldError(given,
                           std::string("expected \"none\", \"optional\" or \"required\", got ") +
                               JsonTypeName(value));
       }
       auto mode = net::ParseClientAuth(value.get<std::string>());
       if (!mode) {
-        return FieldError(key, mode.error());
+        return FieldError(given, mode.error());
       }
       policy.client_auth = *mode;
+    } else if (key == kSentinelSsl) {
+      if (!value.is_string()) {
+        return FieldError(given, std::string("expected \"allowed\", \"required\" or "
+                                             "\"disabled\", got ") +
+                                     JsonTypeName(value));
+      }
+      auto mode = ParseSentinelSsl(value.get<std::string>());
+      if (!mode) {
+        return FieldError(given, mode.error());
+      }
+      policy.sentinel_ssl_policy = *mode;
+    } else if (key == kMinSentinel) {
+      CTLS_ASSIGN_OR_RETURN(policy.min_sentinel_tls_version, VersionField(given, value));
     } else if (key == "version") {
-      return FieldError(key, "is assigned by the server and cannot be set");
+      return FieldError(given, "is assigned by the server and cannot be set");
     } else {
-      nlohmann::json name = key.size() > 64 ? key.substr(0, 64) + "..." : key;
+      nlohmann::json name = given.size() > 64 ? given.substr(0, 64) + "..." : given;
       return core::Fail(core::ErrorCode::kInvalidArgument,
                         "policy: unknown field " +
                             name.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -9,7 +9,12 @@
 // JSON (every field optional in a PUT, which changes only the fields it names):
 //   {"min_control_tls_version": "1.2", "min_data_tls_version": "1.2",
 //    "cipher_suites": "<OpenSSL list for TLS <= 1.2>", "tls13_ciphersuites": "<list>",
-//    "client_auth": "none|optional|required"}
+//    "client_auth": "none|optional|required",
+//    "sentinel_ssl_policy": "allowed|required|disabled", "min_sentinel_tls_version": "1.2"}
+// Field names are matched without regard to case, and Redis Enterprise's names for the same
+// settings are accepted too (`min_control_TLS_version`, `control_cipher_suites`,
+// `sentinel_tls_mode`, ...: RedisPolicyAliases), so that a cluster object a Redis script PUTs
+// maps onto the policy.
 
 #include <string>
 #include <string_view>
@@ -23,12 +28,25 @@
 
 namespace clustertls::server {
 
+// Redis Enterprise's sentinel_ssl_policy: TLS and plain connections, TLS only, or plain only.
+enum class SentinelSsl { kAllowed, kRequired, kDisabled };
+
+// "allowed", "required", "disabled".
+const char* SentinelSslName(SentinelSsl mode);
+// Parses those three (any case); kInvalidArgument naming them otherwise.
+core::Result<SentinelSsl> ParseSentinelSsl(std::string_view text);
+
 struct ClusterPolicy {
   net::TlsVersion min_control_tls_version = net::TlsVersion::kTls12;
   net::TlsVersion min_data_tls_version = net::TlsVersion::kTls12;
   std::string cipher_suites = std::string(net::kIntermediateCipherList);
   std::string tls13_ciphersuites = std::string(net::kDefaultTls13Ciphersuites);
   net::ClientAuth client_auth = net::ClientAuth::kNone;  // data path only
+  // The Sentinel discovery path (Redis' sentinel_ssl_policy): stored here, enforced by the data
+  // path proxy. Redis leaves it unset (Sentinel without TLS); clustertls requires TLS unless
+  // told otherwise.
+  SentinelSsl sentinel_ssl_policy = SentinelSsl::kRequired;
+  net::TlsVersion min_sentinel_tls_version = net::TlsVersion::kTls12;
 
   // The control listener's policy: never asks for client certificates.
   net::TlsPolicy ControlPolicy() const;
@@ -77,6 +95,11 @@ core::Result<void> CheckJsonDepth(std::string_view text, int max_depth = kMaxJso
 
 // The canonical JSON text (every field).
 std::string PolicyToJson(const ClusterPolicy& policy);
+
+// The policy as Redis Enterprise's cluster object names its fields (GET /v1/cluster):
+// min_control_TLS_version, min_data_TLS_version, min_sentinel_TLS_version, sentinel_ssl_policy,
+// control_cipher_suites, control_cipher_suites_tls_1_3, as a JSON object text.
+std::string PolicyToRedisJson(const ClusterPolicy& policy);
 
 // Applies the fields present in `json` (a JSON object) to `base` and validates the result.
 // Unknown fields, wrong types and bad values are refused with kInvalidArgument/kParse naming

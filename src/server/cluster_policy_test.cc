@@ -32,7 +32,9 @@ TEST(ClusterPolicyTest, DefaultsValidateAndSerialiseCanonically) {
             std::string("{\"min_control_tls_version\":\"1.2\",\"min_data_tls_version\":\"1.2\","
                         "\"cipher_suites\":\"") +
                 std::string(net::kIntermediateCipherList) + "\",\"tls13_ciphersuites\":\"" +
-                std::string(net::kDefaultTls13Ciphersuites) + "\",\"client_auth\":\"none\"}");
+                std::string(net::kDefaultTls13Ciphersuites) +
+                "\",\"client_auth\":\"none\",\"sentinel_ssl_policy\":\"required\","
+                "\"min_sentinel_tls_version\":\"1.2\"}");
 }
 
 TEST(ClusterPolicyTest, ControlPolicyNeverAsksForClientCertificates) {
@@ -64,7 +66,9 @@ TEST(ClusterPolicyTest, AllFieldsRoundTripThroughJson) {
                        .min_data_tls_version = TlsVersion::kTls12,
                        .cipher_suites = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384",
                        .tls13_ciphersuites = "TLS_AES_256_GCM_SHA384",
-                       .client_auth = ClientAuth::kRequired};
+                       .client_auth = ClientAuth::kRequired,
+                       .sentinel_ssl_policy = SentinelSsl::kAllowed,
+                       .min_sentinel_tls_version = TlsVersion::kTls13};
   ASSERT_TRUE(policy.Validate());
   auto parsed = ApplyPolicyJson(ClusterPolicy{}, PolicyToJson(policy));
   ASSERT_TRUE(parsed) << parsed.error().message;
@@ -144,8 +148,7 @@ TEST(ClusterPolicyTest, WeakCipherListsAreRefusedNamingTheFieldAndWhy) {
                 "cipher_suites: enables NULL encryption, traffic in clear (");
   ExpectRefused(R"({"cipher_suites":"eNULL:@SECLEVEL=0"})", "@SECLEVEL=0 is below 2: refused");
   ExpectRefused(R"({"cipher_suites":"aNULL"})", "cipher_suites: enables ");
-  ExpectRefused(R"({"cipher_suites":"aNULL"})",
-                "anonymous suites, no server authentication (ADH-");
+  ExpectRefused(R"({"cipher_suites":"aNULL"})", "anonymous suites, no server authentication (ADH-");
   ExpectRefused(R"({"cipher_suites":"ECDHE-ECDSA-AES128-GCM-SHA256:@SECLEVEL=1"})",
                 "cipher_suites: @SECLEVEL=1 is below 2: refused");
   ExpectRefused(R"({"cipher_suites":"MD5"})", "MD5 MACs (NULL-MD5)");
@@ -230,6 +233,62 @@ TEST_F(DefaultClientsTest, ACipherGnuTlsDoesNotOfferIsRefused) {
                     "cipher_suites: control path: a default GnuTLS client (priority NORMAL) could "
                     "not connect over TLS 1.2 to an EC P-256 certificate (no shared TLS 1.2 "
                     "cipher: it offers none of ECDHE-ECDSA-AES256-SHA384)");
+}
+
+// Redis Enterprise's cluster object and rladmin spell the same settings their way.
+TEST(ClusterPolicyTest, RedisFieldNamesMapOntoThePolicy) {
+  auto redis = ApplyPolicyJson(
+      ClusterPolicy{}, R"({"min_control_TLS_version":"1.3","min_data_TLS_version":1.2,)"
+                       R"("control_cipher_suites":"ECDHE-ECDSA-AES128-GCM-SHA256",)"
+                       R"("control_cipher_suites_tls_1_3":"TLS_AES_256_GCM_SHA384",)"
+                       R"("sentinel_ssl_policy":"Allowed","min_sentinel_TLS_version":"1.3"})");
+  ASSERT_TRUE(redis) << redis.error().message;
+  EXPECT_EQ(redis->min_control_tls_version, TlsVersion::kTls13);
+  EXPECT_EQ(redis->min_data_tls_version, TlsVersion::kTls12);
+  EXPECT_EQ(redis->cipher_suites, "ECDHE-ECDSA-AES128-GCM-SHA256");
+  EXPECT_EQ(redis->tls13_ciphersuites, "TLS_AES_256_GCM_SHA384");
+  EXPECT_EQ(redis->sentinel_ssl_policy, SentinelSsl::kAllowed);
+  EXPECT_EQ(redis->min_sentinel_tls_version, TlsVersion::kTls13);
+  // The newer name of the Sentinel mode, and the page's default cipher string.
+  auto newer = ApplyPolicyJson(
+      ClusterPolicy{},
+      R"({"sentinel_tls_mode":"disabled","cipher_suites":"HIGH:!aNULL:!eNULL:!EXPORT:!DES:!RC4:!MD5:!PSK:!aECDH"})");
+  ASSERT_TRUE(newer) << newer.error().message;
+  EXPECT_EQ(newer->sentinel_ssl_policy, SentinelSsl::kDisabled);
+  // Back under Redis' names.
+  const auto view = nlohmann::json::parse(PolicyToRedisJson(*redis));
+  EXPECT_EQ(view["min_control_TLS_version"], "1.3");
+  EXPECT_EQ(view["min_data_TLS_version"], "1.2");
+  EXPECT_EQ(view["min_sentinel_TLS_version"], "1.3");
+  EXPECT_EQ(view["sentinel_ssl_policy"], "allowed");
+  EXPECT_EQ(view["control_cipher_suites"], "ECDHE-ECDSA-AES128-GCM-SHA256");
+  EXPECT_EQ(view["control_cipher_suites_tls_1_3"], "TLS_AES_256_GCM_SHA384");
+}
+
+TEST(ClusterPolicyTest, RedisNamesAreRefusedAsPreciselyAsOurs) {
+  // RFC 8996 under Redis' spelling, naming the field as given.
+  auto old = ApplyPolicyJson(ClusterPolicy{}, R"({"min_data_TLS_version":"1"})");
+  ASSERT_FALSE(old);
+  EXPECT_NE(old.error().message.find("min_data_TLS_version: "), std::string::npos)
+      << old.error().message;
+  EXPECT_NE(old.error().message.find("RFC 8996"), std::string::npos) << old.error().message;
+  ExpectRefused(R"({"min_sentinel_TLS_version":1.1})", "min_sentinel_TLS_version: ");
+  ExpectRefused(R"({"sentinel_ssl_policy":"sometimes"})",
+                "sentinel_ssl_policy: expected allowed (TLS and plain), required (TLS only) or "
+                "disabled (plain only), got \"sometimes\"");
+  ExpectRefused(R"({"sentinel_ssl_policy":true})", "sentinel_ssl_policy: expected");
+  // One list for every path: Redis' per-path lists say what to set instead.
+  ExpectRefused(R"({"data_cipher_list":"HIGH"})",
+                "data_cipher_list: clustertls has one cipher list for every path: set "
+                "cipher_suites (Redis' control_cipher_suites) instead");
+  ExpectRefused(R"({"sentinel_cipher_suites_tls_1_3":"TLS_AES_256_GCM_SHA384"})",
+                "set tls13_ciphersuites");
+  // The same setting twice under two spellings.
+  ExpectRefused(R"({"min_control_tls_version":"1.2","min_control_TLS_version":"1.3"})",
+                "given twice");
+  ExpectRefused(R"({"cipher_suites":"HIGH","control_cipher_suites":"HIGH"})", "given twice");
+  // Other fields of Redis' cluster object are not policy fields.
+  ExpectRefused(R"({"email_alerts":true})", "policy: unknown field \"email_alerts\"");
 }
 
 TEST(ClusterPolicyTest, NothingIsAppliedWhenOneFieldIsBad) {

@@ -661,7 +661,11 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
                                                 .revocation = raw->revocation.get(),
                                                 .crl = raw->crl.get(),
                                                 .ocsp = raw->ocsp.get(),
-                                                .root_crl = raw->root_crl.get()}));
+                                                .root_crl = raw->root_crl.get(),
+                                                .listen_host = (hp.host == "0.0.0.0" ||
+                                                                hp.host == "::")
+                                                                   ? std::string()
+                                                                   : hp.host}));
   impl->public_api.store(impl->api.get(), std::memory_order_release);
   net::HttpsServerOptions server_options;
   server_options.host = hp.host;

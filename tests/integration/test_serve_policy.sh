@@ -256,7 +256,7 @@ weak() {
   local defaults='{"min_control_tls_version":"1.2","min_data_tls_version":"1.2",
     "cipher_suites":"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305",
     "tls13_ciphersuites":"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
-    "client_auth":"none"}'
+    "client_auth":"none","sentinel_ssl_policy":"required","min_sentinel_tls_version":"1.2"}'
   assert_eq "$(jq -S 'del(.version)' "$BODY")" "$(jq -S . <<<"$defaults")" \
     "policy after --reset-tls-policy (the defaults)"
   api GET '/v1/audit?limit=1000' "${ADMIN[@]}"
@@ -266,10 +266,63 @@ weak() {
   gnutls_ok
 }
 
+# The Redis page's rladmin commands, typed as rladmin takes them, and its REST calls.
+redis_forms() {
+  start_serve "$D" "$TMP/serve.redis.log"
+  API_CA=$TMP/root.pem
+  fetch_ca_root "$SERVE_PORT" "$FQDN" "$API_CA"
+  printf '%s\n' "$ADMIN_PW" >"$TMP/admin.pw"
+  local cfg=$TMP/redis.json
+  run ctls login --server "https://127.0.0.1:$SERVE_PORT" --ca-fingerprint "$CA_FP" --user admin \
+    --password-file "$TMP/admin.pw" --client-config "$cfg"
+  run ctls cluster config min_control_TLS_version 1.2 --client-config "$cfg"
+  out_has '^min_control_tls_version: 1.2$'
+  run ctls cluster config min_data_TLS_version 1.2 --client-config "$cfg"
+  out_has '^min_data_tls_version: 1.2$'
+  # The page's Mozilla intermediate list, verbatim.
+  run ctls cluster config cipher_suites 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384' --client-config "$cfg"
+  out_has '^cipher_suites: ECDHE-ECDSA-AES128-GCM-SHA256:.*:DHE-RSA-AES256-GCM-SHA384$'
+  s_client_ok "$SERVE_PORT" -tls1_2 -cipher ECDHE-ECDSA-AES256-GCM-SHA384
+  run ctls cluster config sentinel_ssl_policy required min_data_TLS_version 1.2 --client-config "$cfg"
+  out_has '^sentinel_ssl_policy: required$'
+  out_has '^min_sentinel_tls_version: 1.2$'
+  run ctls cluster config sentinel_ssl_policy allowed --client-config "$cfg"
+  out_has '^sentinel_ssl_policy: allowed$'
+  expect_fail 1 'RFC 8996' -- ctls cluster config min_data_TLS_version 1.1 --client-config "$cfg"
+  expect_fail 1 'RFC 8996' -- ctls cluster config sentinel_ssl_policy required min_data_TLS_version 1 \
+    --client-config "$cfg"
+  expect_fail 1 'expected allowed' -- ctls cluster config sentinel_ssl_policy sometimes --client-config "$cfg"
+  expect_fail 2 'min_data_TLS_version VERSION' -- ctls cluster config sentinel_ssl_policy required \
+    min_data_TLS_version --client-config "$cfg"
+  # The REST side: the knowledge-base's GET, verbatim but for the address, then a PUT of Redis'
+  # fields.
+  timeout 30 curl -k -v -L -u "admin:$ADMIN_PW" --location-trusted -H "Content-type: application/json" \
+    -X GET "https://127.0.0.1:$SERVE_PORT/v1/cluster" -o "$BODY" 2>"$ERR" || fail "curl GET /v1/cluster failed"
+  assert_eq "$(jq -r '[.min_data_TLS_version, .min_control_TLS_version, .sentinel_ssl_policy] | join(" ")' "$BODY")" \
+    "1.2 1.2 allowed" "GET /v1/cluster"
+  api PUT /v1/cluster "${ADMIN[@]}" -H 'Content-Type: application/json' \
+    --data-binary '{"min_control_TLS_version":"1.3","sentinel_ssl_policy":"disabled"}'
+  expect_status 200 "PUT /v1/cluster with Redis' field names"
+  s_client_fails "$SERVE_PORT" -tls1_2
+  s_client_ok "$SERVE_PORT" -tls1_3
+  api PUT /v1/cluster "${ADMIN[@]}" -H 'Content-Type: application/json' \
+    --data-binary '{"min_control_TLS_version":"1"}'
+  expect_error 400 'min_control_TLS_version: .*RFC 8996' "TLS 1.0 under Redis' name"
+  api PUT /v1/cluster "${ADMIN[@]}" -H 'Content-Type: application/json' \
+    --data-binary '{"data_cipher_list":"HIGH"}'
+  expect_error 400 'data_cipher_list: clustertls has one cipher list for every path: set cipher_suites' \
+    "Redis' data-path list"
+  api PUT /v1/cluster "${ADMIN[@]}" -H 'Content-Type: application/json' \
+    --data-binary '{"min_control_TLS_version":"1.2","sentinel_ssl_policy":"required"}'
+  expect_status 200 "PUT /v1/cluster back"
+  stop_serve "$SERVE_PID"
+}
+
 section "control: s_client's TLS 1.1 probe works against a server that allows TLS 1.1" control
 section "defaults: TLS 1.1 and 1.0 refused, 1.2 and 1.3 accepted" defaults
 section "min_control_tls_version 1.3 via curl and clustertls cluster config, no restart" min_version
 section "refused policies (RFC 8996, unknown ciphers, fields) change nothing" refusals
 section "cipher_suites / tls13_ciphersuites are what s_client can negotiate" ciphers
 section "weak suites and policies that lock default clients out are refused, also at start" weak
+section "the Redis page's rladmin commands and cluster object fields" redis_forms
 finish

@@ -143,10 +143,12 @@ redis_command() {
   printf 'GET /health HTTP/1.1\r\nHost: %s\r\n\r\n' "$FQDN" >&7
   wait_for_match "$TMP/ka.out" '^HTTP/1\.1 200' 15
 
-  # The exact command of Redis' "Update certificates" page, PEMs escaped with its sed.
+  # The exact command of Redis' "Update certificates" page, PEMs escaped with its sed verbatim:
+  # `sed -z 's/\n/\\\n/g'` leaves a backslash before each line break (and, $(...) dropping the
+  # last line break, before the closing quote), which the certificate routes read as newlines.
   local status
   status=$(timeout 30 curl -k -X PUT -u "admin:$ADMIN_PW" -H "Content-Type: application/json" \
-    -d "{ \"name\": \"api\", \"key\": \"$(sed -z 's/\n/\\n/g' "$F/new.key")\", \"certificate\": \"$(sed -z 's/\n/\\n/g' "$F/new.crt")\" }" \
+    -d "{ \"name\": \"api\", \"key\": \"$(sed -z 's/\n/\\\n/g' "$F/new.key")\", \"certificate\": \"$(sed -z 's/\n/\\\n/g' "$F/new.crt")\" }" \
     "https://127.0.0.1:$SERVE_PORT/v1/cluster/update_cert" -s -o "$BODY" -w '%{http_code}')
   HTTP_STATUS=$status
   expect_status 200 "the Redis update_cert command"
@@ -399,6 +401,16 @@ cli_set() {
   api GET /v1/cluster/certificates "${ADMIN[@]}"
   assert_eq "$(jbody '.certificates[] | select(.name == "metrics") | .version')" "$((v0 + 1))" \
     "metrics version after clustertls cluster certificate set"
+  # rladmin's own spelling: `cluster certificate set <name> certificate_file <F> key_file <K>`.
+  run ctls cluster certificate set metrics certificate_file "$F/metrics.crt" \
+    key_file "$F/metrics.key" --client-config "$cfg"
+  api GET /v1/cluster/certificates "${ADMIN[@]}"
+  assert_eq "$(jbody '.certificates[] | select(.name == "metrics") | .version')" "$((v0 + 2))" \
+    "metrics version after rladmin's certificate_file/key_file form"
+  expect_fail 2 "rladmin's form is" -- ctls cluster certificate set metrics cert_file "$F/metrics.crt" \
+    key_file "$F/metrics.key" --client-config "$cfg"
+  expect_fail 2 'give the certificate and the key' -- ctls cluster certificate set metrics \
+    --client-config "$cfg"
   run ctls cluster certificate list --client-config "$cfg" --json
   grep -q 'PRIVATE KEY' "$OUT" && fail "cluster certificate list prints a private key"
   jq -e '.' "$OUT" >/dev/null || fail "cluster certificate list --json is not JSON"
