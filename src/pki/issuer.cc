@@ -702,10 +702,14 @@ const char* ProfileName(Profile profile) {
 }
 
 IssueRequest MergeCsrRequest(const IssueRequest& request, std::string_view csr_common_name,
+                             const SubjectAttributes& csr_subject_attributes,
                              const SubjectAltNames& csr_sans) {
   IssueRequest merged = request;
   if (merged.common_name.empty()) {
     merged.common_name = std::string(csr_common_name);
+  }
+  if (merged.subject_extra.empty()) {
+    merged.subject_extra = csr_subject_attributes;
   }
   auto append = [](std::vector<std::string>& to, const std::vector<std::string>& from) {
     to.insert(to.end(), from.begin(), from.end());
@@ -780,8 +784,9 @@ core::Result<Certificate> Issuer::Issue(const IssueRequest& request, const Publi
 core::Result<Certificate> Issuer::IssueFromCsr(const Csr& csr, const IssueRequest& request,
                                                core::TimePoint now, core::Rng& rng) const {
   // A Csr has a verified signature and an acceptable key (Csr::Parse / Csr::Create). Only its
-  // CN and SANs are taken; IssueWith re-validates them.
-  IssueRequest merged = MergeCsrRequest(request, csr.common_name(), csr.sans());
+  // CN, C, ST, L, O, OU and SANs are taken; IssueWith re-validates them.
+  CTLS_ASSIGN_OR_RETURN(SubjectAttributes attributes, csr.subject_attributes());
+  IssueRequest merged = MergeCsrRequest(request, csr.common_name(), attributes, csr.sans());
   return ToCertificate(IssueDer(merged, X509_REQ_get_X509_PUBKEY(csr.get()), now, rng));
 }
 

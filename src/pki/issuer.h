@@ -52,8 +52,9 @@ using NameCheckFn = std::function<core::Result<void>(const SubjectAltNames&)>;
 struct IssueRequest {
   Profile profile = Profile::kServer;
   std::string common_name{};
-  SubjectAttributes subject_extra{};  // e.g. O, OU, C; placed before the CN
-  SubjectAltNames sans{};             // canonicalised by the issuer; the CN is always added
+  // C, ST, L, O, OU (CanonicalSubjectAttributes), one RDN each, in this order, before the CN.
+  SubjectAttributes subject_extra{};
+  SubjectAltNames sans{};  // canonicalised by the issuer; the CN is always added
   std::chrono::seconds validity = std::chrono::days(365);
   std::optional<int> path_len{};         // CA profiles only
   NameConstraints name_constraints{};    // intermediate-ca only
@@ -63,8 +64,11 @@ struct IssueRequest {
 };
 
 // The request IssueFromCsr issues: `request` with the CSR's CN (when `request.common_name` is
-// empty) and the CSR's SANs added after the request's. Names are validated by the issuer.
+// empty), the CSR's C, ST, L, O and OU in the CSR's order (when `request.subject_extra` is
+// empty) and the CSR's SANs added after the request's. Names and attributes are validated by
+// the issuer.
 IssueRequest MergeCsrRequest(const IssueRequest& request, std::string_view csr_common_name,
+                             const SubjectAttributes& csr_subject_attributes,
                              const SubjectAltNames& csr_sans);
 
 namespace internal {
@@ -97,9 +101,9 @@ class Issuer {
   core::Result<Certificate> Issue(const IssueRequest& request, const PublicKey& subject_key,
                                   core::TimePoint now, core::Rng& rng) const;
 
-  // Issues from a CSR: its subject CN and SANs only, re-validated, merged with `request`'s
-  // (whose common_name, if empty, is taken from the CSR). The CSR's other extensions and its
-  // requested attributes are ignored.
+  // Issues from a CSR: its subject CN, C, ST, L, O, OU and its SANs only, re-validated, merged
+  // with `request`'s (MergeCsrRequest). Other subject attributes (emailAddress, serialNumber,
+  // DC, ...), the CSR's other extensions and its requested attributes are dropped.
   core::Result<Certificate> IssueFromCsr(const Csr& csr, const IssueRequest& request,
                                          core::TimePoint now, core::Rng& rng) const;
 
