@@ -91,13 +91,16 @@ class Issuer {
  public:
   // Checks that `ca_cert` is a CA (BasicConstraints CA:TRUE; kNotCa), may sign certificates
   // (keyCertSign if KeyUsage is present; kNotCa) and that `ca_key` matches it (kKeyMismatch).
+  // Reads the nameConstraints of `ca_cert` and `chain` once (kParse if one is malformed).
   static core::Result<Issuer> Create(Certificate ca_cert, PrivateKey ca_key,
                                      std::vector<Certificate> chain = {});
 
   // Issues a certificate for `subject_key` under `request`, valid from now - kBackdate to
   // now + validity. Serial: 128+ random bits from `rng`, positive. Refuses (kExpired) a
   // validity that would outlive the issuer, saying how long the issuer still lives; refuses an
-  // issuer that has expired or is not yet valid at `now` (kExpired). Names: kInvalidName.
+  // issuer that has expired or is not yet valid at `now` (kExpired). Names: kInvalidName, also
+  // for a name outside the name constraints of the issuer or a CA above it
+  // (ChainNameConstraints::Check, read once by Create).
   core::Result<Certificate> Issue(const IssueRequest& request, const PublicKey& subject_key,
                                   core::TimePoint now, core::Rng& rng) const;
 

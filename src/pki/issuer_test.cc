@@ -304,13 +304,28 @@ TEST(CaProfileTest, NameConstraintsAreEncodedCritical) {
   EXPECT_EQ(read(nc->excludedSubtrees),
             (std::vector<std::string>{"dns:secret.example.com", "ip:0a090000ffff0000"}));
 
-  // OpenSSL enforces them: a leaf inside verifies, one outside does not.
+  // OpenSSL enforces them: a leaf inside verifies, one outside does not. The issuer refuses to
+  // make the latter, so a twin of the intermediate (same name and key, no constraints) signs it.
   TestLeaf inside = IssueLeaf(pki, "a.example.com");
   EXPECT_EQ(OpensslVerify(pki, inside.cert, X509_PURPOSE_SSL_SERVER), X509_V_OK);
-  TestLeaf outside = IssueLeaf(pki, "a.example.org");
+  ossl::Csprng rng;
+  for (const char* name : {"a.example.org", "secret.example.com"}) {
+    auto refused = pki.issuing.Issue({.common_name = name},
+                                     TestKey(KeyType::kEcP256, 2).public_key(), pki.now, rng);
+    ASSERT_FALSE(refused) << name;
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidName);
+  }
+  Certificate twin = Must(pki.root_issuer.Issue({.profile = Profile::kIntermediateCa,
+                                                 .common_name = "clustertls Test Intermediate CA",
+                                                 .subject_extra = {{"O", "clustertls tests"}},
+                                                 .validity = std::chrono::days(730),
+                                                 .path_len = 0},
+                                                pki.intermediate_key.public_key(), pki.now, rng));
+  Issuer unconstrained = Must(Issuer::Create(twin, pki.intermediate_key, {pki.root}));
+  TestLeaf outside = IssueLeaf(unconstrained, {.common_name = "a.example.org"});
   EXPECT_EQ(OpensslVerify(pki, outside.cert, X509_PURPOSE_SSL_SERVER),
             X509_V_ERR_PERMITTED_VIOLATION);
-  TestLeaf excluded = IssueLeaf(pki, "secret.example.com");
+  TestLeaf excluded = IssueLeaf(unconstrained, {.common_name = "secret.example.com"});
   EXPECT_EQ(OpensslVerify(pki, excluded.cert, X509_PURPOSE_SSL_SERVER),
             X509_V_ERR_EXCLUDED_VIOLATION);
 }
