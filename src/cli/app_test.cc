@@ -365,6 +365,45 @@ TEST_F(AppTest, SubjectOptionOnGenerateAndQuickstart) {
   EXPECT_FALSE(core::PathExists(P("qs2")));
 }
 
+// An intermediate limited to example.com and 127.0.0.0/8 issues nothing outside them.
+TEST_F(AppTest, IssuanceRespectsNameConstraints) {
+  MakeCa();
+  auto ca = Cli(With({"ca", "intermediate", "--out", P("int"), "--name", "Int CA",
+                      "--permitted-dns", "example.com", "--permitted-ip", "127.0.0.0/8"},
+                     CaFlags()));
+  ASSERT_EQ(ca.code, 0) << ca.err;
+  std::vector<std::string> int_flags = {"--ca-cert", P("int/chain.crt"), "--ca-key",
+                                        P("int/ca.key")};
+  auto evil = Cli(With({"cert", "issue", "--name", "evil.org", "--out", P("evil")}, int_flags));
+  EXPECT_EQ(evil.code, 1);
+  EXPECT_EQ(evil.err,
+            "clustertls: error: DNS:evil.org is outside the name constraints of \"CN=Int CA\" "
+            "(permitted DNS: example.com)\n");
+  EXPECT_FALSE(core::PathExists(P("evil")));
+  auto ip =
+      Cli(With({"cert", "issue", "--name", "a.example.com", "--ip", "10.1.2.3", "--out", P("ip")},
+               int_flags));
+  EXPECT_EQ(ip.code, 1);
+  EXPECT_NE(ip.err.find("IP:10.1.2.3 is outside the name constraints of \"CN=Int CA\" "
+                        "(permitted IP: 127.0.0.0/8)"),
+            std::string::npos)
+      << ip.err;
+  EXPECT_FALSE(core::PathExists(P("ip")));
+  auto ok =
+      Cli(With({"cert", "issue", "--name", "a.example.com", "--ip", "127.0.0.5", "--out", P("ok")},
+               int_flags));
+  EXPECT_EQ(ok.code, 0) << ok.err;
+
+  // csr sign applies the same rule, naming the CSR.
+  ASSERT_EQ(Cli({"csr", "create", "--name", "evil.org", "--out", P("csr")}).code, 0);
+  auto sign = Cli(
+      With({"csr", "sign", "--csr", P("csr/evil.org.csr"), "--out", P("csr/x.crt")}, int_flags));
+  EXPECT_EQ(sign.code, 1);
+  EXPECT_NE(sign.err.find(P("csr/evil.org.csr") + ": DNS:evil.org is outside"), std::string::npos)
+      << sign.err;
+  EXPECT_FALSE(core::PathExists(P("csr/x.crt")));
+}
+
 TEST_F(AppTest, InspectJsonNeverShowsKeyMaterial) {
   MakeCa();
   auto j = Cli({"inspect", P("ca/ca.crt"), "--json"});
