@@ -15,6 +15,7 @@
 #include "core/files.h"
 #include "ossl/csprng.h"
 #include "pki/certificate.h"
+#include "pki/csr.h"
 #include "pki/key.h"
 
 namespace clustertls::cli {
@@ -271,6 +272,136 @@ TEST_F(AppTest, BulkValidatesFirstAndWritesCertutilLayout) {
     EXPECT_EQ(e.data.find("CA PRIVATE"), std::string::npos);
     EXPECT_FALSE(e.name.ends_with("ca.key"));
   }
+}
+
+// Redis' CSRs and RabbitMQ's EXTERNAL authentication: --subject sets C, ST, L, O, OU.
+TEST_F(AppTest, SubjectOptionOnCsrCreateAndCertIssue) {
+  MakeCa();
+  auto csr = Cli({"csr", "create", "--name", "client1.example.com", "--subject",
+                  "/C=US/ST=California/L=San Francisco/O=Example/OU=ops/CN=Client1.Example.com",
+                  "--out", P("csr")});
+  ASSERT_EQ(csr.code, 0) << csr.err;
+  auto parsed = pki::Csr::Parse(*core::ReadFile(P("csr/client1.example.com.csr")));
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->subject(),
+            "CN=client1.example.com,OU=ops,O=Example,L=San Francisco,ST=California,C=US");
+  auto signed_csr = Cli(With({"csr", "sign", "--csr", P("csr/client1.example.com.csr"), "--profile",
+                              "client", "--out", P("csr/client1.crt")},
+                             CaFlags()));
+  ASSERT_EQ(signed_csr.code, 0) << signed_csr.err;
+  auto cert = pki::Certificate::FromPem(*core::ReadFile(P("csr/client1.crt")));
+  ASSERT_TRUE(cert);
+  EXPECT_EQ(cert->subject(), parsed->subject());
+
+  // The RFC 4514 form, most significant last.
+  auto issued = Cli(With({"cert", "issue", "--name", "web.example.com", "--subject",
+                          "OU=ops, O=Example\\, Inc., C=DE", "--out", P("out")},
+                         CaFlags()));
+  ASSERT_EQ(issued.code, 0) << issued.err;
+  cert = pki::Certificate::FromPem(*core::ReadFile(P("out/web.example.com.crt")));
+  ASSERT_TRUE(cert);
+  EXPECT_EQ(cert->subject(), "CN=web.example.com,OU=ops,O=Example\\, Inc.,C=DE");
+}
+
+TEST_F(AppTest, SubjectOptionRefusesBadInputNamingTheAttribute) {
+  MakeCa();
+  struct Case {
+    std::string subject;
+    int code;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/C=USA/O=Example", 1,
+            "--subject: subject attribute C \"USA\": a country must be 2 letters"},
+           {"/emailAddress=ops@example.com", 1, "unknown subject attribute \"emailAddress\""},
+           {"/O=", 1, "subject attribute O is empty"},
+           {"/O=" + std::string(65, 'x'), 1, "65 characters, more than 64"},
+           {"/O=a+OU=b", 1, "multi-valued"},
+           {"/C=US/Example", 1, "has no '='"},
+           {"/O=Example/CN=other.example.com", 2,
+            "--subject names CN=other.example.com, but the common name is web.example.com"},
+       }) {
+    SCOPED_TRACE(c.subject);
+    auto r = Cli(With(
+        {"cert", "issue", "--name", "web.example.com", "--subject", c.subject, "--out", P("bad")},
+        CaFlags()));
+    EXPECT_EQ(r.code, c.code);
+    EXPECT_TRUE(OneErrorLine(r.err)) << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    auto csr = Cli(
+        {"csr", "create", "--name", "web.example.com", "--subject", c.subject, "--out", P("bad")});
+    EXPECT_EQ(csr.code, c.code);
+    EXPECT_NE(csr.err.find(c.message), std::string::npos) << csr.err;
+    EXPECT_FALSE(core::PathExists(P("bad")));
+  }
+}
+
+TEST_F(AppTest, SubjectOptionOnGenerateAndQuickstart) {
+  auto gen = Cli({"cert", "generate", "-f", "cluster.example.com", "-t", "proxy", "--subject",
+                  "/C=US/O=Redis/OU=ops", "--out", P("redis")});
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  auto cert = pki::Certificate::FromPem(*core::ReadFile(P("redis/proxy_cert.pem")));
+  ASSERT_TRUE(cert);
+  EXPECT_EQ(cert->subject(), "CN=cluster.example.com,OU=ops,O=Redis,C=US");
+  auto gen_cn = Cli({"cert", "generate", "-f", "cluster.example.com", "-t", "proxy", "--subject",
+                     "/CN=other.example.com", "--out", P("redis2")});
+  EXPECT_EQ(gen_cn.code, 2);
+  EXPECT_NE(gen_cn.err.find("the first --fqdn"), std::string::npos) << gen_cn.err;
+  EXPECT_FALSE(core::PathExists(P("redis2")));
+
+  auto qs = Cli({"quickstart", "--subject", "/O=Sensu/OU=monitoring", "--out", P("qs")});
+  ASSERT_EQ(qs.code, 0) << qs.err;
+  for (const auto& [file, cn] :
+       std::vector<std::pair<std::string, std::string>>{{"qs/ca/ca.crt", "clustertls CA"},
+                                                        {"qs/server/server.crt", "localhost"},
+                                                        {"qs/client/client.crt", "client"}}) {
+    auto c = pki::Certificate::FromPem(*core::ReadFile(P(file)));
+    ASSERT_TRUE(c) << file;
+    EXPECT_EQ(c->subject(), "CN=" + cn + ",OU=monitoring,O=Sensu") << file;
+  }
+  auto qs_cn = Cli({"quickstart", "--subject", "/CN=x", "--out", P("qs2")});
+  EXPECT_EQ(qs_cn.code, 2);
+  EXPECT_NE(qs_cn.err.find("quickstart sets the CNs itself"), std::string::npos) << qs_cn.err;
+  EXPECT_FALSE(core::PathExists(P("qs2")));
+}
+
+// An intermediate limited to example.com and 127.0.0.0/8 issues nothing outside them.
+TEST_F(AppTest, IssuanceRespectsNameConstraints) {
+  MakeCa();
+  auto ca = Cli(With({"ca", "intermediate", "--out", P("int"), "--name", "Int CA",
+                      "--permitted-dns", "example.com", "--permitted-ip", "127.0.0.0/8"},
+                     CaFlags()));
+  ASSERT_EQ(ca.code, 0) << ca.err;
+  std::vector<std::string> int_flags = {"--ca-cert", P("int/chain.crt"), "--ca-key",
+                                        P("int/ca.key")};
+  auto evil = Cli(With({"cert", "issue", "--name", "evil.org", "--out", P("evil")}, int_flags));
+  EXPECT_EQ(evil.code, 1);
+  EXPECT_EQ(evil.err,
+            "clustertls: error: DNS:evil.org is outside the name constraints of \"CN=Int CA\" "
+            "(permitted DNS: example.com)\n");
+  EXPECT_FALSE(core::PathExists(P("evil")));
+  auto ip =
+      Cli(With({"cert", "issue", "--name", "a.example.com", "--ip", "10.1.2.3", "--out", P("ip")},
+               int_flags));
+  EXPECT_EQ(ip.code, 1);
+  EXPECT_NE(ip.err.find("IP:10.1.2.3 is outside the name constraints of \"CN=Int CA\" "
+                        "(permitted IP: 127.0.0.0/8)"),
+            std::string::npos)
+      << ip.err;
+  EXPECT_FALSE(core::PathExists(P("ip")));
+  auto ok =
+      Cli(With({"cert", "issue", "--name", "a.example.com", "--ip", "127.0.0.5", "--out", P("ok")},
+               int_flags));
+  EXPECT_EQ(ok.code, 0) << ok.err;
+
+  // csr sign applies the same rule, naming the CSR.
+  ASSERT_EQ(Cli({"csr", "create", "--name", "evil.org", "--out", P("csr")}).code, 0);
+  auto sign = Cli(
+      With({"csr", "sign", "--csr", P("csr/evil.org.csr"), "--out", P("csr/x.crt")}, int_flags));
+  EXPECT_EQ(sign.code, 1);
+  EXPECT_NE(sign.err.find(P("csr/evil.org.csr") + ": DNS:evil.org is outside"), std::string::npos)
+      << sign.err;
+  EXPECT_FALSE(core::PathExists(P("csr/x.crt")));
 }
 
 TEST_F(AppTest, InspectJsonNeverShowsKeyMaterial) {

@@ -111,6 +111,7 @@ struct CertIssueOptions {
   std::string ca_key;
   std::string ca_passphrase_file;
   std::string name;
+  std::string subject;
   std::vector<std::string> dns;
   std::vector<std::string> ip;
   std::vector<std::string> uri;
@@ -138,6 +139,8 @@ core::Result<int> RunCertIssue(const CertIssueOptions& o, Context& ctx) {
                       "passphrase protects the key)");
   }
   CTLS_ASSIGN_OR_RETURN(pki::Profile profile, LeafProfile(o.profile));
+  CTLS_ASSIGN_OR_RETURN(pki::SubjectAttributes subject,
+                        SubjectAttributesOption(o.subject, o.name, "--name"));
   const std::string crt_path = JoinPath(o.out, o.name + ".crt");
   const std::string key_path = JoinPath(o.out, o.name + ".key");
   const std::string p12_path = JoinPath(o.out, o.name + ".p12");
@@ -163,6 +166,7 @@ core::Result<int> RunCertIssue(const CertIssueOptions& o, Context& ctx) {
   pki::IssueRequest request{
       .profile = profile,
       .common_name = o.name,
+      .subject_extra = std::move(subject),
       .sans = {.dns = o.dns, .ips = o.ip, .uris = o.uri, .emails = o.email},
       .validity = std::chrono::days(o.days),
   };
@@ -215,6 +219,7 @@ struct CertGenerateOptions {
   std::vector<std::string> fqdn;
   int days = 365;
   std::string type = "all";
+  std::string subject;
   std::string ca_cert;
   std::string ca_key;
   std::string ca_passphrase_file;
@@ -246,6 +251,9 @@ core::Result<int> RunCertGenerate(const CertGenerateOptions& o, Context& ctx) {
   if (fqdns.empty()) {
     return UsageError("--fqdn needs at least one domain name");
   }
+  CTLS_ASSIGN_OR_RETURN(
+      pki::SubjectAttributes subject,
+      SubjectAttributesOption(o.subject, fqdns.front(), "the CN is the first --fqdn"));
   std::vector<std::string> types;
   if (o.type == "all") {
     types = RedisTypes();
@@ -278,6 +286,7 @@ core::Result<int> RunCertGenerate(const CertGenerateOptions& o, Context& ctx) {
   pki::IssueRequest request{
       .profile = pki::Profile::kPeer,
       .common_name = fqdns.front(),
+      .subject_extra = std::move(subject),
       .sans = sans,
       .validity = std::chrono::days(o.days),
   };
@@ -503,6 +512,7 @@ void AddCertCommands(CLI::App& app, Action* action) {
     cmd->add_option("--name", o->name,
                     "certificate name: common name and file name (letters, digits, . _ -)")
         ->required();
+    AddSubjectOption(cmd, o->subject, "the certificate (a CN in it must be --name)");
     AddRepeated(cmd, "--dns", o->dns, "DNS subject alt name (wildcard: *.example.com)");
     AddRepeated(cmd, "--ip", o->ip, "IP subject alt name (IPv4 or IPv6)");
     AddRepeated(cmd, "--uri", o->uri, "URI subject alt name, e.g. spiffe://cluster/node1");
@@ -549,6 +559,7 @@ void AddCertCommands(CLI::App& app, Action* action) {
                     "cm (admin console), api (REST API), proxy (database endpoint), syncer, "
                     "metrics, or all (default: all)")
         ->check(CLI::IsMember({"cm", "api", "proxy", "syncer", "metrics", "all"}));
+    AddSubjectOption(cmd, o->subject, "every certificate (a CN in it must be the first --fqdn)");
     AddCaSourceOptions(cmd, o->ca_cert, o->ca_key, o->ca_passphrase_file, false);
     cmd->add_option("--out", o->out, "output directory (created if missing)")->required();
     cmd->add_option("--key-type", o->key_type, KeyTypeHelp())->check(KeyTypeValidator());

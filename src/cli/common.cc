@@ -6,6 +6,7 @@
 #include "cli/instances.h"
 #include "core/files.h"
 #include "pki/chain.h"
+#include "pki/names.h"
 
 namespace clustertls::cli {
 namespace {
@@ -60,6 +61,57 @@ CLI::Option* AddRepeated(CLI::App* cmd, const std::string& name, std::vector<std
       ->allow_extra_args(false)
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+CLI::Option* AddSubjectOption(CLI::App* cmd, std::string& into, const std::string& what) {
+  return cmd->add_option("--subject", into,
+                         "subject attributes of " + what +
+                             ": C, ST, L, O, OU as openssl req -subj writes them "
+                             "(\"/C=US/ST=California/O=Example/OU=ops\") or RFC 4514 "
+                             "(\"OU=ops,O=Example,C=US\"); kept in that order, the CN last");
+}
+
+namespace {
+
+// Two spellings of one common name: equal as canonical IPs or DNS names, else byte for byte.
+bool SameCommonName(const std::string& a, const std::string& b) {
+  auto ip_a = pki::CanonicalIp(a);
+  auto ip_b = pki::CanonicalIp(b);
+  if (ip_a && ip_b) {
+    return *ip_a == *ip_b;
+  }
+  auto dns_a = pki::CanonicalDnsName(a);
+  auto dns_b = pki::CanonicalDnsName(b);
+  if (dns_a && dns_b) {
+    return *dns_a == *dns_b;
+  }
+  return a == b;
+}
+
+}  // namespace
+
+core::Result<pki::SubjectAttributes> SubjectAttributesOption(const std::string& subject,
+                                                             const std::string& common_name,
+                                                             const std::string& cn_source) {
+  if (subject.empty()) {
+    return pki::SubjectAttributes{};
+  }
+  auto parsed = pki::ParseSubjectText(subject);
+  if (!parsed) {
+    return parsed.error().WithContext("--subject");
+  }
+  if (!parsed->common_name.empty()) {
+    if (common_name.empty()) {
+      return UsageError("--subject names CN=" + parsed->common_name + ", but " + cn_source);
+    }
+    if (!SameCommonName(parsed->common_name, common_name)) {
+      return UsageError("--subject names CN=" + parsed->common_name + ", but the common name is " +
+                        common_name + " (" + cn_source +
+                        "): drop the CN from --subject or make "
+                        "them agree");
+    }
+  }
+  return std::move(parsed->attributes);
 }
 
 core::Result<std::string> ReadInput(const std::string& path) { return core::ReadFile(path); }

@@ -69,6 +69,17 @@ std::string KeyTypeHelp(const char* default_name = "ec-p256");
 CLI::Option* AddRepeated(CLI::App* cmd, const std::string& name, std::vector<std::string>& into,
                          const std::string& help);
 
+// The --subject option of the commands that name a certificate: OpenSSL's -subj form or RFC 4514.
+CLI::Option* AddSubjectOption(CLI::App* cmd, std::string& into, const std::string& what);
+
+// The subject attributes (C, ST, L, O, OU) of a --subject value, "" giving none. A CN in it must
+// name `common_name` (the CN the command uses, compared as canonical DNS names or IPs), which
+// `cn_source` names in the usage error; with an empty `common_name`, any CN is a usage error
+// that shows `cn_source`. Bad attributes fail with kInvalidArgument naming --subject.
+core::Result<pki::SubjectAttributes> SubjectAttributesOption(const std::string& subject,
+                                                             const std::string& common_name,
+                                                             const std::string& cn_source);
+
 // --- Reading inputs --------------------------------------------------------------------------
 
 // Reads a file (error names the file).

@@ -14,6 +14,7 @@ namespace {
 
 struct CsrCreateOptions {
   std::string name;
+  std::string subject;
   std::vector<std::string> dns;
   std::vector<std::string> ip;
   std::vector<std::string> uri;
@@ -27,6 +28,8 @@ struct CsrCreateOptions {
 
 core::Result<int> RunCsrCreate(const CsrCreateOptions& o, Context& ctx) {
   CTLS_RETURN_IF_ERROR(CheckFileName("--name", o.name));
+  CTLS_ASSIGN_OR_RETURN(pki::SubjectAttributes subject,
+                        SubjectAttributesOption(o.subject, o.name, "--name"));
   const std::string csr_path = JoinPath(o.out, o.name + ".csr");
   const std::string key_path = JoinPath(o.out, o.name + ".key");
   const bool new_key = o.key.empty();
@@ -50,6 +53,7 @@ core::Result<int> RunCsrCreate(const CsrCreateOptions& o, Context& ctx) {
   }
   pki::CsrOptions options{
       .common_name = o.name,
+      .subject_extra = std::move(subject),
       .sans = {.dns = o.dns, .ips = o.ip, .uris = o.uri, .emails = o.email},
   };
   CTLS_ASSIGN_OR_RETURN(pki::Csr csr, pki::Csr::Create(*key, options));
@@ -151,6 +155,7 @@ void AddCsrCommands(CLI::App& app, Action* action) {
     cmd->add_option("--name", o->name,
                     "common name and file name (letters, digits, . _ -); also requested as a SAN")
         ->required();
+    AddSubjectOption(cmd, o->subject, "the request (a CN in it must be --name)");
     AddRepeated(cmd, "--dns", o->dns, "requested DNS subject alt name");
     AddRepeated(cmd, "--ip", o->ip, "requested IP subject alt name");
     AddRepeated(cmd, "--uri", o->uri, "requested URI subject alt name");
@@ -172,8 +177,9 @@ void AddCsrCommands(CLI::App& app, Action* action) {
     CLI::App* cmd = csr->add_subcommand(
         "sign",
         "issue a certificate for a CSR (like `openssl x509 -req -CA ...`, but safe): the CSR's\n"
-        "signature is verified, only its subject CN and names are used (re-validated); every\n"
-        "extension comes from --profile. Writes the certificate followed by the CA chain.");
+        "signature is verified, only its subject (CN, C, ST, L, O, OU) and names are used\n"
+        "(re-validated); every extension comes from --profile. Writes the certificate followed\n"
+        "by the CA chain.");
     cmd->add_option("--csr", o->csr, "the CSR (PEM or DER)")->required();
     cmd->add_option("--ca-cert", o->ca_cert,
                     "issuing CA certificate (PEM; may also hold the chain above it)")

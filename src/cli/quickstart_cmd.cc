@@ -14,6 +14,7 @@ struct QuickstartOptions {
   std::string out;
   int days = 1825;
   std::string name = "clustertls CA";
+  std::string subject;
   std::vector<std::string> dns;
   std::string key_type = "ec-p256";
   std::string passphrase_file;
@@ -21,6 +22,11 @@ struct QuickstartOptions {
 };
 
 core::Result<int> RunQuickstart(const QuickstartOptions& o, Context& ctx) {
+  CTLS_ASSIGN_OR_RETURN(pki::SubjectAttributes subject,
+                        SubjectAttributesOption(o.subject, "",
+                                                "quickstart sets the CNs itself (the CA: --name, "
+                                                "the server: the first --dns or localhost, the "
+                                                "client: client)"));
   const std::string ca_crt = JoinPath(o.out, "ca/ca.crt");
   const std::string ca_key = JoinPath(o.out, "ca/ca.key");
   const std::string server_crt = JoinPath(o.out, "server/server.crt");
@@ -43,13 +49,13 @@ core::Result<int> RunQuickstart(const QuickstartOptions& o, Context& ctx) {
 
   // The CA outlives what it issues by a day, so a leaf never reaches past its issuer.
   CTLS_ASSIGN_OR_RETURN(pki::PrivateKey ca_k, pki::PrivateKey::Generate(type));
-  CTLS_ASSIGN_OR_RETURN(
-      pki::Certificate ca_cert,
-      pki::SelfSign(ca_k,
-                    {.profile = pki::Profile::kRootCa,
-                     .common_name = o.name,
-                     .validity = std::chrono::days(o.days + 1)},
-                    now, ctx.rng));
+  CTLS_ASSIGN_OR_RETURN(pki::Certificate ca_cert,
+                        pki::SelfSign(ca_k,
+                                      {.profile = pki::Profile::kRootCa,
+                                       .common_name = o.name,
+                                       .subject_extra = subject,
+                                       .validity = std::chrono::days(o.days + 1)},
+                                      now, ctx.rng));
   CTLS_ASSIGN_OR_RETURN(pki::Issuer issuer, pki::Issuer::Create(ca_cert, ca_k));
 
   pki::SubjectAltNames server_sans{.dns = {"localhost"}, .ips = {"127.0.0.1", "::1"}};
@@ -59,6 +65,7 @@ core::Result<int> RunQuickstart(const QuickstartOptions& o, Context& ctx) {
   CTLS_ASSIGN_OR_RETURN(pki::PrivateKey server_k, pki::PrivateKey::Generate(type));
   auto server_cert = issuer.Issue({.profile = pki::Profile::kServer,
                                    .common_name = o.dns.empty() ? "localhost" : o.dns.front(),
+                                   .subject_extra = subject,
                                    .sans = server_sans,
                                    .validity = std::chrono::days(o.days)},
                                   server_k.public_key(), now, ctx.rng);
@@ -69,6 +76,7 @@ core::Result<int> RunQuickstart(const QuickstartOptions& o, Context& ctx) {
   CTLS_ASSIGN_OR_RETURN(pki::Certificate client_cert,
                         issuer.Issue({.profile = pki::Profile::kClient,
                                       .common_name = "client",
+                                      .subject_extra = subject,
                                       .validity = std::chrono::days(o.days)},
                                      client_k.public_key(), now, ctx.rng));
 
@@ -96,7 +104,7 @@ core::Result<int> RunQuickstart(const QuickstartOptions& o, Context& ctx) {
   ctx.Info("  CA key              " + ca_key + (passphrase ? " (encrypted)" : " (keep it secret)"));
   ctx.Info("  server certificate  " + server_crt + "  (" + JoinSans(server_cert->sans()) + ")");
   ctx.Info("  server key          " + server_key);
-  ctx.Info("  client certificate  " + client_crt + "  (CN=client, clientAuth)");
+  ctx.Info("  client certificate  " + client_crt + "  (" + client_cert.subject() + ", clientAuth)");
   ctx.Info("  client key          " + client_key);
   ctx.Info("");
   ctx.Info("  Valid until         " + DescribeNotAfter(server_cert->not_after(), now));
@@ -140,6 +148,7 @@ void AddQuickstartCommand(CLI::App& app, Action* action) {
                   "years; the CA lives one day longer)")
       ->check(CLI::Range(1, 36500));
   cmd->add_option("--name", o->name, "the CA's common name (default: \"clustertls CA\")");
+  AddSubjectOption(cmd, o->subject, "the CA, server and client certificates (no CN)");
   AddRepeated(cmd, "--dns", o->dns,
               "extra DNS name of the server certificate (the first is its common name)");
   cmd->add_option("--key-type", o->key_type, KeyTypeHelp())->check(KeyTypeValidator());

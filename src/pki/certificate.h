@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -24,6 +25,10 @@ struct SubjectAltNames {
   bool empty() const { return dns.empty() && ips.empty() && uris.empty() && emails.empty(); }
   bool operator==(const SubjectAltNames&) const = default;
 };
+
+// Subject attributes besides the CN, in subject order (first = most significant), e.g.
+// {"C", "US"}, {"O", "Example"}, {"OU", "ops"}; CanonicalSubjectAttributes (names.h) says which.
+using SubjectAttributes = std::vector<std::pair<std::string, std::string>>;
 
 // SHA-256 fingerprint of DER bytes in both forms users paste: "AB:CD:..." and "abcd...".
 struct Fingerprint {

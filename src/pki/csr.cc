@@ -108,6 +108,10 @@ std::string Csr::common_name() const {
   return internal::LastCommonName(X509_REQ_get_subject_name(req_.get()));
 }
 
+core::Result<SubjectAttributes> Csr::subject_attributes() const {
+  return internal::ReadSubjectAttributes(X509_REQ_get_subject_name(req_.get()));
+}
+
 SubjectAltNames Csr::sans() const {
   ossl::ExtensionStack exts(X509_REQ_get_extensions(req_.get()));
   if (!exts) {

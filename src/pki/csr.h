@@ -13,9 +13,6 @@
 
 namespace clustertls::pki {
 
-// Extra subject attributes in order, e.g. {"O", "Example"}, {"C", "US"}.
-using SubjectAttributes = std::vector<std::pair<std::string, std::string>>;
-
 struct CsrOptions {
   std::string common_name{};
   SubjectAttributes subject_extra{};  // placed before the CN
@@ -39,6 +36,9 @@ class Csr {
 
   std::string subject() const;
   std::string common_name() const;
+  // The subject's C, ST, L, O and OU in subject order (internal::ReadSubjectAttributes: other
+  // attributes are skipped, values not yet checked). kParse if a value is not text.
+  core::Result<SubjectAttributes> subject_attributes() const;
   // The requested SANs (from the extensionRequest attribute), as written in the CSR.
   SubjectAltNames sans() const;
   PublicKey public_key() const;

@@ -272,6 +272,7 @@ core::Result<FastCsr> ParseCsrFast(std::string_view der) {
 
   FastCsr csr;
   csr.common_name = internal::LastCommonName(info->subject);
+  CTLS_ASSIGN_OR_RETURN(csr.subject_attributes, internal::ReadSubjectAttributes(info->subject));
   CTLS_ASSIGN_OR_RETURN(csr.sans, RequestedSans(info->attributes));
   // Hand the key on as it was encoded: algorithm identifier and bit string, copied, not decoded.
   // The OIDs are OpenSSL's static objects of the NIDs checked above.
@@ -313,8 +314,9 @@ core::Result<std::string> IssueFromCsrDer(const Issuer& issuer, std::string_view
     return cert.ToDer();
   }
   // Issuer::IssueFromCsr is MergeCsrRequest + the IssueDer pipeline: the same two steps here.
-  return issuer.IssueDer(MergeCsrRequest(request, fast->common_name, fast->sans), fast->spki.get(),
-                         now, rng, facts);
+  return issuer.IssueDer(
+      MergeCsrRequest(request, fast->common_name, fast->subject_attributes, fast->sans),
+      fast->spki.get(), now, rng, facts);
 }
 
 }  // namespace clustertls::pki

@@ -13,12 +13,13 @@
 namespace clustertls::pki {
 
 // What the fast CSR parser takes from a PKCS#10 request (RFC 2986 4.1) whose signature it has
-// verified: the subject's common name, the requested SANs and the SubjectPublicKeyInfo, kept
-// as the undecoded algorithm + bit string.
+// verified: the subject's common name and its C, ST, L, O and OU, the requested SANs and the
+// SubjectPublicKeyInfo, kept as the undecoded algorithm + bit string.
 struct FastCsr {
-  std::string common_name;      // the subject's last commonName, "" if none
-  SubjectAltNames sans;         // from the extensionRequest attribute, as written
-  ossl::Ptr<X509_PUBKEY> spki;  // algorithm + key bits, never decoded into an EVP_PKEY
+  std::string common_name;               // the subject's last commonName, "" if none
+  SubjectAttributes subject_attributes;  // as Csr::subject_attributes reads them
+  SubjectAltNames sans;                  // from the extensionRequest attribute, as written
+  ossl::Ptr<X509_PUBKEY> spki;           // algorithm + key bits, never decoded into an EVP_PKEY
 };
 
 // Parses a DER CSR with an ASN.1 template of PKCS#10 that keeps the public key undecoded,
@@ -33,7 +34,8 @@ core::Result<FastCsr> ParseCsrFast(std::string_view der);
 
 // Issues a certificate from a DER CSR and returns it as DER: the same pipeline and the same
 // checks as Issuer::IssueFromCsr (signature always verified, weak keys refused, names
-// re-validated, nothing but the CN and SANs taken from the CSR), without paying for OpenSSL's
+// re-validated, nothing but the CN, C, ST, L, O, OU and SANs taken from the CSR), without paying
+// for OpenSSL's
 // eager key decode. CSRs the fast parser does not take (other key types, or any failure) go
 // through Csr::Parse + Issuer::IssueFromCsr, so errors are those of the slow path.
 core::Result<std::string> IssueFromCsrDer(const Issuer& issuer, std::string_view csr_der,

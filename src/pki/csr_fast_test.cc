@@ -1,5 +1,6 @@
 #include "pki/csr_fast.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -10,6 +11,7 @@
 #include "pki/csr.h"
 #include "pki/issuer.h"
 #include "pki/key.h"
+#include "pki/names.h"
 
 namespace clustertls::pki {
 namespace {
@@ -49,6 +51,31 @@ std::string RawCsrDer(EVP_PKEY* key, const std::string& cn, const std::string& s
   }
   const EVP_MD* md = EVP_PKEY_is_a(key, "ED25519") ? nullptr : EVP_sha256();
   EXPECT_GT(X509_REQ_sign(req.get(), key, md), 0);
+  return ossl::ToDer(req.get(), i2d_X509_REQ);
+}
+
+// One subject attribute of a raw CSR: OpenSSL's short name, the string type (MBSTRING_UTF8 to
+// let OpenSSL check it, or a V_ASN1_* type to write the bytes as they are) and the value.
+struct RawAttribute {
+  std::string type;
+  int string_type = MBSTRING_UTF8;
+  std::string value;
+};
+
+// A CSR whose subject is `subject`, in that order, with no extension.
+std::string RawSubjectCsrDer(EVP_PKEY* key, const std::vector<RawAttribute>& subject) {
+  auto req = ossl::Own(X509_REQ_new());
+  EXPECT_EQ(X509_REQ_set_version(req.get(), X509_REQ_VERSION_1), 1);
+  for (const RawAttribute& a : subject) {
+    EXPECT_EQ(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), a.type.c_str(),
+                                         a.string_type,
+                                         reinterpret_cast<const unsigned char*>(a.value.data()),
+                                         static_cast<int>(a.value.size()), -1, 0),
+              1)
+        << a.type;
+  }
+  EXPECT_EQ(X509_REQ_set_pubkey(req.get(), key), 1);
+  EXPECT_GT(X509_REQ_sign(req.get(), key, EVP_sha256()), 0);
   return ossl::ToDer(req.get(), i2d_X509_REQ);
 }
 
@@ -203,6 +230,100 @@ TEST_F(CsrFastTest, CopiesNothingButNamesFromTheCsr) {
   auto slow = Slow(der, {.profile = Profile::kServer});
   ASSERT_TRUE(slow);
   ExpectSameCertificate(*fast, *slow);
+}
+
+// Redis' and RabbitMQ's workflows: C, ST, L, O and OU reach the certificate, in the CSR's order
+// and the CN last, the same on both paths; other attributes are dropped.
+TEST_F(CsrFastTest, KeepsTheDistinguishedNameOnBothPaths) {
+  PrivateKey key = Key(KeyType::kEcP256);
+  std::string der = RawSubjectCsrDer(key.get(), {{"C", MBSTRING_UTF8, "US"},
+                                                 {"ST", MBSTRING_UTF8, "California"},
+                                                 {"L", MBSTRING_UTF8, "San Francisco"},
+                                                 {"O", MBSTRING_UTF8, "Example"},
+                                                 {"OU", MBSTRING_UTF8, "ops"},
+                                                 {"OU", MBSTRING_UTF8, "Zürich"},
+                                                 {"emailAddress", MBSTRING_UTF8, "ops@example.com"},
+                                                 {"DC", MBSTRING_UTF8, "example"},
+                                                 {"serialNumber", MBSTRING_UTF8, "42"},
+                                                 {"CN", MBSTRING_UTF8, "client1.example.com"}});
+  auto parsed = ParseCsrFast(der);  // the fast path takes it: no fallback
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  const SubjectAttributes want = {{"C", "US"},      {"ST", "California"}, {"L", "San Francisco"},
+                                  {"O", "Example"}, {"OU", "ops"},        {"OU", "Zürich"}};
+  EXPECT_EQ(parsed->subject_attributes, want);
+  auto csr = Csr::Parse(der);
+  ASSERT_TRUE(csr);
+  EXPECT_EQ(*csr->subject_attributes(), want);
+
+  for (Profile profile : {Profile::kClient, Profile::kServer}) {
+    auto fast = Fast(der, {.profile = profile});
+    ASSERT_TRUE(fast) << fast.error().message;
+    auto slow = Slow(der, {.profile = profile});
+    ASSERT_TRUE(slow) << slow.error().message;
+    ExpectSameCertificate(*fast, *slow);
+    EXPECT_EQ(fast->subject(),
+              "CN=client1.example.com,OU=Zürich,OU=ops,O=Example,L=San Francisco,ST=California,"
+              "C=US");
+    EXPECT_EQ(ossl::ToDer(X509_get_subject_name(fast->get()), i2d_X509_NAME),
+              ossl::ToDer(X509_get_subject_name(slow->get()), i2d_X509_NAME));
+    // X.520: C is a PrintableString; the others are UTF8String.
+    const X509_NAME* subject = X509_get_subject_name(fast->get());
+    ASSERT_EQ(X509_NAME_entry_count(subject), 7);
+    EXPECT_EQ(ASN1_STRING_type(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, 0))),
+              V_ASN1_PRINTABLESTRING);
+    EXPECT_EQ(ASN1_STRING_type(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, 3))),
+              V_ASN1_UTF8STRING);
+  }
+
+  // The CN comes last even when the CSR puts it first; the others keep their order.
+  std::string cn_first = RawSubjectCsrDer(key.get(), {{"CN", MBSTRING_UTF8, "a.example.com"},
+                                                      {"O", MBSTRING_UTF8, "Example"},
+                                                      {"C", MBSTRING_UTF8, "US"}});
+  auto fast = Fast(cn_first, {});
+  auto slow = Slow(cn_first, {});
+  ASSERT_TRUE(fast && slow);
+  EXPECT_EQ(fast->subject(), "CN=a.example.com,C=US,O=Example");
+  ExpectSameCertificate(*fast, *slow);
+
+  // Attributes of the request win over the CSR's, as its CN does.
+  fast = Fast(der, {.subject_extra = {{"O", "Chosen"}}});
+  slow = Slow(der, {.subject_extra = {{"O", "Chosen"}}});
+  ASSERT_TRUE(fast && slow);
+  EXPECT_EQ(fast->subject(), "CN=client1.example.com,O=Chosen");
+  ExpectSameCertificate(*fast, *slow);
+}
+
+TEST_F(CsrFastTest, RefusesBadSubjectAttributesTheSameOnBothPaths) {
+  PrivateKey key = Key(KeyType::kEcP256);
+  const RawAttribute cn{"CN", MBSTRING_UTF8, "a.example.com"};
+  struct Case {
+    RawAttribute attribute;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"C", V_ASN1_PRINTABLESTRING, "USA"},
+            "subject attribute C \"USA\": a country must be 2 letters"},
+           {{"C", V_ASN1_PRINTABLESTRING, "us"}, "subject attribute C \"us\""},
+           {{"O", V_ASN1_UTF8STRING, std::string(65, 'o')}, "65 characters, more than 64"},
+           {{"L", V_ASN1_UTF8STRING, std::string(129, 'l')}, "129 characters, more than 128"},
+           {{"OU", V_ASN1_UTF8STRING,
+             "a\x01"
+             "b"},
+            "subject attribute OU \"a\\x01b\": contains a control"},
+           {{"ST", V_ASN1_UTF8STRING, ""}, "subject attribute ST is empty"},
+       }) {
+    SCOPED_TRACE(c.message);
+    std::string der = RawSubjectCsrDer(key.get(), {c.attribute, cn});
+    ASSERT_TRUE(ParseCsrFast(der));  // well-formed and signed: the issuer refuses it
+    EXPECT_EQ(BothFail(der), ErrorCode::kInvalidArgument);
+    auto fast = Fast(der, {});
+    ASSERT_FALSE(fast);
+    EXPECT_THAT(fast.error().message, ::testing::HasSubstr(c.message));
+  }
+  // More OUs than kMaxSubjectAttributeRepeats.
+  std::vector<RawAttribute> many(kMaxSubjectAttributeRepeats + 1, {"OU", MBSTRING_UTF8, "x"});
+  many.push_back(cn);
+  EXPECT_EQ(BothFail(RawSubjectCsrDer(key.get(), many)), ErrorCode::kInvalidArgument);
 }
 
 TEST_F(CsrFastTest, RefusesABadSignature) {

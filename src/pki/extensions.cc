@@ -86,15 +86,11 @@ core::Result<void> AppendSubject(X509_NAME* name, const SubjectAttributes& extra
     }
     return {};
   };
-  for (const auto& [attr, value] : extra) {
-    int nid = OBJ_txt2nid(attr.c_str());
-    if (nid == NID_undef) {
-      ossl::ClearErrors();
-      return core::Fail(
-          ErrorCode::kInvalidArgument,
-          "unknown subject attribute " + QuoteName(attr) + " (use e.g. O, OU, C, L, ST)");
+  if (!extra.empty()) {
+    CTLS_ASSIGN_OR_RETURN(SubjectAttributes canonical, CanonicalSubjectAttributes(extra));
+    for (const auto& [label, value] : canonical) {
+      CTLS_RETURN_IF_ERROR(add(OBJ_sn2nid(label.c_str()), label, value));
     }
-    CTLS_RETURN_IF_ERROR(add(nid, attr, value));
   }
   return add(NID_commonName, "CN", common_name);
 }
@@ -125,6 +121,44 @@ std::string LastCommonName(const X509_NAME* name) {
   }
   std::string out(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
   OPENSSL_free(utf8);
+  return out;
+}
+
+core::Result<SubjectAttributes> ReadSubjectAttributes(const X509_NAME* name) {
+  SubjectAttributes out;
+  const int count = X509_NAME_entry_count(name);
+  for (int i = 0; i < count; ++i) {
+    const X509_NAME_ENTRY* entry = X509_NAME_get_entry(name, i);
+    const char* label = nullptr;
+    switch (OBJ_obj2nid(X509_NAME_ENTRY_get_object(entry))) {
+      case NID_countryName:
+        label = "C";
+        break;
+      case NID_stateOrProvinceName:
+        label = "ST";
+        break;
+      case NID_localityName:
+        label = "L";
+        break;
+      case NID_organizationName:
+        label = "O";
+        break;
+      case NID_organizationalUnitName:
+        label = "OU";
+        break;
+      default:
+        continue;
+    }
+    unsigned char* utf8 = nullptr;
+    int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry));
+    if (len < 0) {
+      return ossl::Failure(ErrorCode::kParse, std::string("subject attribute ") + label +
+                                                  " cannot be converted to UTF-8");
+    }
+    out.emplace_back(label,
+                     std::string(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len)));
+    OPENSSL_free(utf8);
+  }
   return out;
 }
 

@@ -13,10 +13,10 @@
 
 namespace clustertls::pki::internal {
 
-// Builds a subject: `extra` in order (attribute names as OpenSSL knows them: "O", "OU", "C",
-// "organizationName", or dotted OIDs), then the common name; strings are UTF8String except
-// where X.520 wants otherwise (C is a 2-letter PrintableString). kInvalidArgument naming the
-// attribute on an unknown attribute or a value OpenSSL refuses (e.g. a CN over 64 characters).
+// Builds a subject, one attribute per RDN: `extra` in order (checked and relabelled by
+// CanonicalSubjectAttributes: C, ST, L, O, OU only), then the common name last; strings are
+// UTF8String except where X.520 wants otherwise (C is a PrintableString). kInvalidArgument naming
+// the attribute on a refused attribute or value (e.g. a CN over 64 characters).
 core::Result<ossl::Ptr<X509_NAME>> BuildSubject(const SubjectAttributes& extra,
                                                 std::string_view common_name);
 // The same, appended to an existing (empty) `name`, e.g. X509_get_subject_name of a new X509.
@@ -41,6 +41,12 @@ std::string NameToString(const X509_NAME* name);
 
 // The last commonName of `name` as UTF-8, "" if there is none.
 std::string LastCommonName(const X509_NAME* name);
+
+// The C, ST, L, O and OU attributes of `name` in its order, as UTF-8, each labelled with its
+// short name; other attributes (CN, emailAddress, serialNumber, DC, ...) are skipped, and a
+// multi-valued RDN gives one entry per value. Values are not checked here (the issuer does that
+// with CanonicalSubjectAttributes). kParse if a value cannot be converted to UTF-8.
+core::Result<SubjectAttributes> ReadSubjectAttributes(const X509_NAME* name);
 
 // GeneralNames of canonical `sans` (RFC 5280 4.2.1.6): dNSName, iPAddress (4 or 16 bytes),
 // uniformResourceIdentifier, rfc822Name. Null if `sans` is empty. kInvalidName on a bad IP.

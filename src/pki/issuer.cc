@@ -11,6 +11,7 @@
 #include "ossl/bio.h"
 #include "ossl/error.h"
 #include "pki/extensions.h"
+#include "pki/name_constraints.h"
 #include "pki/names.h"
 
 namespace clustertls::pki {
@@ -30,6 +31,9 @@ struct IssuerState {
   core::TimePoint not_after = core::TimePoint::max();
   long path_len = -1;   // the issuer's pathLenConstraint, -1 if none
   std::string subject;  // for messages
+  // The nameConstraints of the issuer and the chain above it (RFC 5280 4.2.1.10); empty, and
+  // never consulted, when none of them has any.
+  ChainNameConstraints name_constraints;
 };
 
 }  // namespace internal
@@ -200,6 +204,10 @@ core::Result<Prepared> Prepare(const IssueRequest& request, const IssuerState& i
   }
   Prepared out;
   CTLS_ASSIGN_OR_RETURN(out.common_name, PrepareNames(request, out.sans));
+  if (!issuer.name_constraints.empty()) {
+    CTLS_RETURN_IF_ERROR(issuer.name_constraints.Check(
+        out.sans, IsCaProfile(request.profile) ? std::string_view() : out.common_name));
+  }
   if (request.check_names && !IsCaProfile(request.profile)) {
     CTLS_RETURN_IF_ERROR(request.check_names(out.sans));
   }
@@ -702,10 +710,14 @@ const char* ProfileName(Profile profile) {
 }
 
 IssueRequest MergeCsrRequest(const IssueRequest& request, std::string_view csr_common_name,
+                             const SubjectAttributes& csr_subject_attributes,
                              const SubjectAltNames& csr_sans) {
   IssueRequest merged = request;
   if (merged.common_name.empty()) {
     merged.common_name = std::string(csr_common_name);
+  }
+  if (merged.subject_extra.empty()) {
+    merged.subject_extra = csr_subject_attributes;
   }
   auto append = [](std::vector<std::string>& to, const std::vector<std::string>& from) {
     to.insert(to.end(), from.begin(), from.end());
@@ -755,6 +767,11 @@ core::Result<Issuer> Issuer::Create(Certificate ca_cert, PrivateKey ca_key,
   state->not_before = FromAsn1(X509_get0_notBefore(x));
   state->not_after = FromAsn1(X509_get0_notAfter(x));
   state->path_len = X509_get_pathlen(x);
+  std::vector<const X509*> cas{x};
+  for (const Certificate& above : chain) {
+    cas.push_back(above.get());
+  }
+  CTLS_ASSIGN_OR_RETURN(state->name_constraints, ChainNameConstraints::Read(cas));
   return Issuer(std::move(ca_cert), std::move(ca_key), std::move(chain), std::move(state));
 }
 
@@ -780,8 +797,9 @@ core::Result<Certificate> Issuer::Issue(const IssueRequest& request, const Publi
 core::Result<Certificate> Issuer::IssueFromCsr(const Csr& csr, const IssueRequest& request,
                                                core::TimePoint now, core::Rng& rng) const {
   // A Csr has a verified signature and an acceptable key (Csr::Parse / Csr::Create). Only its
-  // CN and SANs are taken; IssueWith re-validates them.
-  IssueRequest merged = MergeCsrRequest(request, csr.common_name(), csr.sans());
+  // CN, C, ST, L, O, OU and SANs are taken; IssueWith re-validates them.
+  CTLS_ASSIGN_OR_RETURN(SubjectAttributes attributes, csr.subject_attributes());
+  IssueRequest merged = MergeCsrRequest(request, csr.common_name(), attributes, csr.sans());
   return ToCertificate(IssueDer(merged, X509_REQ_get_X509_PUBKEY(csr.get()), now, rng));
 }
 

@@ -52,8 +52,9 @@ using NameCheckFn = std::function<core::Result<void>(const SubjectAltNames&)>;
 struct IssueRequest {
   Profile profile = Profile::kServer;
   std::string common_name{};
-  SubjectAttributes subject_extra{};  // e.g. O, OU, C; placed before the CN
-  SubjectAltNames sans{};             // canonicalised by the issuer; the CN is always added
+  // C, ST, L, O, OU (CanonicalSubjectAttributes), one RDN each, in this order, before the CN.
+  SubjectAttributes subject_extra{};
+  SubjectAltNames sans{};  // canonicalised by the issuer; the CN is always added
   std::chrono::seconds validity = std::chrono::days(365);
   std::optional<int> path_len{};         // CA profiles only
   NameConstraints name_constraints{};    // intermediate-ca only
@@ -63,8 +64,11 @@ struct IssueRequest {
 };
 
 // The request IssueFromCsr issues: `request` with the CSR's CN (when `request.common_name` is
-// empty) and the CSR's SANs added after the request's. Names are validated by the issuer.
+// empty), the CSR's C, ST, L, O and OU in the CSR's order (when `request.subject_extra` is
+// empty) and the CSR's SANs added after the request's. Names and attributes are validated by
+// the issuer.
 IssueRequest MergeCsrRequest(const IssueRequest& request, std::string_view csr_common_name,
+                             const SubjectAttributes& csr_subject_attributes,
                              const SubjectAltNames& csr_sans);
 
 namespace internal {
@@ -87,19 +91,22 @@ class Issuer {
  public:
   // Checks that `ca_cert` is a CA (BasicConstraints CA:TRUE; kNotCa), may sign certificates
   // (keyCertSign if KeyUsage is present; kNotCa) and that `ca_key` matches it (kKeyMismatch).
+  // Reads the nameConstraints of `ca_cert` and `chain` once (kParse if one is malformed).
   static core::Result<Issuer> Create(Certificate ca_cert, PrivateKey ca_key,
                                      std::vector<Certificate> chain = {});
 
   // Issues a certificate for `subject_key` under `request`, valid from now - kBackdate to
   // now + validity. Serial: 128+ random bits from `rng`, positive. Refuses (kExpired) a
   // validity that would outlive the issuer, saying how long the issuer still lives; refuses an
-  // issuer that has expired or is not yet valid at `now` (kExpired). Names: kInvalidName.
+  // issuer that has expired or is not yet valid at `now` (kExpired). Names: kInvalidName, also
+  // for a name outside the name constraints of the issuer or a CA above it
+  // (ChainNameConstraints::Check, read once by Create).
   core::Result<Certificate> Issue(const IssueRequest& request, const PublicKey& subject_key,
                                   core::TimePoint now, core::Rng& rng) const;
 
-  // Issues from a CSR: its subject CN and SANs only, re-validated, merged with `request`'s
-  // (whose common_name, if empty, is taken from the CSR). The CSR's other extensions and its
-  // requested attributes are ignored.
+  // Issues from a CSR: its subject CN, C, ST, L, O, OU and its SANs only, re-validated, merged
+  // with `request`'s (MergeCsrRequest). Other subject attributes (emailAddress, serialNumber,
+  // DC, ...), the CSR's other extensions and its requested attributes are dropped.
   core::Result<Certificate> IssueFromCsr(const Csr& csr, const IssueRequest& request,
                                          core::TimePoint now, core::Rng& rng) const;
 

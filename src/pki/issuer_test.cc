@@ -304,13 +304,28 @@ TEST(CaProfileTest, NameConstraintsAreEncodedCritical) {
   EXPECT_EQ(read(nc->excludedSubtrees),
             (std::vector<std::string>{"dns:secret.example.com", "ip:0a090000ffff0000"}));
 
-  // OpenSSL enforces them: a leaf inside verifies, one outside does not.
+  // OpenSSL enforces them: a leaf inside verifies, one outside does not. The issuer refuses to
+  // make the latter, so a twin of the intermediate (same name and key, no constraints) signs it.
   TestLeaf inside = IssueLeaf(pki, "a.example.com");
   EXPECT_EQ(OpensslVerify(pki, inside.cert, X509_PURPOSE_SSL_SERVER), X509_V_OK);
-  TestLeaf outside = IssueLeaf(pki, "a.example.org");
+  ossl::Csprng rng;
+  for (const char* name : {"a.example.org", "secret.example.com"}) {
+    auto refused = pki.issuing.Issue({.common_name = name},
+                                     TestKey(KeyType::kEcP256, 2).public_key(), pki.now, rng);
+    ASSERT_FALSE(refused) << name;
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidName);
+  }
+  Certificate twin = Must(pki.root_issuer.Issue({.profile = Profile::kIntermediateCa,
+                                                 .common_name = "clustertls Test Intermediate CA",
+                                                 .subject_extra = {{"O", "clustertls tests"}},
+                                                 .validity = std::chrono::days(730),
+                                                 .path_len = 0},
+                                                pki.intermediate_key.public_key(), pki.now, rng));
+  Issuer unconstrained = Must(Issuer::Create(twin, pki.intermediate_key, {pki.root}));
+  TestLeaf outside = IssueLeaf(unconstrained, {.common_name = "a.example.org"});
   EXPECT_EQ(OpensslVerify(pki, outside.cert, X509_PURPOSE_SSL_SERVER),
             X509_V_ERR_PERMITTED_VIOLATION);
-  TestLeaf excluded = IssueLeaf(pki, "secret.example.com");
+  TestLeaf excluded = IssueLeaf(unconstrained, {.common_name = "secret.example.com"});
   EXPECT_EQ(OpensslVerify(pki, excluded.cert, X509_PURPOSE_SSL_SERVER),
             X509_V_ERR_EXCLUDED_VIOLATION);
 }
@@ -641,8 +656,8 @@ TEST(IssueFromCsrTest, TakesOnlyTheCnAndSansOfAGreedyCsr) {
   EXPECT_EQ(X509_check_ca(cert->get()), 0);
   EXPECT_EQ(X509_get_key_usage(cert->get()), static_cast<std::uint32_t>(KU_DIGITAL_SIGNATURE));
   EXPECT_EQ(EkuNids(*cert), std::vector<int>{NID_server_auth});
-  // Subject: the CN only (C and O of the CSR are not copied); SANs re-canonicalised.
-  EXPECT_EQ(cert->subject(), "CN=greedy.example.com");
+  // Subject: the CSR's C and O, then the CN; SANs re-canonicalised.
+  EXPECT_EQ(cert->subject(), "CN=greedy.example.com,O=Greedy,C=US");
   EXPECT_EQ(cert->sans().dns,
             (std::vector<std::string>{"greedy.example.com", "www.greedy.example.com"}));
   EXPECT_TRUE(cert->public_key().Equals(csr.public_key()));
@@ -799,15 +814,56 @@ TEST(IssueFromCsrTest, CsrFromAKeyRoundTrip) {
   }
 }
 
-TEST(MergeCsrRequestTest, CsrCnOnlyWhenTheRequestHasNone) {
+TEST(MergeCsrRequestTest, CsrCnAndAttributesOnlyWhenTheRequestHasNone) {
   IssueRequest base{.sans = {.dns = {"a.example.com"}}};
   SubjectAltNames csr_sans{.dns = {"b.example.com"}, .ips = {"10.0.0.1"}};
-  IssueRequest merged = MergeCsrRequest(base, "csr.example.com", csr_sans);
+  SubjectAttributes csr_subject{{"C", "US"}, {"O", "From CSR"}};
+  IssueRequest merged = MergeCsrRequest(base, "csr.example.com", csr_subject, csr_sans);
   EXPECT_EQ(merged.common_name, "csr.example.com");
+  EXPECT_EQ(merged.subject_extra, csr_subject);
   EXPECT_EQ(merged.sans.dns, (std::vector<std::string>{"a.example.com", "b.example.com"}));
   EXPECT_EQ(merged.sans.ips, std::vector<std::string>{"10.0.0.1"});
   base.common_name = "req.example.com";
-  EXPECT_EQ(MergeCsrRequest(base, "csr.example.com", csr_sans).common_name, "req.example.com");
+  base.subject_extra = {{"O", "From request"}};
+  merged = MergeCsrRequest(base, "csr.example.com", csr_subject, csr_sans);
+  EXPECT_EQ(merged.common_name, "req.example.com");
+  EXPECT_EQ(merged.subject_extra, (SubjectAttributes{{"O", "From request"}}));
+}
+
+// The subject: C, ST, L, O, OU in the request's order, one RDN each, then the CN; anything else
+// refused by name (CanonicalSubjectAttributes), on every profile.
+TEST(IssueSubjectTest, AttributesInOrderThenTheCn) {
+  const TestPki& pki = SharedPki();
+  TestLeaf leaf = IssueLeaf(pki.issuing, IssueRequest{.profile = Profile::kClient,
+                                                      .common_name = "client1.example.com",
+                                                      .subject_extra = {{"C", "US"},
+                                                                        {"ST", "California"},
+                                                                        {"L", "San Francisco"},
+                                                                        {"organizationName", "Ex"},
+                                                                        {"OU", "ops"}}});
+  EXPECT_EQ(leaf.cert.subject(),
+            "CN=client1.example.com,OU=ops,O=Ex,L=San Francisco,ST=California,C=US");
+  EXPECT_EQ(X509_NAME_entry_count(X509_get_subject_name(leaf.cert.get())), 6);
+  CommandResult printed = RunCommand("printf '%s' '" + leaf.cert.ToPem() +
+                                     "' | openssl x509 -noout -subject -nameopt RFC2253");
+  EXPECT_EQ(printed.output,
+            "subject=CN=client1.example.com,OU=ops,O=Ex,L=San Francisco,ST=California,C=US\n");
+
+  ossl::Csprng rng;
+  PrivateKey key = TestKey(KeyType::kEcP256, 2);
+  for (const auto& [extra, message] : std::vector<std::pair<SubjectAttributes, std::string>>{
+           {{{"emailAddress", "a@example.com"}}, "unknown subject attribute \"emailAddress\""},
+           {{{"C", "USA"}}, "2 letters"},
+           {{{"O", std::string(65, 'o')}}, "more than 64"},
+           {{{"CN", "x"}}, "common name"},
+       }) {
+    SCOPED_TRACE(message);
+    auto cert = pki.issuing.Issue({.common_name = "a.example.com", .subject_extra = extra},
+                                  key.public_key(), pki.now, rng);
+    ASSERT_FALSE(cert);
+    EXPECT_EQ(cert.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_THAT(cert.error().message, HasSubstr(message));
+  }
 }
 
 // ---- Issuer::Create ----

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -594,6 +595,210 @@ core::Result<void> AddCommonNameToSans(std::string_view common_name, SubjectAltN
   CTLS_ASSIGN_OR_RETURN(std::string dns, CanonicalDnsName(common_name));
   AddUnique(sans.dns, std::move(dns));
   return {};
+}
+
+namespace {
+
+// The subject attributes kept besides the CN, with RFC 5280 Appendix A's upper bounds (in
+// characters) of their values.
+struct SubjectAttributeSpec {
+  const char* label;      // the short name, as OpenSSL and RFC 4514 write it
+  const char* long_name;  // the X.520 name
+  std::size_t max_chars;
+  const char* bound;  // the name of the bound, for messages
+};
+
+constexpr std::array<SubjectAttributeSpec, 5> kSubjectAttributes = {{
+    {"C", "countryName", 2, "ub-country-name-alpha-length"},
+    {"ST", "stateOrProvinceName", 128, "ub-state-name"},
+    {"L", "localityName", 128, "ub-locality-name"},
+    {"O", "organizationName", 64, "ub-organization-name"},
+    {"OU", "organizationalUnitName", 64, "ub-organizational-unit-name"},
+}};
+constexpr std::size_t kCountry = 0;  // index of C in kSubjectAttributes
+
+bool SameType(std::string_view type, const char* name) {
+  return core::AsciiLower(type) == core::AsciiLower(name);
+}
+
+const SubjectAttributeSpec* FindSubjectAttribute(std::string_view type) {
+  for (const SubjectAttributeSpec& spec : kSubjectAttributes) {
+    if (SameType(type, spec.label) || SameType(type, spec.long_name)) {
+      return &spec;
+    }
+  }
+  return nullptr;
+}
+
+bool IsCommonNameType(std::string_view type) {
+  return SameType(type, "CN") || SameType(type, "commonName");
+}
+
+// C0 controls, DEL and the C1 controls U+0080..U+009F.
+bool IsControlCodePoint(char32_t cp) { return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f); }
+
+bool IsHexDigit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+int HexValue(char c) { return c <= '9' ? c - '0' : (c >= 'a' ? c - 'a' + 10 : c - 'A' + 10); }
+
+}  // namespace
+
+core::Result<SubjectAttributes> CanonicalSubjectAttributes(const SubjectAttributes& attributes) {
+  SubjectAttributes out;
+  out.reserve(attributes.size());
+  std::array<std::size_t, kSubjectAttributes.size()> counts{};
+  std::vector<char32_t> code_points;
+  for (const auto& [type, value] : attributes) {
+    const SubjectAttributeSpec* spec = FindSubjectAttribute(type);
+    if (spec == nullptr) {
+      if (IsCommonNameType(type)) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    "subject attribute CN is not one of the extra attributes: the common name is "
+                    "given on its own");
+      }
+      return Fail(ErrorCode::kInvalidArgument,
+                  "unknown subject attribute " + QuoteName(type) + " (use C, ST, L, O or OU)");
+    }
+    const std::string label = spec->label;
+    auto bad = [&](const std::string& why) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "subject attribute " + label + " " + QuoteName(value) + ": " + why);
+    };
+    if (value.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "subject attribute " + label + " is empty");
+    }
+    if (!DecodeUtf8(value, code_points)) {
+      return bad("not valid UTF-8");
+    }
+    if (std::any_of(code_points.begin(), code_points.end(), IsControlCodePoint)) {
+      return bad("contains a control character");
+    }
+    const auto index = static_cast<std::size_t>(spec - kSubjectAttributes.data());
+    if (index == kCountry) {
+      auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+      if (value.size() != 2 || !upper(value[0]) || !upper(value[1])) {
+        return bad("a country must be 2 letters, upper case (ISO 3166-1 alpha-2, e.g. \"US\")");
+      }
+    } else if (code_points.size() > spec->max_chars) {
+      return bad(std::to_string(code_points.size()) + " characters, more than " +
+                 std::to_string(spec->max_chars) + " (RFC 5280 " + spec->bound + ")");
+    }
+    const std::size_t max = index == kCountry ? 1 : kMaxSubjectAttributeRepeats;
+    if (++counts[index] > max) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "subject attribute " + label + " is given more than " +
+                      (max == 1 ? std::string("once") : std::to_string(max) + " times"));
+    }
+    out.emplace_back(label, value);
+  }
+  return out;
+}
+
+core::Result<SubjectText> ParseSubjectText(std::string_view text) {
+  auto fail = [](const std::string& why) {
+    return Fail(ErrorCode::kInvalidArgument, "subject: " + why);
+  };
+  // OpenSSL's -subj form starts with '/'; anything else is read as RFC 4514.
+  const bool slash_form = !text.empty() && text.front() == '/';
+  if (slash_form) {
+    text.remove_prefix(1);
+  }
+  const char separator = slash_form ? '/' : ',';
+
+  struct Part {
+    std::string type;
+    std::string value;
+    bool has_equals = false;
+    std::size_t kept = 0;  // value[0, kept) ends with an escaped character: never trimmed
+  };
+  std::vector<Part> parts;
+  Part part;
+  auto finish = [&]() -> core::Result<void> {
+    auto trim = [](std::string& s, std::size_t keep) {
+      while (s.size() > keep && s.back() == ' ') {
+        s.pop_back();
+      }
+    };
+    trim(part.type, 0);
+    trim(part.value, part.kept);
+    if (part.type.empty() && !part.has_equals) {
+      part = Part{};
+      return {};  // an empty part ("/C=US/", ",,")
+    }
+    if (!part.has_equals) {
+      return fail("part " + QuoteName(part.type) +
+                  " has no '=' (write TYPE=value, e.g. O=Example)");
+    }
+    if (part.type.empty()) {
+      return fail("a part has no attribute type before '='");
+    }
+    parts.push_back(std::move(part));
+    part = Part{};
+    return {};
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    std::string& into = part.has_equals ? part.value : part.type;
+    if (c == '\\') {
+      if (i + 1 >= text.size()) {
+        return fail("ends with a lone '\\'");
+      }
+      if (!slash_form && i + 2 < text.size() && IsHexDigit(text[i + 1]) &&
+          IsHexDigit(text[i + 2])) {
+        into.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
+        i += 2;
+      } else {
+        into.push_back(text[++i]);
+      }
+      if (part.has_equals) {
+        part.kept = part.value.size();
+      }
+      continue;
+    }
+    if (c == separator) {
+      CTLS_RETURN_IF_ERROR(finish());
+      continue;
+    }
+    if (c == '+') {
+      return fail("multi-valued RDNs ('+') are not supported; write a literal '+' as \\+");
+    }
+    if (c == '=' && !part.has_equals) {
+      part.has_equals = true;
+      continue;
+    }
+    if (c == ' ' && into.empty()) {
+      continue;  // leading space of a type or value
+    }
+    into.push_back(c);
+  }
+  CTLS_RETURN_IF_ERROR(finish());
+  if (parts.empty()) {
+    return fail("empty (write e.g. /C=US/O=Example/CN=name or CN=name,O=Example,C=US)");
+  }
+  if (!slash_form) {
+    std::reverse(parts.begin(), parts.end());  // RFC 4514 writes the most significant RDN last
+  }
+  SubjectText out;
+  SubjectAttributes attributes;
+  bool has_cn = false;
+  for (Part& p : parts) {
+    if (IsCommonNameType(p.type)) {
+      if (has_cn) {
+        return fail("more than one CN");
+      }
+      if (p.value.empty()) {
+        return fail("CN is empty");
+      }
+      has_cn = true;
+      out.common_name = std::move(p.value);
+    } else {
+      attributes.emplace_back(std::move(p.type), std::move(p.value));
+    }
+  }
+  CTLS_ASSIGN_OR_RETURN(out.attributes, CanonicalSubjectAttributes(attributes));
+  return out;
 }
 
 }  // namespace clustertls::pki

@@ -55,4 +55,32 @@ core::Result<SubjectAltNames> CanonicalSans(const SubjectAltNames& sans);
 // already there. The CN must itself be a valid name.
 core::Result<void> AddCommonNameToSans(std::string_view common_name, SubjectAltNames& sans);
 
+// ---- Subject attributes besides the CN (RFC 5280 4.1.2.4) ----
+
+// How many times one attribute may appear in a subject (C: once).
+inline constexpr std::size_t kMaxSubjectAttributeRepeats = 4;
+
+// Checks the subject attributes a certificate or CSR may carry besides the CN, C, ST, L, O and OU,
+// and returns them in the same order with canonical labels ("C", "ST", "L", "O", "OU"; the short
+// names in any letter case and the long names such as "organizationName" are accepted). Refused
+// with kInvalidArgument, the message naming the attribute: any other attribute (a CN too: it is
+// the common name), an empty value, invalid UTF-8, a control character (C0, DEL, C1), a value
+// longer than RFC 5280 Appendix A's upper bound in characters (ST and L 128, O and OU 64), a C
+// that is not 2 upper-case letters (ISO 3166-1 alpha-2), C twice, or another attribute more than
+// kMaxSubjectAttributeRepeats times.
+core::Result<SubjectAttributes> CanonicalSubjectAttributes(const SubjectAttributes& attributes);
+
+// A subject as users write it on a command line.
+struct SubjectText {
+  std::string common_name{};       // "" if the text has no CN
+  SubjectAttributes attributes{};  // canonical, in subject order (most significant first)
+};
+
+// Parses OpenSSL's `-subj` form ("/C=US/ST=California/O=Example/CN=a.example.com") or the RFC
+// 4514 (RFC 2253) form ("CN=a.example.com,O=Example,C=US", most significant last). A '\'
+// escapes the next character (in the RFC 4514 form also a hex pair, "\2C"); spaces around types
+// and values are dropped. Refused with kInvalidArgument: an empty subject, a part without '=', an
+// unescaped '+' (multi-valued RDNs), a second CN, and what CanonicalSubjectAttributes refuses.
+core::Result<SubjectText> ParseSubjectText(std::string_view text);
+
 }  // namespace clustertls::pki

@@ -267,6 +267,111 @@ TEST(AddCommonNameToSansTest, AddsCnAsDnsOrIpOnce) {
   ExpectInvalid(AddCommonNameToSans("My Server", sans), {"\"My Server\""});
 }
 
+// Expects `result` to fail with kInvalidArgument, its message containing each of `parts`.
+template <typename T>
+void ExpectBadSubject(const core::Result<T>& result, std::initializer_list<std::string> parts) {
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, ErrorCode::kInvalidArgument);
+  for (const auto& part : parts) {
+    EXPECT_NE(result.error().message.find(part), std::string::npos)
+        << "message: " << result.error().message << "\nexpected to contain: " << part;
+  }
+}
+
+TEST(CanonicalSubjectAttributesTest, RelabelsAndKeepsOrder) {
+  auto r = CanonicalSubjectAttributes({{"c", "US"},
+                                       {"stateOrProvinceName", "California"},
+                                       {"L", "San Francisco"},
+                                       {"organizationName", "Example, Inc."},
+                                       {"ou", "ops"},
+                                       {"OU", "Zürich"}});
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(*r, (SubjectAttributes{{"C", "US"},
+                                   {"ST", "California"},
+                                   {"L", "San Francisco"},
+                                   {"O", "Example, Inc."},
+                                   {"OU", "ops"},
+                                   {"OU", "Zürich"}}));
+  EXPECT_TRUE(CanonicalSubjectAttributes({}).has_value());
+}
+
+TEST(CanonicalSubjectAttributesTest, RefusesOtherAttributesAndBadValues) {
+  ExpectBadSubject(CanonicalSubjectAttributes({{"emailAddress", "a@example.com"}}),
+                   {"unknown subject attribute \"emailAddress\"", "C, ST, L, O or OU"});
+  ExpectBadSubject(CanonicalSubjectAttributes({{"DC", "com"}}), {"\"DC\""});
+  ExpectBadSubject(CanonicalSubjectAttributes({{"CN", "x"}}), {"CN", "common name"});
+  ExpectBadSubject(CanonicalSubjectAttributes({{"O", ""}}), {"subject attribute O is empty"});
+  ExpectBadSubject(CanonicalSubjectAttributes({{"C", "USA"}}), {"C \"USA\"", "2 letters"});
+  ExpectBadSubject(CanonicalSubjectAttributes({{"C", "us"}}), {"C \"us\"", "upper case"});
+  ExpectBadSubject(CanonicalSubjectAttributes({{"C", "U1"}}), {"C \"U1\""});
+  ExpectBadSubject(CanonicalSubjectAttributes({{"OU", "a\nb"}}), {"OU", "control character"});
+  ExpectBadSubject(CanonicalSubjectAttributes({{"OU",
+                                                "a\xc2\x85"
+                                                "b"}}),  // U+0085 (C1)
+                   {"OU", "control character"});
+  ExpectBadSubject(CanonicalSubjectAttributes({{"L", "\xff"}}), {"L", "not valid UTF-8"});
+  // RFC 5280 Appendix A upper bounds, in characters.
+  EXPECT_TRUE(CanonicalSubjectAttributes({{"O", std::string(64, 'o')}}).has_value());
+  ExpectBadSubject(CanonicalSubjectAttributes({{"O", std::string(65, 'o')}}),
+                   {"subject attribute O", "65 characters, more than 64", "ub-organization-name"});
+  ExpectBadSubject(CanonicalSubjectAttributes({{"OU", std::string(65, 'u')}}), {"OU", "64"});
+  EXPECT_TRUE(CanonicalSubjectAttributes({{"ST", std::string(128, 's')}}).has_value());
+  ExpectBadSubject(CanonicalSubjectAttributes({{"ST", std::string(129, 's')}}), {"ST", "128"});
+  ExpectBadSubject(CanonicalSubjectAttributes({{"L", std::string(129, 'l')}}), {"L", "128"});
+  std::string umlauts;
+  for (int i = 0; i < 64; ++i) {
+    umlauts += "ü";  // 64 characters, 128 bytes
+  }
+  EXPECT_TRUE(CanonicalSubjectAttributes({{"O", umlauts}}).has_value());
+  // Repeats: C once, the others kMaxSubjectAttributeRepeats times.
+  ExpectBadSubject(CanonicalSubjectAttributes({{"C", "US"}, {"C", "DE"}}), {"C", "once"});
+  SubjectAttributes many(kMaxSubjectAttributeRepeats, {"OU", "x"});
+  EXPECT_TRUE(CanonicalSubjectAttributes(many).has_value());
+  many.emplace_back("OU", "y");
+  ExpectBadSubject(CanonicalSubjectAttributes(many), {"OU", "more than 4 times"});
+}
+
+TEST(ParseSubjectTextTest, ReadsOpensslSlashForm) {
+  auto r =
+      ParseSubjectText("/C=US/ST=California/L=San Francisco/O=Example/OU=ops/CN=a.example.com");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->common_name, "a.example.com");
+  EXPECT_EQ(r->attributes, (SubjectAttributes{{"C", "US"},
+                                              {"ST", "California"},
+                                              {"L", "San Francisco"},
+                                              {"O", "Example"},
+                                              {"OU", "ops"}}));
+  // Escapes, spaces around types and values, a trailing '/', no CN.
+  auto escaped = ParseSubjectText("/ O = A\\/B\\+C /OU=\\ x\\ /");
+  ASSERT_TRUE(escaped.has_value()) << escaped.error().message;
+  EXPECT_EQ(escaped->common_name, "");
+  EXPECT_EQ(escaped->attributes, (SubjectAttributes{{"O", "A/B+C"}, {"OU", " x "}}));
+}
+
+TEST(ParseSubjectTextTest, ReadsRfc4514FormMostSignificantLast) {
+  auto r =
+      ParseSubjectText("CN=a.example.com, OU=ops, O=Example\\, Inc., L=San\\20Francisco, C=US");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->common_name, "a.example.com");
+  EXPECT_EQ(r->attributes,
+            (SubjectAttributes{
+                {"C", "US"}, {"L", "San Francisco"}, {"O", "Example, Inc."}, {"OU", "ops"}}));
+}
+
+TEST(ParseSubjectTextTest, RefusesBadInput) {
+  ExpectBadSubject(ParseSubjectText(""), {"empty"});
+  ExpectBadSubject(ParseSubjectText("/"), {"empty"});
+  ExpectBadSubject(ParseSubjectText("/C=US/Example"), {"\"Example\"", "no '='"});
+  ExpectBadSubject(ParseSubjectText("/=x"), {"no attribute type"});
+  ExpectBadSubject(ParseSubjectText("/O=a+OU=b"), {"multi-valued"});
+  ExpectBadSubject(ParseSubjectText("/CN=a/CN=b"), {"more than one CN"});
+  ExpectBadSubject(ParseSubjectText("/CN="), {"CN is empty"});
+  ExpectBadSubject(ParseSubjectText("/O=x\\"), {"lone"});
+  ExpectBadSubject(ParseSubjectText("/C=USA/O=x"), {"C \"USA\"", "2 letters"});
+  ExpectBadSubject(ParseSubjectText("/emailAddress=a@b.c"), {"\"emailAddress\""});
+  ExpectBadSubject(ParseSubjectText("/O="), {"subject attribute O is empty"});
+}
+
 TEST(QuoteNameTest, EscapesEverythingUnprintable) {
   using namespace std::string_literals;
   EXPECT_EQ(QuoteName("a\0b\"c\\d\xff"s), "\"a\\x00b\\\"c\\\\d\\xff\"");

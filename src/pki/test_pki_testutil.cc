@@ -137,6 +137,7 @@ Certificate EditExtensions(const Certificate& cert, const ExtensionEdits& edits,
       {NID_key_usage, &edits.key_usage},
       {NID_ext_key_usage, &edits.extended_key_usage},
       {NID_basic_constraints, &edits.basic_constraints},
+      {NID_name_constraints, &edits.name_constraints},
   };
   for (const auto& [nid, value] : changes) {
     if (!value->has_value()) {

@@ -103,6 +103,7 @@ struct ExtensionEdits {
   std::optional<std::string> key_usage{};
   std::optional<std::string> extended_key_usage{};
   std::optional<std::string> basic_constraints{};
+  std::optional<std::string> name_constraints{};  // "critical,permitted;DNS:example.com", "DER:..."
 };
 
 // A copy of `cert` with `edits` applied, signed again with `signer` (the key of its issuer, or

@@ -9,6 +9,8 @@
 #include <string>
 #include <utility>
 
+#include "pki/name_constraints.h"
+
 namespace clustertls::pki::verify_checks {
 
 namespace {
@@ -454,42 +456,6 @@ bool IsValidEmailSan(std::string_view email) {
   bool local_ok =
       std::all_of(local.begin(), local.end(), [](char c) { return c > 0x20 && c < 0x7f; });
   return local_ok && IsValidDomain(email.substr(at + 1), 1);
-}
-
-bool WildcardEscapesConstraints(std::string_view base, const std::vector<std::string>& permitted,
-                                const std::vector<std::string>& excluded) {
-  auto norm = [](std::string_view s) {
-    std::string out = Lower(s);
-    while (!out.empty() && out.front() == '.') {
-      out.erase(0, 1);
-    }
-    while (!out.empty() && out.back() == '.') {
-      out.pop_back();
-    }
-    return out;
-  };
-  const std::string b = norm(base);
-  auto within = [](const std::string& name, const std::string& subtree) {
-    return subtree.empty() || name == subtree ||
-           (name.size() > subtree.size() && name.ends_with(subtree) &&
-            name[name.size() - subtree.size() - 1] == '.');
-  };
-  for (const std::string& e : excluded) {
-    std::string ex = norm(e);
-    if (within(b, ex)) {
-      return true;  // Every name the wildcard matches is excluded.
-    }
-    // `ex` is `<label>.base`: one name the wildcard matches is excluded.
-    if (within(ex, b) && ex.size() > b.size() &&
-        ex.substr(0, ex.size() - b.size() - 1).find('.') == std::string::npos) {
-      return true;
-    }
-  }
-  if (permitted.empty()) {
-    return false;
-  }
-  return std::none_of(permitted.begin(), permitted.end(),
-                      [&](const std::string& p) { return within(b, norm(p)); });
 }
 
 int CountedIntermediates(std::span<X509* const> path, bool anchored) {

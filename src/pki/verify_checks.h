@@ -40,13 +40,6 @@ bool IsValidDnsSan(std::string_view name);
 // and a valid DNS domain.
 bool IsValidEmailSan(std::string_view email);
 
-// RFC 9525 section 6.3 meets RFC 5280 section 4.2.1.10: may a name matched by the wildcard
-// `*.base` fall outside the constraints? True if some name `<label>.base` lies inside one of
-// `excluded`, or `permitted` is not empty and not every such name lies inside one of it.
-// Constraints are DNS subtrees in the form of RFC 5280 (a leading '.' is tolerated).
-bool WildcardEscapesConstraints(std::string_view base, const std::vector<std::string>& permitted,
-                                const std::vector<std::string>& excluded);
-
 // The number of intermediates on `path` (leaf first, anchor last if `anchored`) that count
 // against a maximum depth: self-issued intermediates are not counted (RFC 5280 section 6.1.4 (l)).
 int CountedIntermediates(std::span<X509* const> path, bool anchored);

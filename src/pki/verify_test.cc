@@ -327,22 +327,6 @@ TEST(VerifyChecksTest, EmailSanSyntax) {
   EXPECT_FALSE(IsValidEmailSan("us er@example.com"));
 }
 
-TEST(VerifyChecksTest, WildcardAgainstNameConstraints) {
-  using verify_checks::WildcardEscapesConstraints;
-  // CVE-2025-61727: *.example.com may name bar.example.com, which is excluded.
-  EXPECT_TRUE(WildcardEscapesConstraints("example.com", {}, {"bar.example.com"}));
-  EXPECT_TRUE(WildcardEscapesConstraints("example.com", {}, {"example.com"}));
-  EXPECT_TRUE(WildcardEscapesConstraints("a.example.com", {}, {"example.com"}));
-  // ...and names outside a permitted foo.example.com.
-  EXPECT_TRUE(WildcardEscapesConstraints("example.com", {"foo.example.com"}, {}));
-  // Fine: every name of *.example.com lies under example.com, none under x.y.example.com.
-  EXPECT_FALSE(WildcardEscapesConstraints("example.com", {"example.com"}, {}));
-  EXPECT_FALSE(WildcardEscapesConstraints("example.com", {".example.com"}, {}));
-  EXPECT_FALSE(WildcardEscapesConstraints("example.com", {}, {"x.y.example.com"}));
-  EXPECT_FALSE(WildcardEscapesConstraints("example.com", {}, {"other.com"}));
-  EXPECT_FALSE(WildcardEscapesConstraints("example.com", {}, {}));
-}
-
 TEST(VerifyChecksTest, DepthCountSkipsSelfIssuedIntermediates) {
   Certificate server = Fixture("server");
   Certificate inter = Fixture("int");

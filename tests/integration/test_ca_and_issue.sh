@@ -164,18 +164,11 @@ intermediate() {
   [ "$(cert_count "$c")" -ge 2 ] || fail "api.example.com.crt should hold the leaf and the intermediate"
   ossl_verify -purpose sslserver -verify_hostname api.example.com -CAfile "$root" -untrusted "$c" "$c"
 
-  # A name outside the permitted subtree: clustertls may refuse to issue it; if it issues it,
-  # openssl verify must refuse the certificate.
-  if ctls cert issue --ca-cert "$i/chain.crt" --ca-key "$i/ca.key" --name evil.other.org \
-    --out "$TMP/intevil" >"$OUT" 2>"$ERR"; then
-    note "clustertls issued evil.other.org under a CA constrained to example.com"
-    ossl_verify_refuses 'permitted subtree violation|name constraint' -CAfile "$root" \
-      -untrusted "$TMP/intevil/evil.other.org.crt" "$TMP/intevil/evil.other.org.crt"
-    gnutls_refuses "$root" "$TMP/intevil/evil.other.org.crt"
-  else
-    note "clustertls refuses to issue outside the name constraints: $(head -n1 "$ERR")"
-    assert_dir_empty "$TMP/intevil"
-  fi
+  # A name outside the permitted subtree: clustertls refuses to issue it (see name_constraints).
+  expect_fail 1 'DNS:evil\.other\.org is outside the name constraints of "CN=clustertls Intermediate CA"' \
+    ctls cert issue --ca-cert "$i/chain.crt" --ca-key "$i/ca.key" --name evil.other.org \
+    --out "$TMP/intevil"
+  assert_dir_empty "$TMP/intevil"
   # Independently: a certificate for evil.other.org signed with the intermediate's key by
   # openssl itself must be refused by openssl verify (the constraint is effective).
   timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -287,6 +280,103 @@ csr_flow() {
   gnutls_verify "$ca" "$TMP/ossl.crt" --verify-hostname legacy.example.com
 }
 
+# `ca intermediate --permitted-dns/--permitted-ip`: the issuer refuses names outside the
+# constraints, naming them, and writes nothing; names inside verify with openssl and GnuTLS.
+name_constraints() {
+  local root=$TMP/root/ca.crt rkey=$TMP/root/ca.key i=$TMP/ncint
+  run ctls ca intermediate --ca-cert "$root" --ca-key "$rkey" --out "$i" --name "NC Int CA" \
+    --permitted-dns example.com --permitted-ip 127.0.0.0/8 --excluded-dns bad.example.com
+  local flags=(--ca-cert "$i/chain.crt" --ca-key "$i/ca.key")
+  expect_fail 1 '^clustertls: error: DNS:evil\.org is outside the name constraints of "CN=NC Int CA" \(permitted DNS: example\.com\)' \
+    ctls cert issue "${flags[@]}" --name evil.org --out "$TMP/nc-evil"
+  assert_dir_empty "$TMP/nc-evil"
+  expect_fail 1 'IP:10\.1\.2\.3 is outside the name constraints of "CN=NC Int CA" \(permitted IP: 127\.0\.0\.0/8\)' \
+    ctls cert issue "${flags[@]}" --name a.example.com --ip 10.1.2.3 --out "$TMP/nc-ip"
+  assert_dir_empty "$TMP/nc-ip"
+  expect_fail 1 'DNS:x\.bad\.example\.com is outside .*\(excluded DNS: bad\.example\.com\)' \
+    ctls cert issue "${flags[@]}" --name x.bad.example.com --out "$TMP/nc-excl"
+  assert_dir_empty "$TMP/nc-excl"
+  # *.example.com would also match the excluded bad.example.com.
+  expect_fail 1 'DNS:\*\.example\.com may match names outside the name constraints' \
+    ctls cert issue "${flags[@]}" --name a.example.com --dns '*.example.com' --out "$TMP/nc-wild"
+  assert_dir_empty "$TMP/nc-wild"
+  # csr sign too, naming the CSR.
+  run ctls csr create --name evil.org --out "$TMP/nc-csr"
+  expect_fail 1 'nc-csr/evil\.org\.csr: DNS:evil\.org is outside' \
+    ctls csr sign --csr "$TMP/nc-csr/evil.org.csr" "${flags[@]}" --out "$TMP/nc-csr/evil.org.crt"
+  assert_no_file "$TMP/nc-csr/evil.org.crt"
+  # Inside: issued, and openssl accepts it with the root trusted and the intermediate untrusted.
+  run ctls cert issue "${flags[@]}" --name a.example.com --ip 127.0.0.5 --out "$TMP/nc-ok"
+  local c=$TMP/nc-ok/a.example.com.crt
+  ossl_verify -purpose sslserver -verify_ip 127.0.0.5 -CAfile "$root" -untrusted "$i/ca.crt" "$c"
+  gnutls_verify "$root" "$c" --verify-hostname a.example.com
+}
+
+# Redis' and RabbitMQ's workflows: C, ST, L, O and OU of a CSR reach the certificate (RabbitMQ's
+# EXTERNAL mechanism maps the whole DN to a user name); --subject writes them.
+subject_dn() {
+  local ca=$TMP/root/ca.crt key=$TMP/root/ca.key
+  local subj='/C=US/ST=California/L=San Francisco/O=Example/OU=ops/CN=client1.example.com'
+  local want='CN=client1.example.com,OU=ops,O=Example,L=San Francisco,ST=California,C=US'
+  # An EC CSR (the fast parser) and an RSA one (OpenSSL's parser) by openssl req.
+  timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$TMP/dn-ec.key" -subj "$subj" -out "$TMP/dn-ec.csr" 2>/dev/null || fail "openssl req failed"
+  timeout 60 openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/dn-rsa.key" -subj "$subj" \
+    -out "$TMP/dn-rsa.csr" 2>/dev/null || fail "openssl req (RSA) failed"
+  local kt
+  for kt in ec rsa; do
+    run ctls csr sign --csr "$TMP/dn-$kt.csr" --ca-cert "$ca" --ca-key "$key" --profile client \
+      --out "$TMP/dn-$kt.crt"
+    assert_eq "$(dn_of "$TMP/dn-$kt.crt")" "$want" "subject of the certificate for the $kt CSR"
+    ossl_verify -purpose sslclient -CAfile "$ca" "$TMP/dn-$kt.crt"
+    gnutls_verify "$ca" "$TMP/dn-$kt.crt" --verify-purpose $CLIENT_OID
+  done
+  # Other attributes are dropped; the CN comes last whatever the CSR's order.
+  timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$TMP/dn-odd.key" -subj '/CN=odd.example.com/emailAddress=ops@example.com/O=Example/DC=example/C=DE' \
+    -out "$TMP/dn-odd.csr" 2>/dev/null || fail "openssl req failed"
+  run ctls csr sign --csr "$TMP/dn-odd.csr" --ca-cert "$ca" --ca-key "$key" --out "$TMP/dn-odd.crt"
+  assert_eq "$(dn_of "$TMP/dn-odd.crt")" 'CN=odd.example.com,C=DE,O=Example' "subject without emailAddress and DC"
+  # A lower-case country is refused, naming it.
+  timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$TMP/dn-bad.key" -subj '/C=us/CN=bad.example.com' -out "$TMP/dn-bad.csr" 2>/dev/null ||
+    fail "openssl req failed"
+  expect_fail 1 'subject attribute C "us": a country must be 2 letters, upper case' \
+    ctls csr sign --csr "$TMP/dn-bad.csr" --ca-cert "$ca" --ca-key "$key" --out "$TMP/dn-bad.crt"
+  assert_no_file "$TMP/dn-bad.crt"
+
+  # csr create --subject: openssl reads the subject back, and the signed certificate keeps it.
+  run ctls csr create --name client2.example.com --out "$TMP/dn-create" \
+    --subject '/C=US/ST=California/L=San Francisco/O=Example/OU=ops'
+  timeout 20 openssl req -in "$TMP/dn-create/client2.example.com.csr" -noout -verify >/dev/null 2>&1 ||
+    fail "openssl req -verify refuses the CSR made with --subject"
+  assert_eq "$(timeout 20 openssl req -in "$TMP/dn-create/client2.example.com.csr" -noout -subject -nameopt RFC2253)" \
+    'subject=CN=client2.example.com,OU=ops,O=Example,L=San Francisco,ST=California,C=US' "CSR subject"
+  # cert issue --subject in the RFC 4514 form (most significant last).
+  run ctls cert issue --ca-cert "$ca" --ca-key "$key" --name client3.example.com --profile client \
+    --subject 'OU=ops,O=Example\, Inc.,C=US' --out "$TMP/dn-issue"
+  assert_eq "$(dn_of "$TMP/dn-issue/client3.example.com.crt")" 'CN=client3.example.com,OU=ops,O=Example\, Inc.,C=US' \
+    "subject from --subject"
+  ossl_verify -purpose sslclient -CAfile "$ca" "$TMP/dn-issue/client3.example.com.crt"
+  # Bad --subject values: exit 1 naming the attribute, or 2 for a CN that is not --name.
+  expect_fail 1 'subject attribute C "USA"' ctls cert issue --ca-cert "$ca" --ca-key "$key" \
+    --name c4.example.com --subject '/C=USA' --out "$TMP/dn-bad1"
+  expect_fail 1 'unknown subject attribute "emailAddress"' ctls cert issue --ca-cert "$ca" \
+    --ca-key "$key" --name c4.example.com --subject '/emailAddress=a@example.com' --out "$TMP/dn-bad2"
+  expect_fail 1 'subject attribute OU .*65 characters, more than 64' ctls cert issue --ca-cert "$ca" \
+    --ca-key "$key" --name c4.example.com --subject "/OU=$(printf 'x%.0s' {1..65})" --out "$TMP/dn-bad3"
+  expect_fail 2 '--subject names CN=other\.example\.com, but the common name is c4\.example\.com' \
+    ctls cert issue --ca-cert "$ca" --ca-key "$key" --name c4.example.com \
+    --subject '/O=Example/CN=other.example.com' --out "$TMP/dn-bad4"
+  local d
+  for d in dn-bad1 dn-bad2 dn-bad3 dn-bad4; do
+    assert_dir_empty "$TMP/$d"
+  done
+}
+
+# dn_of CERT: the subject as openssl prints it in RFC 2253 form.
+dn_of() { timeout 20 openssl x509 -in "$1" -noout -subject -nameopt RFC2253 | sed 's/^subject=//'; }
+
 serials() {
   local f max=0 n=0 b
   : >"$TMP/serials"
@@ -310,5 +400,7 @@ section "ca intermediate with path length and name constraints" intermediate
 section "passphrase-protected CA and leaf keys" passphrases
 section "validity: --days, backdated notBefore; modes under any umask" validity
 section "csr create / csr sign, openssl-made CSR" csr_flow
+section "name constraints are enforced when issuing" name_constraints
+section "subject DN: C, ST, L, O, OU from CSRs and --subject" subject_dn
 section "serial numbers (128-bit random, distinct)" serials
 finish

@@ -119,6 +119,38 @@ signing() {
   assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
 }
 
+# POST /v1/ca/sign keeps the CSR's C, ST, L, O and OU (RabbitMQ's EXTERNAL mechanism maps the
+# DN to a user name), on the fast EC path and the RSA path alike; a bad one is a 400 naming it.
+subject_dn() {
+  serve_up dn
+  local subj="/C=US/ST=California/L=San Francisco/O=Example/OU=ops/CN=rabbit1.$FQDN"
+  local want="CN=rabbit1.$FQDN,OU=ops,O=Example,L=San Francisco,ST=California,C=US" name
+  timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$TMP/dn-ec.key" -subj "$subj" -out "$TMP/dn-ec.csr" 2>/dev/null || fail "openssl req failed"
+  timeout 60 openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/dn-rsa.key" -subj "$subj" \
+    -out "$TMP/dn-rsa.csr" 2>/dev/null || fail "openssl req (RSA) failed"
+  for name in dn-ec dn-rsa; do
+    sign "$name" client
+    assert_eq "$(timeout 20 openssl x509 -in "$TMP/$name.crt" -noout -subject -nameopt RFC2253)" \
+      "subject=$want" "subject of the certificate signed for $name"
+    ossl_verify -CAfile "$API_CA" -untrusted "$ISSUING" -purpose sslclient "$TMP/$name.crt"
+    assert_key_matches "$TMP/$name.crt" "$TMP/$name.key"
+  done
+  # The inventory names the certificate by its CN.
+  api GET "/v1/certificates?name=rabbit1.$FQDN" "${ADMIN[@]}"
+  expect_status 200 "GET /v1/certificates?name=rabbit1.$FQDN"
+  assert_eq "$(jbody '.certificates | length')" 2 "certificates named rabbit1.$FQDN"
+  # A lower-case country: 400 naming the attribute.
+  timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$TMP/dn-bad.key" -subj "/C=us/CN=bad.$FQDN" -out "$TMP/dn-bad.csr" 2>/dev/null ||
+    fail "openssl req failed"
+  jq -n --rawfile c "$TMP/dn-bad.csr" '{csr:$c,profile:"client"}' >"$TMP/sign.json"
+  api POST /v1/ca/sign "${ADMIN[@]}" -H 'Content-Type: application/json' --data-binary @"$TMP/sign.json"
+  expect_error 400 'subject attribute C "us": a country must be 2 letters' "POST /v1/ca/sign with C=us"
+  stop_serve "$SERVE_PID"
+  assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
+}
+
 audit() {
   serve_up audit
   api GET '/v1/audit?limit=1000' "${ADMIN[@]}"
@@ -312,6 +344,7 @@ files() {
 }
 
 section "POST /v1/ca/sign: openssl verify, inventory, database, metrics" signing
+section "POST /v1/ca/sign keeps the subject DN (C, ST, L, O, OU) of a CSR" subject_dn
 section "GET /v1/audit records every change; clustertls audit verify passes" audit
 section "tampering with the SQLite file is detected by audit verify" tamper
 section "SIGTERM during a signing burst: exit 0, every returned certificate stored" sigterm_in_flight
