@@ -992,6 +992,13 @@ TEST(InitDataDirTest, RefusesAnInitialisedDirectoryAndCleansUpAFailedInit) {
   EXPECT_EQ(made->url, "https://127.0.0.1:9443");
   EXPECT_EQ(made->ca_fingerprint.size(), 95u);
   EXPECT_EQ(fs::status(dir).permissions() & fs::perms::all, fs::perms::owner_all);
+  // The database is named relative to the directory: a copy of it opens its own copy.
+  std::ifstream config_file(fs::path(dir) / "clustertls.json");
+  const std::string config_text((std::istreambuf_iterator<char>(config_file)),
+                                std::istreambuf_iterator<char>());
+  EXPECT_NE(config_text.find("\"store_url\": \"sqlite://clustertls.db\""), std::string::npos)
+      << config_text;
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "clustertls.db"));
   auto again = InitDataDir({.data_dir = dir, .fqdn = kFqdn}, clock, rng);
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error().code, core::ErrorCode::kAlreadyExists);

@@ -3,7 +3,7 @@
 # certificate inventory, the hash-chained audit log (GET /v1/audit, `clustertls audit verify`,
 # tampering with the SQLite file through the `sqlite3` CLI), a SIGTERM while signing requests
 # are in flight (every certificate a client received is in the database), and the data
-# directory's file modes and contents.
+# directory's file modes and contents; a copied data directory using its own database.
 #   bash test_serve_sign_audit.sh <path-to-clustertls> <repo-root>
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -311,9 +311,64 @@ files() {
   chmod 600 "$D/sealing.key"
 }
 
+# A copied data directory (cp -a) opens its own copy of the database: init names it relative to
+# the directory. A data directory naming its database by absolute path (as before) keeps using
+# that file.
+copied_data_dir() {
+  local d=$TMP/orig e=$TMP/copy f=$TMP/old-style fqdn=copy.example.com
+  serve_init "$d" "$fqdn"
+  assert_eq "$(jq -r .store_url "$d/clustertls.json")" "sqlite://clustertls.db" "store_url init wrote"
+  API_HOST=$fqdn
+  API_CA=$TMP/copy-root.pem
+  start_serve "$d" "$TMP/serve.orig.log"
+  fetch_ca_root "$SERVE_PORT" "$fqdn" "$API_CA"
+  make_csr "kept.$fqdn"
+  sign "kept.$fqdn" server
+  local kept=$SERIAL
+  stop_serve "$SERVE_PID"
+  assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
+  cp -a "$d" "$e"
+  # Serve the copy while the original still exists: a change in the copy stays in the copy.
+  start_serve "$e" "$TMP/serve.copy1.log"
+  api GET "/v1/certificates/$kept" "${ADMIN[@]}"
+  expect_status 200 "GET /v1/certificates/$kept from the copy"
+  make_csr "new.$fqdn"
+  sign "new.$fqdn" server
+  local new=$SERIAL
+  stop_serve "$SERVE_PID"
+  assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
+  assert_eq "$(timeout 20 sqlite3 "$e/clustertls.db" "SELECT count(*) FROM issued_certs WHERE upper(serial) = upper('$new')")" \
+    1 "the copy's database holds the certificate signed through the copy"
+  assert_eq "$(timeout 20 sqlite3 "$d/clustertls.db" "SELECT count(*) FROM issued_certs WHERE upper(serial) = upper('$new')")" \
+    0 "the original's database does not"
+  # The original removed: the copy starts and lists both certificates.
+  rm -rf "$d"
+  start_serve "$e" "$TMP/serve.copy2.log"
+  api GET "/v1/certificates?profile=server&limit=1000" "${ADMIN[@]}"
+  expect_status 200 "GET /v1/certificates from the copy"
+  assert_eq "$(jbody '[.certificates[].serial | ascii_upcase] | join(" ")')" \
+    "$(printf '%s %s' "$kept" "$new" | tr 'a-f' 'A-F')" "server certificates the copy lists"
+  stop_serve "$SERVE_PID"
+  run ctls audit verify --data-dir "$e"
+  # An absolute path (data directories made before) is used as written, wherever the
+  # directory is: this copy opens $e's database.
+  cp -a "$e" "$f"
+  jq --arg u "sqlite://$e/clustertls.db" '.store_url = $u' "$f/clustertls.json" >"$TMP/old.json" &&
+    cat "$TMP/old.json" >"$f/clustertls.json" || fail "cannot edit $f/clustertls.json"
+  start_serve "$f" "$TMP/serve.old.log"
+  make_csr "old.$fqdn"
+  sign "old.$fqdn" server
+  stop_serve "$SERVE_PID"
+  assert_eq "$(timeout 20 sqlite3 "$e/clustertls.db" "SELECT count(*) FROM issued_certs WHERE upper(serial) = upper('$SERIAL')")" \
+    1 "a config with an absolute path writes to that database"
+  assert_eq "$(timeout 20 sqlite3 "$f/clustertls.db" "SELECT count(*) FROM issued_certs WHERE upper(serial) = upper('$SERIAL')")" \
+    0 "and not to the copy's own file"
+}
+
 section "POST /v1/ca/sign: openssl verify, inventory, database, metrics" signing
 section "GET /v1/audit records every change; clustertls audit verify passes" audit
 section "tampering with the SQLite file is detected by audit verify" tamper
 section "SIGTERM during a signing burst: exit 0, every returned certificate stored" sigterm_in_flight
 section "data directory: modes, no unencrypted key or password" files
+section "a copied data directory (cp -a) uses its own database" copied_data_dir
 finish
