@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/files.h"
 
@@ -37,6 +39,34 @@ std::string KeyPath(const std::string& dir, const DataDirConfig& config) {
   return JoinPath(dir, config.sealing_key_file);
 }
 
+// The SQLite path of a store URL, or nullopt for another kind of store (PostgreSQL, an
+// unknown scheme Store::Open refuses, ":memory:").
+std::optional<std::string> SqlitePath(const std::string& url) {
+  std::string path;
+  if (url.rfind("sqlite://", 0) == 0) {
+    path = url.substr(9);
+  } else if (url.find("://") != std::string::npos) {
+    return std::nullopt;
+  } else {
+    path = url;
+  }
+  if (path.empty() || path == ":memory:") {
+    return std::nullopt;
+  }
+  return path;
+}
+
+// `path` made absolute against the current directory, normalised, without a trailing '/'.
+std::filesystem::path Absolute(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  abs = (ec ? std::filesystem::path(path) : abs).lexically_normal();
+  if (!abs.has_filename() && abs != abs.root_path()) {
+    abs = abs.parent_path();
+  }
+  return abs;
+}
+
 std::string OctalMode(mode_t mode) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
@@ -44,6 +74,25 @@ std::string OctalMode(mode_t mode) {
 }
 
 }  // namespace
+
+std::string ResolveStoreUrl(const std::string& dir, const std::string& store_url) {
+  std::optional<std::string> path = SqlitePath(store_url);
+  if (!path || path->front() == '/') {
+    return store_url;
+  }
+  return "sqlite://" + (Absolute(dir) / *path).lexically_normal().string();
+}
+
+std::string StoreUrlForConfig(const std::string& dir, const std::string& store_url) {
+  std::optional<std::string> path = SqlitePath(store_url);
+  if (!path) {
+    return store_url;
+  }
+  const std::filesystem::path file = Absolute(*path);
+  const std::filesystem::path relative = file.lexically_relative(Absolute(dir));
+  const bool inside = !relative.empty() && *relative.begin() != ".." && relative != ".";
+  return "sqlite://" + (inside ? relative.string() : file.string());
+}
 
 Result<DataDirConfig> LoadDataDirConfig(const std::string& dir) {
   const std::string path = JoinPath(dir, kConfigFileName);
@@ -103,6 +152,7 @@ Result<DataDirConfig> LoadDataDirConfig(const std::string& dir) {
                         path + ": missing field \"" + std::string(f.name) + "\"");
     }
   }
+  config.store_url = ResolveStoreUrl(dir, config.store_url);
   return config;
 }
 

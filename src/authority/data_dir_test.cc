@@ -110,6 +110,60 @@ TEST_F(DataDirTest, EmptyPublicUrlIsLeftOutOfTheFile) {
   EXPECT_EQ(loaded->public_url, "");
 }
 
+// A SQLite database named relative to the data directory follows the directory: a copy opens
+// its own copy. Absolute paths (data directories made before) and PostgreSQL stay as written.
+TEST_F(DataDirTest, RelativeSqlitePathFollowsTheDirectory) {
+  DataDirConfig c = Config();
+  c.store_url = std::string(kDefaultStoreUrl);
+  ASSERT_TRUE(SaveDataDirConfig(dir_, c));
+  auto text = core::ReadFile(P("clustertls.json"), 1 << 20);
+  ASSERT_TRUE(text);
+  EXPECT_NE(text->find("\"store_url\": \"sqlite://clustertls.db\""), std::string::npos) << *text;
+  auto loaded = LoadDataDirConfig(dir_);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(loaded->store_url, "sqlite://" + dir_ + "/clustertls.db");
+
+  const std::string copy = P("copy");
+  std::filesystem::create_directory(copy);
+  std::filesystem::copy(dir_ + "/clustertls.json", copy + "/clustertls.json",
+                        std::filesystem::copy_options::none);
+  auto copied = LoadDataDirConfig(copy);
+  ASSERT_TRUE(copied) << copied.error().message;
+  EXPECT_EQ(copied->store_url, "sqlite://" + copy + "/clustertls.db");
+  // The directory named by a relative path, with "./" and a trailing slash.
+  const std::string cwd = std::filesystem::current_path().string();
+  EXPECT_EQ(ResolveStoreUrl("./rel/dir/", "sqlite://clustertls.db"),
+            "sqlite://" + cwd + "/rel/dir/clustertls.db");
+
+  EXPECT_EQ(ResolveStoreUrl(dir_, "sqlite://sub/../db/x.db"), "sqlite://" + dir_ + "/db/x.db");
+  EXPECT_EQ(ResolveStoreUrl(dir_, "x.db"), "sqlite://" + dir_ + "/x.db");  // a bare path
+  EXPECT_EQ(ResolveStoreUrl(dir_, "sqlite:///old/D/clustertls.db"),
+            "sqlite:///old/D/clustertls.db");
+  EXPECT_EQ(ResolveStoreUrl(dir_, "/old/D/clustertls.db"), "/old/D/clustertls.db");
+  EXPECT_EQ(ResolveStoreUrl(dir_, "postgres://u:p@db/ctls"), "postgres://u:p@db/ctls");
+  EXPECT_EQ(ResolveStoreUrl(dir_, "postgresql://db/ctls"), "postgresql://db/ctls");
+  EXPECT_EQ(ResolveStoreUrl(dir_, ":memory:"), ":memory:");
+  EXPECT_EQ(ResolveStoreUrl(dir_, "sqlite://"), "sqlite://");  // Store::Open says what is wrong
+}
+
+// What init writes for --store: inside the directory relative to it, else absolute.
+TEST_F(DataDirTest, StoreUrlForConfigIsRelativeOnlyInsideTheDirectory) {
+  EXPECT_EQ(StoreUrlForConfig(dir_, "sqlite://" + dir_ + "/clustertls.db"),
+            "sqlite://clustertls.db");
+  EXPECT_EQ(StoreUrlForConfig(dir_, dir_ + "/db/x.db"), "sqlite://db/x.db");
+  EXPECT_EQ(StoreUrlForConfig(dir_ + "/", "sqlite://" + dir_ + "/x.db"), "sqlite://x.db");
+  EXPECT_EQ(StoreUrlForConfig(dir_, "sqlite:///var/lib/other.db"), "sqlite:///var/lib/other.db");
+  EXPECT_EQ(StoreUrlForConfig(dir_, "sqlite://" + dir_ + "/../sibling.db"),
+            "sqlite://" + std::filesystem::path(dir_).parent_path().string() + "/sibling.db");
+  // A relative path is taken against the current directory, as the shell user meant it.
+  const std::string cwd = std::filesystem::current_path().string();
+  EXPECT_EQ(StoreUrlForConfig(dir_, "sqlite://rel.db"), "sqlite://" + cwd + "/rel.db");
+  EXPECT_EQ(StoreUrlForConfig(dir_, "postgres://u:p@db/ctls"), "postgres://u:p@db/ctls");
+  // Round trip: what is written opens the same file.
+  const std::string written = StoreUrlForConfig(dir_, dir_ + "/db/x.db");
+  EXPECT_EQ(ResolveStoreUrl(dir_, written), "sqlite://" + dir_ + "/db/x.db");
+}
+
 TEST_F(DataDirTest, MissingDirectoryOrConfigIsNotFound) {
   auto r = LoadDataDirConfig(P("nope"));
   ASSERT_FALSE(r);

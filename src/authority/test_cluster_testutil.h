@@ -39,6 +39,9 @@ class ForwardingStore : public store::Store {
   core::Result<store::IssuedCert> GetIssued(const std::string& serial_hex) override {
     return inner_->GetIssued(serial_hex);
   }
+  core::Result<std::optional<store::ExpiringCert>> SoonestExpiring(core::TimePoint now) override {
+    return inner_->SoonestExpiring(now);
+  }
   core::Result<store::CertPage> ListIssued(const store::CertFilter& filter,
                                            const store::PageRequest& page) override {
     return inner_->ListIssued(filter, page);

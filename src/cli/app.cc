@@ -89,6 +89,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   AddToolCommands(app, &action);
   AddServerCommands(app, &action);
   AddClientCommands(app, &action);
+  AddCertificatesCommands(app, &action);
   AddRevokeCommand(app, &action);
   AddCrlCommands(app, &action);
 

@@ -366,8 +366,8 @@ core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
     OutputSet planned;
     planned.AddPublic(JoinPath(o.out, "ca/ca.crt"), "");
     for (const auto& inst : instances) {
-      planned.AddPublic(JoinPath(o.out, member(inst.name, ".crt")), "");
-      planned.AddPrivate(JoinPath(o.out, member(inst.name, ".key")), "");
+      planned.AddPublic(JoinPath(o.out, member(inst.filename, ".crt")), "");
+      planned.AddPrivate(JoinPath(o.out, member(inst.filename, ".key")), "");
     }
     CTLS_RETURN_IF_ERROR(planned.Check(o.force));
   }
@@ -395,7 +395,9 @@ core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
         CTLS_ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::Generate(key_type));
         pki::IssueRequest request{.profile = profile,
                                   .common_name = inst.common_name,
+                                  .subject_extra = inst.subject_extra,
                                   .sans = inst.sans,
+                                  .other_name_cns = inst.other_name_cns,
                                   .validity = std::chrono::days(o.days)};
         // The fast path skips re-parsing the issued certificate (the costly eager key decode
         // of OpenSSL 3's d2i): it is written out as issued.
@@ -450,10 +452,10 @@ core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
     entries.reserve(1 + 2 * instances.size());
     entries.push_back({.name = "ca/ca.crt", .data = ca_pem, .mode = core::kPublicFileMode});
     for (std::size_t i = 0; i < instances.size(); ++i) {
-      entries.push_back({.name = member(instances[i].name, ".crt"),
+      entries.push_back({.name = member(instances[i].filename, ".crt"),
                          .data = std::move(issued[i].cert_pem),
                          .mode = core::kPublicFileMode});
-      entries.push_back({.name = member(instances[i].name, ".key"),
+      entries.push_back({.name = member(instances[i].filename, ".key"),
                          .data = std::move(issued[i].key_pem),
                          .mode = core::kPrivateFileMode});
     }
@@ -462,16 +464,16 @@ core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
   } else {
     outputs.AddPublic(JoinPath(o.out, "ca/ca.crt"), ca_pem);
     for (std::size_t i = 0; i < instances.size(); ++i) {
-      outputs.AddPublic(JoinPath(o.out, member(instances[i].name, ".crt")),
+      outputs.AddPublic(JoinPath(o.out, member(instances[i].filename, ".crt")),
                         std::move(issued[i].cert_pem));
-      outputs.AddPrivate(JoinPath(o.out, member(instances[i].name, ".key")),
+      outputs.AddPrivate(JoinPath(o.out, member(instances[i].filename, ".key")),
                          std::move(issued[i].key_pem));
     }
   }
   CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force}));
   ctx.Info("Issued " + std::to_string(instances.size()) + " certificates (" +
            pki::ProfileName(profile) + ", " + std::to_string(o.days) + " days) into " + o.out +
-           ": ca/ca.crt and <name>/<name>.crt, <name>/<name>.key per instance");
+           ": ca/ca.crt and <filename>/<filename>.crt, <filename>/<filename>.key per instance");
   ctx.Info("CA SHA-256: " + TopCa(issuer).fingerprint().colon);
   return 0;
 }
@@ -572,15 +574,19 @@ void AddCertCommands(CLI::App& app, Action* action) {
     auto o = std::make_shared<CertBulkOptions>();
     CLI::App* cmd = cert->add_subcommand(
         "bulk",
-        "issue many certificates in one run from an elasticsearch-certutil instances.yml:\n"
+        "issue many certificates in one run from an elasticsearch-certutil instances.yml, its\n"
+        "fields meaning what they mean to certutil:\n"
         "  instances:\n"
-        "    - name: node1\n"
+        "    - name: node1                      # subject CN=node1 (also a DNS name)\n"
         "      dns: [node1.example.com]\n"
         "      ip: [10.0.0.1]\n"
-        "(optional cn: defaults to name). The whole file is validated before anything is\n"
-        "issued. Output: DIR/ca/ca.crt, DIR/<name>/<name>.crt (with chain), "
-        "DIR/<name>/<name>.key,\nor the same layout in one zip when --out ends in .zip. "
-        "Shows a progress bar when stderr is a terminal.");
+        "    - name: \"CN=node5,OU=IT,DC=example,DC=com\"  # a subject DN\n"
+        "      filename: node5                  # file/folder name (default: name)\n"
+        "      cn: [node5]                      # otherName SANs for Elasticsearch\n"
+        "The whole file is validated before anything is issued. Output: DIR/ca/ca.crt,\n"
+        "DIR/<filename>/<filename>.crt (with chain), DIR/<filename>/<filename>.key, or the same\n"
+        "layout in one zip when --out ends in .zip. Shows a progress bar when stderr is a "
+        "terminal.");
     cmd->add_option("--in", o->in, "the instances.yml file")->required();
     AddCaSourceOptions(cmd, o->ca_cert, o->ca_key, o->ca_passphrase_file, true);
     cmd->add_option("--out", o->out, "output directory, or a FILE.zip")->required();

@@ -54,6 +54,8 @@ void AddClientCommands(CLI::App& app, Action* action);
 void AddRevokeCommand(CLI::App& app, Action* action);
 // CRLs: crl show (offline), crl fetch (API) (crl_cmd.cc).
 void AddCrlCommands(CLI::App& app, Action* action);
+// The inventory through the API: certificates list|show (certificates_cmd.cc).
+void AddCertificatesCommands(CLI::App& app, Action* action);
 
 // An error in how the command was called (exit code 2), found after CLI11's own parsing.
 core::Error UsageError(std::string message);

@@ -2,6 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
+#include <iterator>
 #include <set>
 
 #include "pki/names.h"
@@ -54,6 +57,162 @@ bool IsSafeFileName(std::string_view name) {
 
 namespace {
 
+// The attribute keywords a `name` DN may use (RFC 4514 section 3, plus the ones Java's
+// X500Principal, which certutil uses, also knows), as OpenSSL's short names.
+struct DnKeyword {
+  std::string_view keyword;  // upper case
+  std::string_view openssl;
+};
+constexpr DnKeyword kDnKeywords[] = {
+    {"CN", "CN"},
+    {"C", "C"},
+    {"ST", "ST"},
+    {"L", "L"},
+    {"O", "O"},
+    {"OU", "OU"},
+    {"DC", "DC"},
+    {"STREET", "street"},
+    {"UID", "UID"},
+    {"SERIALNUMBER", "serialNumber"},
+    {"EMAILADDRESS", "emailAddress"},
+};
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+// Parses an RFC 4514 distinguished name string ("CN=node5,OU=IT,DC=mydomain,DC=com"; ';' also
+// separates, as RFC 1779 and X500Principal allow; values may be quoted or use '\' escapes) into
+// its attributes in string order (the most specific first), types as OpenSSL short names.
+core::Result<pki::SubjectAttributes> ParseDistinguishedName(std::string_view dn) {
+  pki::SubjectAttributes out;
+  std::size_t i = 0;
+  auto skip_spaces = [&] {
+    while (i < dn.size() && dn[i] == ' ') {
+      ++i;
+    }
+  };
+  for (;;) {
+    skip_spaces();
+    const std::size_t type_start = i;
+    while (i < dn.size() && dn[i] != '=' && dn[i] != ',' && dn[i] != ';' && dn[i] != '+') {
+      ++i;
+    }
+    if (i >= dn.size() || dn[i] != '=') {
+      return Fail(ErrorCode::kInvalidArgument, "not a distinguished name: \"" +
+                                                   std::string(dn.substr(type_start)) +
+                                                   "\" has no '=' (write it as CN=...,OU=...)");
+    }
+    std::string type(dn.substr(type_start, i - type_start));
+    while (!type.empty() && type.back() == ' ') {
+      type.pop_back();
+    }
+    std::string upper = type;
+    for (char& c : upper) {
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    const DnKeyword* keyword = nullptr;
+    for (const DnKeyword& k : kDnKeywords) {
+      if (k.keyword == upper) {
+        keyword = &k;
+      }
+    }
+    if (keyword == nullptr) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "unknown attribute \"" + type +
+                      "\" in the distinguished name (use CN, C, ST, L, O, OU, DC, STREET, UID, "
+                      "SERIALNUMBER or EMAILADDRESS)");
+    }
+    ++i;  // '='
+    skip_spaces();
+    std::string value;
+    if (i < dn.size() && dn[i] == '#') {
+      return Fail(ErrorCode::kInvalidArgument,
+                  type + ": '#' (a hex-encoded BER value) is not supported; write the text");
+    }
+    std::size_t kept = 0;  // value length without unescaped trailing spaces
+    if (i < dn.size() && dn[i] == '"') {
+      ++i;
+      for (;;) {
+        if (i >= dn.size()) {
+          return Fail(ErrorCode::kInvalidArgument, type + ": unterminated quoted value");
+        }
+        if (dn[i] == '"') {
+          ++i;
+          break;
+        }
+        if (dn[i] == '\\' && i + 1 < dn.size()) {
+          ++i;
+        }
+        value.push_back(dn[i++]);
+      }
+      kept = value.size();
+      skip_spaces();
+    } else {
+      while (i < dn.size() && dn[i] != ',' && dn[i] != ';' && dn[i] != '+') {
+        if (dn[i] == '\\') {
+          if (i + 2 < dn.size() && HexDigit(dn[i + 1]) >= 0 && HexDigit(dn[i + 2]) >= 0) {
+            value.push_back(static_cast<char>(HexDigit(dn[i + 1]) * 16 + HexDigit(dn[i + 2])));
+            i += 3;
+          } else if (i + 1 < dn.size()) {
+            value.push_back(dn[i + 1]);
+            i += 2;
+          } else {
+            return Fail(ErrorCode::kInvalidArgument, type + ": the value ends with a lone '\\'");
+          }
+          kept = value.size();
+          continue;
+        }
+        value.push_back(dn[i++]);
+        if (value.back() != ' ') {
+          kept = value.size();
+        }
+      }
+    }
+    value.resize(kept);
+    if (value.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, type + ": empty value");
+    }
+    if (value.find('\0') != std::string::npos) {
+      return Fail(ErrorCode::kInvalidArgument, type + ": the value contains a NUL byte");
+    }
+    out.emplace_back(std::string(keyword->openssl), std::move(value));
+    if (i >= dn.size()) {
+      return out;
+    }
+    if (dn[i] == '+') {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "multi-valued RDNs ('+') are not supported in the distinguished name");
+    }
+    if (dn[i] != ',' && dn[i] != ';') {
+      return Fail(ErrorCode::kInvalidArgument, type + ": unexpected text after the quoted value");
+    }
+    ++i;  // ',' or ';'
+  }
+}
+
+// Reads the scalar `key` of `item`; an empty string when absent.
+core::Result<std::string> OptionalScalar(const YAML::Node& item, const char* key,
+                                         const std::string& where) {
+  const YAML::Node node = item[key];
+  if (!node.IsDefined() || node.IsNull()) {
+    return std::string();
+  }
+  if (!node.IsScalar() || node.Scalar().empty()) {
+    return Fail(ErrorCode::kInvalidArgument, where + ": " + key + ": expected a non-empty string");
+  }
+  return node.Scalar();
+}
+
 core::Result<std::vector<Instance>> ParseInstancesUnchecked(std::string_view yaml,
                                                             const std::string& src) {
   YAML::Node root;
@@ -74,12 +233,12 @@ core::Result<std::vector<Instance>> ParseInstancesUnchecked(std::string_view yam
     return Fail(ErrorCode::kInvalidArgument, src + ": \"instances\" is empty");
   }
   std::vector<Instance> out;
-  std::set<std::string> names;
+  std::set<std::string> filenames;
   for (std::size_t i = 0; i < list.size(); ++i) {
     const YAML::Node item = list[i];
     std::string where = src + ": instances[" + std::to_string(i) + "]";
     if (!item.IsMap()) {
-      return Fail(ErrorCode::kParse, where + ": expected a map with name, dns, ip");
+      return Fail(ErrorCode::kParse, where + ": expected a map with name, filename, dns, ip, cn");
     }
     if (!item["name"] || !item["name"].IsScalar() || item["name"].Scalar().empty()) {
       return Fail(ErrorCode::kInvalidArgument, where + ": \"name\" is missing");
@@ -89,24 +248,45 @@ core::Result<std::vector<Instance>> ParseInstancesUnchecked(std::string_view yam
     where += " (name \"" + inst.name + "\")";
     for (const auto& kv : item) {
       std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
-      if (key != "name" && key != "dns" && key != "ip" && key != "cn") {
-        return Fail(ErrorCode::kInvalidArgument,
-                    where + ": unknown field \"" + key + "\" (expected name, dns, ip, cn)");
+      if (key != "name" && key != "filename" && key != "dns" && key != "ip" && key != "cn") {
+        return Fail(ErrorCode::kInvalidArgument, where + ": unknown field \"" + key +
+                                                     "\" (expected name, filename, dns, ip, cn)");
       }
     }
-    if (!IsSafeFileName(inst.name)) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  where + ": name: must be letters, digits, '.', '_' or '-' (it names files)");
-    }
+    // certutil refuses the name "ca" whatever the filename: its CA folder is "ca/".
     if (inst.name == "ca") {
       return Fail(ErrorCode::kInvalidArgument,
                   where + ": name: \"ca\" is reserved for the CA certificate folder");
     }
-    if (!names.insert(inst.name).second) {
-      return Fail(ErrorCode::kInvalidArgument, where + ": name: duplicate instance name");
+    const bool is_dn = inst.name.find('=') != std::string::npos;
+    CTLS_ASSIGN_OR_RETURN(inst.filename, OptionalScalar(item, "filename", where));
+    const bool own_filename = !inst.filename.empty();
+    if (!own_filename) {
+      inst.filename = inst.name;
+    }
+    const std::string file_field = own_filename ? "filename" : "name";
+    if (!IsSafeFileName(inst.filename)) {
+      std::string hint = own_filename ? "" : ", or add a \"filename\" field";
+      if (!own_filename && is_dn) {
+        hint = "; a distinguished name needs a \"filename\" field";
+      }
+      return Fail(ErrorCode::kInvalidArgument,
+                  where + ": " + file_field +
+                      ": must be letters, digits, '.', '_' or '-', not starting with '.' (it "
+                      "names files)" +
+                      hint);
+    }
+    if (inst.filename == "ca") {
+      return Fail(ErrorCode::kInvalidArgument,
+                  where + ": filename: \"ca\" is reserved for the CA certificate folder");
+    }
+    if (!filenames.insert(inst.filename).second) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  where + ": " + file_field + ": duplicate file name \"" + inst.filename + "\"");
     }
     CTLS_ASSIGN_OR_RETURN(auto dns, StringList(item["dns"], where + ": dns"));
     CTLS_ASSIGN_OR_RETURN(auto ips, StringList(item["ip"], where + ": ip"));
+    CTLS_ASSIGN_OR_RETURN(auto cns, StringList(item["cn"], where + ": cn"));
     for (std::size_t j = 0; j < dns.size(); ++j) {
       auto c = pki::CanonicalDnsName(dns[j]);
       if (!c) {
@@ -121,14 +301,33 @@ core::Result<std::vector<Instance>> ParseInstancesUnchecked(std::string_view yam
       }
       inst.sans.ips.push_back(*c);
     }
-    std::string cn_field = "name";
-    inst.common_name = inst.name;
-    if (item["cn"]) {
-      if (!item["cn"].IsScalar() || item["cn"].Scalar().empty()) {
-        return Fail(ErrorCode::kInvalidArgument, where + ": cn: expected a non-empty string");
+    for (std::size_t j = 0; j < cns.size(); ++j) {
+      auto c = pki::CheckOtherNameCommonName(cns[j]);
+      if (!c) {
+        return c.error().WithContext(where + ": cn[" + std::to_string(j) + "]");
       }
-      inst.common_name = item["cn"].Scalar();
-      cn_field = "cn";
+      inst.other_name_cns.push_back(*c);
+    }
+    std::string cn_source = "name";
+    if (is_dn) {
+      auto dn = ParseDistinguishedName(inst.name);
+      if (!dn) {
+        return dn.error().WithContext(where + ": name");
+      }
+      const auto cn_count =
+          std::count_if(dn->begin(), dn->end(), [](const auto& rdn) { return rdn.first == "CN"; });
+      if (cn_count != 1 || dn->front().first != "CN") {
+        return Fail(ErrorCode::kInvalidArgument,
+                    where +
+                        ": name: the distinguished name must start with its one CN= (the "
+                        "certificate's common name, put last in the subject)");
+      }
+      inst.common_name = dn->front().second;
+      // The string lists the most specific RDN first; the subject encodes it last.
+      inst.subject_extra.assign(dn->rbegin(), std::prev(dn->rend()));
+      cn_source = "name's CN";
+    } else {
+      inst.common_name = inst.name;
     }
     // The issuer adds the CN to the SANs: it must be a valid host name or IP.
     if (pki::IsIpAddress(inst.common_name)) {
@@ -136,7 +335,7 @@ core::Result<std::vector<Instance>> ParseInstancesUnchecked(std::string_view yam
     } else {
       auto c = pki::CanonicalDnsName(inst.common_name, /*allow_wildcard=*/false);
       if (!c) {
-        return c.error().WithContext(where + ": " + cn_field +
+        return c.error().WithContext(where + ": " + cn_source +
                                      " (used as the certificate's common name)");
       }
       inst.common_name = *c;

@@ -68,6 +68,7 @@ core::TimePoint FromAsn1(const ASN1_TIME* t) {
 struct Prepared {
   std::string common_name;  // canonical for leaves
   SubjectAltNames sans;
+  std::vector<std::string> other_name_cns;  // checked, without duplicates
   std::optional<int> path_len;
   core::TimePoint not_before;
   core::TimePoint not_after;
@@ -204,6 +205,26 @@ core::Result<Prepared> Prepare(const IssueRequest& request, const IssuerState& i
   }
   Prepared out;
   CTLS_ASSIGN_OR_RETURN(out.common_name, PrepareNames(request, out.sans));
+  if (!request.other_name_cns.empty()) {
+    if (IsCaProfile(request.profile)) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "otherName common names are for leaf certificates, not a CA");
+    }
+    for (const std::string& cn : request.other_name_cns) {
+      CTLS_ASSIGN_OR_RETURN(std::string checked, CheckOtherNameCommonName(cn));
+      if (std::find(out.other_name_cns.begin(), out.other_name_cns.end(), checked) ==
+          out.other_name_cns.end()) {
+        out.other_name_cns.push_back(std::move(checked));
+      }
+    }
+    const std::size_t total = NameCount(out.sans) + out.other_name_cns.size();
+    if (total > kMaxSubjectAltNames) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  std::to_string(total) + " subject alternative names: at most " +
+                      std::to_string(kMaxSubjectAltNames) +
+                      " per certificate (the common name counts as one)");
+    }
+  }
   if (!issuer.name_constraints.empty()) {
     CTLS_RETURN_IF_ERROR(issuer.name_constraints.Check(
         out.sans, IsCaProfile(request.profile) ? std::string_view() : out.common_name));
@@ -322,11 +343,45 @@ core::Result<void> AddKeyIds(X509* x, const std::string& subject_key_id,
   return Add(x, NID_authority_key_identifier, aki.get(), false, "authorityKeyIdentifier");
 }
 
+// An otherName GeneralName (RFC 5280 4.2.1.6: OtherName ::= SEQUENCE { type-id OID,
+// value [0] EXPLICIT ANY }) with type-id id-at-commonName and a UTF8String value: the encoding
+// elasticsearch-certutil's CertGenUtils.createCommonName gives an instances.yml `cn`.
+core::Result<ossl::Ptr<GENERAL_NAME>> OtherNameCommonName(const std::string& cn) {
+  auto gn = ossl::Own(GENERAL_NAME_new());
+  auto value = ossl::Own(ASN1_TYPE_new());
+  auto utf8 = ossl::Own(ASN1_UTF8STRING_new());
+  ASN1_OBJECT* type_id = OBJ_nid2obj(NID_commonName);  // static: not freed
+  if (!gn || !value || !utf8 || type_id == nullptr ||
+      ASN1_STRING_set(utf8.get(), cn.data(), static_cast<int>(cn.size())) != 1) {
+    return ossl::Failure(ErrorCode::kCrypto, "cannot build an otherName common name");
+  }
+  ASN1_TYPE_set(value.get(), V_ASN1_UTF8STRING, utf8.release());
+  if (GENERAL_NAME_set0_othername(gn.get(), type_id, value.get()) != 1) {
+    return ossl::Failure(ErrorCode::kCrypto, "cannot build an otherName common name");
+  }
+  value.release();
+  return gn;
+}
+
 // RFC 5280 4.2.1.6: critical only if the subject is empty, which it never is here.
-core::Result<void> AddSubjectAltNames(X509* x, const SubjectAltNames& sans) {
+core::Result<void> AddSubjectAltNames(X509* x, const SubjectAltNames& sans,
+                                      const std::vector<std::string>& other_name_cns) {
   CTLS_ASSIGN_OR_RETURN(ossl::Ptr<GENERAL_NAMES> names, internal::BuildGeneralNames(sans));
+  if (!names && !other_name_cns.empty()) {
+    names = ossl::Own(GENERAL_NAMES_new());
+    if (!names) {
+      return ossl::Failure(ErrorCode::kCrypto, "cannot allocate subjectAltName");
+    }
+  }
   if (!names) {
     return {};
+  }
+  for (const std::string& cn : other_name_cns) {
+    CTLS_ASSIGN_OR_RETURN(ossl::Ptr<GENERAL_NAME> gn, OtherNameCommonName(cn));
+    if (sk_GENERAL_NAME_push(names.get(), gn.get()) <= 0) {
+      return ossl::Failure(ErrorCode::kCrypto, "cannot build subjectAltName");
+    }
+    gn.release();
   }
   return Add(x, NID_subject_alt_name, names.get(), false, "subjectAltName");
 }
@@ -643,7 +698,7 @@ core::Result<std::string> IssueWith(const IssuerState& issuer, EVP_PKEY* signing
   CTLS_RETURN_IF_ERROR(AddKeyUsage(x.get(), request.profile, IsRsaSpki(subject_spki)));
   CTLS_RETURN_IF_ERROR(AddExtendedKeyUsage(x.get(), request.profile));
   CTLS_RETURN_IF_ERROR(AddKeyIds(x.get(), key_id, issuer.self_signed ? key_id : issuer.key_id));
-  CTLS_RETURN_IF_ERROR(AddSubjectAltNames(x.get(), prepared.sans));
+  CTLS_RETURN_IF_ERROR(AddSubjectAltNames(x.get(), prepared.sans, prepared.other_name_cns));
   CTLS_RETURN_IF_ERROR(AddCrlDistributionPoints(x.get(), request.crl_urls));
   CTLS_RETURN_IF_ERROR(AddOcspUrls(x.get(), request.ocsp_urls));
   if (request.profile == Profile::kIntermediateCa) {

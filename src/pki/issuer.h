@@ -55,6 +55,12 @@ struct IssueRequest {
   // C, ST, L, O, OU (CanonicalSubjectAttributes), one RDN each, in this order, before the CN.
   SubjectAttributes subject_extra{};
   SubjectAltNames sans{};  // canonicalised by the issuer; the CN is always added
+  // Leaves only: common names put into the subjectAltName as otherName entries (type-id
+  // id-at-commonName 2.5.4.3, value a UTF8String), as elasticsearch-certutil does for an
+  // instances.yml `cn`; Elasticsearch's transport trust restrictions match them. Non-standard:
+  // TLS clients ignore them. Each checked by CheckOtherNameCommonName; they count towards
+  // kMaxSubjectAltNames.
+  std::vector<std::string> other_name_cns{};
   std::chrono::seconds validity = std::chrono::days(365);
   std::optional<int> path_len{};         // CA profiles only
   NameConstraints name_constraints{};    // intermediate-ca only

@@ -611,6 +611,62 @@ TEST(IssueNamesTest, CanonicalisesNamesAndEncodesIdnsAsALabels) {
             V_ASN1_UTF8STRING);
 }
 
+// elasticsearch-certutil's `cn`: otherName entries with type-id id-at-commonName and a
+// UTF8String value, after the other names, encoded as Elastic's CertGenUtils.createCommonName
+// does (OtherName's value [0] EXPLICIT).
+TEST(IssueNamesTest, OtherNameCommonNamesAsElasticWritesThem) {
+  const TestPki& pki = SharedPki();
+  TestLeaf leaf =
+      IssueLeaf(pki.issuing, IssueRequest{.profile = Profile::kPeer,
+                                          .common_name = "node1.example.com",
+                                          .other_name_cns = {"node1", "Nöde", "node1"}});
+  auto sans = Ext<GENERAL_NAMES>(leaf.cert, NID_subject_alt_name);
+  ASSERT_TRUE(sans);
+  std::vector<std::string> others;
+  for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
+    if (gn->type != GEN_OTHERNAME) {
+      continue;
+    }
+    EXPECT_EQ(OBJ_obj2nid(gn->d.otherName->type_id), NID_commonName);
+    ASSERT_EQ(gn->d.otherName->value->type, V_ASN1_UTF8STRING);
+    others.push_back(Bytes(gn->d.otherName->value->value.utf8string));
+  }
+  EXPECT_EQ(others, (std::vector<std::string>{"node1", "Nöde"}));  // duplicates dropped
+  // The DNS names are unchanged, and the exact DER of the first otherName:
+  // [0] { OID 2.5.4.3, [0] { UTF8String "node1" } }.
+  EXPECT_EQ(leaf.cert.sans().dns, std::vector<std::string>{"node1.example.com"});
+  const ASN1_OCTET_STRING* ext_data = X509_EXTENSION_get_data(X509_get_ext(
+      leaf.cert.get(), X509_get_ext_by_NID(leaf.cert.get(), NID_subject_alt_name, -1)));
+  const std::string expected("\xa0\x0e\x06\x03\x55\x04\x03\xa0\x07\x0c\x05node1", 16);
+  EXPECT_NE(Bytes(ext_data).find(expected), std::string::npos);
+}
+
+TEST(IssueNamesTest, RefusesBadOtherNameCommonNames) {
+  using namespace std::string_literals;
+  const TestPki& pki = SharedPki();
+  ossl::Csprng rng;
+  PublicKey key = NewTestKey(KeyType::kEcP256).public_key();
+  for (const std::string& bad : {""s, "a\nb"s, std::string(65, 'x'), "\xff\xfe"s}) {
+    auto cert = pki.issuing.Issue(
+        IssueRequest{.common_name = "ok.example.com", .other_name_cns = {bad}}, key, pki.now, rng);
+    ASSERT_FALSE(cert.has_value()) << bad;
+    EXPECT_EQ(cert.error().code, ErrorCode::kInvalidName) << cert.error().message;
+    EXPECT_THAT(cert.error().message, HasSubstr("invalid common name"));
+  }
+  EXPECT_TRUE(pki.issuing.Issue(
+      IssueRequest{.common_name = "ok.example.com", .other_name_cns = {std::string(64, 'x')}}, key,
+      pki.now, rng));
+  // 99 DNS names + the CN + 1 otherName: 101.
+  IssueRequest many{.common_name = "ok.example.com", .other_name_cns = {"x"}};
+  for (int i = 0; i < 99; ++i) {
+    many.sans.dns.push_back("n" + std::to_string(i) + ".example.com");
+  }
+  auto over = pki.issuing.Issue(many, key, pki.now, rng);
+  ASSERT_FALSE(over.has_value());
+  EXPECT_THAT(over.error().message, HasSubstr("101 subject alternative names"));
+}
+
 TEST(IssueNamesTest, CrlDistributionPointAndOcspUrls) {
   const TestPki& pki = SharedPki();
   TestLeaf leaf = IssueLeaf(pki.issuing, IssueRequest{.profile = Profile::kServer,

@@ -565,6 +565,29 @@ core::Result<std::string> CanonicalUri(std::string_view uri) {
   return scheme + ":" + std::string(rest);
 }
 
+core::Result<std::string> CheckOtherNameCommonName(std::string_view cn) {
+  auto bad = [&](std::string_view why) {
+    return Fail(ErrorCode::kInvalidName,
+                "invalid common name " + QuoteName(cn) + ": " + std::string(why));
+  };
+  std::vector<char32_t> cps;
+  if (cn.empty()) {
+    return bad("is empty");
+  }
+  if (!DecodeUtf8(cn, cps)) {
+    return bad("is not valid UTF-8");
+  }
+  if (std::any_of(cps.begin(), cps.end(),
+                  [](char32_t c) { return c < 0x20 || (c >= 0x7f && c < 0xa0); })) {
+    return bad("contains a control character");
+  }
+  // X.520 ub-common-name (RFC 5280 Appendix A.1).
+  if (cps.size() > 64) {
+    return bad("is longer than 64 characters");
+  }
+  return std::string(cn);
+}
+
 core::Result<SubjectAltNames> CanonicalSans(const SubjectAltNames& sans) {
   SubjectAltNames out;
   for (const auto& name : sans.dns) {

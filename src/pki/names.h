@@ -48,6 +48,12 @@ core::Result<IpNetwork> ParseCidr(std::string_view cidr);
 // bytes escaped ("a\x00b.com"), so a message stays one printable line.
 std::string QuoteName(std::string_view name);
 
+// Checks a common name carried as an otherName SAN whose type-id is id-at-commonName (2.5.4.3)
+// and whose value is a UTF8String: what elasticsearch-certutil writes for the `cn` field of an
+// instances.yml, and what Elasticsearch's transport trust restrictions match. 1 to 64 characters
+// (X.520 ub-common-name) of valid UTF-8, no control characters. Fails with kInvalidName.
+core::Result<std::string> CheckOtherNameCommonName(std::string_view cn);
+
 // Canonicalises every name of `sans`, removes duplicates (keeping first-seen order).
 core::Result<SubjectAltNames> CanonicalSans(const SubjectAltNames& sans);
 

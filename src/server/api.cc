@@ -830,6 +830,14 @@ struct Api::Impl {
         expiries.push_back({"named", n.name, unix(certs->front().not_after())});
       }
     }
+    // The issued certificate, neither revoked nor expired, that expires first (one index probe).
+    auto soonest = o.store->SoonestExpiring(o.clock->Now());
+    if (!soonest) {
+      return Error(soonest.error());
+    }
+    if (*soonest) {
+      expiries.push_back({"issued", (*soonest)->serial_hex, unix((*soonest)->not_after)});
+    }
     net::Response r;
     r.status = 200;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -560,6 +560,54 @@ TEST_F(ApiTest, MetricsCountRequestsAndShowExpiries) {
   EXPECT_NE(metrics.body.find("name=\"api\""), std::string::npos);
 }
 
+// The gauge of the issued certificate that expires first: the soonest not_after among the
+// inventory's certificates neither revoked nor expired, by serial; revoking it moves the gauge.
+TEST_F(ApiTest, MetricsShowTheSoonestExpiringIssuedCertificate) {
+  auto gauge = [] {
+    auto metrics = Call("GET", "/metrics", {}, Admin());
+    EXPECT_EQ(metrics.status, 200);
+    const std::string prefix = "clustertls_certificate_expiry_timestamp_seconds{kind=\"issued\",";
+    const std::size_t at = metrics.body.find(prefix);
+    EXPECT_NE(at, std::string::npos) << metrics.body;
+    EXPECT_EQ(metrics.body.find(prefix, at + 1), std::string::npos) << "more than one line";
+    const std::string line =
+        metrics.body.substr(at, metrics.body.find('\n', at) - at);  // ...{...,name="S"} T
+    const std::size_t name = line.find("name=\"") + 6;
+    return std::pair<std::string, std::string>(line.substr(name, line.find('"', name) - name),
+                                               line.substr(line.rfind(' ') + 1));
+  };
+  // What the inventory says: the first not_after (then serial) of the unrevoked, unexpired ones.
+  auto expected = [] {
+    std::pair<std::string, std::string> best;
+    std::int64_t best_time = 0;
+    const std::int64_t now = clock_->Now().time_since_epoch().count();
+    std::string cursor;
+    do {
+      json page = Body(
+          Call("GET", "/v1/certificates?revoked=false&limit=1000&cursor=" + cursor, {}, Admin()));
+      for (const json& c : page["certificates"]) {
+        const std::int64_t t = Must(core::ParseTime(c["not_after"].get<std::string>()), "time")
+                                   .time_since_epoch()
+                                   .count();
+        const std::string serial = c["serial"].get<std::string>();
+        if (t >= now &&
+            (best.first.empty() || t < best_time || (t == best_time && serial < best.first))) {
+          best = {serial, std::to_string(t)};
+          best_time = t;
+        }
+      }
+      cursor = page["next_cursor"].get<std::string>();
+    } while (!cursor.empty());
+    return best;
+  };
+  Signed soon = SignThroughApi({"soonest.cluster.example.com"}, "server", json{{"days", 1}});
+  EXPECT_EQ(gauge(), expected());
+  EXPECT_EQ(gauge().first, soon.serial);
+  ASSERT_EQ(Call("POST", "/v1/certificates/" + soon.serial + "/revoke", "", Admin()).status, 200);
+  EXPECT_NE(gauge().first, soon.serial);
+  EXPECT_EQ(gauge(), expected());
+}
+
 // --- issue 4: revocation, CRL, OCSP, public listener ---
 
 TEST_F(ApiTest, RevokeIsIdempotentAuditedAndShownInTheRecord) {
@@ -992,6 +1040,13 @@ TEST(InitDataDirTest, RefusesAnInitialisedDirectoryAndCleansUpAFailedInit) {
   EXPECT_EQ(made->url, "https://127.0.0.1:9443");
   EXPECT_EQ(made->ca_fingerprint.size(), 95u);
   EXPECT_EQ(fs::status(dir).permissions() & fs::perms::all, fs::perms::owner_all);
+  // The database is named relative to the directory: a copy of it opens its own copy.
+  std::ifstream config_file(fs::path(dir) / "clustertls.json");
+  const std::string config_text((std::istreambuf_iterator<char>(config_file)),
+                                std::istreambuf_iterator<char>());
+  EXPECT_NE(config_text.find("\"store_url\": \"sqlite://clustertls.db\""), std::string::npos)
+      << config_text;
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "clustertls.db"));
   auto again = InitDataDir({.data_dir = dir, .fqdn = kFqdn}, clock, rng);
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error().code, core::ErrorCode::kAlreadyExists);

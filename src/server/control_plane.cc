@@ -195,9 +195,12 @@ core::Result<InitDataDirResult> InitDataDir(const InitDataDirOptions& options,
   }
   authority::DataDirConfig config;
   config.fqdn = options.fqdn;
+  // A SQLite file inside the directory is named relative to it: a copy of the directory then
+  // opens its own copy of the database.
   config.store_url = options.store_url.empty()
-                         ? "sqlite://" + (abs / "clustertls.db").lexically_normal().string()
-                         : options.store_url;
+                         ? std::string(authority::kDefaultStoreUrl)
+                         : authority::StoreUrlForConfig(dir, options.store_url);
+  const std::string store_url = authority::ResolveStoreUrl(dir, config.store_url);
   config.listen = listen;
   config.public_listen = public_listen;
   config.public_url = public_url;
@@ -221,8 +224,7 @@ core::Result<InitDataDirResult> InitDataDir(const InitDataDirOptions& options,
         created_files.push_back(db.string() + suffix);
       }
     }
-    CTLS_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store,
-                          store::Store::Open(config.store_url));
+    CTLS_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, store::Store::Open(store_url));
     authority::InitOptions init;
     init.fqdn = options.fqdn;
     init.root_passphrase = options.root_passphrase;

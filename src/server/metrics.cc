@@ -147,8 +147,9 @@ std::string Metrics::Render(const std::vector<Expiry>& expiries) const {
   }
 
   Header(out, "clustertls_certificate_expiry_timestamp_seconds", "gauge",
-         "Expiry (notAfter) of each CA and named certificate, the OCSP signer, and the CRL's "
-         "nextUpdate, in Unix seconds.");
+         "Expiry (notAfter) of each CA and named certificate, the OCSP signer, the issued "
+         "certificate (neither revoked nor expired) that expires first (kind=\"issued\", "
+         "name=its serial), and the CRL's nextUpdate, in Unix seconds.");
   for (const Expiry& expiry : expiries) {
     out.append("clustertls_certificate_expiry_timestamp_seconds{kind=\"")
         .append(EscapeLabel(expiry.kind))

@@ -2,7 +2,7 @@
 
 // Prometheus text exposition (format 0.0.4) of the control plane's counters: requests by route
 // and status, a request-latency histogram, certificates issued, and the expiry time of every CA
-// and named certificate.
+// and named certificate and of the issued certificate that expires first.
 
 #include <array>
 #include <atomic>
@@ -33,7 +33,9 @@ class Metrics {
   void CountOcspResponse(const std::string& status);
 
   // One gauge line per certificate: clustertls_certificate_expiry_timestamp_seconds{kind="ca"|
-  // "named"|"crl"|"ocsp-signer",name="..."} <unix seconds> (for "crl": the CRL's nextUpdate).
+  // "named"|"crl"|"ocsp-signer"|"issued",name="..."} <unix seconds> (for "crl": the CRL's
+  // nextUpdate; "issued": only the issued certificate, neither revoked nor expired, that
+  // expires first, its serial as the name).
   struct Expiry {
     std::string kind;
     std::string name;

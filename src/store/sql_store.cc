@@ -327,6 +327,19 @@ class SqlStore final : public Store {
     return out;
   }
 
+  Result<std::optional<ExpiringCert>> SoonestExpiring(TimePoint now) override {
+    // Answered by the partial index issued_certs_valid_not_after (migration 4) alone.
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          Run("SELECT serial, not_after FROM issued_certs WHERE revoked_at IS NULL "
+                              "AND not_after >= $1 ORDER BY not_after, serial LIMIT 1",
+                              {Secs(now)}));
+    if (rows.empty()) {
+      return std::optional<ExpiringCert>();
+    }
+    return std::optional<ExpiringCert>(
+        ExpiringCert{.serial_hex = AsText(rows[0][0]), .not_after = Time(rows[0][1])});
+  }
+
   Result<RevokeResult> Revoke(const std::string& serial_hex, TimePoint at,
                               const std::string& reason) override {
     CTLS_ASSIGN_OR_RETURN(auto one, RevokeWith(std::span<const std::string>(&serial_hex, 1), at,

@@ -64,6 +64,12 @@ struct CertPage {
   std::string next_cursor{};  // empty when there is nothing more
 };
 
+// Which issued certificate expires first (Store::SoonestExpiring).
+struct ExpiringCert {
+  std::string serial_hex{};
+  core::TimePoint not_after{};
+};
+
 // Result of Revoke.
 struct RevokeResult {
   IssuedCert cert;             // the record after the call
@@ -202,6 +208,10 @@ class Store {
   virtual core::Result<IssuedCert> GetIssued(const std::string& serial_hex) = 0;
   // A page of the records matching `filter`, oldest first.
   virtual core::Result<CertPage> ListIssued(const CertFilter& filter, const PageRequest& page) = 0;
+  // Of the records neither revoked nor expired at `now` (not_after >= now), the one whose
+  // not_after comes first (the lowest serial among equals); nullopt if there is none. One probe
+  // of a partial index (issued_certs_valid_not_after): cheap enough for every /metrics scrape.
+  virtual core::Result<std::optional<ExpiringCert>> SoonestExpiring(core::TimePoint now) = 0;
   // Marks `serial_hex` revoked at `at` with `reason`. Idempotent: an already revoked record keeps
   // its first time and reason. kNotFound if the serial was never recorded. A call that revokes
   // advances the counter kRevocationCounter in the same transaction.

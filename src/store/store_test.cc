@@ -274,6 +274,68 @@ TEST_P(StoreTest, ListIssuedFilters) {
   EXPECT_TRUE(p2->next_cursor.empty());
 }
 
+// /metrics' soonest expiry: the first not_after among records neither revoked nor expired.
+TEST_P(StoreTest, SoonestExpiringSkipsRevokedAndExpired) {
+  auto none = store_->SoonestExpiring(kT0);
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(none->has_value());
+
+  // not_after = kT0 + 10 + i days; 7 and 8 are made to expire together.
+  std::vector<IssuedCert> batch = {MakeCert(5, "e"), MakeCert(1, "a"), MakeCert(2, "b"),
+                                   MakeCert(3, "c"), MakeCert(8, "h"), MakeCert(7, "g")};
+  batch[4].not_after = batch[5].not_after;
+  ASSERT_TRUE(store_->RecordIssued(batch));
+  auto soonest = [&](TimePoint now) -> std::string {
+    auto r = store_->SoonestExpiring(now);
+    EXPECT_TRUE(r) << r.error().message;
+    if (!r || !r->has_value()) {
+      return "none";
+    }
+    auto cert = store_->GetIssued((*r)->serial_hex);
+    EXPECT_TRUE(cert);
+    EXPECT_EQ((*r)->not_after, cert->not_after);
+    return cert->subject_cn;
+  };
+  EXPECT_EQ(soonest(kT0), "a");
+  ASSERT_TRUE(store_->Revoke(batch[1].serial_hex, kT0 + 1h, "superseded"));
+  EXPECT_EQ(soonest(kT0), "b");
+  // At its not_after a certificate is still valid (RFC 5280 4.1.2.5); a second later it is not.
+  EXPECT_EQ(soonest(kT0 + std::chrono::days(12)), "b");
+  EXPECT_EQ(soonest(kT0 + std::chrono::days(12) + 1s), "c");
+  ASSERT_TRUE(store_->Revoke(batch[3].serial_hex, kT0 + 1h, "superseded"));
+  EXPECT_EQ(soonest(kT0 + std::chrono::days(12) + 1s), "e");
+  // Equal not_after: the lower serial ("47..." before "48...").
+  EXPECT_EQ(soonest(kT0 + std::chrono::days(16)), "g");
+  EXPECT_EQ(soonest(kT0 + std::chrono::days(18) + 1s), "none");
+
+  if (GetParam() == "sqlite") {
+    // One probe of the partial index, never a scan of the table or a sort.
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open_v2((dir_ + "/store.db").c_str(), &raw, SQLITE_OPEN_READONLY, nullptr),
+              SQLITE_OK);
+    std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, sqlite3_close);
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db.get(),
+                                 "EXPLAIN QUERY PLAN SELECT serial, not_after FROM issued_certs "
+                                 "WHERE revoked_at IS NULL AND not_after >= 1 ORDER BY not_after, "
+                                 "serial LIMIT 1",
+                                 -1, &stmt, nullptr),
+              SQLITE_OK);
+    std::string plan;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+      plan += "\n";
+    }
+    sqlite3_finalize(stmt);
+    // "SEARCH issued_certs USING INDEX issued_certs_valid_not_after (not_after>?)": the first
+    // entry of the range is the answer (one row read for the WHERE's revoked_at), no sort.
+    EXPECT_NE(plan.find("SEARCH issued_certs USING "), std::string::npos) << plan;
+    EXPECT_NE(plan.find("INDEX issued_certs_valid_not_after (not_after>?)"), std::string::npos)
+        << plan;
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+  }
+}
+
 TEST_P(StoreTest, RevokeIsIdempotentAndListRevokedSkipsExpired) {
   std::vector<IssuedCert> batch = {MakeCert(1, "a"), MakeCert(2, "b"), MakeCert(30, "c")};
   ASSERT_TRUE(store_->RecordIssued(batch));

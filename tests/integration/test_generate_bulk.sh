@@ -137,6 +137,98 @@ bulk() {
   fi
 }
 
+# The example of Elastic's documentation (elasticsearch-certutil, "Using elasticsearch-certutil in
+# Silent Mode", docs/reference/commands/certutil.asciidoc), verbatim, through to the layout
+# certutil writes with --pem: a folder <filename>/ holding <filename>.crt and <filename>.key.
+bulk_elastic_example() {
+  run ctls ca init --out "$TMP/eca" --name "ITest Elastic CA"
+  cat >"$TMP/instances.yml" <<'EOF'
+instances:
+  - name: "node1"
+    ip:
+      - "192.0.2.1"
+    dns:
+      - "node1.mydomain.com"
+  - name: "node2"
+    ip:
+      - "192.0.2.2"
+      - "198.51.100.1"
+  - name: "node3"
+  - name: "node4"
+    dns:
+      - "node4.mydomain.com"
+      - "node4.internal"
+  - name: "CN=node5,OU=IT,DC=mydomain,DC=com"
+    filename: "node5"
+EOF
+  run ctls cert bulk --in "$TMP/instances.yml" --ca-cert "$TMP/eca/ca.crt" --ca-key "$TMP/eca/ca.key" \
+    --out "$TMP/elastic.zip"
+  # Every member, directory entries included, in the order written.
+  timeout 20 unzip -Z1 "$TMP/elastic.zip" >"$TMP/elastic.list" || fail "unzip -Z1 failed"
+  assert_eq "$(tr '\n' ' ' <"$TMP/elastic.list")" \
+    "ca/ ca/ca.crt node1/ node1/node1.crt node1/node1.key node2/ node2/node2.crt node2/node2.key node3/ node3/node3.crt node3/node3.key node4/ node4/node4.crt node4/node4.key node5/ node5/node5.crt node5/node5.key " \
+    "members of the zip (unzip -Z1)"
+  timeout 20 unzip -l "$TMP/elastic.zip" | grep -q ' node5/node5\.crt$' || fail "unzip -l does not list node5/node5.crt"
+  mkdir -p "$TMP/eun"
+  (cd "$TMP/eun" && timeout 20 unzip -q "$TMP/elastic.zip") || fail "unzip failed"
+  local d=$TMP/eun n
+  for n in node1 node2 node3 node4 node5; do
+    assert_key_matches "$d/$n/$n.crt" "$d/$n/$n.key"
+    assert_leaf "$d/$n/$n.crt" server "$TMP/eca/ca.crt"
+  done
+  # The subject: CN=<name>, or the DN as written (openssl's RFC 2253 form is the same string).
+  assert_eq "$(subject_of "$d/node1/node1.crt")" "CN=node1" "subject of node1"
+  assert_eq "$(subject_of "$d/node5/node5.crt")" "CN=node5,OU=IT,DC=mydomain,DC=com" "subject of node5"
+  assert_eq "$(timeout 20 openssl x509 -in "$d/node5/node5.crt" -noout -subject -nameopt oneline)" \
+    "subject=DC = com, DC = mydomain, OU = IT, CN = node5" "RDN order of node5 (X.500, CN last)"
+  # The SANs: dns and ip, and the CN (clustertls always adds it; certutil does not).
+  assert_eq "$(san_list "$d/node1/node1.crt" | tr '\n' ' ')" \
+    "DNS:node1 DNS:node1.mydomain.com IP Address:192.0.2.1 " "SANs of node1"
+  assert_eq "$(san_list "$d/node2/node2.crt" | tr '\n' ' ')" \
+    "DNS:node2 IP Address:192.0.2.2 IP Address:198.51.100.1 " "SANs of node2"
+  assert_eq "$(san_list "$d/node3/node3.crt" | tr '\n' ' ')" "DNS:node3 " "SANs of node3"
+  assert_eq "$(san_list "$d/node5/node5.crt" | tr '\n' ' ')" "DNS:node5 " "SANs of node5"
+  ossl_verify -purpose sslserver -verify_hostname node4.internal -CAfile "$d/ca/ca.crt" "$d/node4/node4.crt"
+  ossl_verify -purpose sslserver -verify_ip 198.51.100.1 -CAfile "$d/ca/ca.crt" "$d/node2/node2.crt"
+  gnutls_verify "$d/ca/ca.crt" "$d/node5/node5.crt" --verify-hostname node5
+
+  # The same into a directory: the same files.
+  run ctls cert bulk --in "$TMP/instances.yml" --ca-cert "$TMP/eca/ca.crt" --ca-key "$TMP/eca/ca.key" \
+    --out "$TMP/edir"
+  assert_eq "$(cd "$TMP/edir" && find . -type f | sort | tr '\n' ' ')" \
+    "./ca/ca.crt ./node1/node1.crt ./node1/node1.key ./node2/node2.crt ./node2/node2.key ./node3/node3.crt ./node3/node3.key ./node4/node4.crt ./node4/node4.key ./node5/node5.crt ./node5/node5.key " \
+    "files of the directory output"
+  assert_mode 600 "$TMP/edir/node5/node5.key"
+
+  # certutil's `cn`: otherName SAN entries (type-id commonName, a UTF8String), as
+  # CertGenUtils.createCommonName writes them for Elasticsearch's trust restrictions.
+  cat >"$TMP/cn.yml" <<'EOF'
+instances:
+  - name: "es1.mydomain.com"
+    filename: "es1"
+    dns: [ "es1.mydomain.com" ]
+    cn: [ "es1", "es1.cluster" ]
+EOF
+  run ctls cert bulk --in "$TMP/cn.yml" --ca-cert "$TMP/eca/ca.crt" --ca-key "$TMP/eca/ca.key" --out "$TMP/ecn"
+  local c=$TMP/ecn/es1/es1.crt
+  assert_eq "$(cn_of "$c")" "es1.mydomain.com" "CN of es1 (the name)"
+  timeout 20 openssl x509 -in "$c" -outform DER -out "$TMP/es1.der" || fail "cannot convert es1.crt to DER"
+  local off
+  off=$(timeout 20 openssl asn1parse -inform DER -in "$TMP/es1.der" |
+    grep -A1 ':X509v3 Subject Alternative Name' | tail -1 | sed -E 's/^ *([0-9]+):.*/\1/')
+  [ -n "$off" ] || fail "no subjectAltName in es1.crt"
+  timeout 20 openssl asn1parse -inform DER -in "$TMP/es1.der" -strparse "$off" >"$TMP/san.asn1" ||
+    fail "openssl asn1parse -strparse $off failed"
+  # [2] dNSName, then [0] otherName { OID commonName, [0] { UTF8String } } per cn.
+  assert_eq "$(sed -E 's/^ *[0-9]+:d=[0-9]+ +hl=[0-9]+ +l= *[0-9]+ (prim|cons): *//; s/ +:/:/; s/ +$//' "$TMP/san.asn1" | tr '\n' '|')" \
+    "SEQUENCE|cont [ 2 ]|cont [ 0 ]|OBJECT:commonName|cont [ 0 ]|UTF8STRING:es1|cont [ 0 ]|OBJECT:commonName|cont [ 0 ]|UTF8STRING:es1.cluster|" \
+    "subjectAltName of es1 (openssl asn1parse)"
+  assert_eq "$(san_list "$c" | tr '\n' '|')" \
+    "DNS:es1.mydomain.com|othername: commonName::es1|othername: commonName::es1.cluster|" \
+    "subjectAltName of es1 (openssl x509 -text)"
+  ossl_verify -purpose sslserver -verify_hostname es1.mydomain.com -CAfile "$TMP/eca/ca.crt" "$c"
+}
+
 bulk_bad() {
   run ctls ca init --out "$TMP/bca2" --name "ITest Bulk CA 2"
   # One invalid name anywhere: nothing at all is written.
@@ -161,6 +253,15 @@ EOF
   expect_fail 1 'broken.yml' -- ctls cert bulk --in "$TMP/broken.yml" --ca-cert "$TMP/bca2/ca.crt" \
     --ca-key "$TMP/bca2/ca.key" --out "$TMP/bulkbroken.zip"
   assert_no_file "$TMP/bulkbroken.zip"
+  # A filename that is a path, or a DN name without a filename: refused, nothing written.
+  printf 'instances:\n  - name: a.example.com\n    filename: "../evil"\n' >"$TMP/travf.yml"
+  expect_fail 1 'filename: must be' -- ctls cert bulk --in "$TMP/travf.yml" --ca-cert "$TMP/bca2/ca.crt" \
+    --ca-key "$TMP/bca2/ca.key" --out "$TMP/bulktravf/x"
+  assert_dir_empty "$TMP/bulktravf"
+  printf 'instances:\n  - name: "CN=node5,OU=IT"\n' >"$TMP/dn.yml"
+  expect_fail 1 'a distinguished name needs a "filename" field' -- ctls cert bulk --in "$TMP/dn.yml" \
+    --ca-cert "$TMP/bca2/ca.crt" --ca-key "$TMP/bca2/ca.key" --out "$TMP/bulkdn.zip"
+  assert_no_file "$TMP/bulkdn.zip"
   # A path-traversal instance name.
   printf 'instances:\n  - name: "../evil"\n    dns: [ evil.example.com ]\n' >"$TMP/trav.yml"
   expect_fail 1 'evil' -- ctls cert bulk --in "$TMP/trav.yml" --ca-cert "$TMP/bca2/ca.crt" \
@@ -172,5 +273,6 @@ EOF
 section "cert generate, self-signed, Redis SAN layout, all types" generate_self_signed
 section "cert generate under a CA" generate_with_ca
 section "cert bulk from instances.yml (directory and zip)" bulk
+section "cert bulk from Elastic's documented instances.yml (filename, a DN name, cn)" bulk_elastic_example
 section "cert bulk with bad instances: nothing written" bulk_bad
 finish

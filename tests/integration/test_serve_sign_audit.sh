@@ -3,7 +3,8 @@
 # certificate inventory, the hash-chained audit log (GET /v1/audit, `clustertls audit verify`,
 # tampering with the SQLite file through the `sqlite3` CLI), a SIGTERM while signing requests
 # are in flight (every certificate a client received is in the database), and the data
-# directory's file modes and contents.
+# directory's file modes and contents; a copied data directory using its own database;
+# `clustertls certificates list|show` and the soonest-expiry gauge of /metrics.
 #   bash test_serve_sign_audit.sh <path-to-clustertls> <repo-root>
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -343,10 +344,186 @@ files() {
   chmod 600 "$D/sealing.key"
 }
 
+# A copied data directory (cp -a) opens its own copy of the database: init names it relative to
+# the directory. A data directory naming its database by absolute path (as before) keeps using
+# that file.
+copied_data_dir() {
+  local d=$TMP/orig e=$TMP/copy f=$TMP/old-style fqdn=copy.example.com
+  serve_init "$d" "$fqdn"
+  assert_eq "$(jq -r .store_url "$d/clustertls.json")" "sqlite://clustertls.db" "store_url init wrote"
+  API_HOST=$fqdn
+  API_CA=$TMP/copy-root.pem
+  start_serve "$d" "$TMP/serve.orig.log"
+  fetch_ca_root "$SERVE_PORT" "$fqdn" "$API_CA"
+  make_csr "kept.$fqdn"
+  sign "kept.$fqdn" server
+  local kept=$SERIAL
+  stop_serve "$SERVE_PID"
+  assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
+  cp -a "$d" "$e"
+  # Serve the copy while the original still exists: a change in the copy stays in the copy.
+  start_serve "$e" "$TMP/serve.copy1.log"
+  api GET "/v1/certificates/$kept" "${ADMIN[@]}"
+  expect_status 200 "GET /v1/certificates/$kept from the copy"
+  make_csr "new.$fqdn"
+  sign "new.$fqdn" server
+  local new=$SERIAL
+  stop_serve "$SERVE_PID"
+  assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
+  assert_eq "$(timeout 20 sqlite3 "$e/clustertls.db" "SELECT count(*) FROM issued_certs WHERE upper(serial) = upper('$new')")" \
+    1 "the copy's database holds the certificate signed through the copy"
+  assert_eq "$(timeout 20 sqlite3 "$d/clustertls.db" "SELECT count(*) FROM issued_certs WHERE upper(serial) = upper('$new')")" \
+    0 "the original's database does not"
+  # The original removed: the copy starts and lists both certificates.
+  rm -rf "$d"
+  start_serve "$e" "$TMP/serve.copy2.log"
+  api GET "/v1/certificates?profile=server&limit=1000" "${ADMIN[@]}"
+  expect_status 200 "GET /v1/certificates from the copy"
+  assert_eq "$(jbody '[.certificates[].serial | ascii_upcase] | join(" ")')" \
+    "$(printf '%s %s' "$kept" "$new" | tr 'a-f' 'A-F')" "server certificates the copy lists"
+  stop_serve "$SERVE_PID"
+  run ctls audit verify --data-dir "$e"
+  # An absolute path (data directories made before) is used as written, wherever the
+  # directory is: this copy opens $e's database.
+  cp -a "$e" "$f"
+  jq --arg u "sqlite://$e/clustertls.db" '.store_url = $u' "$f/clustertls.json" >"$TMP/old.json" &&
+    cat "$TMP/old.json" >"$f/clustertls.json" || fail "cannot edit $f/clustertls.json"
+  start_serve "$f" "$TMP/serve.old.log"
+  make_csr "old.$fqdn"
+  sign "old.$fqdn" server
+  stop_serve "$SERVE_PID"
+  assert_eq "$(timeout 20 sqlite3 "$e/clustertls.db" "SELECT count(*) FROM issued_certs WHERE upper(serial) = upper('$SERIAL')")" \
+    1 "a config with an absolute path writes to that database"
+  assert_eq "$(timeout 20 sqlite3 "$f/clustertls.db" "SELECT count(*) FROM issued_certs WHERE upper(serial) = upper('$SERIAL')")" \
+    0 "and not to the copy's own file"
+}
+
+# ser_of FILE: the serial of a certificate file, upper-case hex.
+ser_of() { serial_hex "$1" | tr 'a-f' 'A-F'; }
+
+# The issued-certificate gauge of /metrics: "SERIAL UNIXTIME".
+issued_gauge() {
+  api GET /metrics "${ADMIN[@]}"
+  expect_status 200 "GET /metrics"
+  local lines
+  lines=$(grep -E '^clustertls_certificate_expiry_timestamp_seconds\{kind="issued",' "$BODY")
+  assert_eq "$(wc -l <<<"$lines")" 1 "issued-certificate gauge lines"
+  sed -E 's/^.*name="([0-9A-Fa-f]+)"\} ([0-9]+)$/\1 \2/' <<<"$lines"
+}
+
+# The inventory from the command line (`clustertls certificates list|show`) and the soonest
+# expiry on /metrics, judged by the API's JSON (jq) and by openssl x509 -enddate.
+inventory_cli() {
+  local d=$TMP/inventory fqdn=inv.example.com cc=$TMP/inv-client.json
+  serve_init "$d" "$fqdn"
+  API_HOST=$fqdn
+  API_CA=$TMP/inv-root.pem
+  start_serve "$d" "$TMP/serve.inventory.log"
+  fetch_ca_root "$SERVE_PORT" "$fqdn" "$API_CA"
+  printf '%s\n' "$ADMIN_PW" >"$TMP/inv-admin.pw"
+  run ctls login --server "https://127.0.0.1:$SERVE_PORT" --ca-fingerprint "$CA_FP" --user admin \
+    --password-file "$TMP/inv-admin.pw" --client-config "$cc"
+  # Three certificates of 1, 8 and 20 days.
+  local n
+  for n in soon mid late; do
+    make_csr "$n.$fqdn"
+  done
+  sign "soon.$fqdn" server 1
+  sign "mid.$fqdn" server 8
+  sign "late.$fqdn" server 20
+  local soon mid late
+  soon=$(ser_of "$TMP/soon.$fqdn.crt")
+  mid=$(ser_of "$TMP/mid.$fqdn.crt")
+  late=$(ser_of "$TMP/late.$fqdn.crt")
+
+  # /metrics: the 1-day certificate expires first (before the OCSP signer's 2 days).
+  local g
+  g=$(issued_gauge)
+  assert_eq "${g% *}" "$soon" "serial of the soonest-expiry gauge"
+  assert_eq "${g#* }" "$(not_after "$TMP/soon.$fqdn.crt")" "gauge vs openssl x509 -enddate of soon"
+
+  api POST "/v1/certificates/$soon/revoke" "${ADMIN[@]}" -H 'Content-Type: application/json' \
+    --data-binary '{"reason":"superseded"}'
+  expect_status 200 "revoke soon"
+
+  # What the inventory says (the API's JSON, filtered by jq): neither revoked nor expired and
+  # expiring within 10 days.
+  local now limit
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  limit=$(date -u -d '+10 days' +%Y-%m-%dT%H:%M:%SZ)
+  api GET '/v1/certificates?limit=1000' "${ADMIN[@]}"
+  expect_status 200 "GET /v1/certificates"
+  local want
+  want=$(jq -r --arg now "$now" --arg lim "$limit" '.certificates[] | select(.revoked | not) |
+    select(.not_after >= $now and .not_after < $lim) | .serial | ascii_upcase' "$BODY" | sort | tr '\n' ' ')
+  [[ " $want " == *" $mid "* ]] || fail "the inventory lacks mid ($mid) among: $want"
+  [[ " $want " != *" $soon "* && " $want " != *" $late "* ]] || fail "soon or late among: $want"
+
+  run ctls certificates list --expiring-in 10d --client-config "$cc"
+  assert_eq "$(head -n1 "$OUT" | tr -s ' ')" "SERIAL CN SANS PROFILE NOT AFTER REVOKED" "table header"
+  assert_eq "$(tail -n +2 "$OUT" | awk '{print $1}' | sort | tr '\n' ' ')" "$want" \
+    "certificates list --expiring-in 10d"
+  grep -E "^$mid +mid\.$fqdn +DNS:mid\.$fqdn +server +[0-9T:-]+Z +no *$" "$OUT" >/dev/null ||
+    fail "row of mid: $(grep "$mid" "$OUT")"
+  # The OCSP signer (2 days) is the other one; --profile server leaves mid alone.
+  run ctls certificates list --expiring-in 10d --profile server --client-config "$cc"
+  assert_eq "$(tail -n +2 "$OUT" | awk '{print $1}' | tr '\n' ' ')" "$mid " "--expiring-in 10d --profile server"
+  run ctls certificates list --expiring-in 10d --json --client-config "$cc"
+  jq -e . "$OUT" >/dev/null || fail "--json output is not JSON: $(head -c 300 "$OUT")"
+  assert_eq "$(jq -r '.certificates[].serial | ascii_upcase' "$OUT" | sort | tr '\n' ' ')" "$want" \
+    "certificates list --expiring-in 10d --json"
+  run ctls certificates list --expiring-in 30d --profile server --client-config "$cc"
+  assert_eq "$(tail -n +2 "$OUT" | awk '{print $1}' | tr '\n' ' ')" "$mid $late " "--expiring-in 30d --profile server"
+  run ctls certificates list --revoked --client-config "$cc"
+  assert_eq "$(tail -n +2 "$OUT" | awk '{print $1}' | tr '\n' ' ')" "$soon " "certificates list --revoked"
+  grep -q 'yes (superseded, ' "$OUT" || fail "REVOKED column of soon: $(tail -n +2 "$OUT")"
+  run ctls certificates list --expiring-in 10d --revoked --client-config "$cc"
+  assert_eq "$(tail -n +2 "$OUT" | awk '{print $1}' | tr '\n' ' ')" "$soon " "--expiring-in 10d --revoked"
+  run ctls certificates list --valid --profile server --client-config "$cc"
+  assert_eq "$(tail -n +2 "$OUT" | awk '{print $1}' | tr '\n' ' ')" "$mid $late " "--valid --profile server"
+  run ctls certificates list --name "LATE.inv" --client-config "$cc"
+  assert_eq "$(tail -n +2 "$OUT" | awk '{print $1}' | tr '\n' ' ')" "$late " "--name (any case)"
+  run ctls certificates list --limit 2 --client-config "$cc"
+  assert_eq "$(tail -n +2 "$OUT" | wc -l)" 2 "rows of --limit 2"
+  run ctls certificates list --client-config "$cc"
+  api GET '/v1/certificates?limit=1000' "${ADMIN[@]}"
+  assert_eq "$(tail -n +2 "$OUT" | awk '{print $1}' | tr '\n' ' ')" \
+    "$(jq -r '.certificates[].serial | ascii_upcase' "$BODY" | tr '\n' ' ')" "every certificate, in order"
+  expect_fail 2 'expiring-in "10"' -- ctls certificates list --expiring-in 10 --client-config "$cc"
+  expect_fail 2 'expiring-in' -- ctls certificates list --expiring-in 1w --client-config "$cc"
+
+  # show: the record, the PEM (the same certificate), 404 for an unknown serial.
+  run ctls certificates show "serial=$(tr 'A-F' 'a-f' <<<"$soon")" --client-config "$cc"
+  grep -qx 'revoked: true' "$OUT" || fail "certificates show soon: $(cat "$OUT")"
+  grep -qx "subject_cn: soon.$fqdn" "$OUT" || fail "certificates show soon: $(cat "$OUT")"
+  run ctls certificates show "$mid" --pem --client-config "$cc"
+  cp "$OUT" "$TMP/mid.shown.pem"
+  assert_eq "$(file_fp "$TMP/mid.shown.pem")" "$(file_fp "$TMP/mid.$fqdn.crt")" "certificates show --pem"
+  expect_fail 1 'HTTP 404' -- ctls certificates show 0A0B0C --client-config "$cc"
+
+  # /metrics after the revocation: the soonest of the rest, as the inventory and openssl say.
+  g=$(issued_gauge)
+  api GET '/v1/certificates?limit=1000' "${ADMIN[@]}"
+  expect_status 200 "GET /v1/certificates"
+  local first
+  first=$(jq -r --arg now "$now" '[.certificates[] | select(.revoked | not) | select(.not_after >= $now)] |
+    sort_by(.not_after, .serial) | .[0].serial | ascii_upcase' "$BODY")
+  assert_eq "${g% *}" "$first" "serial of the gauge after revoking soon"
+  [ "${g% *}" != "$soon" ] || fail "the gauge still names the revoked certificate"
+  run ctls certificates show "${g% *}" --pem --client-config "$cc"
+  cp "$OUT" "$TMP/first.pem"
+  assert_eq "${g#* }" "$(epoch_of "$(timeout 20 openssl x509 -in "$TMP/first.pem" -noout -enddate | sed 's/^notAfter=//')")" \
+    "gauge vs openssl x509 -enddate of ${g% *}"
+  stop_serve "$SERVE_PID"
+  assert_eq "$SERVE_RC" 0 "serve exit status after SIGTERM"
+}
+
 section "POST /v1/ca/sign: openssl verify, inventory, database, metrics" signing
 section "POST /v1/ca/sign keeps the subject DN (C, ST, L, O, OU) of a CSR" subject_dn
 section "GET /v1/audit records every change; clustertls audit verify passes" audit
 section "tampering with the SQLite file is detected by audit verify" tamper
 section "SIGTERM during a signing burst: exit 0, every returned certificate stored" sigterm_in_flight
 section "data directory: modes, no unencrypted key or password" files
+section "a copied data directory (cp -a) uses its own database" copied_data_dir
+section "clustertls certificates list|show and the soonest expiry on /metrics" inventory_cli
 finish
