@@ -31,8 +31,7 @@ core::Result<std::vector<std::string>> StringList(const YAML::Node& node,
   }
   for (std::size_t i = 0; i < node.size(); ++i) {
     if (!node[i].IsScalar()) {
-      return Fail(ErrorCode::kParse,
-                  where + "[" + std::to_string(i) + "]: expected a string");
+      return Fail(ErrorCode::kParse, where + "[" + std::to_string(i) + "]: expected a string");
     }
     out.push_back(node[i].Scalar());
   }
@@ -64,17 +63,7 @@ struct DnKeyword {
   std::string_view openssl;
 };
 constexpr DnKeyword kDnKeywords[] = {
-    {"CN", "CN"},
-    {"C", "C"},
-    {"ST", "ST"},
-    {"L", "L"},
-    {"O", "O"},
-    {"OU", "OU"},
-    {"DC", "DC"},
-    {"STREET", "street"},
-    {"UID", "UID"},
-    {"SERIALNUMBER", "serialNumber"},
-    {"EMAILADDRESS", "emailAddress"},
+    {"CN", "CN"}, {"C", "C"}, {"ST", "ST"}, {"L", "L"}, {"O", "O"}, {"OU", "OU"}, {"DC", "DC"},
 };
 
 int HexDigit(char c) {
@@ -129,8 +118,7 @@ core::Result<pki::SubjectAttributes> ParseDistinguishedName(std::string_view dn)
     if (keyword == nullptr) {
       return Fail(ErrorCode::kInvalidArgument,
                   "unknown attribute \"" + type +
-                      "\" in the distinguished name (use CN, C, ST, L, O, OU, DC, STREET, UID, "
-                      "SERIALNUMBER or EMAILADDRESS)");
+                      "\" in the distinguished name (use CN, C, ST, L, O, OU or DC)");
     }
     ++i;  // '='
     skip_spaces();
@@ -219,8 +207,8 @@ core::Result<std::vector<Instance>> ParseInstancesUnchecked(std::string_view yam
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    return Fail(ErrorCode::kParse, src + ": not valid YAML: line " +
-                                       std::to_string(e.mark.line + 1) + ": " + e.msg);
+    return Fail(ErrorCode::kParse,
+                src + ": not valid YAML: line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
   if (!root.IsMap() || !root["instances"]) {
     return Fail(ErrorCode::kParse, src + ": expected a top-level \"instances:\" list");
@@ -347,8 +335,7 @@ core::Result<std::vector<Instance>> ParseInstancesUnchecked(std::string_view yam
 
 }  // namespace
 
-core::Result<std::vector<Instance>> ParseInstances(std::string_view yaml,
-                                                   std::string_view source) {
+core::Result<std::vector<Instance>> ParseInstances(std::string_view yaml, std::string_view source) {
   const std::string src(source);
   try {
     return ParseInstancesUnchecked(yaml, src);

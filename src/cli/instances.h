@@ -32,8 +32,9 @@ struct Instance {
 //       cn: [node5]                        # otherName SANs, as certutil writes them
 //
 // `name` is required; containing '=' it is a distinguished name, which must start with its one
-// CN (the issuer puts the CN last in the subject) and may hold C, ST, L, O, OU, DC, STREET, UID,
-// SERIALNUMBER and EMAILADDRESS; no multi-valued RDNs ('+') or '#' hex values. The CN must be a
+// CN (the issuer puts the CN last in the subject) and may hold C, ST, L, O, OU and DC (the
+// attributes clustertls keeps: pki::CanonicalSubjectAttributes); no multi-valued RDNs ('+') or
+// '#' hex values. The CN must be a
 // valid host name or IP: the issuer adds it to the SANs. `filename` (or `name` without one) must
 // be a safe file name (IsSafeFileName), not "ca", and unique. Every DNS name and IP is
 // canonicalised (pki/names.h), every `cn` checked by pki::CheckOtherNameCommonName. Unknown

@@ -79,7 +79,7 @@ instances:
 TEST(InstancesTest, DistinguishedNameSyntax) {
   auto r = ParseInstances(R"(
 instances:
-  - name: 'cn = web.example.com , o="Acme, Inc." ; street=1\, Main St ,c=DE,ou=A\2Bb '
+  - name: 'cn = web.example.com , o="Acme, Inc." ; l=1\, Main St ,c=DE,ou=A\2Bb '
     filename: web
 )",
                           "in.yml");
@@ -87,7 +87,7 @@ instances:
   EXPECT_EQ((*r)[0].common_name, "web.example.com");
   EXPECT_EQ((*r)[0].subject_extra,
             (pki::SubjectAttributes{
-                {"OU", "A+b"}, {"C", "DE"}, {"street", "1, Main St"}, {"O", "Acme, Inc."}}));
+                {"OU", "A+b"}, {"C", "DE"}, {"L", "1, Main St"}, {"O", "Acme, Inc."}}));
 }
 
 struct BadCase {
@@ -165,6 +165,8 @@ INSTANTIATE_TEST_SUITE_P(
                 core::ErrorCode::kInvalidArgument, "must start with its one CN="},
         BadCase{"instances:\n  - name: \"CN=a,XX=b\"\n    filename: n\n",
                 core::ErrorCode::kInvalidArgument, "name: unknown attribute \"XX\""},
+        BadCase{"instances:\n  - name: \"CN=a,STREET=Main St\"\n    filename: n\n",
+                core::ErrorCode::kInvalidArgument, "name: unknown attribute \"STREET\""},
         BadCase{"instances:\n  - name: \"CN=a+UID=b\"\n    filename: n\n",
                 core::ErrorCode::kInvalidArgument, "multi-valued RDNs"},
         BadCase{"instances:\n  - name: \"CN=a,O=#0403414243\"\n    filename: n\n",

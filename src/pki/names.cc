@@ -631,14 +631,17 @@ struct SubjectAttributeSpec {
   const char* bound;  // the name of the bound, for messages
 };
 
-constexpr std::array<SubjectAttributeSpec, 5> kSubjectAttributes = {{
+constexpr std::array<SubjectAttributeSpec, 6> kSubjectAttributes = {{
     {"C", "countryName", 2, "ub-country-name-alpha-length"},
     {"ST", "stateOrProvinceName", 128, "ub-state-name"},
     {"L", "localityName", 128, "ub-locality-name"},
     {"O", "organizationName", 64, "ub-organization-name"},
     {"OU", "organizationalUnitName", 64, "ub-organizational-unit-name"},
+    // RFC 4519 2.4: an IA5String holding one DNS label (the bound is RFC 1034's label length).
+    {"DC", "domainComponent", 63, "a DNS label's 63 octets"},
 }};
-constexpr std::size_t kCountry = 0;  // index of C in kSubjectAttributes
+constexpr std::size_t kCountry = 0;          // index of C in kSubjectAttributes
+constexpr std::size_t kDomainComponent = 5;  // index of DC
 
 bool SameType(std::string_view type, const char* name) {
   return core::AsciiLower(type) == core::AsciiLower(name);
@@ -682,7 +685,7 @@ core::Result<SubjectAttributes> CanonicalSubjectAttributes(const SubjectAttribut
                     "given on its own");
       }
       return Fail(ErrorCode::kInvalidArgument,
-                  "unknown subject attribute " + QuoteName(type) + " (use C, ST, L, O or OU)");
+                  "unknown subject attribute " + QuoteName(type) + " (use C, ST, L, O, OU or DC)");
     }
     const std::string label = spec->label;
     auto bad = [&](const std::string& why) {
@@ -704,6 +707,11 @@ core::Result<SubjectAttributes> CanonicalSubjectAttributes(const SubjectAttribut
       if (value.size() != 2 || !upper(value[0]) || !upper(value[1])) {
         return bad("a country must be 2 letters, upper case (ISO 3166-1 alpha-2, e.g. \"US\")");
       }
+    } else if (index == kDomainComponent && !std::all_of(value.begin(), value.end(), [](char c) {
+                 return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-';
+               })) {
+      return bad("a domain component is one DNS label: letters, digits and '-'");
     } else if (code_points.size() > spec->max_chars) {
       return bad(std::to_string(code_points.size()) + " characters, more than " +
                  std::to_string(spec->max_chars) + " (RFC 5280 " + spec->bound + ")");

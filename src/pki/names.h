@@ -72,7 +72,8 @@ inline constexpr std::size_t kMaxSubjectAttributeRepeats = 4;
 // with kInvalidArgument, the message naming the attribute: any other attribute (a CN too: it is
 // the common name), an empty value, invalid UTF-8, a control character (C0, DEL, C1), a value
 // longer than RFC 5280 Appendix A's upper bound in characters (ST and L 128, O and OU 64), a C
-// that is not 2 upper-case letters (ISO 3166-1 alpha-2), C twice, or another attribute more than
+// that is not 2 upper-case letters (ISO 3166-1 alpha-2), C twice, a DC (domainComponent, RFC
+// 4519: certutil's DNs use it) that is not one DNS label, or another attribute more than
 // kMaxSubjectAttributeRepeats times.
 core::Result<SubjectAttributes> CanonicalSubjectAttributes(const SubjectAttributes& attributes);
 

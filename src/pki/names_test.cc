@@ -297,8 +297,13 @@ TEST(CanonicalSubjectAttributesTest, RelabelsAndKeepsOrder) {
 
 TEST(CanonicalSubjectAttributesTest, RefusesOtherAttributesAndBadValues) {
   ExpectBadSubject(CanonicalSubjectAttributes({{"emailAddress", "a@example.com"}}),
-                   {"unknown subject attribute \"emailAddress\"", "C, ST, L, O or OU"});
-  ExpectBadSubject(CanonicalSubjectAttributes({{"DC", "com"}}), {"\"DC\""});
+                   {"unknown subject attribute \"emailAddress\"", "C, ST, L, O, OU or DC"});
+  // DC (certutil's DNs carry it) is one DNS label.
+  EXPECT_EQ(*CanonicalSubjectAttributes({{"dc", "mydomain"}, {"domainComponent", "com"}}),
+            (SubjectAttributes{{"DC", "mydomain"}, {"DC", "com"}}));
+  ExpectBadSubject(CanonicalSubjectAttributes({{"DC", "my.domain"}}),
+                   {"DC \"my.domain\"", "one DNS label"});
+  ExpectBadSubject(CanonicalSubjectAttributes({{"DC", "Zürich"}}), {"one DNS label"});
   ExpectBadSubject(CanonicalSubjectAttributes({{"CN", "x"}}), {"CN", "common name"});
   ExpectBadSubject(CanonicalSubjectAttributes({{"O", ""}}), {"subject attribute O is empty"});
   ExpectBadSubject(CanonicalSubjectAttributes({{"C", "USA"}}), {"C \"USA\"", "2 letters"});

@@ -64,21 +64,21 @@ TEST_F(ApiTest, UpdateCertTakesThePemsAsTheRedisPageEscapesThem) {
 }
 
 TEST_F(ApiTest, AcceptedApiAndCmCertificatesComeWithWarnings) {
-  // cm from another root: stored, with the warning that cluster-root clients refuse it.
-  const std::string dir = *dir_;
-  auto [status, out] =
-      Run("cd " + dir +
-          " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-          "-days 30 -keyout other.key -out other.crt -subj /CN=" +
-          std::string(kFqdn) + " -addext subjectAltName=DNS:" + std::string(kFqdn) +
-          " -addext basicConstraints=critical,CA:FALSE -addext extendedKeyUsage=serverAuth");
-  ASSERT_EQ(status, 0) << out;
-  auto cm = Call("PUT", "/v1/cluster/update_cert",
-                 json{{"name", "cm"},
-                      {"key", ReadTemp(dir + "/other.key")},
-                      {"certificate", ReadTemp(dir + "/other.crt")}}
-                     .dump(),
-                 Admin());
+  // cm from another root (made at the fixture's reference time): stored, with the warning that
+  // clients trusting the cluster root refuse it.
+  const pki::TestPki other =
+      pki::MakeTestPki({.root_name = "Other Root", .intermediate_name = "Other CA"});
+  const pki::TestLeaf foreign =
+      pki::IssueLeaf(other.issuing, pki::IssueRequest{.profile = pki::Profile::kServer,
+                                                      .common_name = kFqdn,
+                                                      .sans = {.dns = {kFqdn}}});
+  auto cm = Call(
+      "PUT", "/v1/cluster/update_cert",
+      json{{"name", "cm"},
+           {"key", Must(foreign.key.ToPem(), "key")},
+           {"certificate", foreign.cert.ToPem() + other.intermediate.ToPem() + other.root.ToPem()}}
+          .dump(),
+      Admin());
   ASSERT_EQ(cm.status, 200) << cm.body;
   ASSERT_EQ(Body(cm)["warnings"].size(), 1u) << cm.body;
   EXPECT_NE(Body(cm)["warnings"][0].get<std::string>().find("does not chain to the cluster CA"),

@@ -292,7 +292,7 @@ redis_forms() {
   expect_fail 1 'RFC 8996' -- ctls cluster config sentinel_ssl_policy required min_data_TLS_version 1 \
     --client-config "$cfg"
   expect_fail 1 'expected allowed' -- ctls cluster config sentinel_ssl_policy sometimes --client-config "$cfg"
-  expect_fail 2 'min_data_TLS_version VERSION' -- ctls cluster config sentinel_ssl_policy required \
+  expect_fail 2 'min_data_TLS_version needs a version' -- ctls cluster config sentinel_ssl_policy required \
     min_data_TLS_version --client-config "$cfg"
   # The REST side: the knowledge-base's GET, verbatim but for the address, then a PUT of Redis'
   # fields.
