@@ -8,6 +8,7 @@
 
 #include "cli/common.h"
 #include "ossl/csprng.h"
+#include "ossl/error.h"
 
 namespace clustertls::cli {
 
@@ -41,7 +42,8 @@ int ExitCodeFor(const core::Error& error) {
 
 namespace {
 
-constexpr const char* kFooter = R"(Exit codes: 0 success, 1 failure (one line "clustertls: error: ..." on stderr),
+constexpr const char* kFooter =
+    R"(Exit codes: 0 success, 1 failure (one line "clustertls: error: ..." on stderr),
 2 usage error. Passphrase files: the whole content is the passphrase, one trailing newline
 ignored. Keys are written 0600, everything else 0644, atomically; existing files are never
 overwritten without --force, and a failed command leaves no output file behind.)";
@@ -68,12 +70,14 @@ void PrintError(std::ostream& err, const std::string& message) {
 
 int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
         const core::Clock& clock, core::Rng& rng) {
-  CLI::App app{"clustertls: a certificate authority and TLS toolbox for self-managed clusters.\n"
-               "Offline commands: make a CA, issue server/client/peer certificates, CSRs,\n"
-               "bundles (PEM, PKCS#12, zip), inspect, verify, fingerprint, convert.",
-               "clustertls"};
+  CLI::App app{
+      "clustertls: a certificate authority and TLS toolbox for self-managed clusters.\n"
+      "Offline commands: make a CA, issue server/client/peer certificates, CSRs,\n"
+      "bundles (PEM, PKCS#12, zip), inspect, verify, fingerprint, convert.",
+      "clustertls"};
   app.footer(kFooter);
-  app.set_version_flag("--version", std::string("clustertls ") + kVersion);
+  app.set_version_flag("--version",
+                       std::string("clustertls ") + kVersion + " (" + ossl::LibraryVersion() + ")");
   app.require_subcommand(1);
   app.fallthrough();  // global options (--quiet) also after the subcommand
   bool quiet = false;

@@ -2,13 +2,12 @@
 // reference time. End-to-end tests of the binary judged by openssl live in tests/integration.
 #include "cli/app.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "cli/bundle.h"
 #include "cli/cli_testutil.h"
@@ -50,8 +49,8 @@ class AppTest : public ::testing::Test {
     ASSERT_EQ(r.code, 0) << r.err;
   }
   std::vector<std::string> CaFlags() {
-    return {"--ca-cert", P("ca/ca.crt"), "--ca-key", P("ca/ca.key"), "--ca-passphrase-file",
-            P("ca.pass")};
+    return {"--ca-cert",    P("ca/ca.crt"),         "--ca-key",
+            P("ca/ca.key"), "--ca-passphrase-file", P("ca.pass")};
   }
   std::vector<std::string> With(std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());
@@ -71,6 +70,8 @@ TEST_F(AppTest, VersionHelpAndUsageErrors) {
   auto v = Cli({"--version"});
   EXPECT_EQ(v.code, 0);
   EXPECT_NE(v.out.find(std::string("clustertls ") + kVersion), std::string::npos);
+  // The OpenSSL in use, as `openssl version` (Sensu's check) prints it.
+  EXPECT_NE(v.out.find("(OpenSSL 3."), std::string::npos) << v.out;
   auto h = Cli({"cert", "issue", "--help"});
   EXPECT_EQ(h.code, 0);
   EXPECT_NE(h.out.find("--p12-passphrase-file"), std::string::npos);
@@ -80,7 +81,7 @@ TEST_F(AppTest, VersionHelpAndUsageErrors) {
            {},
            {"bogus"},
            {"cert", "bogus"},
-           {"ca", "init"},                                      // --out missing
+           {"ca", "init"},                                        // --out missing
            {"ca", "init", "--out", P("x"), "--key-type", "dsa"},  // bad value
            {"ca", "init", "--out", P("x"), "--days", "0"},
            {"verify", P("c.crt"), "--ca", P("ca.crt"), "--host", "a.example", "--ip", "1.2.3.4"},
@@ -145,13 +146,13 @@ TEST_F(AppTest, CertIssueFormatsAndFingerprint) {
                     P("out/web.example.com.key")});
   EXPECT_EQ(match.code, 0);
   EXPECT_EQ(match.out, "match\n");
-  auto mismatch = Cli({"key", "match", "--cert", P("ca/ca.crt"), "--key",
-                       P("out/web.example.com.key")});
+  auto mismatch =
+      Cli({"key", "match", "--cert", P("ca/ca.crt"), "--key", P("out/web.example.com.key")});
   EXPECT_EQ(mismatch.code, 1);
   EXPECT_NE(mismatch.err.find("key does not match certificate"), std::string::npos);
 
-  auto zip = Cli(With({"cert", "issue", "--name", "kibana", "--out", P("out"), "--format", "zip"},
-                      CaFlags()));
+  auto zip = Cli(
+      With({"cert", "issue", "--name", "kibana", "--out", P("out"), "--format", "zip"}, CaFlags()));
   ASSERT_EQ(zip.code, 0) << zip.err;
   auto entries = ReadZip(*core::ReadFile(P("out/kibana.zip")));
   ASSERT_TRUE(entries);
@@ -162,8 +163,8 @@ TEST_F(AppTest, CertIssueFormatsAndFingerprint) {
   EXPECT_EQ((*entries)[2].mode, 0600u);
   EXPECT_EQ((*entries)[0].data, *core::ReadFile(P("ca/ca.crt")));
 
-  auto p12_usage = Cli(With({"cert", "issue", "--name", "es", "--out", P("out"), "--format", "p12"},
-                            CaFlags()));
+  auto p12_usage =
+      Cli(With({"cert", "issue", "--name", "es", "--out", P("out"), "--format", "p12"}, CaFlags()));
   EXPECT_EQ(p12_usage.code, 2);
   EXPECT_FALSE(core::PathExists(P("out/es.p12")));
 }
@@ -171,17 +172,16 @@ TEST_F(AppTest, CertIssueFormatsAndFingerprint) {
 TEST_F(AppTest, FailuresLeaveNoOutputAndNameTheFile) {
   MakeCa();
   // Validity past the issuer's.
-  auto too_long = Cli(With({"cert", "issue", "--name", "a.example.com", "--days", "4000",
-                            "--out", P("o1")},
-                           CaFlags()));
+  auto too_long = Cli(With(
+      {"cert", "issue", "--name", "a.example.com", "--days", "4000", "--out", P("o1")}, CaFlags()));
   EXPECT_EQ(too_long.code, 1);
   EXPECT_TRUE(OneErrorLine(too_long.err)) << too_long.err;
   EXPECT_FALSE(core::PathExists(P("o1")));
   // Wrong passphrase.
   ASSERT_TRUE(core::WriteFileAtomic(P("wrong.pass"), "nope"));
-  auto wrong = Cli({"cert", "issue", "--name", "a.example.com", "--out", P("o2"), "--ca-cert",
-                    P("ca/ca.crt"), "--ca-key", P("ca/ca.key"), "--ca-passphrase-file",
-                    P("wrong.pass")});
+  auto wrong =
+      Cli({"cert", "issue", "--name", "a.example.com", "--out", P("o2"), "--ca-cert",
+           P("ca/ca.crt"), "--ca-key", P("ca/ca.key"), "--ca-passphrase-file", P("wrong.pass")});
   EXPECT_EQ(wrong.code, 1);
   EXPECT_NE(wrong.err.find(P("ca/ca.key") + ": "), std::string::npos) << wrong.err;
   EXPECT_FALSE(core::PathExists(P("o2")));
@@ -190,20 +190,19 @@ TEST_F(AppTest, FailuresLeaveNoOutputAndNameTheFile) {
   auto garbage = Cli({"cert", "issue", "--name", "a.example.com", "--out", P("o3"), "--ca-cert",
                       P("garbage.crt"), "--ca-key", P("ca/ca.key")});
   EXPECT_EQ(garbage.code, 1);
-  EXPECT_EQ(garbage.err, "clustertls: error: " + P("garbage.crt") +
-                             ": not a PEM or DER certificate file\n");
+  EXPECT_EQ(garbage.err,
+            "clustertls: error: " + P("garbage.crt") + ": not a PEM or DER certificate file\n");
   // Invalid name.
-  auto bad_name = Cli(With({"cert", "issue", "--name", "a.example.com", "--dns", "*.*.x",
-                            "--out", P("o4")},
-                           CaFlags()));
+  auto bad_name = Cli(With(
+      {"cert", "issue", "--name", "a.example.com", "--dns", "*.*.x", "--out", P("o4")}, CaFlags()));
   EXPECT_EQ(bad_name.code, 1);
   EXPECT_NE(bad_name.err.find("*.*.x"), std::string::npos);
   EXPECT_FALSE(core::PathExists(P("o4")));
   // Issuer is not a CA.
-  ASSERT_EQ(Cli(With({"cert", "issue", "--name", "leaf.example.com", "--out", P("leaf")},
-                     CaFlags()))
-                .code,
-            0);
+  ASSERT_EQ(
+      Cli(With({"cert", "issue", "--name", "leaf.example.com", "--out", P("leaf")}, CaFlags()))
+          .code,
+      0);
   auto not_ca = Cli({"cert", "issue", "--name", "x.example.com", "--out", P("o5"), "--ca-cert",
                      P("leaf/leaf.example.com.crt"), "--ca-key", P("leaf/leaf.example.com.key")});
   EXPECT_EQ(not_ca.code, 1);
@@ -220,12 +219,12 @@ TEST_F(AppTest, GenerateMakesRedisFiles) {
   ASSERT_TRUE(cert);
   EXPECT_EQ(cert->common_name(), "mycluster.example.com");
   EXPECT_TRUE(cert->IsSelfIssued());
-  EXPECT_EQ(cert->sans().dns,
-            (std::vector<std::string>{"mycluster.example.com", "*.mycluster.example.com",
-                                      "internal.mycluster.example.com",
-                                      "*.internal.mycluster.example.com", "other.example.com",
-                                      "*.other.example.com", "internal.other.example.com",
-                                      "*.internal.other.example.com"}));
+  EXPECT_EQ(
+      cert->sans().dns,
+      (std::vector<std::string>{
+          "mycluster.example.com", "*.mycluster.example.com", "internal.mycluster.example.com",
+          "*.internal.mycluster.example.com", "other.example.com", "*.other.example.com",
+          "internal.other.example.com", "*.internal.other.example.com"}));
   auto ekus = cert->extended_key_usages();
   EXPECT_NE(std::find(ekus.begin(), ekus.end(), "serverAuth"), ekus.end());
   EXPECT_NE(std::find(ekus.begin(), ekus.end(), "clientAuth"), ekus.end());
@@ -236,8 +235,9 @@ TEST_F(AppTest, GenerateMakesRedisFiles) {
 
 TEST_F(AppTest, BulkValidatesFirstAndWritesCertutilLayout) {
   MakeCa();
-  ASSERT_TRUE(core::WriteFileAtomic(P("bad.yml"), "instances:\n  - name: n1\n    dns: n1.example.com\n"
-                                                  "  - name: n2\n    dns: '*.*.x'\n"));
+  ASSERT_TRUE(core::WriteFileAtomic(P("bad.yml"),
+                                    "instances:\n  - name: n1\n    dns: n1.example.com\n"
+                                    "  - name: n2\n    dns: '*.*.x'\n"));
   auto bad = Cli(With({"cert", "bulk", "--in", P("bad.yml"), "--out", P("bulk")}, CaFlags()));
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.err.find("instances[1] (name \"n2\"): dns[0]"), std::string::npos) << bad.err;
@@ -249,8 +249,8 @@ TEST_F(AppTest, BulkValidatesFirstAndWritesCertutilLayout) {
            ".example.com]\n    ip: 10.0.0." + std::to_string(i) + "\n";
   }
   ASSERT_TRUE(core::WriteFileAtomic(P("in.yml"), yml));
-  auto dir = Cli(With({"cert", "bulk", "--in", P("in.yml"), "--out", P("bulk"), "--threads", "2"},
-                      CaFlags()));
+  auto dir = Cli(
+      With({"cert", "bulk", "--in", P("in.yml"), "--out", P("bulk"), "--threads", "2"}, CaFlags()));
   ASSERT_EQ(dir.code, 0) << dir.err;
   EXPECT_TRUE(core::PathExists(P("bulk/ca/ca.crt")));
   auto n7 = pki::Certificate::ParseAll(*core::ReadFile(P("bulk/n7/n7.crt")));

@@ -1,5 +1,6 @@
 #include "ossl/error.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 namespace clustertls::ossl {
@@ -30,5 +31,7 @@ void ClearErrors() { ERR_clear_error(); }
 core::Error Failure(core::ErrorCode code, std::string message) {
   return core::Error{code, std::move(message), DrainErrors()};
 }
+
+std::string LibraryVersion() { return OpenSSL_version(OPENSSL_VERSION); }
 
 }  // namespace clustertls::ossl

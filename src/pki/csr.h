@@ -36,7 +36,7 @@ class Csr {
 
   std::string subject() const;
   std::string common_name() const;
-  // The subject's C, ST, L, O and OU in subject order (internal::ReadSubjectAttributes: other
+  // The subject's C, ST, L, O, OU and DC in subject order (internal::ReadSubjectAttributes: other
   // attributes are skipped, values not yet checked). kParse if a value is not text.
   core::Result<SubjectAttributes> subject_attributes() const;
   // The requested SANs (from the extensionRequest attribute), as written in the CSR.

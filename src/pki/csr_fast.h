@@ -13,7 +13,7 @@
 namespace clustertls::pki {
 
 // What the fast CSR parser takes from a PKCS#10 request (RFC 2986 4.1) whose signature it has
-// verified: the subject's common name and its C, ST, L, O and OU, the requested SANs and the
+// verified: the subject's common name and its C, ST, L, O, OU and DC, the requested SANs and the
 // SubjectPublicKeyInfo, kept as the undecoded algorithm + bit string.
 struct FastCsr {
   std::string common_name;               // the subject's last commonName, "" if none

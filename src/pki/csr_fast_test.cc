@@ -232,7 +232,7 @@ TEST_F(CsrFastTest, CopiesNothingButNamesFromTheCsr) {
   ExpectSameCertificate(*fast, *slow);
 }
 
-// Redis' and RabbitMQ's workflows: C, ST, L, O and OU reach the certificate, in the CSR's order
+// Redis' and RabbitMQ's workflows: C, ST, L, O, OU and DC reach the certificate, in the CSR's order
 // and the CN last, the same on both paths; other attributes are dropped.
 TEST_F(CsrFastTest, KeepsTheDistinguishedNameOnBothPaths) {
   PrivateKey key = Key(KeyType::kEcP256);
@@ -249,7 +249,8 @@ TEST_F(CsrFastTest, KeepsTheDistinguishedNameOnBothPaths) {
   auto parsed = ParseCsrFast(der);  // the fast path takes it: no fallback
   ASSERT_TRUE(parsed) << parsed.error().message;
   const SubjectAttributes want = {{"C", "US"},      {"ST", "California"}, {"L", "San Francisco"},
-                                  {"O", "Example"}, {"OU", "ops"},        {"OU", "Zürich"}};
+                                  {"O", "Example"}, {"OU", "ops"},        {"OU", "Zürich"},
+                                  {"DC", "example"}};
   EXPECT_EQ(parsed->subject_attributes, want);
   auto csr = Csr::Parse(der);
   ASSERT_TRUE(csr);
@@ -262,13 +263,15 @@ TEST_F(CsrFastTest, KeepsTheDistinguishedNameOnBothPaths) {
     ASSERT_TRUE(slow) << slow.error().message;
     ExpectSameCertificate(*fast, *slow);
     EXPECT_EQ(fast->subject(),
-              "CN=client1.example.com,OU=Zürich,OU=ops,O=Example,L=San Francisco,ST=California,"
-              "C=US");
+              "CN=client1.example.com,DC=example,OU=Zürich,OU=ops,O=Example,L=San Francisco,"
+              "ST=California,C=US");
     EXPECT_EQ(ossl::ToDer(X509_get_subject_name(fast->get()), i2d_X509_NAME),
               ossl::ToDer(X509_get_subject_name(slow->get()), i2d_X509_NAME));
-    // X.520: C is a PrintableString; the others are UTF8String.
+    // X.520: C is a PrintableString, DC an IA5String (RFC 4519); the others are UTF8String.
     const X509_NAME* subject = X509_get_subject_name(fast->get());
-    ASSERT_EQ(X509_NAME_entry_count(subject), 7);
+    ASSERT_EQ(X509_NAME_entry_count(subject), 8);
+    EXPECT_EQ(ASN1_STRING_type(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, 6))),
+              V_ASN1_IA5STRING);
     EXPECT_EQ(ASN1_STRING_type(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, 0))),
               V_ASN1_PRINTABLESTRING);
     EXPECT_EQ(ASN1_STRING_type(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, 3))),
@@ -311,6 +314,8 @@ TEST_F(CsrFastTest, RefusesBadSubjectAttributesTheSameOnBothPaths) {
              "b"},
             "subject attribute OU \"a\\x01b\": contains a control"},
            {{"ST", V_ASN1_UTF8STRING, ""}, "subject attribute ST is empty"},
+           {{"DC", V_ASN1_IA5STRING, "example.com"},
+            "subject attribute DC \"example.com\": a domain component is one DNS label"},
        }) {
     SCOPED_TRACE(c.message);
     std::string der = RawSubjectCsrDer(key.get(), {c.attribute, cn});
@@ -456,8 +461,8 @@ TEST_F(CsrFastTest, IssuedFactsMatchTheCertificate) {
   for (KeyType type : {KeyType::kEcP256, KeyType::kEd25519}) {
     const std::string csr = CsrDer(Key(type));
     IssuedFacts facts;
-    auto der = IssueFromCsrDer(*issuer_, csr, {.validity = std::chrono::days(30)}, kNow, rng_,
-                               &facts);
+    auto der =
+        IssueFromCsrDer(*issuer_, csr, {.validity = std::chrono::days(30)}, kNow, rng_, &facts);
     ASSERT_TRUE(der) << der.error().message;
     auto cert = Certificate::FromDer(*der);
     ASSERT_TRUE(cert) << cert.error().message;

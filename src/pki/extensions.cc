@@ -146,6 +146,9 @@ core::Result<SubjectAttributes> ReadSubjectAttributes(const X509_NAME* name) {
       case NID_organizationalUnitName:
         label = "OU";
         break;
+      case NID_domainComponent:
+        label = "DC";
+        break;
       default:
         continue;
     }

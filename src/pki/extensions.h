@@ -42,7 +42,7 @@ std::string NameToString(const X509_NAME* name);
 // The last commonName of `name` as UTF-8, "" if there is none.
 std::string LastCommonName(const X509_NAME* name);
 
-// The C, ST, L, O and OU attributes of `name` in its order, as UTF-8, each labelled with its
+// The C, ST, L, O, OU and DC attributes of `name` in its order, as UTF-8, each labelled with its
 // short name; other attributes (CN, emailAddress, serialNumber, DC, ...) are skipped, and a
 // multi-valued RDN gives one entry per value. Values are not checked here (the issuer does that
 // with CanonicalSubjectAttributes). kParse if a value cannot be converted to UTF-8.

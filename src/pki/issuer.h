@@ -70,7 +70,7 @@ struct IssueRequest {
 };
 
 // The request IssueFromCsr issues: `request` with the CSR's CN (when `request.common_name` is
-// empty), the CSR's C, ST, L, O and OU in the CSR's order (when `request.subject_extra` is
+// empty), the CSR's C, ST, L, O, OU and DC in the CSR's order (when `request.subject_extra` is
 // empty) and the CSR's SANs added after the request's. Names and attributes are validated by
 // the issuer.
 IssueRequest MergeCsrRequest(const IssueRequest& request, std::string_view csr_common_name,

@@ -66,11 +66,11 @@ core::Result<void> AddCommonNameToSans(std::string_view common_name, SubjectAltN
 // How many times one attribute may appear in a subject (C: once).
 inline constexpr std::size_t kMaxSubjectAttributeRepeats = 4;
 
-// Checks the subject attributes a certificate or CSR may carry besides the CN, C, ST, L, O and OU,
-// and returns them in the same order with canonical labels ("C", "ST", "L", "O", "OU"; the short
-// names in any letter case and the long names such as "organizationName" are accepted). Refused
-// with kInvalidArgument, the message naming the attribute: any other attribute (a CN too: it is
-// the common name), an empty value, invalid UTF-8, a control character (C0, DEL, C1), a value
+// Checks the subject attributes a certificate or CSR may carry besides the CN, C, ST, L, O, OU and
+// DC, and returns them in the same order with canonical labels ("C", "ST", "L", "O", "OU", "DC";
+// the short names in any letter case and the long names such as "organizationName" are accepted).
+// Refused with kInvalidArgument, the message naming the attribute: any other attribute (a CN too:
+// it is the common name), an empty value, invalid UTF-8, a control character (C0, DEL, C1), a value
 // longer than RFC 5280 Appendix A's upper bound in characters (ST and L 128, O and OU 64), a C
 // that is not 2 upper-case letters (ISO 3166-1 alpha-2), C twice, a DC (domainComponent, RFC
 // 4519: certutil's DNs use it) that is not one DNS label, or another attribute more than
