@@ -331,12 +331,13 @@ subject_dn() {
     ossl_verify -purpose sslclient -CAfile "$ca" "$TMP/dn-$kt.crt"
     gnutls_verify "$ca" "$TMP/dn-$kt.crt" --verify-purpose $CLIENT_OID
   done
-  # Other attributes are dropped; the CN comes last whatever the CSR's order.
+  # Other attributes are dropped (DC is kept); the CN comes last whatever the CSR's order.
   timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$TMP/dn-odd.key" -subj '/CN=odd.example.com/emailAddress=ops@example.com/O=Example/DC=example/C=DE' \
     -out "$TMP/dn-odd.csr" 2>/dev/null || fail "openssl req failed"
   run ctls csr sign --csr "$TMP/dn-odd.csr" --ca-cert "$ca" --ca-key "$key" --out "$TMP/dn-odd.crt"
-  assert_eq "$(dn_of "$TMP/dn-odd.crt")" 'CN=odd.example.com,C=DE,O=Example' "subject without emailAddress and DC"
+  assert_eq "$(dn_of "$TMP/dn-odd.crt")" 'CN=odd.example.com,C=DE,DC=example,O=Example' \
+    "subject without emailAddress, DC kept"
   # A lower-case country is refused, naming it.
   timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$TMP/dn-bad.key" -subj '/C=us/CN=bad.example.com' -out "$TMP/dn-bad.csr" 2>/dev/null ||
@@ -401,6 +402,6 @@ section "passphrase-protected CA and leaf keys" passphrases
 section "validity: --days, backdated notBefore; modes under any umask" validity
 section "csr create / csr sign, openssl-made CSR" csr_flow
 section "name constraints are enforced when issuing" name_constraints
-section "subject DN: C, ST, L, O, OU from CSRs and --subject" subject_dn
+section "subject DN: C, ST, L, O, OU, DC from CSRs and --subject" subject_dn
 section "serial numbers (128-bit random, distinct)" serials
 finish
