@@ -124,7 +124,10 @@ core::Result<int> RunCaIntermediate(const CaIntermediateOptions& o, Context& ctx
 }  // namespace
 
 void AddCaCommands(CLI::App& app, Action* action) {
-  CLI::App* ca = app.add_subcommand("ca", "create certificate authorities (root, intermediate)");
+  CLI::App* ca = app.add_subcommand(
+      "ca",
+      "certificate authorities: create (root, intermediate), revoke what they issued, sign their "
+      "CRLs");
   ca->require_subcommand(1);
 
   {
@@ -191,6 +194,7 @@ void AddCaCommands(CLI::App& app, Action* action) {
       *action = [o](Context& ctx) { return RunCaIntermediate(*o, ctx); };
     });
   }
+  AddCaRevocationCommands(ca, action);
 }
 
 }  // namespace clustertls::cli

@@ -40,6 +40,8 @@ using Action = std::function<core::Result<int>(Context&)>;
 // Each command group adds its subcommands to `app`; when one is parsed, it stores what to run in
 // `*action`.
 void AddCaCommands(CLI::App& app, Action* action);
+// `ca revoke` and `ca crl` (ca_revoke_cmd.cc), added to the `ca` group by AddCaCommands.
+void AddCaRevocationCommands(CLI::App* ca, Action* action);
 void AddCertCommands(CLI::App& app, Action* action);
 void AddCsrCommands(CLI::App& app, Action* action);
 void AddInspectCommand(CLI::App& app, Action* action);

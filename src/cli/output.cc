@@ -161,7 +161,7 @@ core::Result<void> OutputSet::Check(bool force) const {
     if (S_ISDIR(st.st_mode)) {
       return Fail(ErrorCode::kIo, f.path + ": is a directory");
     }
-    if (!force) {
+    if (!force && !f.replace) {
       return Fail(ErrorCode::kAlreadyExists, f.path + ": already exists (use --force to overwrite)");
     }
   }
@@ -235,7 +235,7 @@ core::Result<void> OutputSet::Commit(const CommitOptions& options) const {
     const std::string& tmp = temp_of[i];
     struct stat st {};
     bool exists = ::lstat(f.path.c_str(), &st) == 0;
-    if (exists && !options.force) {
+    if (exists && !options.force && !f.replace) {
       return Fail(ErrorCode::kAlreadyExists, f.path + ": already exists (use --force to overwrite)");
     }
     if (!exists) {

@@ -20,6 +20,8 @@ struct PlannedFile {
   mode_t mode = core::kPublicFileMode;  // kPrivateFileMode: a secret (see CommitOptions::owner)
   // Not given to CommitOptions::owner: stays the runner's (quickstart's CA key).
   bool keep_owner = false;
+  // A state file the command updates (a CA's crlnumber): replaced even without force.
+  bool replace = false;
 };
 
 struct CommitOptions {
@@ -45,9 +47,9 @@ class OutputSet {
   void AddPublic(std::string path, std::string data);
   void Add(PlannedFile file);
 
-  // Fails (kAlreadyExists, naming the file and suggesting --force) if any planned file exists
-  // and `force` is false, or (kIo) if a planned path is a directory or is planned twice.
-  // Commands call it before expensive work; Commit checks again.
+  // Fails (kAlreadyExists, naming the file and suggesting --force) if any planned file other
+  // than a `replace` one exists and `force` is false, or (kIo) if a planned path is a directory or
+  // is planned twice. Commands call it before expensive work; Commit checks again.
   core::Result<void> Check(bool force) const;
 
   // Writes every file: missing parent directories are created (0755), each file is written to a

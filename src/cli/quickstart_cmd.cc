@@ -147,6 +147,11 @@ core::Result<int> RunQuickstart(const QuickstartOptions& o, Context& ctx) {
   ctx.Info("  3. One certificate per client, so each can be revoked alone:");
   ctx.Info("     clustertls cert issue --ca-cert " + ca_crt + " --ca-key " + ca_key +
            " --name client2 --profile client --out " + JoinPath(o.out, "client2"));
+  ctx.Info("     Revoke one and publish the CRL (RabbitMQ's crl_check, nginx's ssl_crl):");
+  ctx.Info("     clustertls ca revoke --ca-dir " + JoinPath(o.out, "ca") + " " +
+           JoinPath(o.out, "client2/client2.crt") + " --reason keyCompromise");
+  ctx.Info("     clustertls ca crl --ca-dir " + JoinPath(o.out, "ca") + " --out " +
+           JoinPath(o.out, "ca/crl.pem") + " --force");
   ctx.Info("  4. Check a certificate: clustertls verify " + server_crt + " --ca " + ca_crt +
            " --host localhost --purpose server");
   return 0;
