@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "cli/common.h"
+#include "cli/offline_ca.h"
 #include "cli/output.h"
 #include "cli/summary.h"
 
@@ -106,6 +107,7 @@ core::Result<int> RunCaIntermediate(const CaIntermediateOptions& o, Context& ctx
   outputs.AddPublic(chain_path, LeafWithChainPem(cert, issuer));
   outputs.AddPrivate(key_path, std::move(key_pem));
   CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force, .owner = owner}));
+  RecordIssued(o.ca_cert, issuer.certificate(), {IssuedEntry(cert)}, ctx);
 
   if (!passphrase) {
     ctx.Warn(key_path +

@@ -2,8 +2,8 @@
 // made by `ca init`, `ca intermediate` or `quickstart`, with no control plane. The revocation
 // list and the CRL counter live in the CA's directory (cli/offline_ca.h); the CRL is signed by
 // pki::BuildCrl, as serve's CrlPublisher signs its own.
-#include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "authority/revocation.h"
 #include "cli/common.h"
@@ -63,8 +63,7 @@ core::Result<CaPaths> ResolveCa(const CaLocation& l, bool need_key) {
   if (need_key && l.ca_key.empty()) {
     return UsageError("--ca-cert needs --ca-key: the CRL is signed with the CA's key");
   }
-  const std::string parent = std::filesystem::path(l.ca_cert).parent_path().string();
-  return CaPaths{.cert = l.ca_cert, .key = l.ca_key, .dir = parent.empty() ? "." : parent};
+  return CaPaths{.cert = l.ca_cert, .key = l.ca_key, .dir = CaStateDir(l.ca_cert)};
 }
 
 // The CA certificate of a file holding it alone or with the chain above it (chain.crt).
@@ -106,7 +105,18 @@ struct CaRevokeOptions {
   CaLocation ca;
   std::string target;
   std::string reason;
+  bool unrecorded = false;
 };
+
+// Reads DIR/issued.json (an empty list for this CA when there is none).
+core::Result<OfflineIssuedList> ReadIssuedList(const std::string& path,
+                                               const pki::Certificate& ca) {
+  if (!core::PathExists(path)) {
+    return EmptyIssuedList(ca);
+  }
+  CTLS_ASSIGN_OR_RETURN(std::string text, core::ReadFile(path));
+  return ParseIssuedList(text, path, ca);
+}
 
 core::Result<int> RunCaRevoke(const CaRevokeOptions& o, Context& ctx) {
   CTLS_ASSIGN_OR_RETURN(CaPaths paths, ResolveCa(o.ca, /*need_key=*/false));
@@ -121,6 +131,10 @@ core::Result<int> RunCaRevoke(const CaRevokeOptions& o, Context& ctx) {
   std::string subject;
   std::optional<pki::Certificate> cert;
   if (core::PathExists(o.target)) {
+    if (o.unrecorded) {
+      return UsageError("--unrecorded is for a SERIAL: a certificate file (" + o.target +
+                        ") is checked against the CA's key instead");
+    }
     CTLS_ASSIGN_OR_RETURN(auto certs, LoadCertificates(o.target));
     cert = certs.front();  // the leaf of a leaf + chain file
     CTLS_ASSIGN_OR_RETURN(serial, CanonicalSerialHex(cert->serial_hex()));
@@ -166,11 +180,29 @@ core::Result<int> RunCaRevoke(const CaRevokeOptions& o, Context& ctx) {
     ctx.out << "already revoked " << Describe(*known) << "; nothing changed\n";
     return 0;
   }
+  // A bare serial must be one this CA issued (DIR/issued.json): a mistyped serial would
+  // otherwise be "revoked" while the certificate meant stays trusted.
+  std::string issued_to;
+  if (!cert) {
+    const std::string issued_path = JoinPath(paths.dir, kIssuedFileName);
+    CTLS_ASSIGN_OR_RETURN(OfflineIssuedList issued, ReadIssuedList(issued_path, ca));
+    if (const OfflineIssued* entry = issued.Find(serial)) {
+      issued_to = entry->common_name;
+    } else if (!o.unrecorded) {
+      return Fail(ErrorCode::kNotFound,
+                  "serial " + serial + ": not a certificate of this CA: " + issued_path +
+                      " lists the " + std::to_string(issued.issued.size()) +
+                      " it issued. Check the serial, or give the certificate file; --unrecorded "
+                      "revokes a serial issued without clustertls recording it (nothing revoked)");
+    }
+  }
   list.revoked.push_back(OfflineRevoked{
       .serial = serial, .revoked_at = ctx.clock.Now(), .reason = reason, .subject = subject});
   CTLS_RETURN_IF_ERROR(core::WriteFileAtomic(list_path, FormatRevocationList(list),
                                              {.mode = core::kPublicFileMode, .overwrite = true}));
-  ctx.out << "revoked " << Describe(list.revoked.back()) << '\n';
+  ctx.out << "revoked " << Describe(list.revoked.back())
+          << (issued_to.empty() ? "" : ", issued to " + issued_to)
+          << (!cert && issued_to.empty() && o.unrecorded ? " (unrecorded)" : "") << '\n';
   const std::string where =
       o.ca.ca_dir.empty() ? "--ca-cert " + paths.cert + " --ca-key KEY" : "--ca-dir " + paths.dir;
   ctx.Info("Recorded in " + list_path + " (" + std::to_string(list.revoked.size()) +
@@ -291,7 +323,9 @@ void AddCaRevocationCommands(CLI::App* ca, Action* action) {
         "serial, the time and the reason go into DIR/revoked.json (0644; the CA key is not\n"
         "read). Clients see it in the next `clustertls ca crl`. Revoking twice changes nothing\n"
         "(the first time and reason are kept); the CA's own serial is refused. A CERT-FILE is\n"
-        "checked to be issued by this CA; a bare SERIAL cannot be.");
+        "checked to be issued by this CA (its signature); a SERIAL must be listed in\n"
+        "DIR/issued.json, where every issuing command (quickstart, cert issue/generate/bulk,\n"
+        "csr sign, ca intermediate) records what it signed with that CA.");
     cmd->add_option("TARGET", o->target,
                     "the certificate file (PEM or DER; the first certificate of a bundle), or "
                     "its SERIAL in hex as `openssl x509 -noout -serial` prints it")
@@ -300,6 +334,10 @@ void AddCaRevocationCommands(CLI::App* ca, Action* action) {
     cmd->add_option("--reason", o->reason,
                     "RFC 5280 reason (default: unspecified; easy-rsa's names work too): " +
                         RevocationReasonList());
+    cmd->add_flag("--unrecorded", o->unrecorded,
+                  "revoke a SERIAL that DIR/issued.json does not list: one issued before "
+                  "clustertls recorded certificates, by another tool with this CA's key, or "
+                  "whose record could not be written");
     cmd->callback([o, action] { *action = [o](Context& ctx) { return RunCaRevoke(*o, ctx); }; });
   }
   {

@@ -224,7 +224,7 @@ TEST_F(CaRevokeTest, CrlErrorsWriteNothing) {
   ASSERT_TRUE(core::WriteFileAtomic(P("ca.pass"), "ca secret\n"));
   ASSERT_TRUE(core::WriteFileAtomic(P("wrong.pass"), "not it\n"));
   ASSERT_EQ(Cli({"ca", "init", "--out", P("ca"), "--passphrase-file", P("ca.pass")}).code, 0);
-  ASSERT_EQ(Cli({"ca", "revoke", "--ca-dir", P("ca"), "0A1B"}).code, 0);
+  ASSERT_EQ(Cli({"ca", "revoke", "--ca-dir", P("ca"), "0A1B", "--unrecorded"}).code, 0);
   const std::string list = *core::ReadFile(P("ca/revoked.json"));
 
   auto no_pass = Cli({"ca", "crl", "--ca-dir", P("ca"), "--out", P("x.crl")});
@@ -272,8 +272,7 @@ TEST_F(CaRevokeTest, CrlErrorsWriteNothing) {
   auto other = Cli({"ca", "crl", "--ca-dir", P("ca"), "--out", P("x.crl")});
   EXPECT_EQ(other.code, 1);
   EXPECT_TRUE(OneErrorLine(other.err)) << other.err;
-  EXPECT_NE(other.err.find(P("ca/revoked.json") +
-                           ": is the revocation list of another CA (\"CN=clustertls CA\""),
+  EXPECT_NE(other.err.find(P("ca/revoked.json") + ": belongs to another CA (\"CN=clustertls CA\""),
             std::string::npos)
       << other.err;
   auto other_revoke = Cli({"ca", "revoke", "--ca-dir", P("ca"), "0C"});
@@ -334,6 +333,123 @@ TEST_F(CaRevokeTest, NextUpdateNeverOutlivesTheCaAndAnIntermediateKeepsItsOwnLis
   EXPECT_FALSE(core::PathExists(P("late.crl")));
 }
 
+TEST_F(CaRevokeTest, IssuingCommandsRecordWhatTheySignAndASerialMustBeRecorded) {
+  MakeQuickstart();  // quickstart's server and client, then cert issue's client2
+  const std::string ca_crt = P("qs/ca/ca.crt");
+  const std::string ca_key = P("qs/ca/ca.key");
+  ASSERT_TRUE(
+      core::WriteFileAtomic(P("instances.yml"), "instances:\n  - name: node1\n  - name: node2\n"));
+  ASSERT_EQ(Cli({"cert", "bulk", "--in", P("instances.yml"), "--ca-cert", ca_crt, "--ca-key",
+                 ca_key, "--out", P("bulk")})
+                .code,
+            0);
+  ASSERT_EQ(Cli({"cert", "generate", "--fqdn", "redis.example.com", "--type", "proxy", "--ca-cert",
+                 ca_crt, "--ca-key", ca_key, "--out", P("gen")})
+                .code,
+            0);
+  ASSERT_EQ(Cli({"csr", "create", "--name", "app", "--out", P("csr")}).code, 0);
+  ASSERT_EQ(Cli({"csr", "sign", "--csr", P("csr/app.csr"), "--ca-cert", ca_crt, "--ca-key", ca_key,
+                 "--out", P("csr/app.crt")})
+                .code,
+            0);
+  ASSERT_EQ(
+      Cli({"ca", "intermediate", "--ca-cert", ca_crt, "--ca-key", ca_key, "--out", P("int")}).code,
+      0);
+  // A self-signed `cert generate` has no CA: nothing to record.
+  ASSERT_EQ(Cli({"cert", "generate", "--fqdn", "self.example.com", "--out", P("self")}).code, 0);
+
+  auto issued =
+      ParseIssuedList(*core::ReadFile(P("qs/ca/issued.json")), "issued.json", Cert(ca_crt));
+  ASSERT_TRUE(issued) << issued.error().message;
+  EXPECT_EQ(Mode(P("qs/ca/issued.json")), 0644u);
+  std::vector<std::string> names;
+  for (const auto& e : issued->issued) {
+    names.push_back(e.common_name);
+  }
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"localhost", "client", "client2", "node1", "node2",
+                                      "redis.example.com", "app", "clustertls Intermediate CA"}));
+  for (const char* file : {"qs/server/server.crt", "qs/client2/client2.crt", "bulk/node2/node2.crt",
+                           "gen/proxy_cert.pem", "csr/app.crt", "int/ca.crt"}) {
+    const OfflineIssued* entry = issued->Find(Serial(P(file)));
+    ASSERT_NE(entry, nullptr) << file;
+    EXPECT_EQ(entry->not_after, Cert(P(file)).not_after()) << file;
+  }
+  EXPECT_FALSE(core::PathExists(P("self/issued.json")));
+  EXPECT_FALSE(core::PathExists(P("int/issued.json")));  // the intermediate has issued nothing
+
+  // A recorded serial is revoked, naming whom it was issued to.
+  const std::string node2 = Serial(P("bulk/node2/node2.crt"));
+  auto known = Cli({"ca", "revoke", "--ca-dir", P("qs/ca"), node2, "--reason", "superseded"});
+  ASSERT_EQ(known.code, 0) << known.err;
+  EXPECT_EQ(known.out.substr(0, known.out.find('\n') + 1),
+            "revoked " + node2 + " (superseded) at 2026-01-15T10:00:00Z, issued to node2\n");
+
+  // An unrecorded serial (a typo, another CA's) is refused, nothing recorded; --unrecorded
+  // takes it.
+  const std::string before = *core::ReadFile(P("qs/ca/revoked.json"));
+  auto typo = Cli({"ca", "revoke", "--ca-dir", P("qs/ca"), "0A1B"});
+  EXPECT_EQ(typo.code, 1);
+  EXPECT_TRUE(OneErrorLine(typo.err)) << typo.err;
+  EXPECT_NE(typo.err.find("serial 0A1B: not a certificate of this CA: " + P("qs/ca/issued.json") +
+                          " lists the 8 it issued"),
+            std::string::npos)
+      << typo.err;
+  EXPECT_EQ(*core::ReadFile(P("qs/ca/revoked.json")), before);
+  auto forced = Cli({"ca", "revoke", "--ca-dir", P("qs/ca"), "0A1B", "--unrecorded"});
+  ASSERT_EQ(forced.code, 0) << forced.err;
+  EXPECT_EQ(forced.out.substr(0, forced.out.find('\n') + 1),
+            "revoked 0A1B (unspecified) at 2026-01-15T10:00:00Z (unrecorded)\n");
+  auto file_unrecorded =
+      Cli({"ca", "revoke", "--ca-dir", P("qs/ca"), P("csr/app.crt"), "--unrecorded"});
+  EXPECT_EQ(file_unrecorded.code, 2);
+  EXPECT_NE(file_unrecorded.err.find("--unrecorded is for a SERIAL"), std::string::npos)
+      << file_unrecorded.err;
+  // The intermediate, by the root that issued it.
+  ASSERT_EQ(Cli({"ca", "revoke", "--ca-dir", P("qs/ca"), Serial(P("int/ca.crt")), "--reason",
+                 "cACompromise"})
+                .code,
+            0);
+  ASSERT_EQ(Cli({"ca", "crl", "--ca-dir", P("qs/ca"), "--out", P("root.crl")}).code, 0);
+  EXPECT_EQ(Crl(P("root.crl")).revoked_count(), 3u);
+}
+
+TEST_F(CaRevokeTest, AnUnwritableIssuedListWarnsAndIssuesAnyway) {
+  MakeQuickstart();
+  const std::string list = P("qs/ca/issued.json");
+  // Damaged: issuing still succeeds, warns, and leaves the file as it was.
+  ASSERT_TRUE(core::WriteFileAtomic(list, "{\"ca\": ", {.overwrite = true}));
+  auto issue = Cli({"cert", "issue", "--ca-cert", P("qs/ca/ca.crt"), "--ca-key", P("qs/ca/ca.key"),
+                    "--name", "c3", "--profile", "client", "--out", P("c3")});
+  ASSERT_EQ(issue.code, 0) << issue.err;
+  EXPECT_TRUE(core::PathExists(P("c3/c3.crt")));
+  EXPECT_NE(issue.err.find("warning: the certificate is not recorded as issued by this CA: " +
+                           list + ": not a JSON object"),
+            std::string::npos)
+      << issue.err;
+  EXPECT_NE(issue.err.find("by its serial with --unrecorded"), std::string::npos) << issue.err;
+  EXPECT_EQ(*core::ReadFile(list), "{\"ca\": ");
+  // ca revoke by serial names the damaged file; by file it needs no list.
+  auto by_serial = Cli({"ca", "revoke", "--ca-dir", P("qs/ca"), Serial(P("c3/c3.crt"))});
+  EXPECT_EQ(by_serial.code, 1);
+  EXPECT_NE(by_serial.err.find(list + ": not a JSON object"), std::string::npos) << by_serial.err;
+  EXPECT_EQ(Cli({"ca", "revoke", "--ca-dir", P("qs/ca"), P("c3/c3.crt")}).code, 0);
+  // Another CA's list is not touched.
+  ASSERT_EQ(Cli({"ca", "init", "--out", P("other")}).code, 0);
+  ASSERT_EQ(::unlink(list.c_str()), 0);
+  ASSERT_EQ(Cli({"cert", "issue", "--ca-cert", P("other/ca.crt"), "--ca-key", P("other/ca.key"),
+                 "--name", "x", "--out", P("x")})
+                .code,
+            0);
+  ASSERT_EQ(::rename(P("other/issued.json").c_str(), list.c_str()), 0);
+  const std::string others = *core::ReadFile(list);
+  auto mixed = Cli({"cert", "issue", "--ca-cert", P("qs/ca/ca.crt"), "--ca-key", P("qs/ca/ca.key"),
+                    "--name", "c4", "--out", P("c4")});
+  ASSERT_EQ(mixed.code, 0) << mixed.err;
+  EXPECT_NE(mixed.err.find(list + ": belongs to another CA"), std::string::npos) << mixed.err;
+  EXPECT_EQ(*core::ReadFile(list), others);
+}
+
 TEST(OfflineCaTest, ParsesAndFormatsTheListAndTheCounter) {
   EXPECT_EQ(CanonicalSerialHex("00:0a:1B").value(), "0A1B");
   EXPECT_EQ(CanonicalSerialHex("abc").value(), "0ABC");
@@ -367,6 +483,27 @@ TEST(OfflineCaTest, RefusesMalformedEntries) {
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(FormatRevocationList(*back), good);
   EXPECT_NE(good.find("\"reason\": \"cessationOfOperation\""), std::string::npos);
+
+  OfflineIssuedList issued = EmptyIssuedList(ca);
+  EXPECT_EQ(FormatIssuedList(issued), "{\"ca\": {\"key_sha256\":\"" + list.ca_key_sha256 +
+                                          "\",\"subject\":\"CN=T CA\"},\n \"issued\": []}\n");
+  issued.issued = {{.serial = "0A", .not_after = kNow, .common_name = "a"},
+                   {.serial = "0B", .not_after = kNow, .common_name = "b"}};
+  const std::string issued_text = FormatIssuedList(issued);
+  EXPECT_NE(issued_text.find("\n  {\"common_name\":\"b\",\"not_after\":\"2026-01-15T10:00:00Z\","
+                             "\"serial\":\"0B\"}\n]}\n"),
+            std::string::npos)
+      << issued_text;
+  auto issued_back = ParseIssuedList(issued_text, "i.json", ca);
+  ASSERT_TRUE(issued_back) << issued_back.error().message;
+  EXPECT_EQ(FormatIssuedList(*issued_back), issued_text);
+  auto issued_bad = ParseIssuedList(
+      "{\"ca\": {\"subject\": \"CN=T CA\", \"key_sha256\": \"" + list.ca_key_sha256 +
+          "\"}, \"issued\": [{\"serial\": \"0A\", \"not_after\": \"soon\"}]}",
+      "i.json", ca);
+  ASSERT_FALSE(issued_bad);
+  EXPECT_EQ(issued_bad.error().message,
+            "i.json: issued[0].not_after: \"soon\" is not an RFC 3339 time");
 
   const std::string head = "{\"ca\": {\"subject\": \"CN=T CA\", \"key_sha256\": \"" +
                            list.ca_key_sha256 + "\"}, \"revoked\": [";

@@ -11,6 +11,7 @@
 #include "cli/bundle.h"
 #include "cli/common.h"
 #include "cli/instances.h"
+#include "cli/offline_ca.h"
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "cli/summary.h"
@@ -205,6 +206,7 @@ core::Result<int> RunCertIssue(const CertIssueOptions& o, Context& ctx) {
               o.name + ".key)";
   }
   CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force, .owner = owner}));
+  RecordIssued(o.ca_cert, issuer.certificate(), {IssuedEntry(cert)}, ctx);
   PrintCertificateSummary(ctx, std::string("Certificate (") + pki::ProfileName(profile) + ")",
                           cert, o.format == "pem" ? crt_path : written, now);
   if (o.format == "pem") {
@@ -316,6 +318,13 @@ core::Result<int> RunCertGenerate(const CertGenerateOptions& o, Context& ctx) {
     outputs.AddPrivate(JoinPath(o.out, t + "_key.pem"), std::move(key_pem));
   }
   CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force, .owner = owner}));
+  if (issuer) {
+    std::vector<OfflineIssued> entries;
+    for (const auto& [t, cert] : made) {
+      entries.push_back(IssuedEntry(cert));
+    }
+    RecordIssued(o.ca_cert, issuer->certificate(), std::move(entries), ctx);
+  }
   for (const auto& [t, cert] : made) {
     ctx.Info(t + ": " + JoinPath(o.out, t + "_cert.pem") + " " +
              JoinPath(o.out, t + "_key.pem") + "  SHA-256 " + cert.fingerprint().colon);
@@ -355,6 +364,7 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 struct Issued {
   std::string cert_pem;
   std::string key_pem;
+  OfflineIssued entry;  // for the CA's issued.json
 };
 
 core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
@@ -411,8 +421,11 @@ core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
         // The fast path skips re-parsing the issued certificate (the costly eager key decode
         // of OpenSSL 3's d2i): it is written out as issued.
         if (auto spki = FastSpki(key)) {
-          CTLS_ASSIGN_OR_RETURN(std::string der, issuer.IssueDer(request, spki.get(), now, rng));
+          pki::IssuedFacts facts;
+          CTLS_ASSIGN_OR_RETURN(std::string der,
+                                issuer.IssueDer(request, spki.get(), now, rng, &facts));
           issued[i].cert_pem = ossl::PemEncode(PEM_STRING_X509, der);
+          issued[i].entry = IssuedEntry(facts);
           if (issued[i].cert_pem.empty()) {
             return Fail(ErrorCode::kCrypto, "cannot PEM-encode the certificate");
           }
@@ -420,6 +433,7 @@ core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
           CTLS_ASSIGN_OR_RETURN(pki::Certificate cert,
                                 issuer.Issue(request, key.public_key(), now, rng));
           issued[i].cert_pem = cert.ToPem();
+          issued[i].entry = IssuedEntry(cert);
         }
         issued[i].cert_pem += chain_pem;
         CTLS_ASSIGN_OR_RETURN(issued[i].key_pem, key.ToPem());
@@ -480,6 +494,12 @@ core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
     }
   }
   CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force, .owner = owner}));
+  std::vector<OfflineIssued> entries;
+  entries.reserve(issued.size());
+  for (auto& one : issued) {
+    entries.push_back(std::move(one.entry));
+  }
+  RecordIssued(o.ca_cert, issuer.certificate(), std::move(entries), ctx);
   ctx.Info("Issued " + std::to_string(instances.size()) + " certificates (" +
            pki::ProfileName(profile) + ", " + std::to_string(o.days) + " days) into " + o.out +
            ": ca/ca.crt and <filename>/<filename>.crt, <filename>/<filename>.key per instance");

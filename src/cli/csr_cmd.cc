@@ -5,6 +5,7 @@
 
 #include "cli/common.h"
 #include "cli/instances.h"
+#include "cli/offline_ca.h"
 #include "cli/output.h"
 #include "cli/summary.h"
 #include "pki/csr.h"
@@ -138,6 +139,7 @@ core::Result<int> RunCsrSign(const CsrSignOptions& o, Context& ctx) {
   OutputSet outputs;
   outputs.AddPublic(out_path, LeafWithChainPem(*cert, issuer));
   CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force}));
+  RecordIssued(o.ca_cert, issuer.certificate(), {IssuedEntry(*cert)}, ctx);
   PrintCertificateSummary(ctx, std::string("Certificate (") + pki::ProfileName(profile) + ")",
                           *cert, out_path, now);
   return 0;

@@ -1,7 +1,12 @@
 #include "cli/offline_ca.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
+
+#include "cli/output.h"
+#include "core/files.h"
 
 namespace clustertls::cli {
 namespace {
@@ -36,7 +41,72 @@ core::Result<std::string> StringField(const json& object, const char* field,
   return it->get<std::string>();
 }
 
+// The "ca" identity and the array named `list_field` of a state file (`what` names the file's
+// command in errors). Refuses a file that belongs to another CA than `ca`.
+struct StateFile {
+  std::string ca_subject;
+  std::string ca_key_sha256;
+  json entries;
+};
+
+core::Result<StateFile> ParseStateFile(std::string_view text, const std::string& path,
+                                       const pki::Certificate& ca, const char* list_field,
+                                       const char* what) {
+  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return Fail(ErrorCode::kParse, path + ": not a JSON object (" + what + ")");
+  }
+  auto ca_it = doc.find("ca");
+  auto list_it = doc.find(list_field);
+  if (ca_it == doc.end() || !ca_it->is_object() || list_it == doc.end() || !list_it->is_array()) {
+    return Fail(ErrorCode::kParse,
+                path + ": expected {\"ca\": {...}, \"" + list_field + "\": [...]} (" + what + ")");
+  }
+  StateFile file;
+  CTLS_ASSIGN_OR_RETURN(file.ca_subject, StringField(*ca_it, "subject", path + ": ca", true));
+  CTLS_ASSIGN_OR_RETURN(file.ca_key_sha256, StringField(*ca_it, "key_sha256", path + ": ca", true));
+  if (file.ca_key_sha256 != KeySha256(ca)) {
+    return Fail(ErrorCode::kInvalidArgument, path + ": belongs to another CA (\"" +
+                                                 file.ca_subject + "\", another key) than \"" +
+                                                 ca.subject() +
+                                                 "\"; move it away to start a new one for this CA");
+  }
+  file.entries = std::move(*list_it);
+  return file;
+}
+
+// A serial field of an entry, canonical; kParse naming it.
+core::Result<std::string> SerialField(const json& entry, const std::string& where) {
+  CTLS_ASSIGN_OR_RETURN(std::string serial, StringField(entry, "serial", where, true));
+  auto canonical = CanonicalSerialHex(serial);
+  if (!canonical) {
+    return Fail(ErrorCode::kParse, where + ".serial: " + canonical.error().message);
+  }
+  return std::move(canonical).value();
+}
+
+// An RFC 3339 time field of an entry; kParse naming it.
+core::Result<core::TimePoint> TimeField(const json& entry, const char* field,
+                                        const std::string& where) {
+  CTLS_ASSIGN_OR_RETURN(std::string text, StringField(entry, field, where, true));
+  auto parsed = core::ParseTime(text);
+  if (!parsed) {
+    return Fail(ErrorCode::kParse,
+                where + "." + field + ": \"" + text + "\" is not an RFC 3339 time");
+  }
+  return *parsed;
+}
+
 }  // namespace
+
+const OfflineIssued* OfflineIssuedList::Find(std::string_view serial) const {
+  for (const auto& e : issued) {
+    if (e.serial == serial) {
+      return &e;
+    }
+  }
+  return nullptr;
+}
 
 const OfflineRevoked* OfflineRevocationList::Find(std::string_view serial) const {
   for (const auto& r : revoked) {
@@ -86,48 +156,21 @@ OfflineRevocationList EmptyRevocationList(const pki::Certificate& ca) {
 core::Result<OfflineRevocationList> ParseRevocationList(std::string_view text,
                                                         const std::string& path,
                                                         const pki::Certificate& ca) {
-  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return Fail(ErrorCode::kParse, path +
-                                       ": not a JSON object (the revocation list of "
-                                       "`clustertls ca revoke`)");
-  }
-  auto ca_it = doc.find("ca");
-  auto list_it = doc.find("revoked");
-  if (ca_it == doc.end() || !ca_it->is_object() || list_it == doc.end() || !list_it->is_array()) {
-    return Fail(ErrorCode::kParse,
-                path +
-                    ": expected {\"ca\": {...}, \"revoked\": [...]} (the revocation list of "
-                    "`clustertls ca revoke`)");
-  }
-  OfflineRevocationList list;
-  CTLS_ASSIGN_OR_RETURN(list.ca_subject, StringField(*ca_it, "subject", path + ": ca", true));
-  CTLS_ASSIGN_OR_RETURN(list.ca_key_sha256, StringField(*ca_it, "key_sha256", path + ": ca", true));
-  if (list.ca_key_sha256 != KeySha256(ca)) {
-    return Fail(ErrorCode::kInvalidArgument,
-                path + ": is the revocation list of another CA (\"" + list.ca_subject +
-                    "\", another key) than \"" + ca.subject() +
-                    "\"; move it away to start a new list for this CA");
-  }
-  for (std::size_t i = 0; i < list_it->size(); ++i) {
-    const json& entry = (*list_it)[i];
+  CTLS_ASSIGN_OR_RETURN(
+      StateFile file,
+      ParseStateFile(text, path, ca, "revoked", "the revocation list of `clustertls ca revoke`"));
+  OfflineRevocationList list{.ca_subject = std::move(file.ca_subject),
+                             .ca_key_sha256 = std::move(file.ca_key_sha256),
+                             .revoked = {}};
+  for (std::size_t i = 0; i < file.entries.size(); ++i) {
+    const json& entry = file.entries[i];
     const std::string where = path + ": revoked[" + std::to_string(i) + "]";
     if (!entry.is_object()) {
       return Fail(ErrorCode::kParse, where + ": must be an object");
     }
     OfflineRevoked r;
-    CTLS_ASSIGN_OR_RETURN(std::string serial, StringField(entry, "serial", where, true));
-    auto canonical = CanonicalSerialHex(serial);
-    if (!canonical) {
-      return Fail(ErrorCode::kParse, where + ".serial: " + canonical.error().message);
-    }
-    r.serial = *canonical;
-    CTLS_ASSIGN_OR_RETURN(std::string at, StringField(entry, "revoked_at", where, true));
-    auto parsed_at = core::ParseTime(at);
-    if (!parsed_at) {
-      return Fail(ErrorCode::kParse, where + ".revoked_at: \"" + at + "\" is not an RFC 3339 time");
-    }
-    r.revoked_at = *parsed_at;
+    CTLS_ASSIGN_OR_RETURN(r.serial, SerialField(entry, where));
+    CTLS_ASSIGN_OR_RETURN(r.revoked_at, TimeField(entry, "revoked_at", where));
     CTLS_ASSIGN_OR_RETURN(std::string reason, StringField(entry, "reason", where, true));
     auto parsed_reason = pki::ParseRevocationReason(reason);
     if (!parsed_reason || *parsed_reason == pki::RevocationReason::kRemoveFromCrl) {
@@ -159,6 +202,100 @@ std::string FormatRevocationList(const OfflineRevocationList& list) {
   json doc{{"ca", {{"subject", list.ca_subject}, {"key_sha256", list.ca_key_sha256}}},
            {"revoked", std::move(revoked)}};
   return doc.dump(2) + "\n";
+}
+
+std::string CaStateDir(const std::string& ca_cert_path) {
+  const std::string parent = std::filesystem::path(ca_cert_path).parent_path().string();
+  return parent.empty() ? std::string(".") : parent;
+}
+
+OfflineIssuedList EmptyIssuedList(const pki::Certificate& ca) {
+  return OfflineIssuedList{
+      .ca_subject = ca.subject(), .ca_key_sha256 = KeySha256(ca), .issued = {}};
+}
+
+OfflineIssued IssuedEntry(const pki::Certificate& cert) {
+  auto serial = CanonicalSerialHex(cert.serial_hex());
+  return OfflineIssued{.serial = serial ? *serial : cert.serial_hex(),
+                       .not_after = cert.not_after(),
+                       .common_name = cert.common_name()};
+}
+
+OfflineIssued IssuedEntry(const pki::IssuedFacts& facts) {
+  auto serial = CanonicalSerialHex(facts.serial_hex);
+  return OfflineIssued{.serial = serial ? *serial : facts.serial_hex,
+                       .not_after = facts.not_after,
+                       .common_name = facts.common_name};
+}
+
+core::Result<OfflineIssuedList> ParseIssuedList(std::string_view text, const std::string& path,
+                                                const pki::Certificate& ca) {
+  CTLS_ASSIGN_OR_RETURN(
+      StateFile file,
+      ParseStateFile(text, path, ca, "issued", "what this CA issued, as clustertls records it"));
+  OfflineIssuedList list{.ca_subject = std::move(file.ca_subject),
+                         .ca_key_sha256 = std::move(file.ca_key_sha256),
+                         .issued = {}};
+  list.issued.reserve(file.entries.size());
+  std::unordered_set<std::string> seen;
+  for (std::size_t i = 0; i < file.entries.size(); ++i) {
+    const json& entry = file.entries[i];
+    const std::string where = path + ": issued[" + std::to_string(i) + "]";
+    if (!entry.is_object()) {
+      return Fail(ErrorCode::kParse, where + ": must be an object");
+    }
+    OfflineIssued e;
+    CTLS_ASSIGN_OR_RETURN(e.serial, SerialField(entry, where));
+    CTLS_ASSIGN_OR_RETURN(e.not_after, TimeField(entry, "not_after", where));
+    CTLS_ASSIGN_OR_RETURN(e.common_name, StringField(entry, "common_name", where, false));
+    if (seen.insert(e.serial).second) {
+      list.issued.push_back(std::move(e));
+    }
+  }
+  return list;
+}
+
+std::string FormatIssuedList(const OfflineIssuedList& list) {
+  // One entry per line: greppable, and cheap to rewrite after `cert bulk` added thousands.
+  json ca{{"subject", list.ca_subject}, {"key_sha256", list.ca_key_sha256}};
+  std::string out = "{\"ca\": " + ca.dump() + ",\n \"issued\": [";
+  for (std::size_t i = 0; i < list.issued.size(); ++i) {
+    const OfflineIssued& e = list.issued[i];
+    json entry{{"serial", e.serial},
+               {"not_after", core::FormatTime(e.not_after)},
+               {"common_name", e.common_name}};
+    out += (i == 0 ? "\n  " : ",\n  ") + entry.dump();
+  }
+  out += list.issued.empty() ? "]}\n" : "\n]}\n";
+  return out;
+}
+
+void RecordIssued(const std::string& ca_cert_path, const pki::Certificate& ca,
+                  std::vector<OfflineIssued> entries, Context& ctx) {
+  if (entries.empty()) {
+    return;
+  }
+  const std::string dir = CaStateDir(ca_cert_path);
+  const std::string path = JoinPath(dir, kIssuedFileName);
+  auto recorded = [&]() -> core::Result<void> {
+    CTLS_ASSIGN_OR_RETURN(core::DirectoryLock lock, core::DirectoryLock::Acquire(dir));
+    OfflineIssuedList list = EmptyIssuedList(ca);
+    if (core::PathExists(path)) {
+      CTLS_ASSIGN_OR_RETURN(std::string text, core::ReadFile(path));
+      CTLS_ASSIGN_OR_RETURN(list, ParseIssuedList(text, path, ca));
+    }
+    for (auto& e : entries) {
+      list.issued.push_back(std::move(e));
+    }
+    return core::WriteFileAtomic(path, FormatIssuedList(list),
+                                 {.mode = core::kPublicFileMode, .overwrite = true});
+  }();
+  if (!recorded) {
+    ctx.Warn("the certificate" + std::string(entries.size() == 1 ? " is" : "s are") +
+             " not recorded as issued by this CA: " + recorded.error().message +
+             ". `clustertls ca revoke` takes an unrecorded certificate by its file, or by its "
+             "serial with --unrecorded");
+  }
 }
 
 core::Result<std::int64_t> ParseCrlNumber(std::string_view text, const std::string& path) {

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/common.h"
+#include "cli/offline_ca.h"
 #include "cli/output.h"
 #include "cli/summary.h"
 
@@ -98,6 +99,7 @@ core::Result<int> RunQuickstart(const QuickstartOptions& o, Context& ctx) {
   CTLS_ASSIGN_OR_RETURN(std::string client_key_pem, client_k.ToPem());
   outputs.AddPrivate(client_key, std::move(client_key_pem));
   CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force, .owner = owner}));
+  RecordIssued(ca_crt, ca_cert, {IssuedEntry(*server_cert), IssuedEntry(client_cert)}, ctx);
 
   auto abs = [](const std::string& p) {
     std::error_code ec;

@@ -26,6 +26,13 @@ setup() {
   run ctls cert issue --ca-cert "$CA/ca.crt" --ca-key "$CA/ca.key" --name bad.client \
     --profile client --out "$Q/bad"
   BAD=$(serial_hex "$Q/bad/bad.client.crt")
+  # Every certificate the CA signed is recorded beside it, with its serial as openssl prints it.
+  timeout 10 python3 -m json.tool "$CA/issued.json" >/dev/null || fail "issued.json is not JSON"
+  assert_mode 644 "$CA/issued.json"
+  local f
+  for f in server/server.crt client/client.crt good/good.client.crt bad/bad.client.crt; do
+    assert_grep "\"serial\":\"$(serial_hex "$Q/$f")\"" "$CA/issued.json"
+  done
   run ctls ca revoke --ca-dir "$CA" "$Q/bad/bad.client.crt" --reason keyCompromise
   out_has "^revoked $BAD \(keyCompromise\) at "
   assert_mode 644 "$CA/revoked.json"
@@ -114,13 +121,25 @@ refusals() {
   expect_fail 2 'not a serial' -- ctls ca revoke --ca-dir "$CA" "12:zz:34"
   expect_fail 2 'unknown revocation reason' -- ctls ca revoke --ca-dir "$CA" 0A --reason nope
   expect_fail 1 'no such file' -- ctls ca revoke --ca-dir "$TMP/nowhere" 0A
+  # A serial this CA never issued (a typo): refused, naming the list of what it issued.
+  expect_fail 1 "serial 0A1B: not a certificate of this CA: $CA/issued.json lists the 4 it issued" -- \
+    ctls ca revoke --ca-dir "$CA" 0A1B
+  expect_fail 2 '--unrecorded is for a SERIAL' -- \
+    ctls ca revoke --ca-dir "$CA" "$Q/good/good.client.crt" --unrecorded
   assert_eq "$(sha "$CA/revoked.json")" "$before" "revoked.json after the refusals"
+  # A recorded serial (quickstart's client) is revoked by its serial alone.
+  local client
+  client=$(serial_hex "$Q/client/client.crt")
+  run ctls ca revoke --ca-dir "$CA" "$client" --reason affiliationChanged
+  out_has "^revoked $client \(affiliationChanged\) at .*, issued to client\$"
 
   # An encrypted CA key: no passphrase, a wrong one.
   printf 'the ca passphrase\n' >"$TMP/ca.pw"
   printf 'wrong\n' >"$TMP/wrong.pw"
   run ctls ca init --out "$TMP/enc" --passphrase-file "$TMP/ca.pw"
-  run ctls ca revoke --ca-dir "$TMP/enc" 0A1B --reason cessationOfOperation
+  # One issued elsewhere (no record here): --unrecorded.
+  run ctls ca revoke --ca-dir "$TMP/enc" 0A1B --reason cessationOfOperation --unrecorded
+  out_has '^revoked 0A1B \(cessationOfOperation\) at .* \(unrecorded\)$'
   expect_fail 1 'ca.key.*--ca-passphrase-file' -- ctls ca crl --ca-dir "$TMP/enc" --out "$TMP/enc.crl"
   expect_fail 1 'ca.key' -- ctls ca crl --ca-dir "$TMP/enc" --ca-passphrase-file "$TMP/wrong.pw" \
     --out "$TMP/enc.crl"
