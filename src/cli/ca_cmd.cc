@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "cli/common.h"
+#include "cli/offline_ca.h"
 #include "cli/output.h"
 #include "cli/summary.h"
 
@@ -14,10 +15,12 @@ struct CaInitOptions {
   std::string key_type = "ec-p256";
   int days = 3650;
   std::string passphrase_file;
+  std::string owner;
   bool force = false;
 };
 
 core::Result<int> RunCaInit(const CaInitOptions& o, Context& ctx) {
+  CTLS_ASSIGN_OR_RETURN(auto owner, OwnerOption(o.owner));
   OutputSet outputs;
   const std::string cert_path = JoinPath(o.out, "ca.crt");
   const std::string key_path = JoinPath(o.out, "ca.key");
@@ -37,7 +40,7 @@ core::Result<int> RunCaInit(const CaInitOptions& o, Context& ctx) {
   OutputSet final_outputs;
   final_outputs.AddPublic(cert_path, cert.ToPem());
   final_outputs.AddPrivate(key_path, std::move(key_pem));
-  CTLS_RETURN_IF_ERROR(final_outputs.Commit({.force = o.force}));
+  CTLS_RETURN_IF_ERROR(final_outputs.Commit({.force = o.force, .owner = owner}));
 
   if (!passphrase) {
     ctx.Warn(key_path +
@@ -45,7 +48,8 @@ core::Result<int> RunCaInit(const CaInitOptions& o, Context& ctx) {
   }
   PrintCertificateSummary(ctx, "CA certificate", cert, cert_path, now);
   ctx.Info(std::string("CA key:              ") + key_path + " (" + key.Describe() +
-           (passphrase ? ", encrypted PKCS#8" : ", NOT encrypted") + ", mode 0600)");
+           (passphrase ? ", encrypted PKCS#8" : ", NOT encrypted") + ", " + KeyModeNote(owner) +
+           ")");
   return 0;
 }
 
@@ -63,10 +67,12 @@ struct CaIntermediateOptions {
   int days = 1825;
   std::string key_type = "ec-p256";
   std::string passphrase_file;
+  std::string owner;
   bool force = false;
 };
 
 core::Result<int> RunCaIntermediate(const CaIntermediateOptions& o, Context& ctx) {
+  CTLS_ASSIGN_OR_RETURN(auto owner, OwnerOption(o.owner));
   const std::string cert_path = JoinPath(o.out, "ca.crt");
   const std::string chain_path = JoinPath(o.out, "chain.crt");
   const std::string key_path = JoinPath(o.out, "ca.key");
@@ -100,7 +106,8 @@ core::Result<int> RunCaIntermediate(const CaIntermediateOptions& o, Context& ctx
   outputs.AddPublic(cert_path, cert.ToPem());
   outputs.AddPublic(chain_path, LeafWithChainPem(cert, issuer));
   outputs.AddPrivate(key_path, std::move(key_pem));
-  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force}));
+  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force, .owner = owner}));
+  RecordIssued(o.ca_cert, issuer.certificate(), {IssuedEntry(cert)}, ctx);
 
   if (!passphrase) {
     ctx.Warn(key_path +
@@ -109,7 +116,8 @@ core::Result<int> RunCaIntermediate(const CaIntermediateOptions& o, Context& ctx
   PrintCertificateSummary(ctx, "Intermediate CA", cert, cert_path, now);
   ctx.Info("Chain:               " + chain_path + " (intermediate, then its issuers)");
   ctx.Info(std::string("CA key:              ") + key_path + " (" + key.Describe() +
-           (passphrase ? ", encrypted PKCS#8" : ", NOT encrypted") + ", mode 0600)");
+           (passphrase ? ", encrypted PKCS#8" : ", NOT encrypted") + ", " + KeyModeNote(owner) +
+           ")");
   ctx.Info("Issue with: clustertls cert issue --ca-cert " + chain_path + " --ca-key " + key_path +
            " ...");
   return 0;
@@ -118,7 +126,10 @@ core::Result<int> RunCaIntermediate(const CaIntermediateOptions& o, Context& ctx
 }  // namespace
 
 void AddCaCommands(CLI::App& app, Action* action) {
-  CLI::App* ca = app.add_subcommand("ca", "create certificate authorities (root, intermediate)");
+  CLI::App* ca = app.add_subcommand(
+      "ca",
+      "certificate authorities: create (root, intermediate), revoke what they issued, sign their "
+      "CRLs");
   ca->require_subcommand(1);
 
   {
@@ -138,6 +149,7 @@ void AddCaCommands(CLI::App& app, Action* action) {
                     "encrypt ca.key (PKCS#8, AES-256, PBKDF2) with the passphrase in this file: "
                     "its whole content, one trailing newline ignored. Without it the key is "
                     "written unencrypted and a warning is printed");
+    AddOwnerOption(cmd, o->owner);
     cmd->add_flag("--force", o->force, "overwrite existing ca.crt / ca.key");
     cmd->callback([o, action] {
       *action = [o](Context& ctx) { return RunCaInit(*o, ctx); };
@@ -178,11 +190,13 @@ void AddCaCommands(CLI::App& app, Action* action) {
     cmd->add_option("--key-type", o->key_type, KeyTypeHelp())->check(KeyTypeValidator());
     cmd->add_option("--passphrase-file", o->passphrase_file,
                     "encrypt the new ca.key with the passphrase in this file (recommended)");
+    AddOwnerOption(cmd, o->owner);
     cmd->add_flag("--force", o->force, "overwrite existing output files");
     cmd->callback([o, action] {
       *action = [o](Context& ctx) { return RunCaIntermediate(*o, ctx); };
     });
   }
+  AddCaRevocationCommands(ca, action);
 }
 
 }  // namespace clustertls::cli

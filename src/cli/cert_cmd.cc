@@ -11,6 +11,7 @@
 #include "cli/bundle.h"
 #include "cli/common.h"
 #include "cli/instances.h"
+#include "cli/offline_ca.h"
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "cli/summary.h"
@@ -123,11 +124,13 @@ struct CertIssueOptions {
   std::string format = "pem";
   std::string p12_passphrase_file;
   std::string key_passphrase_file;
+  std::string owner;
   bool force = false;
 };
 
 core::Result<int> RunCertIssue(const CertIssueOptions& o, Context& ctx) {
   CTLS_RETURN_IF_ERROR(CheckFileName("--name", o.name));
+  CTLS_ASSIGN_OR_RETURN(auto owner, OwnerOption(o.owner));
   if (o.format == "p12" && o.p12_passphrase_file.empty()) {
     return UsageError("--format p12 needs --p12-passphrase-file (a PKCS#12 is always protected)");
   }
@@ -202,12 +205,15 @@ core::Result<int> RunCertIssue(const CertIssueOptions& o, Context& ctx) {
     written = zip_path + " (ca/ca.crt, " + o.name + "/" + o.name + ".crt, " + o.name + "/" +
               o.name + ".key)";
   }
-  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force}));
+  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force, .owner = owner}));
+  RecordIssued(o.ca_cert, issuer.certificate(), {IssuedEntry(cert)}, ctx);
   PrintCertificateSummary(ctx, std::string("Certificate (") + pki::ProfileName(profile) + ")",
                           cert, o.format == "pem" ? crt_path : written, now);
   if (o.format == "pem") {
     ctx.Info("Key:                 " + key_path + " (" + key.Describe() +
-             (key_pass ? ", encrypted PKCS#8" : "") + ", mode 0600)");
+             (key_pass ? ", encrypted PKCS#8" : "") + ", " + KeyModeNote(owner) + ")");
+  } else if (owner) {
+    ctx.Info("Owner:               " + owner->spec + " (" + KeyModeNote(owner) + ")");
   }
   return 0;
 }
@@ -225,6 +231,7 @@ struct CertGenerateOptions {
   std::string ca_passphrase_file;
   std::string out;
   std::string key_type = "ec-p256";
+  std::string owner;
   bool force = false;
 };
 
@@ -234,6 +241,7 @@ const std::vector<std::string>& RedisTypes() {
 }
 
 core::Result<int> RunCertGenerate(const CertGenerateOptions& o, Context& ctx) {
+  CTLS_ASSIGN_OR_RETURN(auto owner, OwnerOption(o.owner));
   std::vector<std::string> fqdns;
   for (const auto& arg : o.fqdn) {
     std::istringstream in(arg);
@@ -309,13 +317,21 @@ core::Result<int> RunCertGenerate(const CertGenerateOptions& o, Context& ctx) {
     outputs.AddPublic(JoinPath(o.out, t + "_cert.pem"), std::move(cert_pem));
     outputs.AddPrivate(JoinPath(o.out, t + "_key.pem"), std::move(key_pem));
   }
-  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force}));
+  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force, .owner = owner}));
+  if (issuer) {
+    std::vector<OfflineIssued> entries;
+    for (const auto& [t, cert] : made) {
+      entries.push_back(IssuedEntry(cert));
+    }
+    RecordIssued(o.ca_cert, issuer->certificate(), std::move(entries), ctx);
+  }
   for (const auto& [t, cert] : made) {
     ctx.Info(t + ": " + JoinPath(o.out, t + "_cert.pem") + " " +
              JoinPath(o.out, t + "_key.pem") + "  SHA-256 " + cert.fingerprint().colon);
   }
   ctx.Info("Names: " + JoinSans(made.front().second.sans()));
   ctx.Info("Valid until: " + DescribeNotAfter(made.front().second.not_after(), now));
+  ctx.Info("Keys: " + KeyModeNote(owner));
   ctx.Info("Install on Redis Enterprise with: rladmin cluster certificate set <type> "
            "certificate_file <type>_cert.pem key_file <type>_key.pem");
   // The line Redis' script prints, which scripts grep for.
@@ -337,6 +353,7 @@ struct CertBulkOptions {
   std::string key_type = "ec-p256";
   std::string profile = "server";
   int threads = 0;
+  std::string owner;
   bool force = false;
 };
 
@@ -347,10 +364,12 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 struct Issued {
   std::string cert_pem;
   std::string key_pem;
+  OfflineIssued entry;  // for the CA's issued.json
 };
 
 core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
   const bool zip_out = EndsWith(o.out, ".zip");
+  CTLS_ASSIGN_OR_RETURN(auto owner, OwnerOption(o.owner));
   CTLS_ASSIGN_OR_RETURN(pki::Profile profile, LeafProfile(o.profile));
   CTLS_ASSIGN_OR_RETURN(std::string yaml, ReadInput(o.in));
   CTLS_ASSIGN_OR_RETURN(std::vector<Instance> instances, ParseInstances(yaml, o.in));
@@ -402,8 +421,11 @@ core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
         // The fast path skips re-parsing the issued certificate (the costly eager key decode
         // of OpenSSL 3's d2i): it is written out as issued.
         if (auto spki = FastSpki(key)) {
-          CTLS_ASSIGN_OR_RETURN(std::string der, issuer.IssueDer(request, spki.get(), now, rng));
+          pki::IssuedFacts facts;
+          CTLS_ASSIGN_OR_RETURN(std::string der,
+                                issuer.IssueDer(request, spki.get(), now, rng, &facts));
           issued[i].cert_pem = ossl::PemEncode(PEM_STRING_X509, der);
+          issued[i].entry = IssuedEntry(facts);
           if (issued[i].cert_pem.empty()) {
             return Fail(ErrorCode::kCrypto, "cannot PEM-encode the certificate");
           }
@@ -411,6 +433,7 @@ core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
           CTLS_ASSIGN_OR_RETURN(pki::Certificate cert,
                                 issuer.Issue(request, key.public_key(), now, rng));
           issued[i].cert_pem = cert.ToPem();
+          issued[i].entry = IssuedEntry(cert);
         }
         issued[i].cert_pem += chain_pem;
         CTLS_ASSIGN_OR_RETURN(issued[i].key_pem, key.ToPem());
@@ -470,11 +493,20 @@ core::Result<int> RunCertBulk(const CertBulkOptions& o, Context& ctx) {
                          std::move(issued[i].key_pem));
     }
   }
-  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force}));
+  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force, .owner = owner}));
+  std::vector<OfflineIssued> entries;
+  entries.reserve(issued.size());
+  for (auto& one : issued) {
+    entries.push_back(std::move(one.entry));
+  }
+  RecordIssued(o.ca_cert, issuer.certificate(), std::move(entries), ctx);
   ctx.Info("Issued " + std::to_string(instances.size()) + " certificates (" +
            pki::ProfileName(profile) + ", " + std::to_string(o.days) + " days) into " + o.out +
            ": ca/ca.crt and <filename>/<filename>.crt, <filename>/<filename>.key per instance");
   ctx.Info("CA SHA-256: " + TopCa(issuer).fingerprint().colon);
+  if (owner) {
+    ctx.Info("Owner: " + owner->spec + " (keys " + KeyModeNote(owner) + ")");
+  }
   return 0;
 }
 
@@ -534,6 +566,7 @@ void AddCertCommands(CLI::App& app, Action* action) {
     cmd->add_option("--key-passphrase-file", o->key_passphrase_file,
                     "encrypt N.key (pem, zip) as PKCS#8 with this passphrase (default: "
                     "unencrypted)");
+    AddOwnerOption(cmd, o->owner);
     cmd->add_flag("--force", o->force, "overwrite existing output files");
     cmd->callback([o, action] {
       *action = [o](Context& ctx) { return RunCertIssue(*o, ctx); };
@@ -565,6 +598,7 @@ void AddCertCommands(CLI::App& app, Action* action) {
     AddCaSourceOptions(cmd, o->ca_cert, o->ca_key, o->ca_passphrase_file, false);
     cmd->add_option("--out", o->out, "output directory (created if missing)")->required();
     cmd->add_option("--key-type", o->key_type, KeyTypeHelp())->check(KeyTypeValidator());
+    AddOwnerOption(cmd, o->owner);
     cmd->add_flag("--force", o->force, "overwrite existing output files");
     cmd->callback([o, action] {
       *action = [o](Context& ctx) { return RunCertGenerate(*o, ctx); };
@@ -597,6 +631,7 @@ void AddCertCommands(CLI::App& app, Action* action) {
         ->check(CLI::IsMember({"server", "client", "peer"}));
     cmd->add_option("--threads", o->threads, "worker threads (default: one per core)")
         ->check(CLI::Range(1, 64));
+    AddOwnerOption(cmd, o->owner);
     cmd->add_flag("--force", o->force, "overwrite existing output files");
     cmd->callback([o, action] {
       *action = [o](Context& ctx) { return RunCertBulk(*o, ctx); };

@@ -1,6 +1,7 @@
 #include "cli/common.h"
 
 #include <chrono>
+#include <cstdio>
 
 #include "cli/input.h"
 #include "cli/instances.h"
@@ -112,6 +113,36 @@ core::Result<pki::SubjectAttributes> SubjectAttributesOption(const std::string& 
     }
   }
   return std::move(parsed->attributes);
+}
+
+CLI::Option* AddOwnerOption(CLI::App* cmd, std::string& into) {
+  return cmd->add_option(
+      "--owner", into,
+      "give every written file to USER[:GROUP] (chown; needs root), for a service that runs as "
+      "its own user: --owner redis makes keys owner redis, mode 0600; --owner root:redis (or "
+      ":redis, or redis: for its login group) makes keys mode 0640 so the group reads them. "
+      "Certificates stay 0644 and get the same owner");
+}
+
+core::Result<std::optional<core::FileOwner>> OwnerOption(const std::string& spec) {
+  if (spec.empty()) {
+    return std::optional<core::FileOwner>();
+  }
+  auto owner = core::ParseFileOwner(spec);
+  if (!owner) {
+    return UsageError("--owner " + spec + ": " + owner.error().message);
+  }
+  return std::optional<core::FileOwner>(std::move(owner).value());
+}
+
+std::string KeyModeNote(const std::optional<core::FileOwner>& owner) {
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(core::PrivateModeFor(owner)));
+  std::string note = std::string("mode ") + mode;
+  if (owner) {
+    note += ", owner " + owner->spec;
+  }
+  return note;
 }
 
 core::Result<std::string> ReadInput(const std::string& path) { return core::ReadFile(path); }

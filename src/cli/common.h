@@ -1,13 +1,13 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "core/files.h"
 #include "core/result.h"
 #include "core/rng.h"
 #include "core/time.h"
@@ -40,6 +40,8 @@ using Action = std::function<core::Result<int>(Context&)>;
 // Each command group adds its subcommands to `app`; when one is parsed, it stores what to run in
 // `*action`.
 void AddCaCommands(CLI::App& app, Action* action);
+// `ca revoke` and `ca crl` (ca_revoke_cmd.cc), added to the `ca` group by AddCaCommands.
+void AddCaRevocationCommands(CLI::App* ca, Action* action);
 void AddCertCommands(CLI::App& app, Action* action);
 void AddCsrCommands(CLI::App& app, Action* action);
 void AddInspectCommand(CLI::App& app, Action* action);
@@ -81,6 +83,17 @@ CLI::Option* AddSubjectOption(CLI::App* cmd, std::string& into, const std::strin
 core::Result<pki::SubjectAttributes> SubjectAttributesOption(const std::string& subject,
                                                              const std::string& common_name,
                                                              const std::string& cn_source);
+
+// --- File ownership (--owner) --------------------------------------------------------------
+
+// Adds --owner USER[:GROUP] to a command that writes keys (services that do not run as root).
+CLI::Option* AddOwnerOption(CLI::App* cmd, std::string& into);
+// The parsed --owner value, "" giving none. An unknown user or group, or a malformed value, is a
+// usage error naming it (found before anything is written).
+core::Result<std::optional<core::FileOwner>> OwnerOption(const std::string& spec);
+// How a written secret file is protected, for summaries: "mode 0600", or with --owner e.g.
+// "mode 0640, owner root:redis".
+std::string KeyModeNote(const std::optional<core::FileOwner>& owner);
 
 // --- Reading inputs --------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
 
 #include "cli/common.h"
 #include "cli/instances.h"
+#include "cli/offline_ca.h"
 #include "cli/output.h"
 #include "cli/summary.h"
 #include "pki/csr.h"
@@ -23,11 +24,13 @@ struct CsrCreateOptions {
   std::string key;
   std::string key_passphrase_file;
   std::string out;
+  std::string owner;
   bool force = false;
 };
 
 core::Result<int> RunCsrCreate(const CsrCreateOptions& o, Context& ctx) {
   CTLS_RETURN_IF_ERROR(CheckFileName("--name", o.name));
+  CTLS_ASSIGN_OR_RETURN(auto owner, OwnerOption(o.owner));
   CTLS_ASSIGN_OR_RETURN(pki::SubjectAttributes subject,
                         SubjectAttributesOption(o.subject, o.name, "--name"));
   const std::string csr_path = JoinPath(o.out, o.name + ".csr");
@@ -63,16 +66,17 @@ core::Result<int> RunCsrCreate(const CsrCreateOptions& o, Context& ctx) {
     CTLS_ASSIGN_OR_RETURN(std::string key_pem, KeyPem(*key, pass));
     outputs.AddPrivate(key_path, std::move(key_pem));
   }
-  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force}));
+  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force, .owner = owner}));
   ctx.Info("CSR:                 " + csr_path);
   ctx.Info("  Subject:           " + csr.subject());
   std::string sans = JoinSans(csr.sans());
   if (!sans.empty()) {
     ctx.Info("  Names:             " + sans);
   }
-  ctx.Info("  Key:               " + key->Describe() +
-           (new_key ? " in " + key_path + (pass ? " (encrypted PKCS#8)" : "") + ", mode 0600"
-                    : " from " + o.key));
+  ctx.Info(
+      "  Key:               " + key->Describe() +
+      (new_key ? " in " + key_path + (pass ? " (encrypted PKCS#8)" : "") + ", " + KeyModeNote(owner)
+               : " from " + o.key));
   ctx.Info("Sign with: clustertls csr sign --csr " + csr_path +
            " --ca-cert ca.crt --ca-key ca.key --out " + JoinPath(o.out, o.name + ".crt"));
   return 0;
@@ -135,6 +139,7 @@ core::Result<int> RunCsrSign(const CsrSignOptions& o, Context& ctx) {
   OutputSet outputs;
   outputs.AddPublic(out_path, LeafWithChainPem(*cert, issuer));
   CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force}));
+  RecordIssued(o.ca_cert, issuer.certificate(), {IssuedEntry(*cert)}, ctx);
   PrintCertificateSummary(ctx, std::string("Certificate (") + pki::ProfileName(profile) + ")",
                           *cert, out_path, now);
   return 0;
@@ -167,6 +172,7 @@ void AddCsrCommands(CLI::App& app, Action* action) {
                     "passphrase file: decrypts --key, or encrypts the new N.key (PKCS#8, "
                     "AES-256); whole content, one trailing newline ignored");
     cmd->add_option("--out", o->out, "output directory (created if missing)")->required();
+    AddOwnerOption(cmd, o->owner);
     cmd->add_flag("--force", o->force, "overwrite existing output files");
     cmd->callback([o, action] {
       *action = [o](Context& ctx) { return RunCsrCreate(*o, ctx); };

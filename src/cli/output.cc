@@ -161,7 +161,7 @@ core::Result<void> OutputSet::Check(bool force) const {
     if (S_ISDIR(st.st_mode)) {
       return Fail(ErrorCode::kIo, f.path + ": is a directory");
     }
-    if (!force) {
+    if (!force && !f.replace) {
       return Fail(ErrorCode::kAlreadyExists, f.path + ": already exists (use --force to overwrite)");
     }
   }
@@ -196,8 +196,12 @@ core::Result<void> OutputSet::Commit(const CommitOptions& options) const {
       ::close(fd);
       return Fail(ErrorCode::kIo, f.path + ": " + what + ": " + err);
     };
-    if (::fchmod(fd, f.mode) != 0) {  // open() applies the umask; the mode must be exact
-      return fail("cannot set mode");
+    // Owner and exact mode before any byte is written: a refused chown leaves no file.
+    const std::optional<core::FileOwner> owner = f.keep_owner ? std::nullopt : options.owner;
+    const mode_t mode = f.mode == core::kPrivateFileMode ? core::PrivateModeFor(owner) : f.mode;
+    if (auto set = core::SetOwnerAndMode(fd, f.path, mode, owner); !set) {
+      ::close(fd);
+      return set.error();
     }
     if (auto w = WriteAll(fd, f.data); !w) {
       ::close(fd);
@@ -231,7 +235,7 @@ core::Result<void> OutputSet::Commit(const CommitOptions& options) const {
     const std::string& tmp = temp_of[i];
     struct stat st {};
     bool exists = ::lstat(f.path.c_str(), &st) == 0;
-    if (exists && !options.force) {
+    if (exists && !options.force && !f.replace) {
       return Fail(ErrorCode::kAlreadyExists, f.path + ": already exists (use --force to overwrite)");
     }
     if (!exists) {

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/common.h"
+#include "cli/offline_ca.h"
 #include "cli/output.h"
 #include "cli/summary.h"
 
@@ -18,10 +19,12 @@ struct QuickstartOptions {
   std::vector<std::string> dns;
   std::string key_type = "ec-p256";
   std::string passphrase_file;
+  std::string owner;
   bool force = false;
 };
 
 core::Result<int> RunQuickstart(const QuickstartOptions& o, Context& ctx) {
+  CTLS_ASSIGN_OR_RETURN(auto owner, OwnerOption(o.owner));
   CTLS_ASSIGN_OR_RETURN(pki::SubjectAttributes subject,
                         SubjectAttributesOption(o.subject, "",
                                                 "quickstart sets the CNs itself (the CA: --name, "
@@ -83,14 +86,20 @@ core::Result<int> RunQuickstart(const QuickstartOptions& o, Context& ctx) {
   OutputSet outputs;
   outputs.AddPublic(ca_crt, ca_cert.ToPem());
   CTLS_ASSIGN_OR_RETURN(std::string ca_key_pem, KeyPem(ca_k, passphrase));
-  outputs.AddPrivate(ca_key, std::move(ca_key_pem));
+  // The CA key is never given to --owner: a service that reads its own key must not be able to
+  // sign certificates.
+  outputs.Add({.path = ca_key,
+               .data = std::move(ca_key_pem),
+               .mode = core::kPrivateFileMode,
+               .keep_owner = true});
   outputs.AddPublic(server_crt, LeafWithChainPem(*server_cert, issuer));
   CTLS_ASSIGN_OR_RETURN(std::string server_key_pem, server_k.ToPem());
   outputs.AddPrivate(server_key, std::move(server_key_pem));
   outputs.AddPublic(client_crt, LeafWithChainPem(client_cert, issuer));
   CTLS_ASSIGN_OR_RETURN(std::string client_key_pem, client_k.ToPem());
   outputs.AddPrivate(client_key, std::move(client_key_pem));
-  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force}));
+  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force, .owner = owner}));
+  RecordIssued(ca_crt, ca_cert, {IssuedEntry(*server_cert), IssuedEntry(client_cert)}, ctx);
 
   auto abs = [](const std::string& p) {
     std::error_code ec;
@@ -101,11 +110,12 @@ core::Result<int> RunQuickstart(const QuickstartOptions& o, Context& ctx) {
   ctx.Info("clustertls quickstart: a CA, a server and a client certificate in " + o.out);
   ctx.Info("");
   ctx.Info("  CA certificate      " + ca_crt);
-  ctx.Info("  CA key              " + ca_key + (passphrase ? " (encrypted)" : " (keep it secret)"));
+  ctx.Info("  CA key              " + ca_key + (passphrase ? " (encrypted" : " (keep it secret") +
+           (owner ? "; yours, mode 0600: --owner is not applied to it)" : ")"));
   ctx.Info("  server certificate  " + server_crt + "  (" + JoinSans(server_cert->sans()) + ")");
-  ctx.Info("  server key          " + server_key);
+  ctx.Info("  server key          " + server_key + "  (" + KeyModeNote(owner) + ")");
   ctx.Info("  client certificate  " + client_crt + "  (" + client_cert.subject() + ", clientAuth)");
-  ctx.Info("  client key          " + client_key);
+  ctx.Info("  client key          " + client_key + "  (" + KeyModeNote(owner) + ")");
   ctx.Info("");
   ctx.Info("  Valid until         " + DescribeNotAfter(server_cert->not_after(), now));
   ctx.Info("  CA SHA-256          " + fp.colon);
@@ -124,9 +134,26 @@ core::Result<int> RunQuickstart(const QuickstartOptions& o, Context& ctx) {
   ctx.Info("     ssl_options.keyfile = " + abs(server_key));
   ctx.Info("     ssl_options.verify = verify_peer");
   ctx.Info("     ssl_options.fail_if_no_peer_cert = true");
+  if (owner) {
+    ctx.Info("     The server and client files belong to " + owner->spec +
+             (owner->has_group() ? " (keys 0640: the group reads them)" : " (keys 0600)") +
+             ", so a service running as that user or group can read its key.");
+  } else {
+    ctx.Info("     RabbitMQ runs as the rabbitmq user and cannot read a key that is 0600 root's:");
+    ctx.Info("     re-run with --owner root:rabbitmq (keys 0640, group rabbitmq), or:");
+    ctx.Info("     chgrp rabbitmq " + abs(server_key) + " && chmod 0640 " + abs(server_key));
+    ctx.Info(
+        "     The same for redis (tls-key-file, --owner root:redis); nginx reads its keys as "
+        "root before it drops privileges: nothing to do.");
+  }
   ctx.Info("  3. One certificate per client, so each can be revoked alone:");
   ctx.Info("     clustertls cert issue --ca-cert " + ca_crt + " --ca-key " + ca_key +
            " --name client2 --profile client --out " + JoinPath(o.out, "client2"));
+  ctx.Info("     Revoke one and publish the CRL (RabbitMQ's crl_check, nginx's ssl_crl):");
+  ctx.Info("     clustertls ca revoke --ca-dir " + JoinPath(o.out, "ca") + " " +
+           JoinPath(o.out, "client2/client2.crt") + " --reason keyCompromise");
+  ctx.Info("     clustertls ca crl --ca-dir " + JoinPath(o.out, "ca") + " --out " +
+           JoinPath(o.out, "ca/crl.pem") + " --force");
   ctx.Info("  4. Check a certificate: clustertls verify " + server_crt + " --ca " + ca_crt +
            " --host localhost --purpose server");
   return 0;
@@ -155,6 +182,12 @@ void AddQuickstartCommand(CLI::App& app, Action* action) {
   cmd->add_option("--passphrase-file", o->passphrase_file,
                   "encrypt ca/ca.key with this passphrase (whole content, one trailing newline "
                   "ignored)");
+  AddOwnerOption(cmd, o->owner)
+      ->description(
+          "give the server and client files and ca/ca.crt to USER[:GROUP] (chown; needs root), "
+          "for a service that runs as its own user: --owner rabbitmq makes keys owner rabbitmq, "
+          "mode 0600; --owner root:rabbitmq (or :rabbitmq) makes keys 0640, readable by the "
+          "group. ca/ca.key is never given away (it stays yours, 0600)");
   cmd->add_flag("--force", o->force, "overwrite existing files");
   cmd->callback([o, action] {
     *action = [o](Context& ctx) { return RunQuickstart(*o, ctx); };

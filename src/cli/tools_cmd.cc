@@ -53,18 +53,21 @@ struct ConvertOptions {
   std::string key;
   std::string passphrase_file;
   std::string key_passphrase_file;
+  std::string owner;
   bool force = false;
 };
 
 // Where converted data goes: --out (atomically) or stdout (text only).
-core::Result<int> Deliver(const ConvertOptions& o, Context& ctx, OutputSet& outputs,
-                          const std::string& data, bool secret, bool binary) {
+core::Result<int> Deliver(const ConvertOptions& o, const std::optional<core::FileOwner>& owner,
+                          Context& ctx, OutputSet& outputs, const std::string& data, bool secret,
+                          bool binary) {
   if (o.out.empty()) {
     if (binary || secret) {
       return UsageError(std::string("--out is required for ") +
                         (secret ? "output holding a private key" : "binary (DER/PKCS#12) output"));
     }
-    CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force}));  // e.g. --key of a PKCS#12
+    // e.g. --key of a PKCS#12
+    CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force, .owner = owner}));
     ctx.out << data;
     return 0;
   }
@@ -73,14 +76,19 @@ core::Result<int> Deliver(const ConvertOptions& o, Context& ctx, OutputSet& outp
   } else {
     outputs.AddPublic(o.out, data);
   }
-  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force}));
+  CTLS_RETURN_IF_ERROR(outputs.Commit({.force = o.force, .owner = owner}));
   for (const auto& f : outputs.files()) {
-    ctx.Info("wrote " + f.path + (f.mode == core::kPrivateFileMode ? " (mode 0600)" : ""));
+    if (f.mode == core::kPrivateFileMode) {
+      ctx.Info("wrote " + f.path + " (" + KeyModeNote(owner) + ")");
+    } else {
+      ctx.Info("wrote " + f.path + (owner ? " (owner " + owner->spec + ")" : ""));
+    }
   }
   return 0;
 }
 
 core::Result<int> RunConvert(const ConvertOptions& o, Context& ctx) {
+  CTLS_ASSIGN_OR_RETURN(auto owner, OwnerOption(o.owner));
   CTLS_ASSIGN_OR_RETURN(std::string data, ReadInput(o.in));
   const InputKind kind = DetectKind(data);
   const bool binary = o.to != "pem";
@@ -95,7 +103,7 @@ core::Result<int> RunConvert(const ConvertOptions& o, Context& ctx) {
         return certs.error().WithContext(o.in);
       }
       if (o.to == "pem") {
-        return Deliver(o, ctx, outputs, pki::ToPemBundle(*certs), false, binary);
+        return Deliver(o, owner, ctx, outputs, pki::ToPemBundle(*certs), false, binary);
       }
       if (o.to == "der") {
         if (certs->size() != 1) {
@@ -103,7 +111,7 @@ core::Result<int> RunConvert(const ConvertOptions& o, Context& ctx) {
                       o.in + ": holds " + std::to_string(certs->size()) +
                           " certificates; DER holds exactly one");
         }
-        return Deliver(o, ctx, outputs, certs->front().ToDer(), false, binary);
+        return Deliver(o, owner, ctx, outputs, certs->front().ToDer(), false, binary);
       }
       // p12: the certificate(s) plus --key.
       if (o.key.empty() || o.passphrase_file.empty()) {
@@ -120,7 +128,7 @@ core::Result<int> RunConvert(const ConvertOptions& o, Context& ctx) {
       CTLS_ASSIGN_OR_RETURN(std::string p12,
                             pki::BuildPkcs12(key, certs->front(), chain, pass,
                                              {.friendly_name = certs->front().common_name()}));
-      return Deliver(o, ctx, outputs, p12, true, binary);
+      return Deliver(o, owner, ctx, outputs, p12, true, binary);
     }
     case InputKind::kCsr:
     case InputKind::kCrl: {
@@ -144,7 +152,7 @@ core::Result<int> RunConvert(const ConvertOptions& o, Context& ctx) {
         pem = crl->ToPem();
         der = crl->ToDer();
       }
-      return Deliver(o, ctx, outputs, o.to == "pem" ? pem : der, false, binary);
+      return Deliver(o, owner, ctx, outputs, o.to == "pem" ? pem : der, false, binary);
     }
     case InputKind::kPrivateKey:
     case InputKind::kEncryptedPrivateKey: {
@@ -156,11 +164,11 @@ core::Result<int> RunConvert(const ConvertOptions& o, Context& ctx) {
                                                                 "--key-passphrase-file"));
       if (o.to == "der") {
         CTLS_ASSIGN_OR_RETURN(std::string der, key.ToDer());
-        return Deliver(o, ctx, outputs, der, true, binary);
+        return Deliver(o, owner, ctx, outputs, der, true, binary);
       }
       CTLS_ASSIGN_OR_RETURN(auto pass, ReadOptionalPassphrase(o.passphrase_file));
       CTLS_ASSIGN_OR_RETURN(std::string pem, KeyPem(key, pass));
-      return Deliver(o, ctx, outputs, pem, true, binary);
+      return Deliver(o, owner, ctx, outputs, pem, true, binary);
     }
     case InputKind::kPkcs12: {
       if (o.passphrase_file.empty()) {
@@ -192,7 +200,7 @@ core::Result<int> RunConvert(const ConvertOptions& o, Context& ctx) {
       if (certs.empty()) {
         return Fail(ErrorCode::kNotFound, o.in + ": the PKCS#12 holds no certificate");
       }
-      return Deliver(o, ctx, outputs, pki::ToPemBundle(certs), false, binary);
+      return Deliver(o, owner, ctx, outputs, pki::ToPemBundle(certs), false, binary);
     }
     case InputKind::kPublicKey:
     case InputKind::kUnknown:
@@ -339,6 +347,7 @@ void AddToolCommands(CLI::App& app, Action* action) {
                     "to pem; whole content, one trailing newline ignored");
     cmd->add_option("--key-passphrase-file", o->key_passphrase_file,
                     "passphrase of an encrypted input key");
+    AddOwnerOption(cmd, o->owner);
     cmd->add_flag("--force", o->force, "overwrite existing output files");
     cmd->callback([o, action] {
       *action = [o](Context& ctx) { return RunConvert(*o, ctx); };

@@ -1,13 +1,20 @@
 #include "core/files.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <thread>
+#include <vector>
 
 namespace clustertls::core {
 namespace {
@@ -41,7 +48,122 @@ std::string DirName(const std::string& path) {
   return parent.empty() ? std::string(".") : parent.string();
 }
 
+// A numeric id ("0", "999"), as chown(1) takes one that names no entry.
+std::optional<unsigned long> NumericId(std::string_view text) {
+  if (text.empty() || text.size() > 10) {
+    return std::nullopt;
+  }
+  unsigned long value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value >= 0xffffffffUL) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// getpwnam_r / getgrnam_r need a buffer of a size sysconf suggests (or more: ERANGE).
+template <typename Entry, typename Lookup>
+std::optional<Entry> LookUp(const std::string& name, Lookup lookup, std::vector<char>& buf,
+                            int& error) {
+  Entry entry{};
+  Entry* found = nullptr;
+  for (;;) {
+    int rc = lookup(name.c_str(), &entry, buf.data(), buf.size(), &found);
+    if (rc == ERANGE && buf.size() < (1u << 20)) {
+      buf.resize(buf.size() * 2);
+      continue;
+    }
+    // 0 with no entry, or one of the "not found" errnos some NSS modules return.
+    error = (rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM) ? 0 : rc;
+    break;
+  }
+  if (found == nullptr) {
+    return std::nullopt;
+  }
+  return entry;
+}
+
 }  // namespace
+
+Result<FileOwner> ParseFileOwner(std::string_view spec) {
+  const std::string shown = "\"" + std::string(spec.substr(0, 64)) + "\"";
+  if (spec.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "empty owner: give USER, USER:GROUP or :GROUP");
+  }
+  const std::size_t colon = spec.find(':');
+  if (colon != std::string_view::npos && spec.find(':', colon + 1) != std::string_view::npos) {
+    return Fail(ErrorCode::kInvalidArgument,
+                shown + ": more than one ':'; give USER, USER:GROUP or :GROUP");
+  }
+  const std::string user(spec.substr(0, colon));
+  const std::string group(colon == std::string_view::npos ? std::string_view()
+                                                          : spec.substr(colon + 1));
+  if (user.empty() && group.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, shown + ": names neither a user nor a group");
+  }
+  FileOwner owner{.spec = std::string(spec)};
+  std::vector<char> buf(16384);
+  if (!user.empty()) {
+    int failed = 0;
+    auto pw = LookUp<struct passwd>(user, ::getpwnam_r, buf, failed);
+    if (pw) {
+      owner.uid = pw->pw_uid;
+      if (colon != std::string_view::npos && group.empty()) {
+        owner.gid = pw->pw_gid;  // "USER:": the user's login group
+      }
+    } else if (auto id = NumericId(user)) {
+      owner.uid = static_cast<uid_t>(*id);
+      if (colon != std::string_view::npos && group.empty()) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    shown + ": user id " + user + " has no login group to take; name the group");
+      }
+    } else {
+      return Fail(ErrorCode::kInvalidArgument,
+                  failed != 0
+                      ? shown + ": cannot look up user \"" + user + "\": " + std::strerror(failed)
+                      : "no such user \"" + user + "\"");
+    }
+  }
+  if (!group.empty()) {
+    int failed = 0;
+    auto gr = LookUp<struct group>(group, ::getgrnam_r, buf, failed);
+    if (gr) {
+      owner.gid = gr->gr_gid;
+    } else if (auto id = NumericId(group)) {
+      owner.gid = static_cast<gid_t>(*id);
+    } else {
+      return Fail(ErrorCode::kInvalidArgument,
+                  failed != 0
+                      ? shown + ": cannot look up group \"" + group + "\": " + std::strerror(failed)
+                      : "no such group \"" + group + "\"");
+    }
+  }
+  return owner;
+}
+
+mode_t PrivateModeFor(const std::optional<FileOwner>& owner) {
+  return owner && owner->has_group() ? kGroupPrivateFileMode : kPrivateFileMode;
+}
+
+Result<void> SetOwnerAndMode(int fd, const std::string& path, mode_t mode,
+                             const std::optional<FileOwner>& owner) {
+  if (owner && (owner->has_user() || owner->has_group())) {
+    if (::fchown(fd, owner->uid, owner->gid) != 0) {
+      const int err = errno;
+      std::string message =
+          path + ": cannot give the file to " + owner->spec + ": " + std::strerror(err);
+      if (err == EPERM) {
+        message += " (changing a file's owner needs root: run the command as root or with sudo)";
+      }
+      return Fail(ErrorCode::kIo, std::move(message));
+    }
+  }
+  // open() applies the umask, and fchown may clear bits: the mode must be exact.
+  if (::fchmod(fd, mode) != 0) {
+    return Fail(ErrorCode::kIo, path + ": cannot set mode: " + Errno());
+  }
+  return {};
+}
 
 Result<std::string> ReadFile(const std::string& path, std::size_t max_bytes) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -120,9 +242,11 @@ Result<void> WriteFileAtomic(const std::string& path, std::string_view data,
     ::unlink(tmp.c_str());
     return Fail(ErrorCode::kIo, path + ": " + what + ": " + err);
   };
-  // open() applies the umask; the mode must be exact.
-  if (::fchmod(fd.get(), options.mode) != 0) {
-    return fail("cannot set mode");
+  // Owner and mode are set before any byte is written, so the secret is never readable by
+  // anyone else, and a refused chown leaves no file.
+  if (auto set = SetOwnerAndMode(fd.get(), path, options.mode, options.owner); !set) {
+    ::unlink(tmp.c_str());
+    return set.error();
   }
   std::size_t off = 0;
   while (off < data.size()) {
@@ -177,6 +301,34 @@ Result<void> EnsureDirectory(const std::string& path) {
 bool PathExists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+Result<DirectoryLock> DirectoryLock::Acquire(const std::string& dir, int timeout_ms) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) {
+      return Fail(ErrorCode::kNotFound, dir + ": no such directory");
+    }
+    return Fail(ErrorCode::kIo, dir + ": cannot open the directory: " + Errno());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      return Fail(ErrorCode::kIo, dir + ": cannot lock the directory: " + Errno());
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Fail(ErrorCode::kIo, dir + ": still locked by another clustertls command after " +
+                                      std::to_string(timeout_ms / 1000) + " s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return DirectoryLock(fd.Release());
+}
+
+DirectoryLock::~DirectoryLock() {
+  if (fd_ >= 0) {
+    ::close(fd_);  // releases the flock
+  }
 }
 
 }  // namespace clustertls::core
