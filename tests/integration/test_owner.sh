@@ -2,7 +2,8 @@
 # --owner USER[:GROUP] on every command that writes keys, for services that do not run as root
 # (RabbitMQ, redis, nginx workers): the files are chown'ed before they are moved into place,
 # keys 0600 (a user alone) or 0640 (with a group), certificates 0644; quickstart's CA key is never
-# given away. Judged by `stat -c '%U:%G %a'` and by reading the files as that user (runuser).
+# given away. Judged by `stat -c '%U:%G %a'`, by reading the files as that user (runuser) and by
+# Debian's redis-server run as the redis user loading the key it was given.
 # Unknown users/groups are usage errors (exit 2) and a non-root run that would need chown is
 # refused (exit 1) naming the file and saying to run as root or with sudo; neither leaves a file.
 #   bash test_owner.sh <path-to-clustertls> <repo-root>
@@ -133,8 +134,57 @@ not_root() {
   [ -z "$(find "$NB" -name '.*tmp*')" ] || fail "temporary files left in $NB"
 }
 
+# start_redis NAME DIR: Debian's redis-server run as the redis user (as its service runs), TLS
+# only, with DIR/server/server.{crt,key} and DIR/ca/ca.crt; waits for "Ready" or its exit.
+# REDIS_PORT is its port; returns 1 (log in $TMP/NAME.log) when it did not start.
+start_redis() {
+  local name=$1 dir=$2
+  REDIS_PORT=$(free_port)
+  timeout 60 runuser -u redis -- redis-server --port 0 --tls-port "$REDIS_PORT" --bind 127.0.0.1 \
+    --tls-cert-file "$dir/server/server.crt" --tls-key-file "$dir/server/server.key" \
+    --tls-ca-cert-file "$dir/ca/ca.crt" --tls-auth-clients yes --save '' --appendonly no \
+    --dir "$TMP" >"$TMP/$name.log" 2>&1 </dev/null &
+  local pid=$!
+  register_pid "$pid"
+  local deadline=$((SECONDS + 20))
+  while [ $SECONDS -le $deadline ]; do
+    grep -q 'Ready to accept connections' "$TMP/$name.log" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  fail "redis-server neither started nor exited within 20 s: $(tail -n3 "$TMP/$name.log")"
+}
+
+# The service itself judges: redis-server, run as the redis user, loads a key given to it with
+# --owner and answers a mutual-TLS PING; with the default 0600 root-owned key it cannot start.
+redis_reads_its_key() {
+  need_root || return 0
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
+    fail "redis-server/redis-cli are not installed (scripts/setup installs Debian's redis-server)"
+  getent passwd redis >/dev/null || fail "no redis user (Debian's redis-server package makes it)"
+  chmod 755 "$TMP"
+  run ctls quickstart --out "$TMP/rq" --owner redis:redis
+  assert_owner "redis:redis 640" "$TMP/rq/server/server.key"
+  start_redis redis-owned "$TMP/rq" ||
+    fail "redis-server as redis did not start with the --owner key: $(tail -n3 "$TMP/redis-owned.log")"
+  local pong
+  pong=$(timeout 10 redis-cli --tls -h localhost -p "$REDIS_PORT" --cacert "$TMP/rq/ca/ca.crt" \
+    --cert "$TMP/rq/client/client.crt" --key "$TMP/rq/client/client.key" PING 2>&1)
+  assert_eq "$pong" "PONG" "redis-cli --tls PING to redis-server running as redis"
+  note "redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') as redis: PONG over mutual TLS"
+  _kill_registered
+  run ctls quickstart --out "$TMP/rq-root"
+  assert_owner "$ME 600" "$TMP/rq-root/server/server.key"
+  if start_redis redis-root "$TMP/rq-root"; then
+    fail "redis-server as redis started with a 0600 root key it should not be able to read"
+  fi
+  assert_grep "Permission denied" "$TMP/redis-root.log"
+  note "without --owner: $(grep -o 'Failed to load private key.*' "$TMP/redis-root.log" | head -c 160)"
+}
+
 section "quickstart --owner nobody:nogroup: keys 0640, certificates 0644, CA key kept" quickstart_owner
 section "ca init, ca intermediate, cert issue/generate/bulk, csr create, convert with --owner" every_command
+section "redis-server as the redis user loads a --owner key, not a 0600 root one" redis_reads_its_key
 section "unknown user or group: exit 2 naming it, no file" unknown_names
 section "without root, chown to another user is refused cleanly (runuser -u nobody)" not_root
 finish
