@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -1171,6 +1172,50 @@ TEST(SqliteFile, CreatedOwnerOnlyAndSurvivesReopenOfPlainPath) {
   auto v = (*s)->GetConfig("a");
   ASSERT_TRUE(v);
   EXPECT_EQ(*v, "b");
+  std::filesystem::remove_all(dir);
+}
+
+// Another process (the sqlite3 CLI) opening and closing the file while Stores are open must
+// find their locks and leave the -wal and -shm files alone. Opening a connection used to
+// open() and close() the file first, and closing any descriptor drops every POSIX lock the
+// process holds on that file: the CLI then took the exclusive lock, checkpointed and deleted the
+// WAL under the open store, whose later commits went to a deleted file (invisible to other
+// processes, lost on a crash; found by test_serve_audit_head.sh's burst of 32 signers).
+TEST(SqliteFile, AnotherProcessLeavesTheWalOfOpenStores) {
+  const std::string dir = TempDir();
+  const std::string path = dir + "/s.db";
+  // `sqlite3 FILE SQL`, as an operator would run it: its output.
+  auto cli = [&](const std::string& sql) {
+    std::string out;
+    FILE* p = ::popen(("timeout 20 sqlite3 '" + path + "' \"" + sql + "\" 2>&1").c_str(), "r");
+    if (p == nullptr) {
+      ADD_FAILURE() << "cannot run the sqlite3 CLI";
+      return out;
+    }
+    char buf[256];
+    while (std::fgets(buf, sizeof buf, p) != nullptr) {
+      out += buf;
+    }
+    EXPECT_EQ(::pclose(p), 0) << out;
+    return out;
+  };
+  auto a = Store::Open(path);
+  ASSERT_TRUE(a) << a.error().message;
+  ASSERT_TRUE((*a)->SetConfig("k", "1"));
+  // More connections on the same file while the first ones hold their locks: a second store
+  // (a pool growing under load opens them the same way).
+  auto b = Store::Open(path);
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_TRUE((*b)->SetConfig("k", "2"));
+  ASSERT_TRUE(std::filesystem::exists(path + "-wal"));
+  EXPECT_EQ(cli("SELECT value FROM config WHERE key = 'k'"), "2\n");
+  EXPECT_TRUE(std::filesystem::exists(path + "-wal")) << "the CLI deleted the open store's WAL";
+  EXPECT_TRUE(std::filesystem::exists(path + "-shm")) << "the CLI deleted the open store's shm";
+  // A commit made after the CLI's visit is visible to the next one.
+  ASSERT_TRUE((*a)->SetConfig("k", "3"));
+  EXPECT_EQ(cli("SELECT value FROM config WHERE key = 'k'"), "3\n");
+  a->reset();
+  b->reset();
   std::filesystem::remove_all(dir);
 }
 
