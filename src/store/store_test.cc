@@ -822,6 +822,33 @@ TEST_P(StoreTest, AuditBatchAppendsLinkedEntriesInOrder) {
   EXPECT_TRUE(empty->empty());
 }
 
+// The entry with the highest seq, read whole; none for an empty log (what `serve` signs as the
+// log's head).
+TEST_P(StoreTest, LastAuditIsTheEntryWithTheHighestSeq) {
+  auto none = store_->LastAudit();
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(none->has_value());
+  std::vector<AuditInput> inputs;
+  for (int i = 0; i < 12; ++i) {
+    inputs.push_back({.time = kT0 + std::chrono::seconds(i),
+                      .actor = "a",
+                      .action = "cert.sign",
+                      .target = std::to_string(i),
+                      .details_json = "{}"});
+  }
+  auto batch = store_->AppendAuditBatch(inputs, TestHash);
+  ASSERT_TRUE(batch) << batch.error().message;
+  auto last = store_->LastAudit();
+  ASSERT_TRUE(last) << last.error().message;
+  ASSERT_TRUE(last->has_value());
+  EXPECT_EQ((*last)->seq, 12);
+  EXPECT_EQ((*last)->hash, batch->back().hash);
+  EXPECT_EQ((*last)->prev_hash, (*batch)[10].hash);
+  EXPECT_EQ((*last)->target, "11");
+  EXPECT_EQ((*last)->time, kT0 + std::chrono::seconds(11));
+  EXPECT_EQ((*last)->details_json, "{}");
+}
+
 // Two instances appending from several threads: one linear chain, seq 1..N without gaps,
 // each prev_hash the previous entry's hash, nothing lost.
 TEST_P(StoreTest, AuditChainFromConcurrentInstancesHasNoForkOrGap) {
