@@ -418,6 +418,15 @@ core::Result<std::vector<std::string>> RecordUnrecordedNamedCerts(store::Store& 
   return recorded;
 }
 
+core::Result<pki::Certificate> LoadClusterRoot(store::Store& store) {
+  CTLS_ASSIGN_OR_RETURN(store::CaRecord root_record, GetCaRecord(store, kRootCaId));
+  auto root = pki::Certificate::FromPem(root_record.chain_pem);
+  if (!root) {
+    return root.error().WithContext("stored root CA certificate");
+  }
+  return root;
+}
+
 core::Result<ClusterCa> LoadClusterCa(store::Store& store, const SealingKey& sealing_key) {
   CTLS_ASSIGN_OR_RETURN(store::CaRecord root_record, GetCaRecord(store, kRootCaId));
   CTLS_ASSIGN_OR_RETURN(store::CaRecord issuing_record, GetCaRecord(store, kIssuingCaId));

@@ -83,6 +83,10 @@ struct ClusterCa {
 // key is not the one the cluster was created with.
 core::Result<ClusterCa> LoadClusterCa(store::Store& store, const SealingKey& sealing_key);
 
+// The root CA's certificate from the store, without opening any key (what verifiers of the
+// cluster's signatures anchor to). kNotFound if the cluster was never initialised.
+core::Result<pki::Certificate> LoadClusterRoot(store::Store& store);
+
 // Stores a named certificate's new version: the key sealed with aad "named:<name>".
 core::Result<std::int64_t> PutNamedCert(store::Store& store, const SealingKey& sealing_key,
                                         const std::string& name, const pki::PrivateKey& key,

@@ -4,6 +4,7 @@
 //   DIR/clustertls.json  the config below (0600: the store URL may hold a password)
 //   DIR/sealing.key      the SealingKey as hex (0600)
 //   DIR/clustertls.db    the SQLite store, unless the config names another store
+//   DIR/audit-head.json  the audit log's signed head, kept by `serve` (0644; audit_head.h)
 // A second `serve` instance on the same PostgreSQL gets a copy of the directory. A SQLite store
 // inside DIR is named relative to DIR, so a copied directory (cp -a DIR COPY) uses its own copy
 // of the database.

@@ -302,7 +302,8 @@ core::Result<std::vector<store::IssuedCert>> Revocation::Select(
       if (c.not_after < now) {
         continue;  // expired: nothing left to revoke
       }
-      if (c.profile == pki::ProfileName(pki::Profile::kOcspSigner) || own.contains(c.serial_hex)) {
+      if (c.profile == pki::ProfileName(pki::Profile::kOcspSigner) ||
+          c.profile == pki::ProfileName(pki::Profile::kAuditSigner) || own.contains(c.serial_hex)) {
         continue;  // the cluster's own: revoked by serial only, never by a broad selector
       }
       if (!selector.name.empty() && core::AsciiLower(c.subject_cn) != name) {

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "authority/audit_head.h"
 #include "authority/ocsp_responder.h"
 #include "authority/test_cluster_testutil.h"
 #include "core/encoding.h"
@@ -400,13 +401,19 @@ TEST_F(SelectorTest, SelectsExactlyAndChangesNothing) {
 }
 
 TEST_F(SelectorTest, TheClustersOwnCertificatesAreRevokedBySerialOnly) {
-  // The OCSP signer (recorded when the responder starts) and the named certificates init
-  // recorded: all issued before the time below, the named ones with the cluster's FQDN.
+  // The OCSP and audit signers (recorded when the responder and the keeper start) and the named
+  // certificates init recorded: all issued before the time below, the named ones with the
+  // cluster's FQDN.
   auto ocsp =
       Must(OcspResponder::Create(*ca_, {.store = store_.get(), .clock = &clock_, .rng = &rng_}));
+  auto audit_head =
+      Must(AuditHeadKeeper::Create(*ca_, {.store = store_.get(), .clock = &clock_, .rng = &rng_}));
   const std::string fqdn = "mycluster.example.com";
   store::CertPage signers = Must(store_->ListIssued({.profile = "ocsp-signer"}, {.limit = 10}));
   ASSERT_EQ(signers.certs.size(), 1u);
+  store::CertPage audit_signers =
+      Must(store_->ListIssued({.profile = "audit-signer"}, {.limit = 10}));
+  ASSERT_EQ(audit_signers.certs.size(), 1u);
   const std::string api_serial =
       Must(GetNamedCert(*store_, *sealing_, "api")).chain[0].serial_hex();
   const std::string proxy_serial =

@@ -559,8 +559,47 @@ void AuditVerifier::Add(const store::AuditEntry& entry) {
     fail("hash does not match its content");
     return;
   }
+  for (const ExpectedHead& head : heads_) {
+    if (head.seq == entry.seq && entry.hash != head.hash) {
+      fail(AuditRewrittenProblem(head.description, entry.seq, entry.hash));
+      check_.truncated = true;
+      return;
+    }
+  }
   check_.entries = entry.seq;
   last_hash_ = entry.hash;
+}
+
+void AuditVerifier::ExpectHead(std::int64_t seq, std::string hash, std::string description) {
+  heads_.push_back(
+      ExpectedHead{.seq = seq, .hash = std::move(hash), .description = std::move(description)});
+}
+
+AuditCheck AuditVerifier::Finish() const {
+  AuditCheck out = check_;
+  if (!out.ok) {
+    return out;
+  }
+  for (const ExpectedHead& head : heads_) {
+    if (head.seq > out.entries) {
+      out.ok = false;
+      out.truncated = true;
+      out.first_bad_seq = out.entries + 1;
+      out.problem = AuditTruncatedProblem(head.description, out.entries);
+      return out;
+    }
+  }
+  return out;
+}
+
+std::string AuditTruncatedProblem(std::string_view head, std::int64_t last_seq) {
+  return "audit log truncated: " + std::string(head) + " is past the log's last entry " +
+         std::to_string(last_seq);
+}
+
+std::string AuditRewrittenProblem(std::string_view head, std::int64_t seq, std::string_view hash) {
+  return "audit log truncated or rewritten: entry " + std::to_string(seq) + " has hash " +
+         std::string(hash) + ", not that of " + std::string(head);
 }
 
 }  // namespace clustertls::authority

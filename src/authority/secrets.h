@@ -92,19 +92,47 @@ struct AuditCheck {
   // "prev_hash does not match entry 4", "sequence gap: 5 follows 3", ...).
   std::int64_t first_bad_seq = 0;
   std::string problem{};
+  // When !ok because the log does not reach a signed head it was checked against
+  // (AuditVerifier::ExpectHead): `problem` is then the whole line, AuditTruncatedProblem's or
+  // AuditRewrittenProblem's.
+  bool truncated = false;
 };
 
+// "audit log truncated: <head> is past the log's last entry <last_seq>", where `head` describes
+// a signed head (DescribeAuditHead: "the signed head (entry 45, hash ..., signed at ...)").
+std::string AuditTruncatedProblem(std::string_view head, std::int64_t last_seq);
+// "audit log truncated or rewritten: entry <seq> has hash <hash>, not that of <head>": the log
+// reaches the head's entry but holds another one there (rows deleted, then others appended, or
+// the chain recomputed).
+std::string AuditRewrittenProblem(std::string_view head, std::int64_t seq, std::string_view hash);
+
 // Checks a log read in pages: Add() each entry in order, starting at seq 1; result() says
-// whether it is an unbroken chain: seq 1, 2, 3... without gaps, each prev_hash the previous
-// entry's hash, each hash AuditHash of its entry. After the first problem, Add() is a no-op.
+// whether it is an unbroken chain so far: seq 1, 2, 3... without gaps, each prev_hash the
+// previous entry's hash, each hash AuditHash of its entry. After the first problem, Add() is a
+// no-op. The chain proves order and content, not length: a log whose last entries were deleted
+// is still an unbroken chain. ExpectHead() closes that gap with a signed head.
 class AuditVerifier {
  public:
+  // Before the first Add(): the log must reach entry `seq` and that entry's hash must be `hash`
+  // (a head signed earlier, described by `description` in the problem line). May be called for
+  // several heads.
+  void ExpectHead(std::int64_t seq, std::string hash, std::string description);
   void Add(const store::AuditEntry& entry);
+  // The chain so far (for stopping early while paging).
   const AuditCheck& result() const { return check_; }
+  // After the last Add(): result(), and, when it is ok, whether the log reached every expected
+  // head (`truncated` when not).
+  AuditCheck Finish() const;
 
  private:
+  struct ExpectedHead {
+    std::int64_t seq = 0;
+    std::string hash;
+    std::string description;
+  };
   AuditCheck check_;
   std::string last_hash_;
+  std::vector<ExpectedHead> heads_;
 };
 
 }  // namespace clustertls::authority

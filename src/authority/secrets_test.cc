@@ -516,5 +516,85 @@ TEST(AuditVerifierTest, VerifiesAcrossPages) {
   EXPECT_EQ(v.result().entries, 25);
 }
 
+// The chain alone cannot tell that the last entries were deleted; a head signed earlier can.
+TEST(AuditVerifierTest, ATruncatedLogIsAnIntactChainUntilCheckedAgainstItsHead) {
+  auto chain = MakeChain(10);
+  const std::string head =
+      "the signed head (entry 10, hash " + chain[9].hash + ", signed at 2023-11-14T22:13:30Z)";
+  chain.resize(7);  // DELETE FROM audit_log WHERE seq > 7
+  EXPECT_TRUE(Verify(chain).ok);
+
+  AuditVerifier v;
+  v.ExpectHead(10, MakeChain(10)[9].hash, head);
+  for (const auto& e : chain) {
+    v.Add(e);
+  }
+  EXPECT_TRUE(v.result().ok) << "the chain so far is intact";
+  AuditCheck check = v.Finish();
+  EXPECT_FALSE(check.ok);
+  EXPECT_TRUE(check.truncated);
+  EXPECT_EQ(check.entries, 7);
+  EXPECT_EQ(check.first_bad_seq, 8);
+  EXPECT_EQ(check.problem, "audit log truncated: " + head + " is past the log's last entry 7");
+
+  AuditVerifier empty;
+  empty.ExpectHead(10, chain[0].hash, head);
+  EXPECT_EQ(empty.Finish().problem,
+            "audit log truncated: " + head + " is past the log's last entry 0");
+}
+
+TEST(AuditVerifierTest, ALogThatReachesItsHeadIsIntactAlsoWhenItGrewSince) {
+  auto chain = MakeChain(12);
+  AuditVerifier v;
+  v.ExpectHead(10, chain[9].hash, "head A");
+  v.ExpectHead(3, chain[2].hash, "head B");
+  for (const auto& e : chain) {
+    v.Add(e);
+  }
+  AuditCheck check = v.Finish();
+  EXPECT_TRUE(check.ok) << check.problem;
+  EXPECT_FALSE(check.truncated);
+  EXPECT_EQ(check.entries, 12);
+}
+
+// Rows deleted, then as many appended again with a recomputed chain: the log reaches the head's
+// seq, but another entry is there.
+TEST(AuditVerifierTest, AnotherEntryAtTheHeadsSeqIsReported) {
+  auto original = MakeChain(10);
+  auto chain = MakeChain(10);
+  chain[8].actor = "mallory";  // seq 9 and 10 rewritten, their hashes recomputed
+  chain[8].hash = AuditHash(chain[8]);
+  chain[9].prev_hash = chain[8].hash;
+  chain[9].hash = AuditHash(chain[9]);
+  EXPECT_TRUE(Verify(chain).ok);
+  AuditVerifier v;
+  v.ExpectHead(10, original[9].hash, "the signed head (entry 10)");
+  for (const auto& e : chain) {
+    v.Add(e);
+  }
+  AuditCheck check = v.Finish();
+  EXPECT_FALSE(check.ok);
+  EXPECT_TRUE(check.truncated);
+  EXPECT_EQ(check.first_bad_seq, 10);
+  EXPECT_EQ(check.problem, "audit log truncated or rewritten: entry 10 has hash " + chain[9].hash +
+                               ", not that of the signed head (entry 10)");
+}
+
+// A broken chain is reported as such, before any head comparison.
+TEST(AuditVerifierTest, ABrokenChainIsReportedBeforeTheHead) {
+  auto chain = MakeChain(6);
+  chain[2].target = "x";
+  AuditVerifier v;
+  v.ExpectHead(9, chain[5].hash, "head");
+  for (const auto& e : chain) {
+    v.Add(e);
+  }
+  AuditCheck check = v.Finish();
+  EXPECT_FALSE(check.ok);
+  EXPECT_FALSE(check.truncated);
+  EXPECT_EQ(check.first_bad_seq, 3);
+  EXPECT_EQ(check.problem, "hash does not match its content");
+}
+
 }  // namespace
 }  // namespace clustertls::authority

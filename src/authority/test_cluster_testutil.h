@@ -127,6 +127,9 @@ class ForwardingStore : public store::Store {
                                                          int limit) override {
     return inner_->ListAudit(after_seq, limit);
   }
+  core::Result<std::optional<store::AuditEntry>> LastAudit() override {
+    return inner_->LastAudit();
+  }
   core::Result<void> PutCa(const store::CaRecord& ca) override { return inner_->PutCa(ca); }
   core::Result<store::CaRecord> GetCa(const std::string& id) override { return inner_->GetCa(id); }
   core::Result<std::vector<store::CaRecord>> ListCas() override { return inner_->ListCas(); }

@@ -179,6 +179,7 @@ core::Result<Api> Api::Open(const ApiOptions& o) {
   CTLS_ASSIGN_OR_RETURN(net::HttpsUrl url, net::ParseHttpsUrl(config.server));
   Api api;
   api.server_ = url.ToString();
+  api.ca_pem_ = config.ca_pem;
   if (!o.auth_user.empty()) {
     CTLS_ASSIGN_OR_RETURN(std::string password,
                           ResolvePassword(o.auth_password_file, o.auth_user, "--password-file"));

@@ -90,11 +90,15 @@ class Api {
 
   // The server's base URL, "https://host:port".
   const std::string& server() const { return server_; }
+  // The certificate `clustertls login` pinned (PEM): the cluster's root or issuing CA, or the
+  // `api` certificate itself.
+  const std::string& ca_pem() const { return ca_pem_; }
 
  private:
   std::unique_ptr<net::HttpsClient> client_;
   std::string authorization_;
   std::string server_;
+  std::string ca_pem_;
 };
 
 // `j[key]` for a table cell: strings as they are, arrays joined with ",", "-" when missing or

@@ -3,6 +3,7 @@
 // `tokens`, `audit` and `sign`. docs/api.md is the contract with the server.
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iomanip>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "authority/audit_head.h"
+#include "authority/cluster.h"
 #include "authority/data_dir.h"
 #include "authority/name_policy.h"
 #include "authority/secrets.h"
@@ -118,35 +121,106 @@ core::Result<int> RunLogin(const LoginOptions& o, Context& ctx) {
 
 // --- audit verify from the store ------------------------------------------------------------
 
-int ReportAudit(Context& ctx, const authority::AuditCheck& check) {
+// A signed head the log must reach, checked before any entry is read.
+struct ExpectedHead {
+  authority::AuditHead head;
+  std::string label;  // for the summary: "signed head", "head recorded in FILE"
+};
+
+int ReportAudit(Context& ctx, const authority::AuditCheck& check,
+                const std::vector<ExpectedHead>& heads) {
   if (!check.ok) {
-    ctx.out << "audit chain broken at entry " << check.first_bad_seq << ": " << check.problem
-            << '\n';
+    if (check.truncated) {
+      ctx.out << check.problem << '\n';
+    } else {
+      ctx.out << "audit chain broken at entry " << check.first_bad_seq << ": " << check.problem
+              << '\n';
+    }
     return 1;
   }
-  ctx.out << "audit chain intact: " << check.entries << " entries\n";
+  ctx.out << "audit chain intact: " << check.entries << " entries";
+  for (std::size_t i = 0; i < heads.size(); ++i) {
+    ctx.out << (i == 0 ? " (" : "; ") << heads[i].label << " at entry " << heads[i].head.seq;
+  }
+  ctx.out << (heads.empty() ? "\n" : ")\n");
   return 0;
 }
 
-core::Result<int> VerifyAuditInDataDir(const std::string& dir, Context& ctx) {
-  CTLS_ASSIGN_OR_RETURN(authority::DataDirConfig config, authority::LoadDataDirConfig(dir));
-  CTLS_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, store::Store::Open(config.store_url));
-  authority::AuditVerifier verifier;
+// Reads a head a verifier recorded earlier (`clustertls audit head --out FILE`) and checks its
+// signature against `anchors`. Errors name the file.
+core::Result<ExpectedHead> RecordedHead(const std::string& file,
+                                        const std::vector<pki::Certificate>& anchors) {
+  CTLS_ASSIGN_OR_RETURN(std::optional<authority::AuditHead> head,
+                        authority::ReadAuditHeadFile(file));
+  if (!head) {
+    return core::Fail(ErrorCode::kNotFound, file + ": no such file");
+  }
+  if (auto ok = authority::VerifyAuditHead(*head, anchors); !ok) {
+    return ok.error().WithContext(file);
+  }
+  return ExpectedHead{.head = *std::move(head), .label = "head recorded in " + file};
+}
+
+// Pages through a log with `verifier`; `page(after)` returns the entries after `after`.
+template <typename PageFn>
+core::Result<authority::AuditCheck> VerifyPages(authority::AuditVerifier& verifier,
+                                                const std::vector<ExpectedHead>& heads,
+                                                const std::vector<std::string>& where,
+                                                PageFn page) {
+  for (std::size_t i = 0; i < heads.size(); ++i) {
+    verifier.ExpectHead(heads[i].head.seq, heads[i].head.hash,
+                        authority::DescribeAuditHead(heads[i].head, where[i]));
+  }
   std::int64_t after = 0;
   for (;;) {
-    CTLS_ASSIGN_OR_RETURN(std::vector<store::AuditEntry> page, store->ListAudit(after, 1000));
-    if (page.empty()) {
+    CTLS_ASSIGN_OR_RETURN(std::vector<store::AuditEntry> entries, page(after));
+    if (entries.empty()) {
       break;
     }
-    for (const store::AuditEntry& entry : page) {
+    for (const store::AuditEntry& entry : entries) {
       verifier.Add(entry);
     }
-    after = page.back().seq;
+    after = entries.back().seq;
     if (!verifier.result().ok) {
       break;
     }
   }
-  return ReportAudit(ctx, verifier.result());
+  return verifier.Finish();
+}
+
+core::Result<int> VerifyAuditInDataDir(const std::string& dir, const std::string& expect_head,
+                                       Context& ctx) {
+  CTLS_ASSIGN_OR_RETURN(authority::DataDirConfig config, authority::LoadDataDirConfig(dir));
+  CTLS_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, store::Store::Open(config.store_url));
+  CTLS_ASSIGN_OR_RETURN(pki::Certificate root, authority::LoadClusterRoot(*store));
+  std::vector<ExpectedHead> heads;
+  std::vector<std::string> where;
+  // The head `serve` keeps beside the store, where an edit of the database does not reach.
+  const std::string file = (std::filesystem::path(dir) / authority::kAuditHeadFileName).string();
+  CTLS_ASSIGN_OR_RETURN(std::optional<authority::AuditHead> kept,
+                        authority::ReadAuditHeadFile(file));
+  if (kept) {
+    if (auto ok = authority::VerifyAuditHead(*kept, {root}); !ok) {
+      return ok.error().WithContext(file);
+    }
+    heads.push_back({.head = *std::move(kept), .label = "signed head"});
+    where.emplace_back();
+  } else {
+    ctx.Info("note: " + file +
+             " does not exist (no serve of this version has run on this data directory yet): "
+             "the chain is checked, but not whether its last entries were removed");
+  }
+  if (!expect_head.empty()) {
+    CTLS_ASSIGN_OR_RETURN(ExpectedHead recorded, RecordedHead(expect_head, {root}));
+    heads.push_back(std::move(recorded));
+    where.push_back(expect_head);
+  }
+  authority::AuditVerifier verifier;
+  CTLS_ASSIGN_OR_RETURN(authority::AuditCheck check,
+                        VerifyPages(verifier, heads, where, [&](std::int64_t after) {
+                          return store->ListAudit(after, 1000);
+                        }));
+  return ReportAudit(ctx, check, heads);
 }
 
 // An entry of GET /v1/audit as the store holds it: `details_json` verbatim when the server sends
@@ -184,29 +258,82 @@ core::Result<store::AuditEntry> AuditEntryFromJson(const nlohmann::ordered_json&
   return entry;
 }
 
-core::Result<int> VerifyAuditOverApi(Api& api, Context& ctx) {
-  authority::AuditVerifier verifier;
-  std::int64_t after = 0;
-  for (;;) {
-    CTLS_ASSIGN_OR_RETURN(nlohmann::ordered_json page,
-                          api.CallAs<nlohmann::ordered_json>(
-                              "GET", "/v1/audit?after=" + std::to_string(after) + "&limit=1000"));
-    if (!page.contains("entries") || !page["entries"].is_array()) {
-      return core::Fail(ErrorCode::kParse, "server: GET /v1/audit returned no 'entries'");
-    }
-    if (page["entries"].empty()) {
-      break;
-    }
-    for (const auto& e : page["entries"]) {
-      CTLS_ASSIGN_OR_RETURN(store::AuditEntry entry, AuditEntryFromJson(e));
-      verifier.Add(entry);
-      after = entry.seq;
-    }
-    if (!verifier.result().ok) {
-      break;
-    }
+// The entries of GET /v1/audit after `after` (one page of up to 1000).
+core::Result<std::vector<store::AuditEntry>> AuditPageOverApi(Api& api, std::int64_t after) {
+  CTLS_ASSIGN_OR_RETURN(nlohmann::ordered_json page,
+                        api.CallAs<nlohmann::ordered_json>(
+                            "GET", "/v1/audit?after=" + std::to_string(after) + "&limit=1000"));
+  if (!page.contains("entries") || !page["entries"].is_array()) {
+    return core::Fail(ErrorCode::kParse, "server: GET /v1/audit returned no 'entries'");
   }
-  return ReportAudit(ctx, verifier.result());
+  std::vector<store::AuditEntry> entries;
+  for (const auto& e : page["entries"]) {
+    CTLS_ASSIGN_OR_RETURN(store::AuditEntry entry, AuditEntryFromJson(e));
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+// GET /v1/audit/head, parsed and checked against `anchors`; nullopt (with a note) when the
+// server has none (404: an older server, or none signed yet). Errors name the route.
+core::Result<std::optional<authority::AuditHead>> ServerHead(
+    Api& api, const std::vector<pki::Certificate>& anchors, Context& ctx) {
+  auto response = api.Raw("GET", "/v1/audit/head");
+  if (!response) {
+    if (response.error().code == ErrorCode::kNotFound) {
+      ctx.Info("note: the server answers no signed audit head (GET /v1/audit/head: " +
+               response.error().message + ")");
+      return std::optional<authority::AuditHead>();
+    }
+    return response.error();
+  }
+  auto head = authority::ParseAuditHead(response->body);
+  if (!head) {
+    return head.error().WithContext("server: GET /v1/audit/head");
+  }
+  if (auto ok = authority::VerifyAuditHead(*head, anchors); !ok) {
+    return ok.error().WithContext("server: GET /v1/audit/head");
+  }
+  return std::optional<authority::AuditHead>(*std::move(head));
+}
+
+// The certificate login pinned, as the anchor for the cluster's signatures.
+core::Result<pki::Certificate> PinnedCa(const Api& api) {
+  auto pinned = pki::Certificate::FromPem(api.ca_pem());
+  if (!pinned) {
+    return pinned.error().WithContext("the client config's pinned certificate");
+  }
+  return pinned;
+}
+
+core::Result<int> VerifyAuditOverApi(Api& api, const std::string& expect_head, Context& ctx) {
+  CTLS_ASSIGN_OR_RETURN(pki::Certificate pinned, PinnedCa(api));
+  std::vector<ExpectedHead> heads;
+  std::vector<std::string> where;
+  // The server's head first: the log read after it can only be longer.
+  if (pinned.is_ca()) {
+    CTLS_ASSIGN_OR_RETURN(std::optional<authority::AuditHead> current,
+                          ServerHead(api, {pinned}, ctx));
+    if (current) {
+      heads.push_back({.head = *std::move(current), .label = "signed head"});
+      where.emplace_back();
+    }
+  } else {
+    ctx.Info(
+        "note: the pinned certificate is not a CA (login pinned the api certificate "
+        "itself): the server's signed audit head is not checked");
+  }
+  if (!expect_head.empty()) {
+    CTLS_ASSIGN_OR_RETURN(ExpectedHead recorded, RecordedHead(expect_head, {pinned}));
+    heads.push_back(std::move(recorded));
+    where.push_back(expect_head);
+  }
+  authority::AuditVerifier verifier;
+  CTLS_ASSIGN_OR_RETURN(authority::AuditCheck check,
+                        VerifyPages(verifier, heads, where, [&](std::int64_t after) {
+                          return AuditPageOverApi(api, after);
+                        }));
+  return ReportAudit(ctx, check, heads);
 }
 
 struct CertSetOptions {
@@ -370,6 +497,9 @@ struct AuditOptions {
   std::int64_t after = 0;
   int limit = 100;
   std::string data_dir;
+  std::string expect_head;
+  std::string out;
+  bool force = false;
 };
 struct SignOptions {
   ApiOptions api;
@@ -380,6 +510,37 @@ struct SignOptions {
   bool force = false;
   bool allow_reserved = false;
 };
+
+// `audit head`: GET /v1/audit/head, checked against the pinned CA, printed or saved for a later
+// `audit verify --expect-head`.
+core::Result<int> RunAuditHead(const AuditOptions& o, Api& api, Context& ctx) {
+  const std::string& out = o.out;
+  if (!out.empty() && !o.force && core::PathExists(out)) {
+    return core::Fail(ErrorCode::kAlreadyExists, out + " exists (use --force to replace it)");
+  }
+  CTLS_ASSIGN_OR_RETURN(pki::Certificate pinned, PinnedCa(api));
+  CTLS_ASSIGN_OR_RETURN(net::ClientResponse response, api.Raw("GET", "/v1/audit/head"));
+  auto head = authority::ParseAuditHead(response.body);
+  if (!head) {
+    return head.error().WithContext("server: GET /v1/audit/head");
+  }
+  if (auto ok = authority::VerifyAuditHead(*head, {pinned}); !ok) {
+    return ok.error().WithContext("server: GET /v1/audit/head");
+  }
+  const std::string text = authority::AuditHeadToJson(*head);
+  if (!out.empty()) {
+    CTLS_RETURN_IF_ERROR(
+        core::WriteFileAtomic(out, text, {.mode = core::kPublicFileMode, .overwrite = o.force}));
+  }
+  if (o.api.json) {
+    ctx.out << text;
+    return 0;
+  }
+  ctx.out << "signed head: entry " << head->seq << ", hash " << head->hash << ", signed at "
+          << core::FormatTime(head->signed_at) << " by " << head->chain.front().subject()
+          << (out.empty() ? std::string() : ", written to " + out) << '\n';
+  return 0;
+}
 
 void AddClusterCommands(CLI::App& app, Action* action) {
   CLI::App* cluster =
@@ -865,21 +1026,40 @@ void AddAuditCommands(CLI::App& app, Action* action) {
     auto o = std::make_shared<AuditOptions>();
     CLI::App* cmd = audit->add_subcommand(
         "verify",
-        "Check the audit chain: every entry's hash and link to the previous one. Over the API\n"
-        "(every page of GET /v1/audit), or with --data-dir straight from the store, so an edit\n"
-        "made in the database is detected. Exit 1 with \"audit chain broken at entry N: ...\".");
+        "Check the audit chain: every entry's hash and link to the previous one, and that the\n"
+        "log still reaches its signed head (its last entry when serve last signed it), so that\n"
+        "removed last entries are detected. Over the API (every page of GET /v1/audit, and GET\n"
+        "/v1/audit/head), or with --data-dir straight from the store and DIR/audit-head.json,\n"
+        "so an edit made in the database is detected. Exit 1 with \"audit chain broken at entry\n"
+        "N: ...\" or \"audit log truncated: ...\".");
     cmd->add_option("--data-dir", o->data_dir,
                     "read the store of this data directory instead of asking the server");
+    cmd->add_option("--expect-head", o->expect_head,
+                    "a head saved earlier by `clustertls audit head --out FILE`: the log must "
+                    "still reach it");
     AddApiOptions(cmd, o->api, true, false);
     cmd->callback([o, action] {
       *action = [o](Context& ctx) -> core::Result<int> {
         if (!o->data_dir.empty()) {
-          return VerifyAuditInDataDir(o->data_dir, ctx);
+          return VerifyAuditInDataDir(o->data_dir, o->expect_head, ctx);
         }
         CTLS_ASSIGN_OR_RETURN(Api api, Api::Open(o->api));
-        return VerifyAuditOverApi(api, ctx);
+        return VerifyAuditOverApi(api, o->expect_head, ctx);
       };
     });
+  }
+  {
+    auto o = std::make_shared<AuditOptions>();
+    CLI::App* cmd = audit->add_subcommand(
+        "head",
+        "Fetch the server's signed audit head (GET /v1/audit/head: the last entry's number and\n"
+        "hash, signed by the cluster's audit signer), check its signature against the pinned\n"
+        "CA, and save it with --out for a later `audit verify --expect-head FILE`, which then\n"
+        "detects entries removed in between.");
+    cmd->add_option("--out", o->out, "where to save the head (JSON, 0644)");
+    cmd->add_flag("--force", o->force, "replace an existing --out file");
+    AddApiOptions(cmd, o->api, true, true);
+    OnApi(cmd, action, o, RunAuditHead);
   }
 }
 

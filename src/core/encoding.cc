@@ -84,6 +84,34 @@ int Base64Value(char c) {
   return -1;
 }
 
+std::string Base64Encode(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    const std::uint32_t n = (static_cast<std::uint8_t>(in[i]) << 16) |
+                            (static_cast<std::uint8_t>(in[i + 1]) << 8) |
+                            static_cast<std::uint8_t>(in[i + 2]);
+    for (int shift : {18, 12, 6, 0}) {
+      out.push_back(kAlphabet[(n >> shift) & 0x3f]);
+    }
+  }
+  const std::size_t rest = in.size() - i;
+  if (rest > 0) {
+    std::uint32_t n = static_cast<std::uint32_t>(static_cast<std::uint8_t>(in[i])) << 16;
+    if (rest == 2) {
+      n |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(in[i + 1])) << 8;
+    }
+    out.push_back(kAlphabet[(n >> 18) & 0x3f]);
+    out.push_back(kAlphabet[(n >> 12) & 0x3f]);
+    out.push_back(rest == 2 ? kAlphabet[(n >> 6) & 0x3f] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
 std::optional<std::string> Base64Decode(std::string_view in) {
   std::size_t padding = 0;
   while (!in.empty() && in.back() == '=' && padding < 2) {

@@ -28,6 +28,9 @@ std::string JsonEscape(std::string_view s);
 // The value (0-63) of a character of the standard base64 alphabet (RFC 4648 section 4), or -1.
 int Base64Value(char c);
 
+// Encodes standard base64 with padding (RFC 4648 section 4), on one line.
+std::string Base64Encode(std::string_view in);
+
 // Decodes standard base64 (RFC 4648 section 4): padding optional, but at most two '=' and only
 // where they complete the last quantum; nothing but the alphabet. nullopt for anything else.
 std::optional<std::string> Base64Decode(std::string_view in);

@@ -5,6 +5,23 @@
 namespace clustertls::core {
 namespace {
 
+// RFC 4648 section 10's test vectors, and bytes over 0x7f.
+TEST(Base64EncodeTest, EncodesTheRfcVectorsWithPadding) {
+  EXPECT_EQ(Base64Encode(""), "");
+  EXPECT_EQ(Base64Encode("f"), "Zg==");
+  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(Base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(Base64Encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(Base64Encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64Encode(std::string("\xfb\xff\xbf", 3)), "+/+/");
+  std::string all;
+  for (int i = 0; i < 256; ++i) {
+    all.push_back(static_cast<char>(i));
+  }
+  EXPECT_EQ(Base64Decode(Base64Encode(all)), all);
+}
+
 TEST(Base64DecodeTest, DecodesWithAndWithoutPadding) {
   EXPECT_EQ(Base64Decode("TWFu"), "Man");
   EXPECT_EQ(Base64Decode("TWE="), "Ma");

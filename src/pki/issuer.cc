@@ -268,7 +268,7 @@ core::Result<void> AddKeyUsage(X509* x, Profile profile, bool rsa_subject) {
   std::vector<int> bits;
   if (IsCaProfile(profile)) {
     bits = {0, 5, 6};
-  } else if (profile == Profile::kOcspSigner || !rsa_subject) {
+  } else if (profile == Profile::kOcspSigner || profile == Profile::kAuditSigner || !rsa_subject) {
     bits = {0};
   } else {
     bits = {0, 2};  // RSA key transport in TLS 1.2 RSA key exchange
@@ -301,6 +301,8 @@ core::Result<void> AddExtendedKeyUsage(X509* x, Profile profile) {
     case Profile::kOcspSigner:
       nids = {NID_OCSP_sign};
       break;
+    case Profile::kAuditSigner:
+      break;  // the private purpose below, alone
     case Profile::kRootCa:
     case Profile::kIntermediateCa:
       return {};
@@ -313,6 +315,14 @@ core::Result<void> AddExtendedKeyUsage(X509* x, Profile profile) {
     if (sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(nid)) <= 0) {
       return ossl::Failure(ErrorCode::kCrypto, "cannot build ExtendedKeyUsage");
     }
+  }
+  if (profile == Profile::kAuditSigner) {
+    // Not a registered NID: a new object, owned by the stack once pushed.
+    auto oid = ossl::Own(OBJ_txt2obj(std::string(kAuditSigningEkuOid).c_str(), 1));
+    if (!oid || sk_ASN1_OBJECT_push(eku.get(), oid.get()) <= 0) {
+      return ossl::Failure(ErrorCode::kCrypto, "cannot build ExtendedKeyUsage");
+    }
+    oid.release();
   }
   return Add(x, NID_ext_key_usage, eku.get(), false, "extendedKeyUsage");
 }
@@ -733,9 +743,9 @@ core::Result<Certificate> ToCertificate(core::Result<std::string> der) {
 }  // namespace
 
 core::Result<Profile> ParseProfile(std::string_view name) {
-  static constexpr std::array<Profile, 6> kAll = {Profile::kRootCa, Profile::kIntermediateCa,
-                                                  Profile::kServer, Profile::kClient,
-                                                  Profile::kPeer,   Profile::kOcspSigner};
+  static constexpr std::array<Profile, 7> kAll = {
+      Profile::kRootCa, Profile::kIntermediateCa, Profile::kServer,     Profile::kClient,
+      Profile::kPeer,   Profile::kOcspSigner,     Profile::kAuditSigner};
   for (Profile p : kAll) {
     if (name == ProfileName(p)) {
       return p;
@@ -743,7 +753,8 @@ core::Result<Profile> ParseProfile(std::string_view name) {
   }
   return Fail(ErrorCode::kInvalidArgument,
               "unknown profile " + QuoteName(name) +
-                  " (use root-ca, intermediate-ca, server, client, peer or ocsp-signer)");
+                  " (use root-ca, intermediate-ca, server, client, peer, ocsp-signer or "
+                  "audit-signer)");
 }
 
 const char* ProfileName(Profile profile) {
@@ -760,6 +771,8 @@ const char* ProfileName(Profile profile) {
       return "peer";
     case Profile::kOcspSigner:
       return "ocsp-signer";
+    case Profile::kAuditSigner:
+      return "audit-signer";
   }
   return "unknown";
 }

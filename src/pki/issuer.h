@@ -18,10 +18,21 @@
 namespace clustertls::pki {
 
 // Issuance profiles (what the certificate is for). Each fixes BasicConstraints (critical),
-// KeyUsage (critical, right for the key type), EKU, SKI, AKI and SAN.
-enum class Profile { kRootCa, kIntermediateCa, kServer, kClient, kPeer, kOcspSigner };
+// KeyUsage (critical, right for the key type), EKU, SKI, AKI and SAN. kAuditSigner is the
+// control plane's audit-head signer: keyUsage digitalSignature only and the one private
+// extendedKeyUsage kAuditSigningEkuOid, so that the key serves no other purpose (no TLS, no
+// OCSP).
+enum class Profile { kRootCa, kIntermediateCa, kServer, kClient, kPeer, kOcspSigner, kAuditSigner };
 
-// "root-ca", "intermediate-ca", "server", "client", "peer", "ocsp-signer". kInvalidArgument.
+// The KeyPurposeId (RFC 5280 4.2.1.12) of Profile::kAuditSigner: "signs the head of a
+// clustertls audit log". A UUID OID (ITU-T X.667, arc 2.25), of
+// urn:uuid:3e531f12-9c9c-421e-a62c-fb92047f0e7b, so that no registration is needed. GnuTLS
+// cannot decode arcs over 64 bits; only clustertls reads these certificates, with OpenSSL.
+inline constexpr std::string_view kAuditSigningEkuOid =
+    "2.25.82843726607196379473299414575308803707";
+
+// "root-ca", "intermediate-ca", "server", "client", "peer", "ocsp-signer", "audit-signer".
+// kInvalidArgument.
 core::Result<Profile> ParseProfile(std::string_view name);
 const char* ProfileName(Profile profile);
 

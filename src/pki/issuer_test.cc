@@ -141,7 +141,7 @@ TEST_P(LeafProfileTest, SetsExactlyTheProfilesExtensions) {
 
   std::uint32_t ku = X509_get_key_usage(cert->get());
   std::uint32_t want_ku = KU_DIGITAL_SIGNATURE;
-  if (rsa && profile != Profile::kOcspSigner) {
+  if (rsa && profile != Profile::kOcspSigner && profile != Profile::kAuditSigner) {
     want_ku |= KU_KEY_ENCIPHERMENT;
   }
   EXPECT_EQ(ku, want_ku);
@@ -164,10 +164,23 @@ TEST_P(LeafProfileTest, SetsExactlyTheProfilesExtensions) {
     case Profile::kOcspSigner:
       want_eku = {NID_OCSP_sign};
       break;
+    case Profile::kAuditSigner:
+      want_eku = {NID_undef};  // the private purpose, which OpenSSL does not name
+      break;
     default:
       FAIL();
   }
   EXPECT_EQ(EkuNids(*cert), want_eku);
+  if (profile == Profile::kAuditSigner) {
+    auto eku = cert->extended_key_usage_extension();
+    ASSERT_TRUE(eku.has_value()) << eku.error().message;
+    EXPECT_EQ(*eku, std::optional(std::vector<std::string>{std::string(kAuditSigningEkuOid)}));
+    // Good for nothing else: no TLS server or client, no OCSP or code signing.
+    EXPECT_EQ(X509_get_extended_key_usage(cert->get()), 0u);
+    for (int p : {X509_PURPOSE_SSL_SERVER, X509_PURPOSE_SSL_CLIENT}) {
+      EXPECT_NE(X509_check_purpose(cert->get(), p, 0), 1) << p;
+    }
+  }
 
   // SKI: RFC 5280 4.2.1.2 method 1; AKI: the intermediate's SKI.
   auto ski = Ext<ASN1_OCTET_STRING>(*cert, NID_subject_key_identifier);
@@ -206,7 +219,8 @@ TEST_P(LeafProfileTest, SetsExactlyTheProfilesExtensions) {
 
 std::vector<LeafCase> AllLeafCases() {
   std::vector<LeafCase> out;
-  for (Profile p : {Profile::kServer, Profile::kClient, Profile::kPeer, Profile::kOcspSigner}) {
+  for (Profile p : {Profile::kServer, Profile::kClient, Profile::kPeer, Profile::kOcspSigner,
+                    Profile::kAuditSigner}) {
     for (KeyType k : {KeyType::kEcP256, KeyType::kRsa2048, KeyType::kEd25519}) {
       out.push_back({p, k});
     }
@@ -1003,7 +1017,7 @@ TEST(IssuerConcurrencyTest, OneIssuerSignsFromSeveralThreads) {
 
 TEST(ProfileNameTest, RoundTrips) {
   for (Profile p : {Profile::kRootCa, Profile::kIntermediateCa, Profile::kServer, Profile::kClient,
-                    Profile::kPeer, Profile::kOcspSigner}) {
+                    Profile::kPeer, Profile::kOcspSigner, Profile::kAuditSigner}) {
     auto parsed = ParseProfile(ProfileName(p));
     ASSERT_TRUE(parsed.has_value());
     EXPECT_EQ(*parsed, p);

@@ -1895,6 +1895,18 @@ struct Api::Impl {
     }
     return Json({{"entries", std::move(list)}, {"next_after", last}});
   }
+
+  // GET /v1/audit/head: the head the keeper last signed (authority/audit_head.h), as it is kept
+  // in the data directory's audit-head.json.
+  net::Response AuditHead() {
+    std::optional<authority::AuditHead> head =
+        o.audit_head == nullptr ? std::nullopt : o.audit_head->Current();
+    if (!head) {
+      return Error(
+          core::Fail(core::ErrorCode::kNotFound, "this server has signed no audit head yet"));
+    }
+    return JsonResponse(authority::AuditHeadToJson(*head), 200);
+  }
 };
 
 void Api::Impl::BuildRoutes() {
@@ -1993,6 +2005,7 @@ void Api::Impl::BuildRoutes() {
   Add("/v1/tokens/{id}",
       {del(R::kReader, Sync([](Impl& i, Call& c) { return i.DeleteToken(c); }))});
   Add("/v1/audit", {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListAudit(c); }))});
+  Add("/v1/audit/head", {get(R::kReader, Sync([](Impl& i, Call&) { return i.AuditHead(); }))});
 }
 
 Api::Api(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

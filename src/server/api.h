@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "authority/audit_head.h"
 #include "authority/authority.h"
 #include "authority/crl_publisher.h"
 #include "authority/ocsp_responder.h"
@@ -48,6 +49,8 @@ struct ApiOptions {
   // The root CA's CRL (GET /v1/crl/root(.pem), appended to GET /v1/crl.pem). Optional: null
   // serves no root CRL (404 on its routes).
   authority::RootCrlCache* root_crl = nullptr;
+  // The signed head of the audit log (GET /v1/audit/head). Optional: null answers 404.
+  const authority::AuditHeadKeeper* audit_head = nullptr;
   // The host this server's HTTPS listener is bound to, when clients can reach it by that name or
   // address (empty for a wildcard such as 0.0.0.0): an `api` certificate that does not name it
   // is accepted with a warning.

@@ -14,11 +14,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "authority/data_dir.h"
+#include "core/encoding.h"
 #include "core/time.h"
 #include "net/test_client_testutil.h"
 #include "ossl/csprng.h"
@@ -76,6 +78,7 @@ TEST_F(ApiTest, EveryOtherRouteNeeds401WithoutCredentials) {
       {"GET", "/v1/tokens"},
       {"DELETE", "/v1/tokens/0123456789abcdef"},
       {"GET", "/v1/audit"},
+      {"GET", "/v1/audit/head"},
   };
   for (const auto& [method, target] : routes) {
     auto reply = Call(method, target, method == "GET" || method == "DELETE" ? "" : "{}");
@@ -94,6 +97,7 @@ TEST_F(ApiTest, ReaderGets403OnAdminAndOperatorRoutes) {
   EXPECT_EQ(Call("GET", "/v1/cluster/policy", {}, reader).status, 200);
   EXPECT_EQ(Call("GET", "/v1/cluster/certificates", {}, reader).status, 200);
   EXPECT_EQ(Call("GET", "/v1/audit", {}, reader).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/audit/head", {}, reader).status, 200);
   EXPECT_EQ(Call("GET", "/metrics", {}, reader).status, 200);
   const std::vector<std::pair<std::string, std::string>> forbidden = {
       {"PUT", "/v1/cluster/update_cert"},
@@ -548,6 +552,96 @@ TEST_F(ApiTest, EveryChangeIsAudited) {
   EXPECT_EQ(last["source"], "127.0.0.1");
 }
 
+// GET /v1/audit/head answers what the poller last signed, which is what DIR/audit-head.json
+// holds; it follows the log within a poll interval; openssl verifies the signer and the
+// signature on its own.
+TEST_F(ApiTest, AuditHeadFollowsTheLogAndOpensslVerifiesIt) {
+  auto last_seq = [] {
+    std::vector<json> all = AuditEntries();
+    return all.empty() ? std::int64_t{0} : all.back()["seq"].get<std::int64_t>();
+  };
+  auto head_reaches = [&](std::int64_t seq) {
+    for (int i = 0; i < 100; ++i) {
+      auto reply = Call("GET", "/v1/audit/head", {}, Admin());
+      if (reply.status == 200 && Body(reply)["seq"] == seq) {
+        return reply;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return Call("GET", "/v1/audit/head", {}, Admin());
+  };
+  SignThroughApi({"head1.cluster.example.com"}, "server");
+  const std::int64_t seq = last_seq();
+  net::TestReply reply = head_reaches(seq);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_NE(ReplyHeader(reply, "Content-Type").find("application/json"), std::string::npos);
+  json head = Body(reply);
+  ASSERT_EQ(head["seq"], seq) << "the head did not reach the last entry within 10 s";
+  EXPECT_EQ(head["format"], "clustertls-audit-head-v1");
+  EXPECT_EQ(head["hash"], AuditEntries().back()["hash"]);
+  EXPECT_EQ(head["time"], core::FormatTime(pki::kTestReferenceTime));
+  // The file holds the same head (the poller writes it before answering it).
+  std::ifstream file(fs::path(*dir_) / "audit-head.json", std::ios::binary);
+  std::stringstream kept;
+  kept << file.rdbuf();
+  EXPECT_EQ(json::parse(kept.str(), nullptr, false), head);
+
+  // openssl: the signer chains to the cluster root at the head's time and has only the audit
+  // purpose; its key signed the domain-separated message.
+  auto chain = Must(pki::Certificate::ParseAll(head["chain"].get<std::string>()));
+  ASSERT_EQ(chain.size(), 3u);
+  EXPECT_EQ(chain[0].common_name(), std::string("audit.") + kFqdn);
+  EXPECT_EQ(chain[0].fingerprint().colon, head["signer_fingerprint_sha256"]);
+  const std::string signer = WriteTemp("head-signer.pem", chain[0].ToPem());
+  const std::string issuing = WriteTemp("head-issuing.pem", chain[1].ToPem());
+  const std::string root = WriteTemp("head-root.pem", chain[2].ToPem());
+  const std::string attime = std::to_string(pki::kTestReferenceTime.time_since_epoch().count());
+  auto [verify_status, verify_out] = Run("openssl verify -attime " + attime + " -CAfile " + root +
+                                         " -untrusted " + issuing + " " + signer);
+  EXPECT_EQ(verify_status, 0) << verify_out;
+  auto [text_status, text] =
+      Run("openssl x509 -noout -ext extendedKeyUsage,keyUsage -in " + signer);
+  EXPECT_EQ(text_status, 0) << text;
+  EXPECT_NE(text.find("2.25.82843726607196379473299414575308803707"), std::string::npos) << text;
+  EXPECT_NE(text.find("Digital Signature"), std::string::npos) << text;
+  EXPECT_EQ(text.find("TLS Web"), std::string::npos) << text;
+  const std::string message = std::string("clustertls audit head v1") + '\0' +
+                              "seq=" + std::to_string(seq) + '\0' +
+                              "hash=" + head["hash"].get<std::string>() + '\0' + "time=" + attime;
+  const std::string message_file = WriteTemp("head-message.bin", message);
+  const std::string signature_file =
+      WriteTemp("head-signature.der", *core::Base64Decode(head["signature"].get<std::string>()));
+  const std::string pubkey = (fs::path(*dir_) / "head-signer-pub.pem").string();
+  ASSERT_EQ(Run("openssl x509 -noout -pubkey -in " + signer + " -out " + pubkey).first, 0);
+  auto [dgst_status, dgst_out] = Run("openssl dgst -sha256 -verify " + pubkey + " -signature " +
+                                     signature_file + " " + message_file);
+  EXPECT_EQ(dgst_status, 0) << dgst_out;
+  EXPECT_NE(dgst_out.find("Verified OK"), std::string::npos) << dgst_out;
+  // The same signature over another seq is refused by openssl too.
+  const std::string other_file =
+      WriteTemp("head-message-other.bin",
+                std::string(message).replace(message.find("seq=") + 4, std::to_string(seq).size(),
+                                             std::to_string(seq + 1)));
+  EXPECT_NE(Run("openssl dgst -sha256 -verify " + pubkey + " -signature " + signature_file + " " +
+                other_file)
+                .first,
+            0);
+
+  // The signer is in the inventory, like the OCSP signer, and in the audit log.
+  auto signers = Call("GET", "/v1/certificates?profile=audit-signer", {}, Admin());
+  ASSERT_EQ(signers.status, 200) << signers.body;
+  bool listed = false;
+  const json listing = Body(signers);  // kept: a temporary's member would dangle in the loop
+  for (const json& c : listing["certificates"]) {
+    listed = listed || core::AsciiLower(c["serial"].get<std::string>()) ==
+                           core::AsciiLower(chain[0].serial_hex());
+  }
+  EXPECT_TRUE(listed) << chain[0].serial_hex() << " not in " << signers.body;
+
+  // A reader may read it.
+  EXPECT_EQ(Call("GET", "/v1/audit/head", {}, MakeUser("headreader", "reader")).status, 200);
+}
+
 TEST_F(ApiTest, MetricsCountRequestsAndShowExpiries) {
   Call("GET", "/health");
   auto metrics = Call("GET", "/metrics", {}, Admin());
@@ -968,6 +1062,7 @@ TEST_F(ApiTest, PublicListenerServesOnlyThePublicRoutesWithoutAuth) {
       {"POST", "/v1/ca/sign"},
       {"GET", "/v1/certificates"},
       {"GET", "/v1/audit"},
+      {"GET", "/v1/audit/head"},
       {"GET", "/v1/cluster/policy"},
       {"POST", "/v1/certificates/revoke"},
       {"GET", "/nothing"}};

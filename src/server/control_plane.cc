@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "authority/audit_head.h"
 #include "authority/authority.h"
 #include "authority/cluster.h"
 #include "authority/crl_publisher.h"
@@ -280,6 +281,8 @@ struct ControlPlane::Impl {
   std::unique_ptr<authority::OcspResponder> ocsp;
   std::unique_ptr<authority::Revocation> revocation;
   std::unique_ptr<authority::RootCrlCache> root_crl;
+  std::unique_ptr<authority::AuditHeadKeeper> audit_head;
+  std::string audit_head_problem;  // the last one logged (the poller logs each problem once)
   std::unique_ptr<Authenticator> authenticator;
   Metrics metrics;
   std::unique_ptr<Api> api;
@@ -429,6 +432,23 @@ struct ControlPlane::Impl {
     return {};
   }
 
+  // Signs the audit log's head if its last entry changed and writes DIR/audit-head.json. From
+  // the poller and at shutdown only: never on a request's path (signing is group-committed).
+  void UpdateAuditHead() {
+    auto r = audit_head->Update();
+    std::string problem = r ? std::string() : r.error().message;
+    if (!problem.empty() && problem != audit_head_problem) {
+      if (r.error().code == core::ErrorCode::kVerifyFailed) {
+        Log(problem + " (detected while serving; the signed head in " +
+            std::string(authority::kAuditHeadFileName) +
+            " is kept and no new head is signed: run `clustertls audit verify --data-dir`)");
+      } else {
+        Log("signing the audit log's head failed (retrying): " + problem);
+      }
+    }
+    audit_head_problem = std::move(problem);
+  }
+
   void Poll() {
     std::unique_lock lock(poll_mu);
     while (!stopping) {
@@ -451,6 +471,7 @@ struct ControlPlane::Impl {
       } else if (*r) {
         Log("now serving root CA CRL number " + std::to_string(root_crl->Current()->number));
       }
+      UpdateAuditHead();
       lock.lock();
     }
   }
@@ -474,6 +495,9 @@ struct ControlPlane::Impl {
       poller.join();
     }
     authority.reset();  // records everything still waiting
+    if (audit_head) {
+      UpdateAuditHead();  // the head covers every entry this instance appended
+    }
     server.reset();
     public_server.reset();
   }
@@ -515,6 +539,16 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
   CTLS_ASSIGN_OR_RETURN(impl->store, store::Store::Open(config.store_url));
   CTLS_ASSIGN_OR_RETURN(authority::ClusterCa ca,
                         authority::LoadClusterCa(*impl->store, *impl->sealing_key));
+  // Before anything else is appended: a log that no longer reaches the head signed before
+  // (rows deleted while serve was stopped) stops serve, and the head file stays as evidence.
+  CTLS_ASSIGN_OR_RETURN(
+      impl->audit_head,
+      authority::AuditHeadKeeper::Create(
+          ca, {.store = impl->store.get(),
+               .clock = &clock,
+               .rng = &impl->rng,
+               .file = (fs::path(options.data_dir) / authority::kAuditHeadFileName).string(),
+               .signer_validity = options.audit_signer_validity}));
   std::string fqdn = config.fqdn;
   if (auto stored = impl->store->GetConfig(std::string(authority::kConfigFqdn)); stored) {
     fqdn = *stored;
@@ -664,6 +698,7 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
                                                 .crl = raw->crl.get(),
                                                 .ocsp = raw->ocsp.get(),
                                                 .root_crl = raw->root_crl.get(),
+                                                .audit_head = raw->audit_head.get(),
                                                 .listen_host = (hp.host == "0.0.0.0" ||
                                                                 hp.host == "::")
                                                                    ? std::string()
@@ -685,6 +720,7 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
     return server.error();
   }
   impl->server = std::move(server).value();
+  impl->UpdateAuditHead();  // the first head, before the poller's first round
   if (impl->public_server) {
     Log("public listener " + UrlFor(impl->public_host, impl->public_server->port(), "http") +
         " (OCSP, CRL, CA chain)");

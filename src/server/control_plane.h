@@ -38,6 +38,9 @@ struct ServeOptions {
   bool reset_tls_policy = false;
   std::chrono::seconds ocsp_response_validity = std::chrono::hours(1);
   std::chrono::seconds ocsp_signer_validity = std::chrono::days(2);
+  // The certificate that signs the audit log's head (authority/audit_head.h), kept in
+  // DIR/audit-head.json by the poller and at shutdown.
+  std::chrono::seconds audit_signer_validity = std::chrono::days(2);
 };
 
 // `clustertls init`: makes a data directory and the cluster in its store.

@@ -786,6 +786,16 @@ class SqlStore final : public Store {
     return out;
   }
 
+  Result<std::optional<AuditEntry>> LastAudit() override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows,
+        Run(std::string("SELECT ") + kAuditCols + " FROM audit_log ORDER BY seq DESC LIMIT 1", {}));
+    if (rows.empty()) {
+      return std::optional<AuditEntry>();
+    }
+    return std::optional<AuditEntry>(AuditFromRow(rows[0]));
+  }
+
   // --- CAs ---
 
   Result<void> PutCa(const CaRecord& ca) override {

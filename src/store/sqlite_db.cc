@@ -240,11 +240,16 @@ class SqliteConnection final : public Connection {
 Result<std::unique_ptr<Connection>> OpenSqlite(const std::string& path, int busy_timeout_ms,
                                                std::shared_ptr<std::mutex> write_mutex) {
   // The database holds password hashes and encrypted keys: create it 0600 (SQLite gives its
-  // -wal and -shm files the same mode).
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // -wal and -shm files the same mode). Only when it does not exist yet (O_EXCL): POSIX record
+  // locks belong to the process and the file, not to a descriptor, so closing a descriptor of a
+  // file this process's other connections have open drops their locks. Another process (the
+  // sqlite3 CLI, `audit verify --data-dir`) then gets the exclusive lock on closing and, as if it
+  // were the last connection, checkpoints and deletes the -wal and -shm files under this one:
+  // later commits went to a deleted WAL, invisible to others and lost on a crash.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd >= 0) {
-    ::close(fd);
-  }  // else sqlite3_open_v2 below reports the cause
+    ::close(fd);  // a new file: no connection of this process has it open yet
+  }               // else it exists, or sqlite3_open_v2 below reports the cause
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);

@@ -310,6 +310,9 @@ class Store {
                                                                  const AuditHasher& hasher) = 0;
   // Up to `limit` entries with seq > after_seq, in order.
   virtual core::Result<std::vector<AuditEntry>> ListAudit(std::int64_t after_seq, int limit) = 0;
+  // The entry with the highest seq (one probe of the primary key); nullopt for an empty log.
+  // `serve` signs the head of the log with it (authority::AuditHeadKeeper).
+  virtual core::Result<std::optional<AuditEntry>> LastAudit() = 0;
 
   // --- certificate authorities ---
 

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -821,6 +822,33 @@ TEST_P(StoreTest, AuditBatchAppendsLinkedEntriesInOrder) {
   EXPECT_TRUE(empty->empty());
 }
 
+// The entry with the highest seq, read whole; none for an empty log (what `serve` signs as the
+// log's head).
+TEST_P(StoreTest, LastAuditIsTheEntryWithTheHighestSeq) {
+  auto none = store_->LastAudit();
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(none->has_value());
+  std::vector<AuditInput> inputs;
+  for (int i = 0; i < 12; ++i) {
+    inputs.push_back({.time = kT0 + std::chrono::seconds(i),
+                      .actor = "a",
+                      .action = "cert.sign",
+                      .target = std::to_string(i),
+                      .details_json = "{}"});
+  }
+  auto batch = store_->AppendAuditBatch(inputs, TestHash);
+  ASSERT_TRUE(batch) << batch.error().message;
+  auto last = store_->LastAudit();
+  ASSERT_TRUE(last) << last.error().message;
+  ASSERT_TRUE(last->has_value());
+  EXPECT_EQ((*last)->seq, 12);
+  EXPECT_EQ((*last)->hash, batch->back().hash);
+  EXPECT_EQ((*last)->prev_hash, (*batch)[10].hash);
+  EXPECT_EQ((*last)->target, "11");
+  EXPECT_EQ((*last)->time, kT0 + std::chrono::seconds(11));
+  EXPECT_EQ((*last)->details_json, "{}");
+}
+
 // Two instances appending from several threads: one linear chain, seq 1..N without gaps,
 // each prev_hash the previous entry's hash, nothing lost.
 TEST_P(StoreTest, AuditChainFromConcurrentInstancesHasNoForkOrGap) {
@@ -1171,6 +1199,50 @@ TEST(SqliteFile, CreatedOwnerOnlyAndSurvivesReopenOfPlainPath) {
   auto v = (*s)->GetConfig("a");
   ASSERT_TRUE(v);
   EXPECT_EQ(*v, "b");
+  std::filesystem::remove_all(dir);
+}
+
+// Another process (the sqlite3 CLI) opening and closing the file while Stores are open must
+// find their locks and leave the -wal and -shm files alone. Opening a connection used to
+// open() and close() the file first, and closing any descriptor drops every POSIX lock the
+// process holds on that file: the CLI then took the exclusive lock, checkpointed and deleted the
+// WAL under the open store, whose later commits went to a deleted file (invisible to other
+// processes, lost on a crash; found by test_serve_audit_head.sh's burst of 32 signers).
+TEST(SqliteFile, AnotherProcessLeavesTheWalOfOpenStores) {
+  const std::string dir = TempDir();
+  const std::string path = dir + "/s.db";
+  // `sqlite3 FILE SQL`, as an operator would run it: its output.
+  auto cli = [&](const std::string& sql) {
+    std::string out;
+    FILE* p = ::popen(("timeout 20 sqlite3 '" + path + "' \"" + sql + "\" 2>&1").c_str(), "r");
+    if (p == nullptr) {
+      ADD_FAILURE() << "cannot run the sqlite3 CLI";
+      return out;
+    }
+    char buf[256];
+    while (std::fgets(buf, sizeof buf, p) != nullptr) {
+      out += buf;
+    }
+    EXPECT_EQ(::pclose(p), 0) << out;
+    return out;
+  };
+  auto a = Store::Open(path);
+  ASSERT_TRUE(a) << a.error().message;
+  ASSERT_TRUE((*a)->SetConfig("k", "1"));
+  // More connections on the same file while the first ones hold their locks: a second store
+  // (a pool growing under load opens them the same way).
+  auto b = Store::Open(path);
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_TRUE((*b)->SetConfig("k", "2"));
+  ASSERT_TRUE(std::filesystem::exists(path + "-wal"));
+  EXPECT_EQ(cli("SELECT value FROM config WHERE key = 'k'"), "2\n");
+  EXPECT_TRUE(std::filesystem::exists(path + "-wal")) << "the CLI deleted the open store's WAL";
+  EXPECT_TRUE(std::filesystem::exists(path + "-shm")) << "the CLI deleted the open store's shm";
+  // A commit made after the CLI's visit is visible to the next one.
+  ASSERT_TRUE((*a)->SetConfig("k", "3"));
+  EXPECT_EQ(cli("SELECT value FROM config WHERE key = 'k'"), "3\n");
+  a->reset();
+  b->reset();
   std::filesystem::remove_all(dir);
 }
 

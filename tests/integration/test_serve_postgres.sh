@@ -2,7 +2,8 @@
 # Two `clustertls serve` instances on one PostgreSQL 15 (a throwaway server started by
 # tests/pg/start_pg.sh on loopback and stopped on exit), signing concurrently: every serial a
 # client received is in the database exactly once (judged with psql), no record is lost, the
-# audit chain is intact (`clustertls audit verify`). Fails, never skips, without PostgreSQL.
+# audit chain is intact (`clustertls audit verify`); the last audit rows deleted with psql are
+# reported by both data directories' signed heads. Fails, never skips, without PostgreSQL.
 #   bash test_serve_postgres.sh <path-to-clustertls> <repo-root>
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -164,7 +165,49 @@ shared_state() {
   run ctls audit verify --data-dir "$D2"
 }
 
+# The audit log's last rows deleted with psql (issue 13 item 8): before, each instance's signed
+# head (its own DIR/audit-head.json) names an entry of the shared log with its hash, at or behind
+# its end, and `audit verify` passes on both; after, both report the truncation, naming their
+# head's entry and the log's last, and serve refuses to start.
+truncated_tail() {
+  # Both instances run and stop: each signs the log's last entry into its own head at shutdown.
+  start_both trunc
+  stop_serve "$PID1"
+  assert_eq "$SERVE_RC" 0 "instance 1 exit status after SIGTERM"
+  stop_serve "$PID2"
+  assert_eq "$SERVE_RC" 0 "instance 2 exit status after SIGTERM"
+  local d seq hash max keep=""
+  max=$(q 'SELECT max(seq) FROM audit_log')
+  for d in "$D1" "$D2"; do
+    read -r seq hash < <(jq -r '"\(.seq) \(.hash)"' "$d/audit-head.json") || fail "no head file in $d"
+    [ "$seq" -le "$max" ] || fail "$d: the head names entry $seq, the log ends at $max"
+    assert_eq "$(q "SELECT hash FROM audit_log WHERE seq = $seq")" "$hash" "$d: hash of the head's entry"
+    run ctls audit verify --data-dir "$d"
+    assert_eq "$(cat "$OUT")" "audit chain intact: $max entries (signed head at entry $seq)" \
+      "audit verify --data-dir $d"
+    if [ -z "$keep" ] || [ "$seq" -lt "$keep" ]; then
+      keep=$seq
+    fi
+  done
+  keep=$((keep - 3))
+  q "DELETE FROM audit_log WHERE seq > $keep" >/dev/null || fail "psql DELETE failed"
+  assert_eq "$(q 'SELECT max(seq) FROM audit_log')" "$keep" "max(seq) after the DELETE"
+  local signed
+  for d in "$D1" "$D2"; do
+    read -r seq hash signed < <(jq -r '"\(.seq) \(.hash) \(.time)"' "$d/audit-head.json")
+    ctls audit verify --data-dir "$d" >"$OUT" 2>"$ERR"
+    assert_eq "$?" 1 "exit status of audit verify --data-dir $d after the DELETE ($(cat "$ERR"))"
+    assert_eq "$(cat "$OUT")" \
+      "audit log truncated: the signed head (entry $seq, hash $hash, signed at $signed) is past the log's last entry $keep" \
+      "audit verify --data-dir $d after the DELETE"
+  done
+  expect_fail 1 'audit-head\.json: audit log truncated: the signed head \(entry [0-9]+' -- \
+    timeout 60 "$CTLS" serve --data-dir "$D1" --listen 127.0.0.1:0 --public-listen 127.0.0.1:0
+  assert_eq "$(q 'SELECT max(seq) FROM audit_log')" "$keep" "nothing appended by the refused start"
+}
+
 section "init --store postgres://: schema, constraint, no clear key, audit verify" schema
 section "two instances sign 2 x 4 x 25 concurrently: serials unique, none lost, audit intact" concurrent
 section "users and named certificates are shared through the store" shared_state
+section "the last audit rows deleted with psql: both data directories report it, serve refuses" truncated_tail
 finish

@@ -95,19 +95,21 @@ signing() {
     [ -z "$cursor" ] && break
     [ $n -le 20 ] || fail "paging did not end after 20 pages"
   done
-  # The three issued here, the OCSP responder's delegated signer certificate, which serve
-  # issues from the same CA at start-up, and the five named certificates init issued: all
+  # The three issued here, the OCSP responder's and the audit head's signer certificates, which
+  # serve issues from the same CA at start-up, and the five named certificates init issued: all
   # recorded like any other.
-  assert_eq "$(tr ',' '\n' <<<"$seen" | sed '/^$/d' | sort -u | wc -l)" 9 "distinct serials seen by paging"
-  assert_eq "$n" 9 "pages of one"
+  assert_eq "$(tr ',' '\n' <<<"$seen" | sed '/^$/d' | sort -u | wc -l)" 10 "distinct serials seen by paging"
+  assert_eq "$n" 10 "pages of one"
   # The database holds exactly these records (sqlite3 reads the file while the server runs).
   local rows
-  rows=$(timeout 20 sqlite3 "$DB" "SELECT count(*) FROM issued_certs WHERE profile <> 'ocsp-signer' AND issued_by <> 'init'")
-  assert_eq "$rows" 3 "rows in issued_certs (besides the OCSP signer and init's named certificates)"
+  rows=$(timeout 20 sqlite3 "$DB" "SELECT count(*) FROM issued_certs WHERE profile NOT IN ('ocsp-signer', 'audit-signer') AND issued_by <> 'init'")
+  assert_eq "$rows" 3 "rows in issued_certs (besides the OCSP and audit signers and init's named certificates)"
   rows=$(timeout 20 sqlite3 "$DB" "SELECT count(*) FROM issued_certs WHERE issued_by = 'init'")
   assert_eq "$rows" 5 "rows of init's named certificates"
   rows=$(timeout 20 sqlite3 "$DB" "SELECT count(*) FROM issued_certs WHERE profile = 'ocsp-signer'")
   assert_eq "$rows" 1 "OCSP signer rows in issued_certs"
+  rows=$(timeout 20 sqlite3 "$DB" "SELECT count(*) FROM issued_certs WHERE profile = 'audit-signer'")
+  assert_eq "$rows" 1 "audit signer rows in issued_certs"
   timeout 20 sqlite3 "$DB" "SELECT upper(serial) FROM issued_certs" | grep -qx "$web_serial" ||
     fail "serial $web_serial is not in issued_certs"
   # The metrics count what was issued.
@@ -323,10 +325,14 @@ files() {
   assert_mode 600 "$D/sealing.key"
   assert_mode 600 "$D/clustertls.json"
   assert_mode 600 "$DB"
+  # The signed audit head holds nothing secret (seq, hash, signature, certificates); the
+  # directory itself is 0700.
+  assert_mode 644 "$D/audit-head.json"
+  assert_eq "$(stat -c %a "$D")" 700 "mode of the data directory $D"
   local world
-  world=$(find "$D" -type f -perm /o=r 2>/dev/null)
+  world=$(find "$D" -type f -perm /o=r ! -name audit-head.json 2>/dev/null)
   [ -z "$world" ] || fail "data dir files readable by others: $world"
-  world=$(find "$D" -type f -perm /g=r 2>/dev/null)
+  world=$(find "$D" -type f -perm /g=r ! -name audit-head.json 2>/dev/null)
   [ -z "$world" ] || fail "data dir files readable by the group: $world"
   local f
   for f in "$D"/*; do
