@@ -24,23 +24,12 @@ using testing::TempDir;
 
 const core::TimePoint kNow = core::ParseTime("2026-01-15T10:00:00Z").value();
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
+using Outcome = testing::CliOutcome;
 
 class AppTest : public ::testing::Test {
  protected:
   Outcome Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), "clustertls");
-    std::vector<const char*> argv;
-    for (const auto& a : args) {
-      argv.push_back(a.c_str());
-    }
-    std::ostringstream out, err;
-    int code = cli::Run(static_cast<int>(argv.size()), argv.data(), out, err, clock_, rng_);
-    return {code, out.str(), err.str()};
+    return testing::RunCli(std::move(args), clock_, rng_);
   }
   std::string P(const std::string& name) { return dir_ / name; }
   void MakeCa() {
@@ -62,9 +51,7 @@ class AppTest : public ::testing::Test {
   ossl::Csprng rng_;
 };
 
-bool OneErrorLine(const std::string& err) {
-  return err.rfind("clustertls: error: ", 0) == 0 && err.find('\n') == err.size() - 1;
-}
+using testing::OneErrorLine;
 
 TEST_F(AppTest, VersionHelpAndUsageErrors) {
   auto v = Cli({"--version"});

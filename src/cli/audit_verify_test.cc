@@ -25,11 +25,7 @@ namespace {
 
 using testing::TempDir;
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
+using Outcome = testing::CliOutcome;
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -58,14 +54,7 @@ class AuditVerifyTest : public ::testing::Test {
   }
 
   Outcome Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), "clustertls");
-    std::vector<const char*> argv;
-    for (const auto& a : args) {
-      argv.push_back(a.c_str());
-    }
-    std::ostringstream out, err;
-    int code = cli::Run(static_cast<int>(argv.size()), argv.data(), out, err, clock_, rng_);
-    return {code, out.str(), err.str()};
+    return testing::RunCli(std::move(args), clock_, rng_);
   }
 
   void Sql(const std::string& sql) {

@@ -2,9 +2,8 @@
 // reference time. Every usage error must be found before a request is sent: the commands run
 // with a client config that does not exist, so reaching the network would fail differently.
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -28,15 +27,9 @@ using testing::TempDir;
 
 const core::TimePoint kNow = core::ParseTime("2026-11-24T12:00:00Z").value();
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
+using Outcome = testing::CliOutcome;
 
-bool OneErrorLine(const std::string& err) {
-  return err.rfind("clustertls: error: ", 0) == 0 && err.find('\n') == err.size() - 1;
-}
+using testing::OneErrorLine;
 
 // Standard input replaced by /dev/null while alive: "no terminal to ask on".
 class NoTerminal {
@@ -60,14 +53,7 @@ class NoTerminal {
 class RevokeCliTest : public ::testing::Test {
  protected:
   Outcome Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), "clustertls");
-    std::vector<const char*> argv;
-    for (const auto& a : args) {
-      argv.push_back(a.c_str());
-    }
-    std::ostringstream out, err;
-    int code = cli::Run(static_cast<int>(argv.size()), argv.data(), out, err, clock_, rng_);
-    return {code, out.str(), err.str()};
+    return testing::RunCli(std::move(args), clock_, rng_);
   }
   // `revoke ARGS` against a client config that does not exist.
   Outcome Revoke(std::vector<std::string> args) {
@@ -126,9 +112,8 @@ TEST(RevokeArgsTest, BuildsTheRequest) {
   EXPECT_EQ(by_date->issued_before, "2026-11-01T00:00:00Z");
   EXPECT_EQ(by_date->reason, "");  // the server's default
 
-  auto by_rfc3339 =
-      CheckRevokeArguments({.name = "node1", .issued_before = "2026-11-01T12:00:00+02:00",
-                            .yes = true});
+  auto by_rfc3339 = CheckRevokeArguments(
+      {.name = "node1", .issued_before = "2026-11-01T12:00:00+02:00", .yes = true});
   ASSERT_TRUE(by_rfc3339) << by_rfc3339.error().message;
   EXPECT_EQ(by_rfc3339->issued_before, "2026-11-01T10:00:00Z");
   EXPECT_EQ(by_rfc3339->name, "node1");
@@ -198,9 +183,9 @@ TEST_F(RevokeCliTest, UsageErrorsExitTwoBeforeAnyRequest) {
 TEST_F(RevokeCliTest, HelpListsTheReasonsAndSelectors) {
   Outcome h = Cli({"revoke", "--help"});
   EXPECT_EQ(h.code, 0);
-  for (const char* want : {"keyCompromise", "cessationOfOperation", "aACompromise", "--dry-run",
-                           "--yes", "--issued-before", "--san", "--name", "--reason",
-                           "openssl x509"}) {
+  for (const char* want :
+       {"keyCompromise", "cessationOfOperation", "aACompromise", "--dry-run", "--yes",
+        "--issued-before", "--san", "--name", "--reason", "openssl x509"}) {
     EXPECT_NE(h.out.find(want), std::string::npos) << want;
   }
   Outcome crl = Cli({"crl", "show", "--help"});
@@ -227,8 +212,8 @@ class CrlShowTest : public RevokeCliTest {
                std::int64_t number, bool pem) {
     if (!core::PathExists(P("ca/ca.crt"))) {
       ASSERT_TRUE(core::WriteFileAtomic(P("ca.pass"), "ca secret\n"));
-      Outcome ca = Cli({"ca", "init", "--out", P("ca"), "--passphrase-file", P("ca.pass"),
-                        "--name", "Revoking CA"});
+      Outcome ca = Cli({"ca", "init", "--out", P("ca"), "--passphrase-file", P("ca.pass"), "--name",
+                        "Revoking CA"});
       ASSERT_EQ(ca.code, 0) << ca.err;
     }
     auto issuer = LoadIssuer(P("ca/ca.crt"), P("ca/ca.key"), P("ca.pass"));
@@ -240,10 +225,9 @@ class CrlShowTest : public RevokeCliTest {
         {.serial_hex = "7C2D9E0F11223344556677889900AABBCCDDEEFF",
          .revoked_at = core::ParseTime("2026-11-21T09:30:00Z").value()},
     };
-    auto der = pki::BuildCrl(issuer->certificate(), issuer->key(), entries,
-                             {.this_update = this_update,
-                              .next_update = next_update,
-                              .crl_number = number});
+    auto der = pki::BuildCrl(
+        issuer->certificate(), issuer->key(), entries,
+        {.this_update = this_update, .next_update = next_update, .crl_number = number});
     ASSERT_TRUE(der) << der.error().message;
     std::string bytes = *der;
     if (pem) {
@@ -257,14 +241,11 @@ TEST_F(CrlShowTest, TextAndJsonOfABuiltCrl) {
   MakeCrl(P("ca.crl"), kNow - std::chrono::hours(1), kNow + std::chrono::days(7), 42, false);
   Outcome text = Cli({"crl", "show", P("ca.crl")});
   ASSERT_EQ(text.code, 0) << text.err;
-  for (const char* want : {"Issuer:             CN=Revoking CA",
-                           "CRL number:         42",
+  for (const char* want : {"Issuer:             CN=Revoking CA", "CRL number:         42",
                            "This update:        2026-11-24T11:00:00Z",
                            "Next update:        2026-12-01T12:00:00Z (expires in 7 days)",
-                           "Signature:          ecdsa-with-SHA256",
-                           "Revoked:            2",
-                           "0A1B2C  ",
-                           "2026-11-20T08:00:00Z  keyCompromise",
+                           "Signature:          ecdsa-with-SHA256", "Revoked:            2",
+                           "0A1B2C  ", "2026-11-20T08:00:00Z  keyCompromise",
                            "7C2D9E0F11223344556677889900AABBCCDDEEFF  2026-11-21T09:30:00Z  "
                            "unspecified"}) {
     EXPECT_NE(text.out.find(want), std::string::npos) << want << "\n" << text.out;
@@ -284,10 +265,9 @@ TEST_F(CrlShowTest, TextAndJsonOfABuiltCrl) {
   EXPECT_EQ(j["signature_algorithm"], "ecdsa-with-SHA256");
   EXPECT_EQ(j["count"], 2);
   ASSERT_EQ(j["entries"].size(), 2u);
-  EXPECT_EQ(j["entries"][0],
-            (json{{"serial", "0A1B2C"},
-                  {"revoked_at", "2026-11-20T08:00:00Z"},
-                  {"reason", "keyCompromise"}}));
+  EXPECT_EQ(j["entries"][0], (json{{"serial", "0A1B2C"},
+                                   {"revoked_at", "2026-11-20T08:00:00Z"},
+                                   {"reason", "keyCompromise"}}));
   EXPECT_EQ(j["entries"][1]["reason"], "unspecified");
 
   // inspect shows a CRL with the same fields.
@@ -345,10 +325,8 @@ TEST_F(CrlShowTest, BadFilesNameTheFileAndTheCause) {
   ASSERT_TRUE(core::WriteFileAtomic(P("empty.crl"), ""));
   const std::string cert = std::string(CTLS_TESTDATA_DIR) + "/keys/chain-leaf.pem";
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {P("garbage.crl"), "not a PEM or DER CRL"},
-      {P("truncated.crl"), "not a PEM or DER CRL"},
-      {P("empty.crl"), "not a PEM or DER CRL"},
-      {P("missing.crl"), "missing.crl"},
+      {P("garbage.crl"), "not a PEM or DER CRL"}, {P("truncated.crl"), "not a PEM or DER CRL"},
+      {P("empty.crl"), "not a PEM or DER CRL"},   {P("missing.crl"), "missing.crl"},
       {cert, "holds a certificate, not a CRL"},
   };
   for (const auto& [file, cause] : cases) {
