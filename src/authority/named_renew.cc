@@ -1,5 +1,6 @@
 #include "authority/named_renew.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -50,6 +51,16 @@ core::Result<RenewedNamedCert> RenewNamedCert(store::Store& store, const Sealing
                           .validity = request.validity,
                           .crl_urls = request.crl_urls,
                           .ocsp_urls = request.ocsp_urls};
+  auto add_new = [](const std::vector<std::string>& from, std::vector<std::string>& to) {
+    for (const auto& name : from) {
+      if (std::find(to.begin(), to.end(), name) == to.end()) {
+        to.push_back(name);
+      }
+    }
+  };
+  add_new(request.add_sans.dns, issue.sans.dns);
+  add_new(request.add_sans.ips, issue.sans.ips);
+  add_new(request.add_sans.uris, issue.sans.uris);
   AddNamedIdentity(request.name, issue.sans);
   const pki::KeyType key_type =
       request.key_type.value_or(old_leaf->public_key().type().value_or(pki::KeyType::kEcP256));

@@ -31,6 +31,10 @@ struct RenewNamedRequest {
   std::optional<pki::KeyType> key_type{};
   std::vector<std::string> crl_urls{};   // written into the new certificate
   std::vector<std::string> ocsp_urls{};  // idem
+  // Names the new certificate carries beside the current one's: for `api`, the names the
+  // control plane is reached by (its reserved names), so that a renewal repairs an `api`
+  // certificate replaced by one that does not name the listen address.
+  pki::SubjectAltNames add_sans{};
   // Refuse (kInvalidArgument, nothing changed) if the current certificate was not signed by
   // the cluster CA: the caller means to revoke it next, and only this CA's can be.
   bool require_previous_ours = false;
@@ -50,14 +54,14 @@ struct RenewedNamedCert {
 };
 
 // Renews `request.name`: generates a key, issues a certificate (profile peer) with the current
-// certificate's subject CN and SANs from `ca`, records it and its "cert.sign" audit entry
-// (details also "named" and "renews": the previous serial) in one transaction, then stores it
-// with the sealed key as the name's next version. kNotFound ("certificate "x": no such name")
-// for a name with no certificate; kInvalidArgument for a bad name or validity; kExpired if the
-// validity would outlive the issuing CA (nothing is recorded then). If storing the new version
-// fails after the record committed, the error says so and names the recorded serial (nothing
-// uses it; it can be revoked). Audit of the version change itself is the caller's (the API
-// writes "named_cert.renew").
+// certificate's subject CN and SANs (plus `request.add_sans`) from `ca`, records it and its
+// "cert.sign" audit entry (details also "named" and "renews": the previous serial) in one
+// transaction, then stores it with the sealed key as the name's next version. kNotFound
+// ("certificate "x": no such name") for a name with no certificate; kInvalidArgument for a bad name
+// or validity; kExpired if the validity would outlive the issuing CA (nothing is recorded then). If
+// storing the new version fails after the record committed, the error says so and names the
+// recorded serial (nothing uses it; it can be revoked). Audit of the version change itself is the
+// caller's (the API writes "named_cert.renew").
 core::Result<RenewedNamedCert> RenewNamedCert(store::Store& store, const SealingKey& sealing_key,
                                               const ClusterCa& ca, const RenewNamedRequest& request,
                                               const core::Clock& clock, core::Rng& rng);

@@ -1310,6 +1310,12 @@ struct Api::Impl {
         .require_previous_ours = revoke->has_value(),
         .actor = call.principal.Describe(),
         .source = call.connection.remote_address};
+    if (name == "api") {
+      // The names this server is reached by: a renewal makes an `api` certificate that a
+      // replacement left without them (Redis' self-signed one, say) usable again.
+      const authority::ReservedNames& own = o.authority->options().reserved;
+      request.add_sans = {.dns = own.dns, .ips = own.ips, .uris = own.uris};
+    }
     if (key_type->has_value()) {
       auto parsed = pki::ParseKeyType(**key_type);
       if (!parsed) {
@@ -1941,10 +1947,9 @@ void Api::Impl::BuildRoutes() {
         {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListNamed(c); })), std::move(put)});
   }
   // Redis Enterprise's cluster object, for its TLS fields (the policy under Redis' names).
-  Add("/v1/cluster",
-      {get(R::kReader, Sync([](Impl& i, Call& c) { return i.GetCluster(c); })),
-       with_body("PUT", R::kAdmin, std::nullopt,
-                 Sync([](Impl& i, Call& c) { return i.PutCluster(c); }))});
+  Add("/v1/cluster", {get(R::kReader, Sync([](Impl& i, Call& c) { return i.GetCluster(c); })),
+                      with_body("PUT", R::kAdmin, std::nullopt,
+                                Sync([](Impl& i, Call& c) { return i.PutCluster(c); }))});
   Add("/v1/cluster/certificates/{name}",
       {del(R::kAdmin, Sync([](Impl& i, Call& c) { return i.DeleteNamed(c); }))});
   {

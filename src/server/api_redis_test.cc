@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "authority/name_policy.h"
 #include "server/api_testutil.h"
 
 namespace clustertls::server {
@@ -101,9 +103,22 @@ TEST_F(ApiTest, AcceptedApiAndCmCertificatesComeWithWarnings) {
   EXPECT_NE(warnings[1].get<std::string>().find(
                 Must(pki::Certificate::FromPem(s.certificate_pem), "leaf").fingerprint().colon),
             std::string::npos);
-  // A renewal from the cluster CA gives none of these: the api certificate is whole again.
+  // A renewal from the cluster CA gives none of these: the api certificate is whole again, with
+  // the names the server is reached by beside the ones it had.
   auto renewed = Call("POST", "/v1/cluster/certificates/api/renew", {}, Admin());
   ASSERT_EQ(renewed.status, 200) << renewed.body;
+  const pki::Certificate leaf =
+      Must(pki::Certificate::FromPem(Body(renewed)["certificate"].get<std::string>()), "renewed");
+  const pki::SubjectAltNames sans = leaf.sans();
+  for (const std::string& dns :
+       {std::string(kFqdn), "*." + std::string(kFqdn), std::string("localhost")}) {
+    EXPECT_NE(std::find(sans.dns.begin(), sans.dns.end(), dns), sans.dns.end()) << dns;
+  }
+  for (const char* ip : {"127.0.0.1", "::1"}) {
+    EXPECT_NE(std::find(sans.ips.begin(), sans.ips.end(), ip), sans.ips.end()) << ip;
+  }
+  EXPECT_NE(std::find(sans.uris.begin(), sans.uris.end(), authority::kControlPlaneUri),
+            sans.uris.end());
 }
 
 TEST_F(ApiTest, TheClusterObjectCarriesThePolicyUnderRedisNames) {

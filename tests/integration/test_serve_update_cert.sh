@@ -451,10 +451,73 @@ separate_chain() {
     "certificate presented after a restart"
 }
 
+# Redis' page replaces `api` with its self-signed certificate (names the FQDN only): accepted with
+# warnings; login pinning the cluster root then fails, as it must (the server no longer chains to
+# it); one renewal from the cluster CA brings back the names the server is reached by and its
+# identity, and login pinning the root works again. A self-signed api that does name the address
+# is accepted by login pinning that very leaf (Elastic's ca_trusted_fingerprint does the same).
+lockout() {
+  serve_up lockout
+  # Whichever api an earlier section left (the cluster CA's or the separate chain's), curl trusts it.
+  cat "$TMP/root.pem" "$F/sep-root/ca.crt" >"$TMP/either-root.pem"
+  API_CA=$TMP/either-root.pem
+  printf '%s\n' "$ADMIN_PW" >"$TMP/admin.pw"
+  run ctls cert generate -f "$FQDN" -t api --out "$F/selfsigned"
+  jq -n --rawfile k "$F/selfsigned/api_key.pem" --rawfile c "$F/selfsigned/api_cert.pem" \
+    '{name:"api",key:$k,certificate:$c}' >"$TMP/ss.json"
+  api PUT /v1/cluster/update_cert "${ADMIN[@]}" -H 'Content-Type: application/json' \
+    --data-binary @"$TMP/ss.json"
+  expect_status 200 "update_cert with the page's self-signed api certificate"
+  jbody '.warnings[]' >"$TMP/warnings"
+  assert_grep 'cluster CA' "$TMP/warnings"
+  assert_grep '127\.0\.0\.1' "$TMP/warnings"
+  note "warnings: $(tr '\n' ' ' <"$TMP/warnings" | head -c 300)"
+  wait_presented "$(file_fp "$F/selfsigned/api_cert.pem")" 1000
+  expect_fail 1 'verif|certificate' -- ctls login --server "https://127.0.0.1:$SERVE_PORT" \
+    --ca-fingerprint "$CA_FP" --user admin --password-file "$TMP/admin.pw" \
+    --client-config "$TMP/lockout.json"
+  # The way back: renew api (curl trusting the self-signed certificate the server presents now).
+  API_CA=$F/selfsigned/api_cert.pem
+  api POST /v1/cluster/certificates/api/renew "${ADMIN[@]}"
+  expect_status 200 "renew api"
+  jbody .certificate >"$TMP/renewed.pem"
+  local sans
+  sans=$(timeout 10 openssl x509 -in "$TMP/renewed.pem" -noout -ext subjectAltName | tail -n +2)
+  for want in "DNS:$FQDN" "DNS:\*.$FQDN" "DNS:localhost" "IP Address:127.0.0.1" "URI:urn:uuid:"; do
+    grep -q "$want" <<<"$sans" || fail "the renewed api certificate lacks $want: $sans"
+  done
+  wait_presented "$(file_fp "$TMP/renewed.pem")" 1000
+  API_CA=$TMP/root.pem
+  run ctls login --server "https://127.0.0.1:$SERVE_PORT" --ca-fingerprint "$CA_FP" --user admin \
+    --password-file "$TMP/admin.pw" --client-config "$TMP/lockout.json"
+  note "after one renewal: $(head -n1 "$OUT")"
+  # A self-signed api that names the address: login pins the leaf itself.
+  timeout 20 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -keyout "$F/ssip.key" -out "$F/ssip.crt" -subj "/CN=$FQDN" \
+    -addext "subjectAltName=DNS:$FQDN,IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" \
+    -addext "extendedKeyUsage=serverAuth,clientAuth" -addext "keyUsage=critical,digitalSignature" \
+    >/dev/null 2>&1 || fail "openssl req -x509 failed"
+  jq -n --rawfile k "$F/ssip.key" --rawfile c "$F/ssip.crt" '{name:"api",key:$k,certificate:$c}' \
+    >"$TMP/ssip.json"
+  api PUT /v1/cluster/update_cert "${ADMIN[@]}" -H 'Content-Type: application/json' \
+    --data-binary @"$TMP/ssip.json"
+  expect_status 200 "update_cert with a self-signed api naming 127.0.0.1"
+  wait_presented "$(file_fp "$F/ssip.crt")" 1000
+  run ctls login --server "https://127.0.0.1:$SERVE_PORT" --ca-fingerprint "$(file_fp "$F/ssip.crt")" \
+    --user admin --password-file "$TMP/admin.pw" --client-config "$TMP/leafpin.json"
+  note "login pinning the self-signed leaf: $(head -n1 "$OUT")"
+  # Leave the server as the other sections expect it: an api from the cluster CA.
+  API_CA=$F/ssip.crt
+  api POST /v1/cluster/certificates/api/renew "${ADMIN[@]}"
+  expect_status 200 "renew api again"
+  API_CA=$TMP/root.pem
+}
+
 section "the Redis update_cert command: s_client sees the new api certificate within a second" redis_command
 section "refused updates (key mismatch, expired, garbage, order, chain, FQDN) change nothing" refusals
 section "key usages: clientAuth-only refused for api/cm/proxy, proxy/syncer need both" key_usages
 section "PUT /v1/cluster/certificates (all or nothing), DELETE rules" several_and_delete
 section "clustertls login + cluster certificate set/list (the rladmin form)" cli_set
 section "a complete chain from another CA; a restart presents it" separate_chain
+section "the page's self-signed api: warnings, login refused, one renewal repairs it; a leaf pin" lockout
 finish
