@@ -4,10 +4,9 @@
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <span>
 #include <utility>
 
-#include "authority/cert_summary.h"
+#include "authority/delegated_signer.h"
 #include "authority/secrets.h"
 #include "core/encoding.h"
 #include "core/files.h"
@@ -218,42 +217,20 @@ struct AuditHeadKeeper::Impl {
 };
 
 core::Result<Signer> AuditHeadKeeper::Impl::IssueSigner(core::TimePoint now) {
-  // Never longer than the issuing CA lives (the issuer refuses that).
-  const core::TimePoint ca_not_after = ca.issuing.certificate().not_after();
-  const std::chrono::seconds validity =
-      std::min(options.signer_validity,
-               std::chrono::duration_cast<std::chrono::seconds>(ca_not_after - now));
-  if (validity < std::chrono::minutes(1)) {
-    return Fail(ErrorCode::kExpired, "audit signer: the issuing CA expires on " +
-                                         core::FormatTime(ca_not_after) +
-                                         "; it cannot issue an audit signer certificate");
-  }
-  CTLS_ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::Generate(pki::KeyType::kEcP256));
-  auto cert = ca.issuing.Issue(
-      pki::IssueRequest{
-          .profile = pki::Profile::kAuditSigner, .common_name = signer_cn, .validity = validity},
-      key.public_key(), now, *options.rng);
-  if (!cert) {
-    return cert.error().WithContext("audit signer certificate");
-  }
-  auto made = IssuedRecordFromDer(cert->ToDer(), ca.issuer_id, std::string(kAuditSignerProfile),
-                                  now, kActor);
-  if (!made) {
-    return made.error().WithContext("audit signer certificate");
-  }
-  const store::IssuedCert record = *std::move(made);
-  const store::AuditInput audit = CertSignAudit(record, kActor, "");
-  auto recorded =
-      options.store->RecordIssuedAudited(std::span<const store::IssuedCert>(&record, 1),
-                                         std::span<const store::AuditInput>(&audit, 1), AuditHash);
-  if (!recorded) {
-    return recorded.error().WithContext("audit signer certificate " + record.serial_hex +
-                                        " was not recorded");
-  }
-  Signer out{.key = std::move(key), .chain = {*cert, ca.issuing.certificate()}};
+  CTLS_ASSIGN_OR_RETURN(DelegatedSigner made,
+                        IssueDelegatedSigner(*options.store, ca,
+                                             {.profile = pki::Profile::kAuditSigner,
+                                              .record_profile = std::string(kAuditSignerProfile),
+                                              .common_name = signer_cn,
+                                              .validity = options.signer_validity,
+                                              .actor = kActor,
+                                              .what = "audit signer",
+                                              .certificate_noun = "an audit signer certificate"},
+                                             now, *options.rng));
+  Signer out{.key = std::move(made.key), .chain = {made.certificate, ca.issuing.certificate()}};
   out.chain.insert(out.chain.end(), ca.issuing.chain().begin(), ca.issuing.chain().end());
-  out.not_after = record.not_after;
-  out.renew_at = now + validity / 2;
+  out.not_after = made.not_after;
+  out.renew_at = made.renew_at;
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "authority/cert_summary.h"
+#include "authority/delegated_signer.h"
 #include "authority/secrets.h"
 #include "pki/crl_builder.h"
 #include "pki/issuer.h"
@@ -136,43 +137,22 @@ struct OcspResponder::Impl {
 
 core::Result<std::shared_ptr<const SignerState>> OcspResponder::Impl::IssueSigner(
     core::TimePoint now) {
-  // Never longer than the issuing CA lives (the issuer refuses that).
-  const core::TimePoint ca_not_after = ca.issuing.certificate().not_after();
-  const std::chrono::seconds validity =
-      std::min(options.signer_validity,
-               std::chrono::duration_cast<std::chrono::seconds>(ca_not_after - now));
-  if (validity < std::chrono::minutes(1)) {
-    return Fail(ErrorCode::kExpired, "OCSP signer: the issuing CA expires on " +
-                                         core::FormatTime(ca_not_after) +
-                                         "; it cannot issue a responder certificate");
-  }
-  CTLS_ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::Generate(pki::KeyType::kEcP256));
-  auto cert = ca.issuing.Issue(
-      pki::IssueRequest{
-          .profile = pki::Profile::kOcspSigner, .common_name = signer_cn, .validity = validity},
-      key.public_key(), now, *options.rng);
-  if (!cert) {
-    return cert.error().WithContext("OCSP signer certificate");
-  }
-  const std::string der = cert->ToDer();
-  auto made = IssuedRecordFromDer(der, ca.issuer_id, kSignerProfile, now, kActor);
-  if (!made) {
-    return made.error().WithContext("OCSP signer certificate");
-  }
-  const store::IssuedCert record = *std::move(made);
-  const store::AuditInput audit = CertSignAudit(record, kActor, "");
-  auto recorded =
-      options.store->RecordIssuedAudited(std::span<const store::IssuedCert>(&record, 1),
-                                         std::span<const store::AuditInput>(&audit, 1), AuditHash);
-  if (!recorded) {
-    return recorded.error().WithContext("OCSP signer certificate " + record.serial_hex +
-                                        " was not recorded");
-  }
-  auto state = std::make_shared<SignerState>(
-      SignerState{.signer = pki::OcspSigner{.certificate = *cert, .key = std::move(key)},
-                  .pem = CertificatePemFromDer(der),
-                  .not_after = record.not_after,
-                  .renew_at = now + validity / 2});
+  CTLS_ASSIGN_OR_RETURN(DelegatedSigner made,
+                        IssueDelegatedSigner(*options.store, ca,
+                                             {.profile = pki::Profile::kOcspSigner,
+                                              .record_profile = kSignerProfile,
+                                              .common_name = signer_cn,
+                                              .validity = options.signer_validity,
+                                              .actor = kActor,
+                                              .what = "OCSP signer",
+                                              .certificate_noun = "a responder certificate"},
+                                             now, *options.rng));
+  auto state = std::make_shared<SignerState>(SignerState{
+      .signer =
+          pki::OcspSigner{.certificate = std::move(made.certificate), .key = std::move(made.key)},
+      .pem = CertificatePemFromDer(made.der),
+      .not_after = made.not_after,
+      .renew_at = made.renew_at});
   return std::shared_ptr<const SignerState>(std::move(state));
 }
 
