@@ -460,6 +460,65 @@ wait_for_match() {
   exit 1
 }
 
+# start_nginx_mtls NAME CERT KEY CLIENT_CA DIRECTIVE...: Debian's nginx (-p $TMP/NAME) serving TLS
+# on a free 127.0.0.1 port with CERT and KEY, requiring client certificates from CLIENT_CA, plus
+# each DIRECTIVE on a line of its own in the server block; answers GET / with the client's DN.
+# Sets NGX_PORT and NGX_LOG; nginx is stopped with the section. (The caller puts nginx on PATH.)
+start_nginx_mtls() {
+  local name=$1 cert=$2 key=$3 client_ca=$4
+  shift 4
+  local dir=$TMP/$name
+  mkdir -p "$dir/logs"
+  NGX_PORT=$(free_port)
+  NGX_LOG=$dir/logs/error.log
+  local user=""
+  [ "$(id -u)" -eq 0 ] && user="user root root;"
+  {
+    echo "$user"
+    echo "daemon off;"
+    echo "worker_processes 1;"
+    echo "pid $dir/nginx.pid;"
+    echo "error_log $NGX_LOG info;"
+    echo "events { worker_connections 64; }"
+    echo "http {"
+    echo "  access_log $dir/logs/access.log;"
+    echo "  client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;"
+    echo "  fastcgi_temp_path $dir/fastcgi; uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;"
+    echo "  server {"
+    echo "    listen 127.0.0.1:$NGX_PORT ssl;"
+    echo "    server_name localhost;"
+    echo "    ssl_certificate $cert;"
+    echo "    ssl_certificate_key $key;"
+    echo "    ssl_client_certificate $client_ca;"
+    echo "    ssl_verify_client on;"
+    printf '    %s\n' "$@"
+    echo '    location / { return 200 "hello $ssl_client_s_dn\n"; }'
+    echo "  }"
+    echo "}"
+  } >"$dir/nginx.conf"
+  timeout 20 nginx -p "$dir" -c "$dir/nginx.conf" -e "$NGX_LOG" -t >"$OUT" 2>&1 || {
+    echo "FAIL: nginx -t refuses the configuration:" >&2
+    _show "$OUT" >&2
+    sed 's/^/      | /' "$dir/nginx.conf" >&2
+    exit 1
+  }
+  timeout 120 nginx -p "$dir" -c "$dir/nginx.conf" -e "$NGX_LOG" >"$dir/logs/stdout" 2>&1 </dev/null &
+  local pid=$!
+  register_pid "$pid"
+  local deadline=$((SECONDS + 20))
+  while [ $SECONDS -le $deadline ]; do
+    timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$NGX_PORT" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || {
+      echo "FAIL: nginx exited:" >&2
+      _show "$NGX_LOG" >&2
+      exit 1
+    }
+    sleep 0.1
+  done
+  [ $SECONDS -le $deadline ] || fail "nginx did not listen on 127.0.0.1:$NGX_PORT within 20 s"
+  note "nginx $(nginx -v 2>&1 | sed 's/.*\///') on 127.0.0.1:$NGX_PORT: $*"
+}
+
 # free_port: a TCP port on 127.0.0.1 that was free a moment ago (prefer binding to port 0 and
 # reading the bound port, as start_s_server does).
 free_port() {

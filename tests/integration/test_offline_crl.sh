@@ -191,60 +191,10 @@ refusals() {
   [ -z "$leftovers" ] || fail "temporary files left behind: $leftovers"
 }
 
-# start_nginx NAME DIRECTIVES...: nginx -p $TMP/NAME, TLS on a free port with quickstart's server
-# certificate, client certificates required from quickstart's CA, plus DIRECTIVES.
+# start_nginx NAME DIRECTIVES...: lib.sh's start_nginx_mtls with quickstart's server certificate,
+# client certificates required from quickstart's CA.
 start_nginx() {
-  local name=$1
-  shift
-  local dir=$TMP/$name
-  mkdir -p "$dir/logs"
-  NGX_PORT=$(free_port)
-  NGX_LOG=$dir/logs/error.log
-  local user=""
-  [ "$(id -u)" -eq 0 ] && user="user root root;"
-  cat >"$dir/nginx.conf" <<EOF
-$user
-daemon off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $NGX_LOG info;
-events { worker_connections 64; }
-http {
-  access_log $dir/logs/access.log;
-  client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi; uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
-  server {
-    listen 127.0.0.1:$NGX_PORT ssl;
-    server_name localhost;
-    ssl_certificate $Q/server/server.crt;
-    ssl_certificate_key $Q/server/server.key;
-    ssl_client_certificate $CA/ca.crt;
-    ssl_verify_client on;
-    $*
-    location / { return 200 "hello \$ssl_client_s_dn\n"; }
-  }
-}
-EOF
-  timeout 20 nginx -p "$dir" -c "$dir/nginx.conf" -e "$NGX_LOG" -t >"$OUT" 2>&1 || {
-    echo "FAIL: nginx -t refuses the configuration:" >&2
-    _show "$OUT" >&2
-    exit 1
-  }
-  timeout 120 nginx -p "$dir" -c "$dir/nginx.conf" -e "$NGX_LOG" >"$dir/logs/stdout" 2>&1 </dev/null &
-  local pid=$!
-  register_pid "$pid"
-  local deadline=$((SECONDS + 20))
-  while [ $SECONDS -le $deadline ]; do
-    timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$NGX_PORT" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || {
-      echo "FAIL: nginx exited:" >&2
-      _show "$NGX_LOG" >&2
-      exit 1
-    }
-    sleep 0.1
-  done
-  [ $SECONDS -le $deadline ] || fail "nginx did not listen on 127.0.0.1:$NGX_PORT within 20 s"
-  note "nginx $(nginx -v 2>&1 | sed 's/.*\///') on 127.0.0.1:$NGX_PORT: $*"
+  start_nginx_mtls "$1" "$Q/server/server.crt" "$Q/server/server.key" "$CA/ca.crt" "${@:2}"
 }
 
 # get_as NAME: GET / as the client certificate $Q/NAME/NAME.crt ("none": without one).

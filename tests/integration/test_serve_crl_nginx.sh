@@ -67,63 +67,12 @@ setup() {
     --profile client --out "$TMP/other"
 }
 
-# start_nginx NAME DIRECTIVES...: nginx -p $TMP/NAME with a TLS server on a free port requiring
-# client certificates from the cluster's CA plus DIRECTIVES; sets NGX_PORT and NGX_LOG.
+# start_nginx NAME DIRECTIVES...: lib.sh's start_nginx_mtls with the localhost certificate, client
+# certificates from the cluster's chain (depth 2: leaf, issuing CA, root), and nginx's log shown
+# if the section fails.
 start_nginx() {
-  local name=$1
-  shift
-  local dir=$TMP/$name
-  mkdir -p "$dir/logs"
-  NGX_PORT=$(free_port)
-  NGX_LOG=$dir/logs/error.log
-  local user=""
-  [ "$(id -u)" -eq 0 ] && user="user root root;"
-  {
-    echo "$user"
-    echo "daemon off;"
-    echo "worker_processes 1;"
-    echo "pid $dir/nginx.pid;"
-    echo "error_log $NGX_LOG info;"
-    echo "events { worker_connections 64; }"
-    echo "http {"
-    echo "  access_log $dir/logs/access.log;"
-    echo "  client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;"
-    echo "  fastcgi_temp_path $dir/fastcgi; uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;"
-    echo "  server {"
-    echo "    listen 127.0.0.1:$NGX_PORT ssl;"
-    echo "    server_name localhost;"
-    echo "    ssl_certificate $TMP/localhost.fullchain;"
-    echo "    ssl_certificate_key $TMP/localhost.key;"
-    echo "    ssl_client_certificate $TMP/chain.pem;"
-    echo "    ssl_verify_client on;"
-    echo "    ssl_verify_depth 2;"
-    printf '    %s\n' "$@"
-    echo '    location / { return 200 "hello $ssl_client_s_dn\n"; }'
-    echo "  }"
-    echo "}"
-  } >"$dir/nginx.conf"
-  timeout 20 nginx -p "$dir" -c "$dir/nginx.conf" -e "$NGX_LOG" -t >"$OUT" 2>&1 || {
-    echo "FAIL: nginx -t refuses the configuration:" >&2
-    _show "$OUT" >&2
-    sed 's/^/      | /' "$dir/nginx.conf" >&2
-    exit 1
-  }
-  timeout 120 nginx -p "$dir" -c "$dir/nginx.conf" -e "$NGX_LOG" >"$dir/logs/stdout" 2>&1 </dev/null &
-  local pid=$!
-  register_pid "$pid"
-  local deadline=$((SECONDS + 20))
-  while [ $SECONDS -le $deadline ]; do
-    timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$NGX_PORT" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || {
-      echo "FAIL: nginx exited:" >&2
-      _show "$NGX_LOG" >&2
-      exit 1
-    }
-    sleep 0.1
-  done
-  [ $SECONDS -le $deadline ] || fail "nginx did not listen on 127.0.0.1:$NGX_PORT within 20 s"
-  note "nginx $(nginx -v 2>&1 | sed 's/.*\///') on 127.0.0.1:$NGX_PORT: $*"
-  # Show nginx's log if the section fails.
+  start_nginx_mtls "$1" "$TMP/localhost.fullchain" "$TMP/localhost.key" "$TMP/chain.pem" \
+    "ssl_verify_depth 2;" "${@:2}"
   trap show_nginx_log_on_failure EXIT
 }
 
