@@ -204,16 +204,6 @@ bool IsHexDigit(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  return c - 'A' + 10;
-}
-
 bool IsBase64UrlChar(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_';
@@ -399,7 +389,7 @@ Result<SealingKey> SealingKey::FromHex(std::string_view text) {
       OPENSSL_cleanse(key.data(), key.size());
       return core::Fail(ErrorCode::kParse, "sealing key: not hexadecimal");
     }
-    key[i] = static_cast<std::uint8_t>((HexValue(hi) << 4) | HexValue(lo));
+    key[i] = static_cast<std::uint8_t>((core::HexDigitValue(hi) << 4) | core::HexDigitValue(lo));
   }
   return SealingKey(std::move(key));
 }

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <set>
 
+#include "core/encoding.h"
 #include "pki/names.h"
 
 namespace clustertls::cli {
@@ -65,19 +66,6 @@ struct DnKeyword {
 constexpr DnKeyword kDnKeywords[] = {
     {"CN", "CN"}, {"C", "C"}, {"ST", "ST"}, {"L", "L"}, {"O", "O"}, {"OU", "OU"}, {"DC", "DC"},
 };
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 // Parses an RFC 4514 distinguished name string ("CN=node5,OU=IT,DC=mydomain,DC=com"; ';' also
 // separates, as RFC 1779 and X500Principal allow; values may be quoted or use '\' escapes) into
@@ -148,8 +136,10 @@ core::Result<pki::SubjectAttributes> ParseDistinguishedName(std::string_view dn)
     } else {
       while (i < dn.size() && dn[i] != ',' && dn[i] != ';' && dn[i] != '+') {
         if (dn[i] == '\\') {
-          if (i + 2 < dn.size() && HexDigit(dn[i + 1]) >= 0 && HexDigit(dn[i + 2]) >= 0) {
-            value.push_back(static_cast<char>(HexDigit(dn[i + 1]) * 16 + HexDigit(dn[i + 2])));
+          if (i + 2 < dn.size() && core::HexDigitValue(dn[i + 1]) >= 0 &&
+              core::HexDigitValue(dn[i + 2]) >= 0) {
+            value.push_back(static_cast<char>(core::HexDigitValue(dn[i + 1]) * 16 +
+                                              core::HexDigitValue(dn[i + 2])));
             i += 3;
           } else if (i + 1 < dn.size()) {
             value.push_back(dn[i + 1]);

@@ -11,8 +11,12 @@ namespace clustertls::core {
 // Lower-case hex without separators, e.g. "0a1b".
 std::string Hex(std::span<const std::uint8_t> bytes);
 
-// Upper-case hex with ':' between bytes, e.g. "0A:1B" (the form `openssl x509 -fingerprint` prints).
+// Upper-case hex with ':' between bytes, e.g. "0A:1B" (the form `openssl x509 -fingerprint`
+// prints).
 std::string ColonHex(std::span<const std::uint8_t> bytes);
+
+// The value of one hex digit ('0'-'9', 'a'-'f', 'A'-'F'), or -1 for any other character.
+int HexDigitValue(char c);
 
 // Bytes of a string, for APIs that take std::span<const uint8_t>.
 inline std::span<const std::uint8_t> AsBytes(std::string_view s) {

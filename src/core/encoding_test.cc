@@ -41,5 +41,15 @@ TEST(Base64DecodeTest, RefusesWhatIsNotBase64) {
   EXPECT_FALSE(Base64Decode("TW=u"));
 }
 
+TEST(HexDigitValueTest, EveryDigitAndNothingElse) {
+  EXPECT_EQ(HexDigitValue('0'), 0);
+  EXPECT_EQ(HexDigitValue('9'), 9);
+  EXPECT_EQ(HexDigitValue('a'), 10);
+  EXPECT_EQ(HexDigitValue('F'), 15);
+  for (char c : {'g', 'G', '/', ':', '@', '`', ' ', '\0'}) {
+    EXPECT_EQ(HexDigitValue(c), -1) << static_cast<int>(c);
+  }
+}
+
 }  // namespace
 }  // namespace clustertls::core

@@ -667,8 +667,6 @@ bool IsHexDigit(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-int HexValue(char c) { return c <= '9' ? c - '0' : (c >= 'a' ? c - 'a' + 10 : c - 'A' + 10); }
-
 }  // namespace
 
 core::Result<SubjectAttributes> CanonicalSubjectAttributes(const SubjectAttributes& attributes) {
@@ -778,7 +776,8 @@ core::Result<SubjectText> ParseSubjectText(std::string_view text) {
       }
       if (!slash_form && i + 2 < text.size() && IsHexDigit(text[i + 1]) &&
           IsHexDigit(text[i + 2])) {
-        into.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
+        into.push_back(static_cast<char>(core::HexDigitValue(text[i + 1]) * 16 +
+                                         core::HexDigitValue(text[i + 2])));
         i += 2;
       } else {
         into.push_back(text[++i]);

@@ -149,19 +149,6 @@ net::Response BadRequest(std::string message) {
   return ErrorResponse(core::Fail(core::ErrorCode::kInvalidArgument, std::move(message)));
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 // RFC 3986 section 2.1 percent-decoding; `plus_is_space` for query strings (HTML forms).
 std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space) {
   std::string out;
@@ -172,8 +159,8 @@ std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space
       if (i + 2 >= in.size()) {
         return std::nullopt;
       }
-      int hi = HexValue(in[i + 1]);
-      int lo = HexValue(in[i + 2]);
+      int hi = core::HexDigitValue(in[i + 1]);
+      int lo = core::HexDigitValue(in[i + 2]);
       if (hi < 0 || lo < 0) {
         return std::nullopt;
       }
