@@ -148,6 +148,47 @@ class ForwardingStore : public store::Store {
   core::Result<std::vector<std::pair<std::string, std::string>>> ListConfig() override {
     return inner_->ListConfig();
   }
+  core::Result<void> CreateNodeToken(const store::NodeToken& token,
+                                     std::span<const store::AuditInput> audit,
+                                     const store::AuditHasher& hasher) override {
+    return inner_->CreateNodeToken(token, audit, hasher);
+  }
+  core::Result<store::NodeToken> GetNodeTokenByHash(const std::string& hash) override {
+    return inner_->GetNodeTokenByHash(hash);
+  }
+  core::Result<std::vector<store::NodeToken>> ListNodeTokens(core::TimePoint now) override {
+    return inner_->ListNodeTokens(now);
+  }
+  core::Result<void> EnrollNode(const std::string& token_hash, core::TimePoint now,
+                                const store::Node& node, const store::IssuedCert& cert,
+                                std::span<const store::AuditInput> audit,
+                                const store::AuditHasher& hasher) override {
+    return inner_->EnrollNode(token_hash, now, node, cert, audit, hasher);
+  }
+  core::Result<void> RenewNodeCert(const std::string& name, const store::IssuedCert& cert,
+                                   std::span<const store::AuditInput> audit,
+                                   const store::AuditHasher& hasher) override {
+    return inner_->RenewNodeCert(name, cert, audit, hasher);
+  }
+  core::Result<store::Node> GetNode(const std::string& name) override {
+    return inner_->GetNode(name);
+  }
+  core::Result<std::vector<store::Node>> ListNodes() override { return inner_->ListNodes(); }
+  core::Result<void> AssignNode(const std::string& name, const std::string& assign_json,
+                                std::span<const store::AuditInput> audit,
+                                const store::AuditHasher& hasher) override {
+    return inner_->AssignNode(name, assign_json, audit, hasher);
+  }
+  core::Result<std::vector<std::string>> RemoveNode(const std::string& name,
+                                                    const std::string& issued_by,
+                                                    core::TimePoint at, const std::string& reason,
+                                                    std::span<const store::AuditInput> audit,
+                                                    const store::AuditHasher& hasher) override {
+    return inner_->RemoveNode(name, issued_by, at, reason, audit, hasher);
+  }
+  core::Result<void> ReportNode(const std::string& name, const store::NodeReport& report) override {
+    return inner_->ReportNode(name, report);
+  }
 
  protected:
   store::Store* inner_;

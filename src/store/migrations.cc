@@ -122,6 +122,36 @@ ALTER TABLE api_tokens ADD COLUMN name_policy TEXT NOT NULL DEFAULT ''
 CREATE INDEX issued_certs_valid_not_after ON issued_certs (not_after, serial)
   WHERE revoked_at IS NULL
 )sql"},
+    // Nodes and their one-time enrollment tokens (issue 14, `clustertls agent`).
+    {5, "nodes and enrollment tokens", R"sql(
+CREATE TABLE node_tokens (
+  id TEXT PRIMARY KEY,
+  hash TEXT NOT NULL,
+  node TEXT NOT NULL,
+  dns_json TEXT NOT NULL,
+  ips_json TEXT NOT NULL,
+  assign_json TEXT NOT NULL,
+  created_at {INT} NOT NULL,
+  expires_at {INT} NOT NULL,
+  created_by TEXT NOT NULL,
+  used_at {INT},
+  CONSTRAINT node_tokens_hash_unique UNIQUE (hash)
+);
+CREATE TABLE nodes (
+  name TEXT PRIMARY KEY,
+  dns_json TEXT NOT NULL,
+  ips_json TEXT NOT NULL,
+  assign_json TEXT NOT NULL,
+  cert_serial TEXT NOT NULL,
+  cert_not_after {INT} NOT NULL,
+  enrolled_at {INT} NOT NULL,
+  applied_version {INT} NOT NULL DEFAULT 0,
+  last_seen {INT},
+  agent_version TEXT NOT NULL DEFAULT '',
+  last_hook_json TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX issued_certs_issued_by ON issued_certs (issued_by)
+)sql"},
 };
 
 void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {

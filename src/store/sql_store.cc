@@ -1,5 +1,6 @@
 // The Store over the SQL layer: written once for SQLite and PostgreSQL.
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -132,6 +133,41 @@ CaRecord CaFromRow(const Row& r) {
                   .chain_pem = AsText(r[1]),
                   .encrypted_key = AsBlob(r[2]),
                   .created_at = Time(r[3])};
+}
+
+constexpr const char* kNodeTokenCols =
+    "id, hash, node, dns_json, ips_json, assign_json, created_at, expires_at, created_by, "
+    "used_at";
+
+NodeToken NodeTokenFromRow(const Row& r) {
+  return NodeToken{.id = AsText(r[0]),
+                   .hash = AsText(r[1]),
+                   .node = AsText(r[2]),
+                   .dns_json = AsText(r[3]),
+                   .ips_json = AsText(r[4]),
+                   .assign_json = AsText(r[5]),
+                   .created_at = Time(r[6]),
+                   .expires_at = Time(r[7]),
+                   .created_by = AsText(r[8]),
+                   .used_at = OptTimeCell(r[9])};
+}
+
+constexpr const char* kNodeCols =
+    "name, dns_json, ips_json, assign_json, cert_serial, cert_not_after, enrolled_at, "
+    "applied_version, last_seen, agent_version, last_hook_json";
+
+Node NodeFromRow(const Row& r) {
+  return Node{.name = AsText(r[0]),
+              .dns_json = AsText(r[1]),
+              .ips_json = AsText(r[2]),
+              .assign_json = AsText(r[3]),
+              .cert_serial = AsText(r[4]),
+              .cert_not_after = Time(r[5]),
+              .enrolled_at = Time(r[6]),
+              .applied_version = AsInt(r[7]),
+              .last_seen = OptTimeCell(r[8]),
+              .agent_version = AsText(r[9]),
+              .last_hook_json = AsText(r[10])};
 }
 
 bool IsRetry(const core::Error& e) { return e.detail == "retry"; }
@@ -831,6 +867,205 @@ class SqlStore final : public Store {
       out.push_back(CaFromRow(r));
     }
     return out;
+  }
+
+  // --- nodes ---
+
+  Result<void> CreateNodeToken(const NodeToken& t, std::span<const AuditInput> audit,
+                               const AuditHasher& hasher) override {
+    return Tx(true, [&](Connection& conn) -> Result<void> {
+      auto r = conn.Query(
+          "INSERT INTO node_tokens (id, hash, node, dns_json, ips_json, assign_json, created_at, "
+          "expires_at, created_by, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+          {t.id, t.hash, t.node, t.dns_json, t.ips_json, t.assign_json, Secs(t.created_at),
+           Secs(t.expires_at), t.created_by});
+      if (!r) {
+        if (r.error().code == ErrorCode::kAlreadyExists) {
+          return Fail(ErrorCode::kAlreadyExists, "enrollment token " + t.id + " already exists");
+        }
+        return r.error();
+      }
+      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, audit, hasher));
+      return {};
+    });
+  }
+
+  Result<NodeToken> GetNodeTokenByHash(const std::string& hash) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows,
+        Run(std::string("SELECT ") + kNodeTokenCols + " FROM node_tokens WHERE hash = $1", {hash}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "unknown enrollment token");
+    }
+    return NodeTokenFromRow(rows[0]);
+  }
+
+  Result<std::vector<NodeToken>> ListNodeTokens(TimePoint now) override {
+    CTLS_ASSIGN_OR_RETURN(Rows rows, Run(std::string("SELECT ") + kNodeTokenCols +
+                                             " FROM node_tokens WHERE used_at IS NULL AND "
+                                             "expires_at > $1 ORDER BY created_at, id",
+                                         {Secs(now)}));
+    std::vector<NodeToken> out;
+    for (const Row& r : rows) {
+      out.push_back(NodeTokenFromRow(r));
+    }
+    return out;
+  }
+
+  static Result<void> InsertIssuedIn(Connection& conn, const IssuedCert& c) {
+    CTLS_ASSIGN_OR_RETURN(std::string serial, NormalizeSerial(c.serial_hex));
+    auto r = conn.Query(
+        "INSERT INTO issued_certs (serial, issuer_id, profile, subject_cn, sans_json, "
+        "not_before, not_after, der, issued_at, issued_by, revoked_at, revocation_reason) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL)",
+        {serial, c.issuer_id, c.profile, c.subject_cn, c.sans_json, Secs(c.not_before),
+         Secs(c.not_after), c.der, Secs(c.issued_at), c.issued_by});
+    if (!r) {
+      if (r.error().code == ErrorCode::kAlreadyExists) {
+        return Fail(ErrorCode::kAlreadyExists,
+                    "certificate serial " + serial + " is already recorded", r.error().message);
+      }
+      return r.error();
+    }
+    return {};
+  }
+
+  Result<void> EnrollNode(const std::string& token_hash, TimePoint now, const Node& n,
+                          const IssuedCert& cert, std::span<const AuditInput> audit,
+                          const AuditHasher& hasher) override {
+    return Tx(true, [&](Connection& conn) -> Result<void> {
+      // Conditional update: of concurrent enrollments with one token exactly one marks it used.
+      CTLS_ASSIGN_OR_RETURN(Rows used,
+                            conn.Query("UPDATE node_tokens SET used_at = $2 WHERE hash = $1 AND "
+                                       "used_at IS NULL AND expires_at > $2 RETURNING id",
+                                       {token_hash, Secs(now)}));
+      if (used.empty()) {
+        CTLS_ASSIGN_OR_RETURN(
+            Rows rows, conn.Query("SELECT id, used_at, expires_at FROM node_tokens WHERE hash = $1",
+                                  {token_hash}));
+        if (rows.empty()) {
+          return Fail(ErrorCode::kNotFound, "unknown enrollment token");
+        }
+        if (rows[0][1]) {
+          return Fail(ErrorCode::kPermissionDenied,
+                      "enrollment token " + AsText(rows[0][0]) + " was already used");
+        }
+        return Fail(ErrorCode::kExpired, "enrollment token " + AsText(rows[0][0]) + " expired at " +
+                                             core::FormatTime(Time(rows[0][2])));
+      }
+      CTLS_RETURN_IF_ERROR(InsertIssuedIn(conn, cert));
+      CTLS_RETURN_IF_ERROR(conn.Query("DELETE FROM nodes WHERE name = $1", {n.name}));
+      CTLS_RETURN_IF_ERROR(conn.Query(
+          "INSERT INTO nodes (name, dns_json, ips_json, assign_json, cert_serial, cert_not_after, "
+          "enrolled_at, applied_version, last_seen, agent_version, last_hook_json) VALUES ($1, "
+          "$2, $3, $4, $5, $6, $7, 0, NULL, '', '')",
+          {n.name, n.dns_json, n.ips_json, n.assign_json, n.cert_serial, Secs(n.cert_not_after),
+           Secs(n.enrolled_at)}));
+      CTLS_RETURN_IF_ERROR(NextCounterIn(conn, kClusterStateCounter));
+      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, audit, hasher));
+      return {};
+    });
+  }
+
+  Result<void> RenewNodeCert(const std::string& name, const IssuedCert& cert,
+                             std::span<const AuditInput> audit,
+                             const AuditHasher& hasher) override {
+    CTLS_ASSIGN_OR_RETURN(std::string serial, NormalizeSerial(cert.serial_hex));
+    return Tx(true, [&](Connection& conn) -> Result<void> {
+      CTLS_RETURN_IF_ERROR(InsertIssuedIn(conn, cert));
+      CTLS_ASSIGN_OR_RETURN(Rows updated,
+                            conn.Query("UPDATE nodes SET cert_serial = $2, cert_not_after = $3 "
+                                       "WHERE name = $1 RETURNING name",
+                                       {name, serial, Secs(cert.not_after)}));
+      if (updated.empty()) {
+        return Fail(ErrorCode::kNotFound, "no node named '" + name + "'");
+      }
+      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, audit, hasher));
+      return {};
+    });
+  }
+
+  Result<Node> GetNode(const std::string& name) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows, Run(std::string("SELECT ") + kNodeCols + " FROM nodes WHERE name = $1", {name}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no node named '" + name + "'");
+    }
+    return NodeFromRow(rows[0]);
+  }
+
+  Result<std::vector<Node>> ListNodes() override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows, Run(std::string("SELECT ") + kNodeCols + " FROM nodes ORDER BY name", {}));
+    std::vector<Node> out;
+    out.reserve(rows.size());
+    for (const Row& r : rows) {
+      out.push_back(NodeFromRow(r));
+    }
+    return out;
+  }
+
+  Result<void> AssignNode(const std::string& name, const std::string& assign_json,
+                          std::span<const AuditInput> audit, const AuditHasher& hasher) override {
+    return Tx(true, [&](Connection& conn) -> Result<void> {
+      CTLS_ASSIGN_OR_RETURN(
+          Rows updated,
+          conn.Query("UPDATE nodes SET assign_json = $2 WHERE name = $1 RETURNING name",
+                     {name, assign_json}));
+      if (updated.empty()) {
+        return Fail(ErrorCode::kNotFound, "no node named '" + name + "'");
+      }
+      CTLS_RETURN_IF_ERROR(NextCounterIn(conn, kClusterStateCounter));
+      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, audit, hasher));
+      return {};
+    });
+  }
+
+  Result<std::vector<std::string>> RemoveNode(const std::string& name, const std::string& issued_by,
+                                              TimePoint at, const std::string& reason,
+                                              std::span<const AuditInput> audit,
+                                              const AuditHasher& hasher) override {
+    return Tx(true, [&](Connection& conn) -> Result<std::vector<std::string>> {
+      CTLS_ASSIGN_OR_RETURN(Rows deleted,
+                            conn.Query("DELETE FROM nodes WHERE name = $1 RETURNING name", {name}));
+      if (deleted.empty()) {
+        return Fail(ErrorCode::kNotFound, "no node named '" + name + "'");
+      }
+      CTLS_RETURN_IF_ERROR(
+          conn.Query("DELETE FROM node_tokens WHERE node = $1 AND used_at IS NULL", {name}));
+      CTLS_ASSIGN_OR_RETURN(Rows revoked,
+                            conn.Query("UPDATE issued_certs SET revoked_at = $2, "
+                                       "revocation_reason = $3 WHERE issued_by = $1 AND "
+                                       "revoked_at IS NULL RETURNING serial",
+                                       {issued_by, Secs(at), reason}));
+      std::vector<std::string> serials;
+      for (const Row& r : revoked) {
+        serials.push_back(AsText(r[0]));
+      }
+      std::sort(serials.begin(), serials.end());
+      if (!serials.empty()) {
+        CTLS_RETURN_IF_ERROR(NextCounterIn(conn, kRevocationCounter));
+      }
+      CTLS_RETURN_IF_ERROR(NextCounterIn(conn, kClusterStateCounter));
+      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, audit, hasher));
+      return serials;
+    });
+  }
+
+  Result<void> ReportNode(const std::string& name, const NodeReport& report) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows updated, Run("UPDATE nodes SET last_seen = $2, "
+                          "applied_version = COALESCE($3, applied_version), "
+                          "agent_version = CASE WHEN $4 = '' THEN agent_version ELSE $4 END, "
+                          "last_hook_json = CASE WHEN $5 = '' THEN last_hook_json ELSE $5 END "
+                          "WHERE name = $1 RETURNING name",
+                          {name, Secs(report.seen),
+                           report.applied_version ? Value(*report.applied_version) : Value(Null{}),
+                           report.agent_version, report.last_hook_json}));
+    if (updated.empty()) {
+      return Fail(ErrorCode::kNotFound, "no node named '" + name + "'");
+    }
+    return {};
   }
 
   // --- counters and config ---

@@ -160,6 +160,44 @@ struct AuditEntry {
 // caller owns the hash construction; the store only keeps the chain linear.
 using AuditHasher = std::function<std::string(const AuditEntry&)>;
 
+// A one-time enrollment token for a node (`clustertls nodes token create`); only its hash is
+// stored. The lists are JSON arrays (text).
+struct NodeToken {
+  std::string id{};  // public part of the token, for listings and the audit log
+  std::string hash{};
+  std::string node{};              // the node's name: its certificate's CN
+  std::string dns_json = "[]";     // DNS names its certificate carries
+  std::string ips_json = "[]";     // IP addresses its certificate carries
+  std::string assign_json = "[]";  // the named cluster certificates it receives
+  core::TimePoint created_at{};
+  core::TimePoint expires_at{};
+  std::string created_by{};
+  std::optional<core::TimePoint> used_at{};
+};
+
+// An enrolled node and what its agent last reported.
+struct Node {
+  std::string name{};
+  std::string dns_json = "[]";
+  std::string ips_json = "[]";
+  std::string assign_json = "[]";
+  std::string cert_serial{};  // its current node certificate
+  core::TimePoint cert_not_after{};
+  core::TimePoint enrolled_at{};
+  std::int64_t applied_version = 0;  // the cluster state version its agent last applied
+  std::optional<core::TimePoint> last_seen{};
+  std::string agent_version{};
+  std::string last_hook_json{};  // {"exit_code","output_tail","at"} of its last hook; "" = none
+};
+
+// What an agent reports on each contact (Store::ReportNode).
+struct NodeReport {
+  core::TimePoint seen{};
+  std::optional<std::int64_t> applied_version{};  // unset: unchanged
+  std::string agent_version{};                    // empty: unchanged
+  std::string last_hook_json{};                   // empty: unchanged
+};
+
 // A certificate authority's record: its certificate chain and its encrypted private key.
 struct CaRecord {
   std::string id{};         // e.g. "root", "issuing"
@@ -323,6 +361,47 @@ class Store {
   // Every CA record, by id.
   virtual core::Result<std::vector<CaRecord>> ListCas() = 0;
 
+  // --- nodes (issue 14) ---
+  // Each change is committed with its audit entries and advances kClusterStateCounter in the
+  // same transaction.
+
+  // Stores a new enrollment token. kAlreadyExists if its id is taken.
+  virtual core::Result<void> CreateNodeToken(const NodeToken& token,
+                                             std::span<const AuditInput> audit,
+                                             const AuditHasher& hasher) = 0;
+  // The token with this hash, used or not; kNotFound if there is none.
+  virtual core::Result<NodeToken> GetNodeTokenByHash(const std::string& hash) = 0;
+  // Unused tokens that have not expired at `now`, oldest first.
+  virtual core::Result<std::vector<NodeToken>> ListNodeTokens(core::TimePoint now) = 0;
+  // Enrolls a node in one transaction: marks the token `token_hash` used (only if it is unused
+  // and unexpired at `now`: of concurrent callers exactly one succeeds; the others get
+  // kPermissionDenied "enrollment token ID was already used"), records `cert`, inserts or
+  // replaces `node` and appends `audit`. kNotFound if no such token, kExpired if it expired.
+  virtual core::Result<void> EnrollNode(const std::string& token_hash, core::TimePoint now,
+                                        const Node& node, const IssuedCert& cert,
+                                        std::span<const AuditInput> audit,
+                                        const AuditHasher& hasher) = 0;
+  // Records `cert` as node `name`'s new certificate (renewal). kNotFound if the node is gone.
+  virtual core::Result<void> RenewNodeCert(const std::string& name, const IssuedCert& cert,
+                                           std::span<const AuditInput> audit,
+                                           const AuditHasher& hasher) = 0;
+  // kNotFound if absent.
+  virtual core::Result<Node> GetNode(const std::string& name) = 0;
+  // Every node, by name.
+  virtual core::Result<std::vector<Node>> ListNodes() = 0;
+  // Replaces node `name`'s assigned certificates. kNotFound if absent.
+  virtual core::Result<void> AssignNode(const std::string& name, const std::string& assign_json,
+                                        std::span<const AuditInput> audit,
+                                        const AuditHasher& hasher) = 0;
+  // Removes node `name` and its unused tokens, and revokes (`reason`, at `at`) every certificate
+  // issued to it (issued_by = `issued_by`) not yet revoked; returns the serials revoked.
+  // kNotFound if absent.
+  virtual core::Result<std::vector<std::string>> RemoveNode(
+      const std::string& name, const std::string& issued_by, core::TimePoint at,
+      const std::string& reason, std::span<const AuditInput> audit, const AuditHasher& hasher) = 0;
+  // Records an agent's contact (no audit entry: it is status, not a change). kNotFound if absent.
+  virtual core::Result<void> ReportNode(const std::string& name, const NodeReport& report) = 0;
+
   // --- counters and configuration ---
 
   // Returns the next value of the counter `name` (1 first), strictly increasing across calls,
@@ -342,6 +421,10 @@ class Store {
 
 // The counter RevokeAudited advances: a change of its value means "a certificate was revoked".
 inline constexpr const char* kRevocationCounter = "revocations";
+
+// The version of what cluster nodes receive (issue 14): advanced by every node change in the store
+// and by the server after each change of the named certificates, the policy or the revocations.
+inline constexpr const char* kClusterStateCounter = "cluster_state";
 
 // `url` with any password removed (for messages): "postgres://u:***@h/db".
 std::string RedactUrl(const std::string& url);

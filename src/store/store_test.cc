@@ -955,6 +955,158 @@ std::vector<std::string> PostgresBackends() {
   return {};
 }
 
+// --- nodes (issue 14) ---
+
+NodeToken MakeNodeToken(const std::string& id, const std::string& node) {
+  return NodeToken{.id = id,
+                   .hash = "hash-" + id,
+                   .node = node,
+                   .dns_json = "[\"" + node + ".example.com\"]",
+                   .ips_json = "[\"10.0.0.1\"]",
+                   .assign_json = "[\"proxy\"]",
+                   .created_at = kT0,
+                   .expires_at = kT0 + 1h,
+                   .created_by = "admin"};
+}
+
+Node MakeNode(const NodeToken& t, const IssuedCert& cert) {
+  return Node{.name = t.node,
+              .dns_json = t.dns_json,
+              .ips_json = t.ips_json,
+              .assign_json = t.assign_json,
+              .cert_serial = cert.serial_hex,
+              .cert_not_after = cert.not_after,
+              .enrolled_at = kT0 + 1min};
+}
+
+TEST_P(StoreTest, NodeTokenIsSingleUseAcrossConcurrentEnrollmentsOnTwoHandles) {
+  NodeToken token = MakeNodeToken("t1", "node-a");
+  AuditInput create{.time = kT0, .actor = "admin", .action = "node.token.create", .target = "t1"};
+  ASSERT_TRUE(store_->CreateNodeToken(token, std::span(&create, 1), TestHash));
+  auto listed = store_->ListNodeTokens(kT0);
+  ASSERT_TRUE(listed) << listed.error().message;
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].node, "node-a");
+  auto before = store_->PeekCounter(kClusterStateCounter);
+  ASSERT_TRUE(before);
+
+  // Twenty enrollments with the one token, on two handles (two `serve` instances): one wins.
+  auto second = OpenStore();
+  ASSERT_NE(second, nullptr);
+  std::atomic<int> ok{0};
+  std::atomic<int> denied{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 20; ++i) {
+    threads.emplace_back([&, i] {
+      Store* s = i % 2 == 0 ? store_.get() : second.get();
+      IssuedCert cert = MakeCert(100 + i, "node-a", "peer");
+      cert.issued_by = "node:node-a";
+      AuditInput audit{
+          .time = kT0, .actor = "node:node-a", .action = "node.enroll", .target = "node-a"};
+      auto r = s->EnrollNode(token.hash, kT0 + 1min, MakeNode(token, cert), cert,
+                             std::span(&audit, 1), TestHash);
+      if (r) {
+        ++ok;
+      } else if (r.error().code == ErrorCode::kPermissionDenied) {
+        ++denied;
+      } else {
+        ADD_FAILURE() << r.error().message;
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(denied.load(), 19);
+  auto nodes = store_->ListNodes();
+  ASSERT_TRUE(nodes);
+  ASSERT_EQ(nodes->size(), 1u);
+  EXPECT_EQ((*nodes)[0].name, "node-a");
+  EXPECT_EQ((*nodes)[0].assign_json, "[\"proxy\"]");
+  // Exactly one certificate recorded, one enrollment audited, the state version advanced once.
+  auto certs = store_->ListIssued(CertFilter{.profile = "peer"}, PageRequest{.limit = 100});
+  ASSERT_TRUE(certs);
+  EXPECT_EQ(certs->certs.size(), 1u);
+  auto after = store_->PeekCounter(kClusterStateCounter);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(*after, *before + 1);
+  auto audit = store_->ListAudit(0, 100);
+  ASSERT_TRUE(audit);
+  EXPECT_EQ(audit->size(), 2u);
+  EXPECT_TRUE(store_->ListNodeTokens(kT0)->empty());
+}
+
+TEST_P(StoreTest, NodeTokenUnknownOrExpiredIsRefusedAndNothingIsWritten) {
+  NodeToken token = MakeNodeToken("t2", "node-b");
+  ASSERT_TRUE(store_->CreateNodeToken(token, {}, TestHash));
+  IssuedCert cert = MakeCert(7, "node-b", "peer");
+  auto unknown = store_->EnrollNode("no-such-hash", kT0, MakeNode(token, cert), cert, {}, TestHash);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+  auto expired =
+      store_->EnrollNode(token.hash, kT0 + 2h, MakeNode(token, cert), cert, {}, TestHash);
+  ASSERT_FALSE(expired);
+  EXPECT_EQ(expired.error().code, ErrorCode::kExpired);
+  EXPECT_NE(expired.error().message.find("t2"), std::string::npos) << expired.error().message;
+  EXPECT_FALSE(store_->GetIssued(cert.serial_hex));
+  EXPECT_TRUE(store_->ListNodes()->empty());
+  // A duplicate serial rolls the enrollment back: the token stays unused.
+  ASSERT_TRUE(store_->RecordIssued(std::span(&cert, 1)));
+  auto dup = store_->EnrollNode(token.hash, kT0, MakeNode(token, cert), cert, {}, TestHash);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, ErrorCode::kAlreadyExists);
+  auto still = store_->GetNodeTokenByHash(token.hash);
+  ASSERT_TRUE(still);
+  EXPECT_FALSE(still->used_at.has_value());
+}
+
+TEST_P(StoreTest, NodeRenewAssignReportAndRemove) {
+  NodeToken token = MakeNodeToken("t3", "node-c");
+  ASSERT_TRUE(store_->CreateNodeToken(token, {}, TestHash));
+  IssuedCert first = MakeCert(11, "node-c", "peer");
+  first.issued_by = "node:node-c";
+  ASSERT_TRUE(store_->EnrollNode(token.hash, kT0, MakeNode(token, first), first, {}, TestHash));
+
+  IssuedCert renewed = MakeCert(12, "node-c", "peer");
+  renewed.issued_by = "node:node-c";
+  ASSERT_TRUE(store_->RenewNodeCert("node-c", renewed, {}, TestHash));
+  auto node = store_->GetNode("node-c");
+  ASSERT_TRUE(node);
+  EXPECT_EQ(node->cert_serial, renewed.serial_hex);
+  EXPECT_EQ(node->cert_not_after, renewed.not_after);
+  EXPECT_EQ(store_->RenewNodeCert("nobody", MakeCert(13, "x", "peer"), {}, TestHash).error().code,
+            ErrorCode::kNotFound);
+
+  auto v0 = store_->PeekCounter(kClusterStateCounter);
+  ASSERT_TRUE(store_->AssignNode("node-c", "[\"proxy\",\"syncer\"]", {}, TestHash));
+  EXPECT_EQ(*store_->PeekCounter(kClusterStateCounter), *v0 + 1);
+  EXPECT_EQ(store_->GetNode("node-c")->assign_json, "[\"proxy\",\"syncer\"]");
+
+  ASSERT_TRUE(store_->ReportNode(
+      "node-c", NodeReport{.seen = kT0 + 5min, .applied_version = 42, .agent_version = "1.2"}));
+  ASSERT_TRUE(store_->ReportNode(
+      "node-c", NodeReport{.seen = kT0 + 6min, .last_hook_json = "{\"exit_code\":0}"}));
+  node = store_->GetNode("node-c");
+  EXPECT_EQ(node->applied_version, 42);
+  EXPECT_EQ(node->agent_version, "1.2");
+  EXPECT_EQ(node->last_hook_json, "{\"exit_code\":0}");
+  ASSERT_TRUE(node->last_seen.has_value());
+  EXPECT_EQ(*node->last_seen, kT0 + 6min);
+
+  auto revocations = store_->PeekCounter(kRevocationCounter);
+  auto removed =
+      store_->RemoveNode("node-c", "node:node-c", kT0 + 7min, "cessationOfOperation", {}, TestHash);
+  ASSERT_TRUE(removed) << removed.error().message;
+  EXPECT_EQ(removed->size(), 2u);
+  EXPECT_TRUE(store_->GetIssued(first.serial_hex)->revoked_at.has_value());
+  EXPECT_TRUE(store_->GetIssued(renewed.serial_hex)->revoked_at.has_value());
+  EXPECT_EQ(*store_->PeekCounter(kRevocationCounter), *revocations + 1);
+  EXPECT_EQ(store_->GetNode("node-c").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->RemoveNode("node-c", "node:node-c", kT0, "x", {}, TestHash).error().code,
+            ErrorCode::kNotFound);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreTest, ::testing::Values("sqlite"),
                          [](const auto& info) { return info.param; });
 INSTANTIATE_TEST_SUITE_P(Postgres, StoreTest, ::testing::ValuesIn(PostgresBackends()),
