@@ -203,9 +203,12 @@ core::Result<std::map<std::string, std::string>> NodeDir::ReadCurrent() const {
   const std::string data_dir = dir_ + "/" + *target;
   std::error_code ec;
   std::filesystem::directory_iterator it(data_dir, ec);
+  if (ec == std::errc::no_such_file_or_directory) {
+    return files;  // ..data dangles (its directory was deleted): no current set to keep
+  }
   for (std::filesystem::directory_iterator end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (!IsValidFileName(name) || !it->is_regular_file()) {
+    if (!IsValidFileName(name) || it->is_symlink() || !it->is_regular_file()) {
       continue;
     }
     CTLS_ASSIGN_OR_RETURN(files[name], core::ReadFile(data_dir + "/" + name));

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <fstream>
@@ -136,6 +137,21 @@ TEST_F(NodeDirTest, NothingChangedDoesNothing) {
   EXPECT_TRUE(again->data_dir.empty());
   EXPECT_EQ((*nd)->CurrentVersion(), 1);
   EXPECT_EQ(Target(dir_ + "/..data"), v1->data_dir);
+}
+
+TEST_F(NodeDirTest, ADanglingDataLinkIsAnEmptySetThatTheNextInstallReplaces) {
+  auto nd = NodeDir::Open(dir_);
+  ASSERT_TRUE(nd);
+  auto v1 = (*nd)->Install(SetV1(), 1);
+  ASSERT_TRUE(v1);
+  std::filesystem::remove_all(dir_ + "/" + v1->data_dir);
+  auto read = (*nd)->ReadCurrent();
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_TRUE(read->empty());
+  auto v2 = (*nd)->Install(SetV1(), 2);
+  ASSERT_TRUE(v2) << v2.error().message;
+  EXPECT_EQ(v2->changed.size(), 3u);
+  EXPECT_EQ(Slurp(dir_ + "/proxy_key.pem"), "key-1");
 }
 
 TEST_F(NodeDirTest, RemovedFilesLoseTheirLinksAndAreReportedChanged) {
