@@ -26,8 +26,9 @@ namespace clustertls::authority {
 // The prefix of enrollment tokens: "ctlsnode_<id>_<secret>" (256 random bits of secret).
 inline constexpr std::string_view kNodeTokenPrefix = "ctlsnode_";
 // Named certificates a node may never receive: `api` is the control plane's own identity
-// (a node holding its key could impersonate the control plane to every operator).
-inline constexpr std::string_view kNeverAssigned[] = {"api"};
+// (a node holding its key could impersonate the control plane to every operator); `node` would
+// collide with the node's own node_cert.pem / node_key.pem.
+inline constexpr std::string_view kNeverAssigned[] = {"api", "node"};
 
 // "node:<name>": the actor of a node's requests, and its certificates' issued_by.
 std::string NodeActor(std::string_view node);

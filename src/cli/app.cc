@@ -93,6 +93,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   AddToolCommands(app, &action);
   AddServerCommands(app, &action);
   AddClientCommands(app, &action);
+  AddNodeCommands(app, &action);
   AddCertificatesCommands(app, &action);
   AddRevokeCommand(app, &action);
   AddCrlCommands(app, &action);

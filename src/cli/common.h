@@ -52,6 +52,8 @@ void AddQuickstartCommand(CLI::App& app, Action* action);
 void AddServerCommands(CLI::App& app, Action* action);
 // The API client: login, cluster, users, tokens, audit (client_cmd.cc).
 void AddClientCommands(CLI::App& app, Action* action);
+// `nodes ...` and `agent enroll|run` (nodes_cmd.cc).
+void AddNodeCommands(CLI::App& app, Action* action);
 // Revocation through the API: revoke (revoke_cmd.cc).
 void AddRevokeCommand(CLI::App& app, Action* action);
 // CRLs: crl show (offline), crl fetch (API) (crl_cmd.cc).

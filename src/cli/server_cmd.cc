@@ -61,6 +61,8 @@ struct ServeCmdOptions {
   std::string public_url;
   int crl_days = 7;
   bool reset_tls_policy = false;
+  std::string node_cert_validity = "30d";
+  std::string agent_long_poll = "30s";
 };
 
 // The host part of the public listener's HOST:PORT (the flag, else the data directory's
@@ -76,6 +78,21 @@ std::string PublicHost(const ServeCmdOptions& o) {
 }
 
 core::Result<int> RunServe(const ServeCmdOptions& o, Context& ctx) {
+  auto node_validity = core::ParseDuration(o.node_cert_validity);
+  if (!node_validity) {
+    return node_validity.error().WithContext("--node-cert-validity");
+  }
+  auto long_poll = core::ParseDuration(o.agent_long_poll);
+  if (!long_poll) {
+    return long_poll.error().WithContext("--agent-long-poll");
+  }
+  if (*node_validity < std::chrono::seconds(30)) {
+    return core::Fail(core::ErrorCode::kInvalidArgument,
+                      "--node-cert-validity: at least 30s (agents renew at 2/3 of it)");
+  }
+  if (*long_poll > std::chrono::minutes(5)) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, "--agent-long-poll: at most 5m");
+  }
   // Signals are taken by sigwait in this thread only: block them before any thread starts so
   // every thread inherits the mask.
   sigset_t signals;
@@ -90,7 +107,9 @@ core::Result<int> RunServe(const ServeCmdOptions& o, Context& ctx) {
                                            .public_listen = o.public_listen,
                                            .public_url = o.public_url,
                                            .crl_validity = std::chrono::days(o.crl_days),
-                                           .reset_tls_policy = o.reset_tls_policy},
+                                           .reset_tls_policy = o.reset_tls_policy,
+                                           .node_cert_validity = *node_validity,
+                                           .agent_long_poll = *long_poll},
                                           ctx.clock);
   if (!plane) {
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
@@ -182,6 +201,14 @@ void AddServerCommands(CLI::App& app, Action* action) {
     cmd->add_flag("--reset-tls-policy", o->reset_tls_policy,
                   "store the default TLS policy (audited) before starting: for a stored policy "
                   "serve refuses (weak ciphers, or one default clients cannot connect under)");
+    cmd->add_option("--node-cert-validity", o->node_cert_validity,
+                    "lifetime of the node certificates issued to agents (enrollment and renewal; "
+                    "agents renew at 2/3 of it), e.g. 30d, 12h")
+        ->default_val("30d");
+    cmd->add_option("--agent-long-poll", o->agent_long_poll,
+                    "the longest an agent's state request waits for a change before the server "
+                    "answers \"unchanged\"; nodes not seen for 3 times this are stale")
+        ->default_val("30s");
     cmd->callback([o, action] { *action = [o](Context& ctx) { return RunServe(*o, ctx); }; });
   }
 }

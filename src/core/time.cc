@@ -1,6 +1,8 @@
 #include "core/time.h"
 
+#include <cctype>
 #include <charconv>
+#include <limits>
 #include <cstdio>
 
 namespace clustertls::core {
@@ -99,6 +101,41 @@ std::string FormatTime(TimePoint t) {
                 static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
                 static_cast<int>(hms.seconds().count()));
   return buf;
+}
+
+Result<std::chrono::seconds> ParseDuration(std::string_view text) {
+  auto bad = [&] {
+    return Fail(ErrorCode::kInvalidArgument,
+                "duration '" + std::string(text.substr(0, 40)) +
+                    "': expected a positive number and a unit s, m, h, d or w (e.g. 90s, 1h, 30d)");
+  };
+  std::int64_t unit = 1;
+  std::string_view digits = text;
+  if (!digits.empty() && !std::isdigit(static_cast<unsigned char>(digits.back()))) {
+    switch (digits.back()) {
+      case 's': unit = 1; break;
+      case 'm': unit = 60; break;
+      case 'h': unit = 3600; break;
+      case 'd': unit = 86400; break;
+      case 'w': unit = 7 * 86400; break;
+      default: return bad();
+    }
+    digits.remove_suffix(1);
+  }
+  if (digits.empty() || digits.size() > 12) {
+    return bad();
+  }
+  std::int64_t value = 0;
+  for (char c : digits) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) {
+      return bad();
+    }
+    value = value * 10 + (c - '0');
+  }
+  if (value == 0 || value > std::numeric_limits<std::int64_t>::max() / unit / 1000) {
+    return bad();
+  }
+  return std::chrono::seconds(value * unit);
 }
 
 std::string FormatDuration(std::chrono::seconds d) {

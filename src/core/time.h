@@ -45,4 +45,8 @@ std::string FormatTime(TimePoint t);
 // Human duration, e.g. "364 days", "5 hours", "12 minutes".
 std::string FormatDuration(std::chrono::seconds d);
 
+// Parses a duration as a number and a unit: "90s", "15m", "1h", "30d", "2w" (a bare number is
+// seconds). kInvalidArgument naming the text, also for zero, a negative value or overflow.
+Result<std::chrono::seconds> ParseDuration(std::string_view text);
+
 }  // namespace clustertls::core

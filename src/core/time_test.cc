@@ -40,5 +40,19 @@ TEST(FormatDuration, PicksTheLargestUnit) {
   EXPECT_EQ(FormatDuration(std::chrono::seconds(-7200)), "-2 hours");
 }
 
+TEST(ParseDurationTest, UnitsAndRefusals) {
+  EXPECT_EQ(*ParseDuration("90s"), std::chrono::seconds(90));
+  EXPECT_EQ(*ParseDuration("90"), std::chrono::seconds(90));
+  EXPECT_EQ(*ParseDuration("15m"), std::chrono::minutes(15));
+  EXPECT_EQ(*ParseDuration("1h"), std::chrono::hours(1));
+  EXPECT_EQ(*ParseDuration("30d"), std::chrono::days(30));
+  EXPECT_EQ(*ParseDuration("2w"), std::chrono::days(14));
+  for (const char* bad : {"", "h", "0s", "-1h", "1.5h", "1y", "1hh", "99999999999999d"}) {
+    auto r = ParseDuration(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find("duration '"), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace clustertls::core

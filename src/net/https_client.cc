@@ -1,5 +1,7 @@
 #include "net/https_client.h"
 
+#include "pki/key.h"
+
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
@@ -176,10 +178,41 @@ struct HttpsClient::Impl {
     ioc.run();
   }
 
+  core::Result<void> UseClientCertificate(SSL_CTX* native) {
+    auto chain = pki::Certificate::ParseAll(options.client_cert_pem);
+    if (!chain) {
+      return chain.error().WithContext("client certificate");
+    }
+    if (chain->empty()) {
+      return core::Fail(ErrorCode::kInvalidArgument, "client certificate: none given");
+    }
+    auto key = pki::PrivateKey::Parse(options.client_key_pem);
+    if (!key) {
+      return key.error().WithContext("client key");
+    }
+    if (SSL_CTX_use_certificate(native, chain->front().get()) != 1) {
+      return ossl::Failure(ErrorCode::kCrypto, "client certificate: cannot use it");
+    }
+    for (std::size_t i = 1; i < chain->size(); ++i) {
+      if (SSL_CTX_add1_chain_cert(native, (*chain)[i].get()) != 1) {
+        return ossl::Failure(ErrorCode::kCrypto, "client certificate: cannot add its chain");
+      }
+    }
+    if (SSL_CTX_use_PrivateKey(native, key->get()) != 1 ||
+        SSL_CTX_check_private_key(native) != 1) {
+      return ossl::Failure(ErrorCode::kKeyMismatch,
+                           "client key does not match the client certificate");
+    }
+    return {};
+  }
+
   core::Result<void> Configure() {
     SSL_CTX* native = ctx.native_handle();
     if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
       return ossl::Failure(ErrorCode::kCrypto, "cannot set the minimum TLS version");
+    }
+    if (!options.client_cert_pem.empty() || !options.client_key_pem.empty()) {
+      CTLS_RETURN_IF_ERROR(UseClientCertificate(native));
     }
     if (options.unverified_for_pinning) {
       SSL_CTX_set_verify(native, SSL_VERIFY_NONE, nullptr);

@@ -33,8 +33,8 @@ core::Result<HttpsUrl> ParseHttpsUrl(std::string_view url);
 using PeerCheck = std::function<core::Result<void>(const std::vector<pki::Certificate>&)>;
 
 struct ClientOptions {
-  HttpsUrl url;
-  std::string ca_pem;  // trust anchors (PEM bundle); required unless unverified_for_pinning
+  HttpsUrl url{};
+  std::string ca_pem{};  // trust anchors (PEM bundle); required unless unverified_for_pinning
   // Connect without verifying the server (no credentials may be sent then): only for fetching
   // the CA chain whose fingerprint the caller then checks against a pin.
   bool unverified_for_pinning = false;
@@ -42,6 +42,10 @@ struct ClientOptions {
   // Run after every handshake, reconnections included; its failure closes the connection and is
   // what Connect or Send returns, so no request (no credential) reaches a refused server.
   PeerCheck check_peer{};
+  // A client certificate for mutual TLS (the node agent's): the certificate (chain: leaf first)
+  // and its private key, PEM. Both or neither; a key that does not match is kKeyMismatch.
+  std::string client_cert_pem{};
+  std::string client_key_pem{};
 };
 
 struct ClientRequest {

@@ -443,6 +443,10 @@ struct Call {
   json body;  // the parsed object for JSON routes
 };
 
+NodesCaller NodeCaller(const Call& call) {
+  return {.actor = call.principal.Describe(), .source = call.connection.remote_address};
+}
+
 }  // namespace
 
 struct Api::Impl {
@@ -825,10 +829,18 @@ struct Api::Impl {
     if (*soonest) {
       expiries.push_back({"issued", (*soonest)->serial_hex, unix((*soonest)->not_after)});
     }
+    std::string nodes_text;
+    if (o.nodes != nullptr) {
+      auto text = o.nodes->MetricsText(&expiries);
+      if (!text) {
+        return Error(text.error());
+      }
+      nodes_text = *std::move(text);
+    }
     net::Response r;
     r.status = 200;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = o.metrics->Render(expiries);
+    r.body = o.metrics->Render(expiries) + nodes_text;
     return r;
   }
 
@@ -1996,6 +2008,55 @@ void Api::Impl::BuildRoutes() {
                                Sync([](Impl& i, Call& c) { return i.CreateToken(c); }))});
   Add("/v1/tokens/{id}",
       {del(R::kReader, Sync([](Impl& i, Call& c) { return i.DeleteToken(c); }))});
+  // Nodes (nodes_api.h). "/v1/nodes/tokens" before "/v1/nodes/{name}", which would take it.
+  auto nodes = [](auto f) {
+    return Sync([f](Impl& i, Call& c) {
+      if (i.o.nodes == nullptr) {
+        return ErrorResponse(404, "not_found", "this server does not manage nodes");
+      }
+      return f(*i.o.nodes, c);
+    });
+  };
+  Add("/v1/nodes", {get(R::kReader, nodes([](NodesApi& n, Call&) { return n.List(); }))});
+  Add("/v1/nodes/tokens",
+      {get(R::kAdmin, nodes([](NodesApi& n, Call&) { return n.ListTokens(); })),
+       with_body("POST", R::kAdmin,
+                 std::vector<std::string>{"node", "dns", "ip", "assign", "ttl_seconds"},
+                 nodes([](NodesApi& n, Call& c) { return n.CreateToken(c.body, NodeCaller(c)); }))});
+  Add("/v1/nodes/{name}",
+      {with_body("PUT", R::kAdmin, std::vector<std::string>{"assign"},
+                 nodes([](NodesApi& n, Call& c) {
+                   return n.Assign(c.params[0], c.body, NodeCaller(c));
+                 })),
+       del(R::kAdmin, nodes([](NodesApi& n, Call& c) {
+             return n.Remove(c.params[0], NodeCaller(c));
+           }))});
+  // The agent's routes: no Basic or token authentication (enroll carries its one-time token;
+  // the others the node certificate, checked by NodesApi).
+  auto agent_post = [](std::vector<std::string> fields, RouteFn fn) {
+    return MethodSpec{.method = "POST",
+                      .min_role = std::nullopt,
+                      .json_body = true,
+                      .fields = std::move(fields),
+                      .fn = std::move(fn)};
+  };
+  Add("/v1/agent/enroll", {agent_post({"token", "csr"}, nodes([](NodesApi& n, Call& c) {
+                                        return n.Enroll(c.body, c.connection);
+                                      }))});
+  Add("/v1/agent/report",
+      {agent_post({"applied_version", "agent_version", "hook"}, nodes([](NodesApi& n, Call& c) {
+                    return n.Report(c.body, c.connection);
+                  }))});
+  Add("/v1/agent/renew", {agent_post({"csr"}, nodes([](NodesApi& n, Call& c) {
+                                       return n.Renew(c.body, c.connection);
+                                     }))});
+  Add("/v1/agent/state", {get(std::nullopt, [](Impl& i, Call& c, const net::Respond& r) {
+        if (i.o.nodes == nullptr) {
+          r(ErrorResponse(404, "not_found", "this server does not manage nodes"));
+          return;
+        }
+        i.o.nodes->State(c.request, c.connection, r);
+      })});
   Add("/v1/audit", {get(R::kReader, Sync([](Impl& i, Call& c) { return i.ListAudit(c); }))});
   Add("/v1/audit/head", {get(R::kReader, Sync([](Impl& i, Call&) { return i.AuditHead(); }))});
 }

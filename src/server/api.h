@@ -24,6 +24,7 @@
 #include "server/auth.h"
 #include "server/cluster_policy.h"
 #include "server/metrics.h"
+#include "server/nodes_api.h"
 #include "store/store.h"
 
 namespace clustertls::server {
@@ -55,6 +56,8 @@ struct ApiOptions {
   // address (empty for a wildcard such as 0.0.0.0): an `api` certificate that does not name it
   // is accepted with a warning.
   std::string listen_host{};
+  // The node routes (/v1/nodes..., /v1/agent/...). Optional: null answers 404 on them.
+  NodesApi* nodes = nullptr;
 };
 
 

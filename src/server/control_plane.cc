@@ -285,6 +285,9 @@ struct ControlPlane::Impl {
   std::string audit_head_problem;  // the last one logged (the poller logs each problem once)
   std::unique_ptr<Authenticator> authenticator;
   Metrics metrics;
+  // The node agents' long-polls and routes (nodes_api.h).
+  std::unique_ptr<NodeHub> node_hub;
+  std::unique_ptr<NodesApi> nodes;
   std::unique_ptr<Api> api;
   // What the public listener's handler calls; null until the Api exists (503 before that).
   std::atomic<Api*> public_api{nullptr};
@@ -296,6 +299,8 @@ struct ControlPlane::Impl {
   // Last: destroyed first, before everything its handler touches.
   std::unique_ptr<net::HttpsServer> public_server;
 
+  // The issuing CA and the root: the client CAs of the control listener (node certificates).
+  std::vector<pki::Certificate> cluster_ca_certs;
   // What the listener presents now.
   std::mutex reload_mu;
   std::int64_t api_version = -1;
@@ -403,7 +408,12 @@ struct ControlPlane::Impl {
                             .certificate = api_cert.chain.front(),
                             .chain = {api_cert.chain.begin() + 1, api_cert.chain.end()},
                             .client_cas = {}};
+    // Mutual TLS for the node agents: a client certificate is asked for, never required (a
+    // person's curl or browser sends none), and verified against the cluster's CAs; NodesApi
+    // then checks it against the store (not revoked, a node's).
+    tls.client_cas = {cluster_ca_certs.begin(), cluster_ca_certs.end()};
     net::TlsPolicy control = policy.first.ControlPolicy();
+    control.client_auth = net::ClientAuth::kOptional;
     if (credentials == nullptr) {
       CTLS_ASSIGN_OR_RETURN(credentials, net::CredentialStore::Create(control, tls));
     } else {
@@ -486,6 +496,7 @@ struct ControlPlane::Impl {
     if (server) {
       server->Stop();
     }
+    node_hub.reset();  // answers the long-polls still waiting (the server drops the answers)
     {
       std::lock_guard lock(poll_mu);
       stopping = true;
@@ -669,8 +680,28 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
         "holds only the issuing CA's CRL; clients that check the whole chain (nginx ssl_crl) "
         "need `clustertls crl sign-root`");
   }
+  impl->cluster_ca_certs = {ca.issuing.certificate(), ca.root};
   CTLS_ASSIGN_OR_RETURN(impl->authority,
                         authority::Authority::Create(std::move(ca), authority_options));
+  CTLS_ASSIGN_OR_RETURN(impl->node_hub,
+                        NodeHub::Start({.store = impl->store.get(),
+                                        .on_change =
+                                            [raw] {
+                                              // A revocation through another instance: the
+                                              // CRL the agents receive must list it.
+                                              (void)raw->crl->Refresh();
+                                            }}));
+  impl->nodes = std::make_unique<NodesApi>(NodesApiOptions{
+      .store = impl->store.get(),
+      .ca = &impl->authority->ca(),
+      .sealing_key = &*impl->sealing_key,
+      .rng = &impl->rng,
+      .clock = &clock,
+      .crl = impl->crl.get(),
+      .root_crl = impl->root_crl.get(),
+      .hub = impl->node_hub.get(),
+      .node_cert_validity = options.node_cert_validity,
+      .long_poll = options.agent_long_poll});
   impl->authenticator = std::make_unique<Authenticator>(impl->store.get(), &clock);
   if (options.reset_tls_policy) {
     CTLS_RETURN_IF_ERROR(impl->ResetPolicy());
@@ -702,7 +733,8 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
                                                 .listen_host = (hp.host == "0.0.0.0" ||
                                                                 hp.host == "::")
                                                                    ? std::string()
-                                                                   : hp.host}));
+                                                                   : hp.host,
+                                                .nodes = raw->nodes.get()}));
   impl->public_api.store(impl->api.get(), std::memory_order_release);
   net::HttpsServerOptions server_options;
   server_options.host = hp.host;

@@ -41,6 +41,10 @@ struct ServeOptions {
   // The certificate that signs the audit log's head (authority/audit_head.h), kept in
   // DIR/audit-head.json by the poller and at shutdown.
   std::chrono::seconds audit_signer_validity = std::chrono::days(2);
+  // Node agents (issue 14): the lifetime of the node certificates this server issues, and the
+  // longest a state long-poll waits before answering "unchanged".
+  std::chrono::seconds node_cert_validity = std::chrono::days(30);
+  std::chrono::seconds agent_long_poll = std::chrono::seconds(30);
 };
 
 // `clustertls init`: makes a data directory and the cluster in its store.
