@@ -215,10 +215,14 @@ class Runner {
     files_ = std::move(current);
     status_->applied_version = dir_->CurrentVersion().value_or(0);
     CTLS_RETURN_IF_ERROR(LoadCert());
+    CTLS_RETURN_IF_ERROR(CheckNotExpired());
     o_.log("node " + node_ + ": syncing " + o_.dir + " from " + url_.ToString() +
            " (applied version " + std::to_string(status_->applied_version) + ")");
     bool reported_version = false;
     while (!stop_.load()) {
+      if (auto expired = CheckNotExpired(); !expired) {
+        return expired;
+      }
       Result<void> round = Round(&reported_version);
       if (!round) {
         ++status_->errors;
@@ -266,6 +270,18 @@ class Runner {
     status_->renew_at =
         not_before + std::chrono::duration_cast<core::TimePoint::duration>(lifetime * fraction);
     cert_serial_ = cert.serial_hex();
+    return {};
+  }
+
+  // An expired node certificate cannot be renewed (the server refuses it): a new enrollment.
+  Result<void> CheckNotExpired() const {
+    if (o_.clock->Now() >= status_->cert_not_after) {
+      return Fail(ErrorCode::kExpired,
+                  o_.dir + "/" + kNodeCertFile + ": the node certificate (serial " + cert_serial_ +
+                      ") expired at " + core::FormatTime(status_->cert_not_after) +
+                      "; enroll the node again with a new token (clustertls nodes token create " +
+                      node_ + ") into an empty directory");
+    }
     return {};
   }
 
