@@ -33,6 +33,7 @@ int ExitCodeFor(const core::Error& error) {
     case core::ErrorCode::kVerifyFailed:
     case core::ErrorCode::kUnsupported:
     case core::ErrorCode::kPermissionDenied:
+    case core::ErrorCode::kConflict:
     case core::ErrorCode::kCrypto:
     case core::ErrorCode::kInternal:
       return kExitFailure;

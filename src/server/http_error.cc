@@ -29,6 +29,7 @@ int HttpStatus(core::ErrorCode code) {
     case core::ErrorCode::kNotFound:
       return 404;
     case core::ErrorCode::kAlreadyExists:
+    case core::ErrorCode::kConflict:
       return 409;
     case core::ErrorCode::kUnsupported:
       return 415;
