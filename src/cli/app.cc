@@ -34,6 +34,7 @@ int ExitCodeFor(const core::Error& error) {
     case core::ErrorCode::kUnsupported:
     case core::ErrorCode::kPermissionDenied:
     case core::ErrorCode::kConflict:
+    case core::ErrorCode::kUnavailable:
     case core::ErrorCode::kCrypto:
     case core::ErrorCode::kInternal:
       return kExitFailure;

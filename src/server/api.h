@@ -57,7 +57,6 @@ struct ApiOptions {
   std::string listen_host{};
 };
 
-
 class Api {
  public:
   // kInvalidArgument if a required pointer is null.
@@ -72,8 +71,8 @@ class Api {
 
   // The plain-HTTP public listener (docs/api.md "Public listener"): the same route functions as
   // Handle(), but only the public routes GET /health, GET /v1/ca/chain, GET /v1/crl,
-  // GET /v1/crl.pem, GET /v1/crl/root(.pem), POST /ocsp and GET /ocsp/{base64}; any other path is a 404 JSON error and
-  // no request is ever authenticated. Thread-safe.
+  // GET /v1/crl.pem, GET /v1/crl/root(.pem), POST /ocsp and GET /ocsp/{base64}; any other path is a
+  // 404 JSON error and no request is ever authenticated. Thread-safe.
   void HandlePublic(net::Request request, const net::ConnectionInfo& connection,
                     net::Respond respond);
 

@@ -15,6 +15,7 @@
 #include "core/result.h"
 #include "core/rng.h"
 #include "core/time.h"
+#include "store/store.h"
 
 namespace clustertls::server {
 
@@ -41,26 +42,28 @@ struct ServeOptions {
   // The certificate that signs the audit log's head (authority/audit_head.h), kept in
   // DIR/audit-head.json by the poller and at shutdown.
   std::chrono::seconds audit_signer_validity = std::chrono::days(2);
+  // How the store is opened: connections kept, SQLite's wait for another writer.
+  store::OpenOptions store_options{};
 };
 
 // `clustertls init`: makes a data directory and the cluster in its store.
 struct InitDataDirOptions {
   std::string data_dir;
   std::string fqdn;
-  std::string store_url{};  // empty: SQLite file DIR/clustertls.db
-  std::string listen{};     // empty: 127.0.0.1:9443
-  std::string public_listen{};  // empty: 127.0.0.1:9080; "off": none
-  std::string public_url{};     // empty: http://<public_listen>
+  std::string store_url{};                       // empty: SQLite file DIR/clustertls.db
+  std::string listen{};                          // empty: 127.0.0.1:9443
+  std::string public_listen{};                   // empty: 127.0.0.1:9080; "off": none
+  std::string public_url{};                      // empty: http://<public_listen>
   std::optional<std::string> root_passphrase{};  // absent: generated and returned once
 };
 
 // What `init` shows once.
 struct InitDataDirResult {
   std::string data_dir;
-  std::string fqdn;                // as stored (canonical)
-  std::string url;                 // "https://127.0.0.1:9443"
-  std::string ca_fingerprint;      // the root CA's SHA-256, "AB:CD:..." (openssl x509 form)
-  std::string root_passphrase;     // generated one; empty when the caller gave it
+  std::string fqdn;             // as stored (canonical)
+  std::string url;              // "https://127.0.0.1:9443"
+  std::string ca_fingerprint;   // the root CA's SHA-256, "AB:CD:..." (openssl x509 form)
+  std::string root_passphrase;  // generated one; empty when the caller gave it
   std::string admin_user;
   std::string admin_password;
 };
@@ -81,7 +84,7 @@ class ControlPlane {
   ~ControlPlane();  // Stop()
 
   std::uint16_t port() const;
-  std::string url() const;  // "https://127.0.0.1:9443"
+  std::string url() const;            // "https://127.0.0.1:9443"
   std::uint16_t public_port() const;  // 0 when the public listener is off
   std::string public_url() const;     // the base URL in issued certificates; empty when none
   // Drains in-flight requests (their responses are sent), stops the poller and the authority's

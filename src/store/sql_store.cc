@@ -134,7 +134,8 @@ CaRecord CaFromRow(const Row& r) {
                   .created_at = Time(r[3])};
 }
 
-bool IsRetry(const core::Error& e) { return e.detail == "retry"; }
+// A conflict with another writer (busy, serialization failure, deadlock): worth another try.
+bool IsRetry(const core::Error& e) { return e.code == ErrorCode::kUnavailable; }
 
 // Appends `inputs` to the audit chain inside the caller's write transaction.
 Result<std::vector<AuditEntry>> AppendAuditIn(Connection& conn, Dialect dialect,

@@ -221,7 +221,9 @@ class Store {
   // SQLite database or if SQLite's PRAGMA quick_check finds it damaged (then nothing was written
   // to it, and the message says how to recover). Messages name the file or the URL with its
   // password removed. Every later failure of the database is kIo (kAlreadyExists for a unique
-  // violation), never a code that means bad input.
+  // violation; kUnavailable for a conflict with other writers, a busy SQLite file or a
+  // PostgreSQL serialization failure or deadlock, that outlasted every retry), never a code
+  // that means bad input.
   static core::Result<std::unique_ptr<Store>> Open(const std::string& url,
                                                    const OpenOptions& options = {});
 

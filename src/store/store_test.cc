@@ -1240,9 +1240,10 @@ TEST(SqliteDamage, DamageSeenAtRunTimeIsAnIoErrorAndTheRestOfTheStoreStillAnswer
   std::filesystem::remove_all(dir);
 }
 
-TEST(SqliteErrors, BusyBeyondEveryRetryIsAnIoError) {
-  // Another process holds the write lock for longer than the busy timeout and every retry: a
-  // store failure (kIo, a 500), not kUnsupported (a 415 that blamed the client).
+TEST(SqliteErrors, BusyBeyondEveryRetryIsUnavailable) {
+  // Another process holds the write lock for longer than the busy timeout and every retry:
+  // kUnavailable (a 503 with Retry-After), neither kUnsupported (a 415 that blamed the client)
+  // nor kIo (a 500 that looked like a broken store).
   std::string dir = TempDir();
   std::string path = dir + "/s.db";
   auto opened = Store::Open(path, {.busy_timeout_ms = 20});
@@ -1253,7 +1254,10 @@ TEST(SqliteErrors, BusyBeyondEveryRetryIsAnIoError) {
   ASSERT_EQ(sqlite3_exec(db.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
   auto r = (*opened)->SetConfig("k", "v");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, ErrorCode::kIo) << r.error().message;
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable) << r.error().message;
+  auto tx = (*opened)->Transact([](Transaction& t) { return t.DeleteUser("nobody"); });
+  ASSERT_FALSE(tx);
+  EXPECT_EQ(tx.error().code, ErrorCode::kUnavailable) << tx.error().message;
   sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
   EXPECT_TRUE((*opened)->SetConfig("k", "v"));
   std::filesystem::remove_all(dir);

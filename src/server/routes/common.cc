@@ -22,8 +22,8 @@ std::string Dump(const json& j) { return authority::AuditDetailsText(j); }
 net::Response Json(const json& j, int status) { return JsonResponse(Dump(j), status); }
 
 net::Response Error(const core::Error& error) {
-  if (HttpStatus(error.code) >= 500) {
-    Log("internal error: " + error.message +
+  if (const int status = HttpStatus(error.code); status >= 500) {
+    Log((status == 503 ? "unavailable: " : "internal error: ") + error.message +
         (error.detail.empty() ? "" : " (" + error.detail + ")"));
   }
   return ErrorResponse(error);
