@@ -55,6 +55,14 @@ struct ApiOptions {
   // address (empty for a wildcard such as 0.0.0.0): an `api` certificate that does not name it
   // is accepted with a warning.
   std::string listen_host{};
+  // Called (on the request's thread, before the response is sent; at most once per request)
+  // after an accepted change of what cluster nodes receive: a named certificate stored,
+  // deleted or renewed (PUT /v1/cluster/update_cert, PUT /v1/cluster/certificates,
+  // DELETE /v1/cluster/certificates/{name}, POST /v1/cluster/certificates/{name}/renew), the
+  // TLS policy (PUT /v1/cluster/policy, PUT /v1/cluster) and a revocation that revoked something
+  // (POST /v1/certificates/{serial}/revoke, POST /v1/certificates/revoke without dry_run). Not
+  // for a refused change, a dry run or a certificate that was already revoked. Optional.
+  std::function<void()> on_cluster_change{};
 };
 
 class Api {

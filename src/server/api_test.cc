@@ -1268,6 +1268,52 @@ TEST(InitDataDirTest, PublicListenerOffStartsNoListenerAndPutsNoUrls) {
   fs::remove_all(dir);
 }
 
+// ApiOptions::on_cluster_change fires once for every accepted change of what nodes receive, and
+// never for a refused one, a dry run or a repeated revocation.
+TEST_F(ApiTest, ClusterChangeHookFiresForEachAcceptedChangeOnly) {
+  int expected = cluster_changes_.load();
+  auto fired = [&](const net::TestReply& reply, int want_status, bool changed) {
+    EXPECT_EQ(reply.status, want_status) << reply.body;
+    expected += changed ? 1 : 0;
+    EXPECT_EQ(cluster_changes_.load(), expected) << reply.body;
+  };
+  Signed s = SignThroughApi({"hook.example.net"}, "server");
+  const std::string key_pem = Must(s.key.ToPem(), "key pem");
+  const json named = {{"name", "hooktest"}, {"key", key_pem}, {"certificate", s.certificate_pem}};
+
+  // Named certificates.
+  fired(Call("PUT", "/v1/cluster/update_cert", named.dump(), Admin()), 200, true);
+  fired(Call("PUT", "/v1/cluster/certificates", json{{"certificates", json::array({named})}}.dump(),
+             Admin()),
+        200, true);
+  fired(Call("POST", "/v1/cluster/certificates/hooktest/renew", "", Admin()), 200, true);
+  fired(Call("DELETE", "/v1/cluster/certificates/hooktest", "", Admin()), 200, true);
+  fired(Call("DELETE", "/v1/cluster/certificates/hooktest", "", Admin()), 404, false);
+  fired(Call("DELETE", "/v1/cluster/certificates/api", "", Admin()), 409, false);
+  json bad = named;
+  bad["certificate"] = "not a certificate";
+  fired(Call("PUT", "/v1/cluster/update_cert", bad.dump(), Admin()), 400, false);
+
+  // The TLS policy, under its name and as Redis' cluster object.
+  fired(Call("PUT", "/v1/cluster/policy", R"({"min_control_tls_version":"1.2"})", Admin()), 200,
+        true);
+  fired(Call("PUT", "/v1/cluster", R"({"min_data_TLS_version":"1.2"})", Admin()), 200, true);
+  fired(Call("PUT", "/v1/cluster/policy", R"({"min_control_tls_version":"1.1"})", Admin()), 400,
+        false);
+  fired(Call("PUT", "/v1/cluster", R"({"name":"renamed"})", Admin()), 400, false);
+
+  // Revocations: only those that revoked something.
+  Signed one = SignThroughApi({"hook-revoke-1.example.net"}, "server");
+  fired(Call("POST", "/v1/certificates/" + one.serial + "/revoke", "", Admin()), 200, true);
+  fired(Call("POST", "/v1/certificates/" + one.serial + "/revoke", "", Admin()), 200, false);
+  SignThroughApi({"hook-revoke-2.example.net"}, "server");
+  const std::string selector = R"({"name":"hook-revoke-2.example.net")";
+  fired(Call("POST", "/v1/certificates/revoke", selector + R"(,"dry_run":true})", Admin()), 200,
+        false);
+  fired(Call("POST", "/v1/certificates/revoke", selector + "}", Admin()), 200, true);
+  fired(Call("POST", "/v1/certificates/revoke", selector + "}", Admin()), 200, false);
+}
+
 // A store that another process keeps busy beyond every retry (here a second SQLite connection
 // holding the write lock) answers 503 with Retry-After: 1 on a change and on signing, and the
 // change goes through once the lock is released.

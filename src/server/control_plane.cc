@@ -702,7 +702,8 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
            .ocsp = raw->ocsp.get(),
            .root_crl = raw->root_crl.get(),
            .audit_head = raw->audit_head.get(),
-           .listen_host = (hp.host == "0.0.0.0" || hp.host == "::") ? std::string() : hp.host}));
+           .listen_host = (hp.host == "0.0.0.0" || hp.host == "::") ? std::string() : hp.host,
+           .on_cluster_change = options.on_cluster_change}));
   impl->public_api.store(impl->api.get(), std::memory_order_release);
   net::HttpsServerOptions server_options;
   server_options.host = hp.host;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,9 @@ struct ServeOptions {
   std::chrono::seconds audit_signer_validity = std::chrono::days(2);
   // How the store is opened: connections kept, SQLite's wait for another writer.
   store::OpenOptions store_options{};
+  // ApiOptions::on_cluster_change: called after every accepted change of what cluster nodes
+  // receive (named certificates, the TLS policy, revocations).
+  std::function<void()> on_cluster_change{};
 };
 
 // `clustertls init`: makes a data directory and the cluster in its store.

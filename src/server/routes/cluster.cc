@@ -126,6 +126,7 @@ core::Result<std::vector<std::int64_t>> StoreNamed(
   if (api_changed) {
     TlsChanged(o);
   }
+  ClusterChanged(o);
   return versions;
 }
 
@@ -240,6 +241,8 @@ net::Response RenewNamed(const ApiOptions& o, Call& call) {
   if (name == "api") {
     TlsChanged(o);
   }
+  // Once for the request: the new version, and the previous one's revocation if asked for.
+  ClusterChanged(o);
   json body = {{"name", name},
                {"version", renewed->version},
                {"serial", leaf.serial_hex()},
@@ -288,6 +291,7 @@ net::Response DeleteNamed(const ApiOptions& o, Call& call) {
   if (auto r = authority::DeleteNamedCert(*o.store, name, ChangeByOf(call), *o.clock); !r) {
     return Error(r.error());
   }
+  ClusterChanged(o);
   return Json({{"deleted", name}});
 }
 
@@ -377,6 +381,7 @@ net::Response UpdatePolicy(const ApiOptions& o, Call& call, View view) {
     return Error(version.error());
   }
   TlsChanged(o);
+  ClusterChanged(o);
   return view(*updated, *version);
 }
 

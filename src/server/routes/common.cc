@@ -148,6 +148,12 @@ authority::RevokeBy RevokeByOf(const Call& call) {
   return {.actor = call.principal.Describe(), .source = call.connection.remote_address};
 }
 
+void ClusterChanged(const ApiOptions& options) {
+  if (options.on_cluster_change) {
+    options.on_cluster_change();
+  }
+}
+
 authority::ChangeBy ChangeByOf(const Call& call) {
   return {.actor = call.principal.Describe(), .source = call.connection.remote_address};
 }

@@ -68,6 +68,9 @@ json OptionalTime(const std::optional<core::TimePoint>& t);
 // A stored name policy (canonical JSON text, "" for none) as a JSON value: null for none.
 json NamePolicyValue(const std::string& stored);
 
+// Calls options.on_cluster_change if set: after an accepted change of what cluster nodes receive.
+void ClusterChanged(const ApiOptions& options);
+
 // Who revokes, for authority::Revocation: the principal and the client's address.
 authority::RevokeBy RevokeByOf(const Call& call);
 
