@@ -96,6 +96,18 @@ json OptionalTime(const std::optional<core::TimePoint>& t) {
 
 std::string Sha256Hex(std::string_view data) { return authority::TokenHash(data); }
 
+constexpr const char* kNoNodeCertificate =
+    "this route needs the node's certificate (mutual TLS); none was presented";
+
+// 401 when no client certificate was presented (authentication missing), 403 when the one
+// presented is not a current node's.
+net::Response NodeRefused(const core::Error& error) {
+  if (error.message == kNoNodeCertificate) {
+    return ErrorResponse(401, "unauthorized", error.message);
+  }
+  return ErrorResponse(403, "forbidden", error.message);
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------------
@@ -407,8 +419,7 @@ net::Response NodesApi::Enroll(const json& body, const net::ConnectionInfo& conn
 
 Result<store::Node> NodesApi::AuthenticateNode(const net::ConnectionInfo& connection) {
   if (!connection.peer_certificate) {
-    return Fail(ErrorCode::kPermissionDenied,
-                "this route needs the node's certificate (mutual TLS); none was presented");
+    return Fail(ErrorCode::kPermissionDenied, kNoNodeCertificate);
   }
   return authority::NodeOfCertificate(*o_.store, *connection.peer_certificate, o_.clock->Now());
 }
@@ -481,7 +492,7 @@ void NodesApi::State(const net::Request& request, const net::ConnectionInfo& con
                      net::Respond respond) {
   auto node = AuthenticateNode(connection);
   if (!node) {
-    respond(ErrorResponse(403, "forbidden", node.error().message));
+    respond(NodeRefused(node.error()));
     return;
   }
   auto after = QueryInt(request.target, "after", -1, std::numeric_limits<std::int64_t>::max() - 1);
@@ -523,7 +534,7 @@ void NodesApi::State(const net::Request& request, const net::ConnectionInfo& con
 net::Response NodesApi::Report(const json& body, const net::ConnectionInfo& connection) {
   auto node = AuthenticateNode(connection);
   if (!node) {
-    return ErrorResponse(403, "forbidden", node.error().message);
+    return NodeRefused(node.error());
   }
   store::NodeReport report{.seen = o_.clock->Now()};
   if (body.contains("applied_version")) {
@@ -563,7 +574,7 @@ net::Response NodesApi::Report(const json& body, const net::ConnectionInfo& conn
 net::Response NodesApi::Renew(const json& body, const net::ConnectionInfo& connection) {
   auto node = AuthenticateNode(connection);
   if (!node) {
-    return ErrorResponse(403, "forbidden", node.error().message);
+    return NodeRefused(node.error());
   }
   auto csr = RequiredString(body, "csr");
   if (!csr) {

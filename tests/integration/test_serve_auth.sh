@@ -76,6 +76,13 @@ unauthenticated() {
     call "$m" "$p"
     if [ "$role" = public ]; then
       expect_status 200 "$m $p without authentication (public)"
+    elif [ "$role" = node ]; then
+      # The agent's routes authenticate by the node's client certificate (mutual TLS).
+      expect_error 401 'unauthorized' "$m $p without a node certificate"
+      n=$((n + 1))
+    elif [ "$role" = enrollment ]; then
+      # Enrollment carries its one-time token in the body: without it, 400 naming the field.
+      expect_error 400 'token' "$m $p without a token"
     else
       expect_error 401 'unauthorized' "$m $p without authentication"
       grep -qi '^WWW-Authenticate: *Basic realm="clustertls"' "$HDRS" ||
