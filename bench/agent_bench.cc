@@ -1,0 +1,767 @@
+// The node agent's propagation and scale benchmarks (issue 14) against a real `clustertls serve`,
+// driven by bench/agent_bench.sh, which starts the server and passes its URL, trust anchor,
+// an admin API token and the CA fingerprint.
+//
+//   agent_bench enroll    --n N [--first K] --base DIR [--threads T]
+//       N one-time tokens through POST /v1/nodes/tokens (assign: proxy), then agent::Enroll
+//       in-process for each (its own key, CSR and directory BASE/bench-<i>).
+//   agent_bench propagate --n N [--first K] --base DIR [--rounds R] [--long-poll S]
+//       N in-process agents (agent::Run, the real sync code, one thread each) on BASE/bench-<i>;
+//       each round makes a new `proxy` certificate (POST /v1/ca/sign), sends PUT
+//       /v1/cluster/update_cert and times, per agent, from the PUT's answer to the moment the
+//       agent's on_applied callback reports the set holding proxy_cert.pem renamed into place.
+//   agent_bench propagate --watch D [--watch D ...] [--rounds R]
+//       The same rounds against external `clustertls agent run` processes: an inotify watch on
+//       each D times the rename of D/..data (IN_MOVED_TO), then D/proxy_cert.pem is checked.
+//   agent_bench scale     --n N [--first K] --base DIR --serve-pid PID [--idle-seconds S]
+//                         [--rounds R]
+//       N light clients (one thread each): the agent's HTTP long-poll (GET /v1/agent/state with
+//       after/wait/digest, POST /v1/agent/report when the version moves) with the node's
+//       certificate over mutual TLS, but no file installs. Measures serve's RSS and its CPU over
+//       S seconds with every client waiting, then the time for all of them to see a change.
+//
+// Common options: --server URL --ca-file PEM (trust for the admin calls) --api-token-file F
+// (Bearer) --ca-fingerprint FP --fqdn FQDN [--timeout S (per round, default 90)].
+// Times are CLOCK_MONOTONIC (std::chrono::steady_clock). Output: `key=value` lines.
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <semaphore>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/agent.h"
+#include "net/https_client.h"
+#include "ossl/csprng.h"
+#include "pki/certificate.h"
+#include "pki/csr.h"
+#include "pki/key.h"
+
+namespace {
+
+using namespace clustertls;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "agent_bench: %s\n", message.c_str());
+  std::fflush(stderr);
+  std::_Exit(1);
+}
+
+std::int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    Die(path + ": cannot read");
+  }
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) {
+    s.pop_back();
+  }
+  return s;
+}
+
+// --key value options; --watch may repeat.
+struct Args {
+  std::map<std::string, std::string> one;
+  std::vector<std::string> watch;
+
+  std::string Get(const std::string& key, const std::string& fallback = "\x01") const {
+    auto it = one.find(key);
+    if (it != one.end()) {
+      return it->second;
+    }
+    if (fallback == "\x01") {
+      Die("--" + key + " is required");
+    }
+    return fallback;
+  }
+  long Int(const std::string& key, long fallback) const {
+    auto it = one.find(key);
+    return it == one.end() ? fallback : std::stol(it->second);
+  }
+};
+
+Args Parse(int argc, char** argv) {
+  Args a;
+  for (int i = 2; i < argc; i += 2) {
+    std::string k = argv[i];
+    if (k.rfind("--", 0) != 0 || i + 1 >= argc) {
+      Die("bad argument " + k);
+    }
+    k = k.substr(2);
+    if (k == "watch") {
+      a.watch.push_back(argv[i + 1]);
+    } else {
+      a.one[k] = argv[i + 1];
+    }
+  }
+  return a;
+}
+
+// Nearest-rank percentile of a sorted vector.
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) {
+    return NAN;
+  }
+  std::size_t rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
+  return sorted[rank - 1];
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) {
+    return NAN;
+  }
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string NodeName(long i) { return "bench-" + std::to_string(i); }
+
+// Starts `fn` on a thread with a small stack (10,000 threads of 8 MiB reserve 80 GiB).
+void StartThread(std::function<void()> fn, std::size_t stack = 512 * 1024) {
+  auto* heap = new std::function<void()>(std::move(fn));
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, stack);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t t;
+  const int rc = pthread_create(
+      &t, &attr,
+      [](void* p) -> void* {
+        std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(p));
+        (*f)();
+        return nullptr;
+      },
+      heap);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    Die("pthread_create: " + std::string(strerror(rc)));
+  }
+}
+
+// The admin side: Bearer-authenticated calls on one keep-alive connection.
+class Admin {
+ public:
+  explicit Admin(const Args& a) {
+    auto url = net::ParseHttpsUrl(a.Get("server"));
+    if (!url) {
+      Die(url.error().message);
+    }
+    url_ = *url;
+    ca_pem_ = ReadFile(a.Get("ca-file"));
+    token_ = Trim(ReadFile(a.Get("api-token-file")));
+    fqdn_ = a.Get("fqdn");
+  }
+
+  net::ClientResponse Call(const std::string& method, const std::string& target,
+                           const std::string& body) {
+    if (client_ == nullptr) {
+      auto c = net::HttpsClient::Connect({.url = url_, .ca_pem = ca_pem_});
+      if (!c) {
+        Die("admin connection: " + c.error().message);
+      }
+      client_ = std::move(*c);
+    }
+    auto r = client_->Send({.method = method,
+                            .target = target,
+                            .headers = {{"Authorization", "Bearer " + token_}},
+                            .body = body});
+    if (!r) {
+      Die(method + " " + target + ": " + r.error().message);
+    }
+    return *r;
+  }
+
+  std::string CreateToken(const std::string& node) {
+    auto r = Call("POST", "/v1/nodes/tokens",
+                  json{{"node", node}, {"assign", {"proxy"}}, {"ip", {"127.0.0.1"}}}.dump());
+    if (r.status != 201) {
+      Die("POST /v1/nodes/tokens " + node + ": HTTP " + std::to_string(r.status) + " " + r.body);
+    }
+    return json::parse(r.body).at("token").get<std::string>();
+  }
+
+  struct Proxy {
+    std::string key_pem;
+    std::string cert_pem;  // leaf + chain
+    std::string fingerprint_hex;
+  };
+
+  // A new proxy key and certificate, as tests/integration/test_agent.sh's new_proxy_cert makes
+  // it (peer profile through POST /v1/ca/sign).
+  Proxy NewProxy() {
+    auto key = pki::PrivateKey::Generate(pki::KeyType::kEcP256);
+    if (!key) {
+      Die(key.error().message);
+    }
+    auto csr = pki::Csr::Create(
+        *key, {.common_name = fqdn_,
+               .sans = {.dns = {fqdn_, "*." + fqdn_, "localhost"}, .ips = {"127.0.0.1"}}});
+    if (!csr) {
+      Die(csr.error().message);
+    }
+    auto r = Call(
+        "POST", "/v1/ca/sign",
+        json{{"csr", csr->ToPem()}, {"profile", "peer"}, {"days", 30}, {"allow_reserved", true}}
+            .dump());
+    if (r.status != 201) {
+      Die("POST /v1/ca/sign: HTTP " + std::to_string(r.status) + " " + r.body);
+    }
+    json j = json::parse(r.body);
+    Proxy p;
+    p.key_pem = *key->ToPem();
+    std::string leaf = j.at("certificate").get<std::string>();
+    p.cert_pem = leaf;
+    if (!p.cert_pem.empty() && p.cert_pem.back() != '\n') {
+      p.cert_pem += "\n";
+    }
+    p.cert_pem += j.value("chain", "");
+    auto cert = pki::Certificate::FromPem(leaf);
+    if (!cert) {
+      Die("signed proxy certificate: " + cert.error().message);
+    }
+    p.fingerprint_hex = cert->fingerprint().hex;
+    return p;
+  }
+
+  void UpdateProxy(const Proxy& p) {
+    auto r = Call("PUT", "/v1/cluster/update_cert",
+                  json{{"name", "proxy"}, {"key", p.key_pem}, {"certificate", p.cert_pem}}.dump());
+    if (r.status != 200) {
+      Die("PUT /v1/cluster/update_cert: HTTP " + std::to_string(r.status) + " " + r.body);
+    }
+  }
+
+ private:
+  net::HttpsUrl url_;
+  std::string ca_pem_;
+  std::string token_;
+  std::string fqdn_;
+  std::unique_ptr<net::HttpsClient> client_;
+};
+
+// The fingerprint of the first certificate of a PEM file, or "" if it cannot be read.
+std::string FileFingerprint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return "";
+  }
+  std::ostringstream s;
+  s << in.rdbuf();
+  auto cert = pki::Certificate::FromPem(s.str());
+  return cert ? cert->fingerprint().hex : "";
+}
+
+void RaiseNoFile() {
+  rlimit r{};
+  getrlimit(RLIMIT_NOFILE, &r);
+  r.rlim_cur = r.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// enroll
+
+int Enroll(const Args& a) {
+  const long n = a.Int("n", 0);
+  const long first = a.Int("first", 0);
+  const long threads = a.Int("threads", 4);
+  const std::string base = a.Get("base");
+  const std::string fp = a.Get("ca-fingerprint");
+  const std::string server = a.Get("server");
+  std::atomic<long> next{first};
+  std::atomic<long> failed{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> pool;
+  for (long t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      Admin admin(a);
+      ossl::Csprng rng;
+      for (long i = next++; i < first + n; i = next++) {
+        const std::string name = NodeName(i);
+        const std::string token = admin.CreateToken(name);
+        auto r = agent::Enroll(
+            {.server_url = server, .ca_fingerprint = fp, .token = token, .dir = base + "/" + name},
+            rng);
+        if (!r) {
+          std::fprintf(stderr, "agent_bench: enroll %s: %s\n", name.c_str(),
+                       r.error().message.c_str());
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& t : pool) {
+    t.join();
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("enroll_n=%ld\nenroll_failed=%ld\nenroll_seconds=%.1f\nenroll_per_s=%.1f\n", n,
+              failed.load(), s, static_cast<double>(n) / s);
+  return failed.load() == 0 ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rounds of update_cert, shared by propagate and scale.
+
+// Per-receiver time (steady ns) of its latest sighting of a new proxy certificate.
+struct Receivers {
+  explicit Receivers(std::size_t n) : seen_ns(n) {
+    for (auto& s : seen_ns) {
+      s.store(0);
+    }
+  }
+  std::vector<std::atomic<std::int64_t>> seen_ns;
+};
+
+struct RoundResult {
+  std::vector<double> ms;  // per receiver that saw it, from the PUT's answer
+  long missing = 0;
+  double put_ms = 0;
+  long bad_files = 0;
+};
+
+// One round: a new proxy certificate, PUT update_cert, wait (at most timeout_s) until every
+// receiver saw a change after the PUT was sent. `check(i, fp)` verifies receiver i's files.
+RoundResult Round(Admin& admin, Receivers& rx, long timeout_s,
+                  const std::function<bool(std::size_t, const std::string&)>& check) {
+  Admin::Proxy proxy = admin.NewProxy();
+  const std::int64_t sent = NowNs();
+  admin.UpdateProxy(proxy);
+  const std::int64_t returned = NowNs();
+  RoundResult out;
+  out.put_ms = static_cast<double>(returned - sent) / 1e6;
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  while (Clock::now() < deadline) {
+    bool all = true;
+    for (auto& s : rx.seen_ns) {
+      if (s.load() <= sent) {
+        all = false;
+        break;
+      }
+    }
+    if (all) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (std::size_t i = 0; i < rx.seen_ns.size(); ++i) {
+    const std::int64_t t = rx.seen_ns[i].load();
+    if (t <= sent) {
+      ++out.missing;
+    } else {
+      out.ms.push_back(static_cast<double>(t - returned) / 1e6);
+      if (check && !check(i, proxy.fingerprint_hex)) {
+        ++out.bad_files;
+      }
+    }
+  }
+  std::sort(out.ms.begin(), out.ms.end());
+  return out;
+}
+
+// Runs `rounds` rounds and prints per-round and summary lines with `prefix`.
+void Rounds(const std::string& prefix, Admin& admin, Receivers& rx, long rounds, long timeout_s,
+            long pause_ms, const std::function<bool(std::size_t, const std::string&)>& check) {
+  std::vector<double> p50s, p99s, maxs, mins;
+  long missing = 0, bad = 0;
+  for (long r = 1; r <= rounds; ++r) {
+    RoundResult res = Round(admin, rx, timeout_s, check);
+    const double p50 = Percentile(res.ms, 0.50), p99 = Percentile(res.ms, 0.99);
+    const double mx = res.ms.empty() ? NAN : res.ms.back();
+    const double mn = res.ms.empty() ? NAN : res.ms.front();
+    std::printf(
+        "%s_round=%ld receivers=%zu received=%zu missing=%ld bad_files=%ld put_ms=%.1f "
+        "min_ms=%.1f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
+        prefix.c_str(), r, rx.seen_ns.size(), res.ms.size(), res.missing, res.bad_files, res.put_ms,
+        mn, p50, p99, mx);
+    std::fflush(stdout);
+    missing += res.missing;
+    bad += res.bad_files;
+    if (!res.ms.empty()) {
+      p50s.push_back(p50);
+      p99s.push_back(p99);
+      maxs.push_back(mx);
+      mins.push_back(mn);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  }
+  std::printf(
+      "%s_rounds=%ld\n%s_p50_ms=%.1f\n%s_p99_ms=%.1f\n%s_max_ms=%.1f\n%s_min_ms=%.1f\n"
+      "%s_missing=%ld\n%s_bad_files=%ld\n",
+      prefix.c_str(), rounds, prefix.c_str(), Median(p50s), prefix.c_str(), Median(p99s),
+      prefix.c_str(), Median(maxs), prefix.c_str(), Median(mins), prefix.c_str(), missing,
+      prefix.c_str(), bad);
+  std::fflush(stdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// propagate
+
+int PropagateWatch(const Args& a) {
+  Admin admin(a);
+  const std::vector<std::string>& dirs = a.watch;
+  Receivers rx(dirs.size());
+  const int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0) {
+    Die("inotify_init1 failed");
+  }
+  std::map<int, std::size_t> by_wd;
+  for (std::size_t i = 0; i < dirs.size(); ++i) {
+    const int wd = inotify_add_watch(fd, dirs[i].c_str(), IN_MOVED_TO);
+    if (wd < 0) {
+      Die(dirs[i] + ": inotify_add_watch failed");
+    }
+    by_wd[wd] = i;
+  }
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    alignas(inotify_event) char buf[16384];
+    while (!stop.load()) {
+      pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+      if (poll(&p, 1, 100) <= 0) {
+        continue;
+      }
+      const std::int64_t t = NowNs();
+      const ssize_t len = read(fd, buf, sizeof buf);
+      for (ssize_t off = 0; off < len;) {
+        const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
+        if (ev->len > 0 && std::string(ev->name) == "..data") {
+          rx.seen_ns[by_wd[ev->wd]].store(t);
+        }
+        off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+      }
+    }
+  });
+  auto check = [&](std::size_t i, const std::string& fp) {
+    return FileFingerprint(dirs[i] + "/proxy_cert.pem") == fp;
+  };
+  std::printf("watch_agents=%zu\n", dirs.size());
+  Rounds("prop_processes", admin, rx, a.Int("rounds", 5), a.Int("timeout", 90),
+         a.Int("pause-ms", 1500), check);
+  stop = true;
+  reader.join();
+  close(fd);
+  return 0;
+}
+
+int PropagateInProcess(const Args& a) {
+  RaiseNoFile();
+  const long n = a.Int("n", 0);
+  const long first = a.Int("first", 0);
+  const std::string base = a.Get("base");
+  const auto long_poll = std::chrono::seconds(a.Int("long-poll", 30));
+  Admin admin(a);
+  Receivers rx(static_cast<std::size_t>(n));
+  std::vector<std::atomic<long>> applies(static_cast<std::size_t>(n));
+  std::vector<agent::AgentStatus> status(static_cast<std::size_t>(n));
+  std::atomic<long> run_errors{0};
+  std::atomic<bool> stop{false};
+  ossl::Csprng rng;
+  const auto t0 = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    const std::size_t k = static_cast<std::size_t>(i);
+    applies[k].store(0);
+    agent::RunOptions o{
+        .dir = base + "/" + NodeName(first + i),
+        .agent_version = "agent_bench",
+        .long_poll = long_poll,
+        .log = [](const std::string&) {},
+        .on_applied =
+            [&rx, &applies, k](std::int64_t, const std::vector<std::string>& changed) {
+              if (std::find(changed.begin(), changed.end(), "proxy_cert.pem") != changed.end()) {
+                rx.seen_ns[k].store(NowNs());
+              }
+              ++applies[k];
+            },
+    };
+    StartThread([o, &rng, &stop, &status, k, &run_errors] {
+      auto r = agent::Run(o, rng, stop, &status[k]);
+      if (!r) {
+        ++run_errors;
+        std::fprintf(stderr, "agent_bench: agent %zu: %s\n", k, r.error().message.c_str());
+      }
+    });
+  }
+  // The first sync: every agent installs the proxy certificate it was assigned.
+  const auto deadline = Clock::now() + std::chrono::seconds(a.Int("start-timeout", 600));
+  long synced = 0;
+  while (Clock::now() < deadline) {
+    synced = 0;
+    for (auto& s : rx.seen_ns) {
+      synced += s.load() > 0 ? 1 : 0;
+    }
+    if (synced == n || run_errors.load() > 0) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const double start_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("inproc_agents=%ld\ninproc_first_sync_seconds=%.2f\ninproc_first_synced=%ld\n", n,
+              start_s, synced);
+  std::fflush(stdout);
+  if (synced != n) {
+    Die("only " + std::to_string(synced) + " of " + std::to_string(n) +
+        " agents made their first sync");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(a.Int("settle-ms", 3000)));
+  auto check = [&](std::size_t i, const std::string& fp) {
+    return FileFingerprint(base + "/" + NodeName(first + static_cast<long>(i)) +
+                           "/proxy_cert.pem") == fp;
+  };
+  Rounds("prop_inproc", admin, rx, a.Int("rounds", 5), a.Int("timeout", 90),
+         a.Int("pause-ms", 3000), check);
+  std::uint64_t errors = 0, failures = 0;
+  for (const auto& s : status) {
+    errors += s.errors;
+    failures += s.apply_failures;
+  }
+  std::printf("prop_inproc_agent_errors=%lu\nprop_inproc_apply_failures=%lu\n",
+              static_cast<unsigned long>(errors), static_cast<unsigned long>(failures));
+  std::fflush(stdout);
+  std::_Exit(0);  // the agents' long-polls would hold a join for up to a long-poll period
+}
+
+// ---------------------------------------------------------------------------------------------
+// scale
+
+struct ProcStat {
+  double cpu_s = 0;  // utime + stime
+  long rss_kib = 0;  // VmRSS
+  long hwm_kib = 0;  // VmHWM
+  long threads = 0;
+};
+
+ProcStat ReadProc(long pid) {
+  ProcStat s;
+  const std::string dir = "/proc/" + std::to_string(pid);
+  std::string stat = ReadFile(dir + "/stat");
+  // Fields after the ")" of comm: state is field 3; utime 14, stime 15.
+  std::istringstream in(stat.substr(stat.rfind(')') + 2));
+  std::vector<std::string> f;
+  for (std::string x; in >> x;) {
+    f.push_back(x);
+  }
+  const double tck = static_cast<double>(sysconf(_SC_CLK_TCK));
+  s.cpu_s = (std::stod(f[11]) + std::stod(f[12])) / tck;
+  std::istringstream st(ReadFile(dir + "/status"));
+  for (std::string line; std::getline(st, line);) {
+    auto value = [&] { return std::stol(line.substr(line.find(':') + 1)); };
+    if (line.rfind("VmRSS:", 0) == 0) {
+      s.rss_kib = value();
+    } else if (line.rfind("VmHWM:", 0) == 0) {
+      s.hwm_kib = value();
+    } else if (line.rfind("Threads:", 0) == 0) {
+      s.threads = value();
+    }
+  }
+  return s;
+}
+
+// One light client: the agent's long-poll and report, no installs.
+struct LightShared {
+  net::HttpsUrl url;
+  std::string base;
+  long first = 0;
+  long wait_s = 30;
+  std::counting_semaphore<> connecting{64};
+  std::atomic<long> ready{0};   // clients that reached their first long-poll
+  std::atomic<long> errors{0};  // failed requests (reconnected after a pause)
+  std::atomic<bool> stop{false};
+};
+
+void LightClient(LightShared& sh, Receivers& rx, std::size_t k) {
+  const std::string dir = sh.base + "/" + NodeName(sh.first + static_cast<long>(k));
+  const std::string cert = ReadFile(dir + "/node_cert.pem");
+  const std::string key = ReadFile(dir + "/node_key.pem");
+  const std::string ca = ReadFile(dir + "/ca.pem");
+  std::unique_ptr<net::HttpsClient> client;
+  std::int64_t version = 0;
+  std::string digest;
+  bool counted = false;
+  bool reported = false;
+  while (!sh.stop.load()) {
+    if (client == nullptr) {
+      sh.connecting.acquire();
+      auto c = net::HttpsClient::Connect({.url = sh.url,
+                                          .ca_pem = ca,
+                                          .timeout = std::chrono::seconds(sh.wait_s + 15),
+                                          .client_cert_pem = cert,
+                                          .client_key_pem = key});
+      sh.connecting.release();
+      if (!c) {
+        ++sh.errors;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500 + (k % 500)));
+        continue;
+      }
+      client = std::move(*c);
+    }
+    if (!reported) {
+      auto r = client->Send(
+          {.method = "POST",
+           .target = "/v1/agent/report",
+           .body =
+               json{{"applied_version", version}, {"agent_version", "agent_bench-light"}}.dump()});
+      if (!r || r->status != 200) {
+        ++sh.errors;
+        client.reset();
+        std::this_thread::sleep_for(std::chrono::milliseconds(500 + (k % 500)));
+        continue;
+      }
+      reported = true;
+    }
+    if (!digest.empty() && !counted) {
+      counted = true;
+      ++sh.ready;
+    }
+    const std::string target = "/v1/agent/state?after=" + std::to_string(version) +
+                               "&wait=" + std::to_string(sh.wait_s) + "&digest=" + digest;
+    auto r = client->Send({.method = "GET", .target = target});
+    if (!r || r->status != 200) {
+      ++sh.errors;
+      client.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(500 + (k % 500)));
+      continue;
+    }
+    const std::int64_t t = NowNs();
+    json j = json::parse(r->body, nullptr, false);
+    if (!j.is_object() || !j.contains("version")) {
+      ++sh.errors;
+      continue;
+    }
+    const std::string new_digest = j.value("digest", "");
+    if (!j.value("unchanged", false) && new_digest != digest) {
+      if (!digest.empty()) {
+        rx.seen_ns[k].store(t);
+      }
+      digest = new_digest;
+    }
+    const std::int64_t v = j["version"].get<std::int64_t>();
+    if (v != version) {
+      version = v;
+      reported = false;  // the agent reports the version it applied
+    }
+  }
+}
+
+int Scale(const Args& a) {
+  RaiseNoFile();
+  const long n = a.Int("n", 0);
+  const long pid = a.Int("serve-pid", 0);
+  const long idle_s = a.Int("idle-seconds", 30);
+  auto url = net::ParseHttpsUrl(a.Get("server"));
+  if (!url) {
+    Die(url.error().message);
+  }
+  Admin admin(a);
+  Receivers rx(static_cast<std::size_t>(n));
+  auto sh = std::make_unique<LightShared>();
+  sh->url = *url;
+  sh->base = a.Get("base");
+  sh->first = a.Int("first", 0);
+  sh->wait_s = a.Int("long-poll", 30);
+  const ProcStat before = ReadProc(pid);
+  std::printf("scale_clients=%ld\nscale_serve_rss_before_mib=%.1f\n", n,
+              static_cast<double>(before.rss_kib) / 1024);
+  std::fflush(stdout);
+  const auto t0 = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    StartThread([&sh, &rx, i] { LightClient(*sh, rx, static_cast<std::size_t>(i)); });
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(a.Int("start-timeout", 900));
+  long last_print = 0;
+  while (sh->ready.load() < n && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const long secs = static_cast<long>(std::chrono::duration<double>(Clock::now() - t0).count());
+    if (secs / 10 != last_print / 10) {
+      last_print = secs;
+      std::fprintf(stderr, "agent_bench: %ld s: %ld of %ld clients waiting, %ld errors\n", secs,
+                   sh->ready.load(), n, sh->errors.load());
+    }
+  }
+  const double start_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("scale_ready=%ld\nscale_start_seconds=%.1f\nscale_start_errors=%ld\n",
+              sh->ready.load(), start_s, sh->errors.load());
+  std::fflush(stdout);
+  if (sh->ready.load() < n) {
+    Die("only " + std::to_string(sh->ready.load()) + " of " + std::to_string(n) +
+        " clients reached their long-poll");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(a.Int("settle-ms", 5000)));
+  // Idle: every client waiting (each re-polls when its long-poll period ends).
+  const long errors0 = sh->errors.load();
+  const ProcStat i0 = ReadProc(pid);
+  const ProcStat self0 = ReadProc(getpid());
+  const auto ti0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(idle_s));
+  const ProcStat i1 = ReadProc(pid);
+  const ProcStat self1 = ReadProc(getpid());
+  const double el = std::chrono::duration<double>(Clock::now() - ti0).count();
+  std::printf(
+      "scale_idle_seconds=%.1f\nscale_idle_cpu_pct=%.2f\nscale_idle_client_cpu_pct=%.2f\n"
+      "scale_idle_errors=%ld\nscale_serve_rss_mib=%.1f\nscale_serve_hwm_mib=%.1f\n"
+      "scale_serve_threads=%ld\n",
+      el, 100 * (i1.cpu_s - i0.cpu_s) / el, 100 * (self1.cpu_s - self0.cpu_s) / el,
+      sh->errors.load() - errors0, static_cast<double>(i1.rss_kib) / 1024,
+      static_cast<double>(i1.hwm_kib) / 1024, i1.threads);
+  std::fflush(stdout);
+  Rounds("scale_change", admin, rx, a.Int("rounds", 3), a.Int("timeout", 120),
+         a.Int("pause-ms", 5000), nullptr);
+  const ProcStat end = ReadProc(pid);
+  std::printf("scale_serve_rss_end_mib=%.1f\nscale_serve_hwm_end_mib=%.1f\nscale_errors=%ld\n",
+              static_cast<double>(end.rss_kib) / 1024, static_cast<double>(end.hwm_kib) / 1024,
+              sh->errors.load());
+  std::fflush(stdout);
+  std::_Exit(0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    Die("usage: agent_bench enroll|propagate|scale --option value ... (see the source)");
+  }
+  const std::string cmd = argv[1];
+  const Args a = Parse(argc, argv);
+  if (cmd == "enroll") {
+    return Enroll(a);
+  }
+  if (cmd == "propagate") {
+    return a.watch.empty() ? PropagateInProcess(a) : PropagateWatch(a);
+  }
+  if (cmd == "scale") {
+    return Scale(a);
+  }
+  Die("unknown command " + cmd);
+}
