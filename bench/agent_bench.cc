@@ -24,6 +24,8 @@
 // (Bearer) --ca-fingerprint FP --fqdn FQDN [--timeout S (per round, default 90)].
 // Times are CLOCK_MONOTONIC (std::chrono::steady_clock). Output: `key=value` lines.
 
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/inotify.h>
@@ -32,17 +34,27 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <semaphore>
 #include <sstream>
 #include <string>
@@ -61,6 +73,10 @@ namespace {
 using namespace clustertls;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
 
 [[noreturn]] void Die(const std::string& message) {
   std::fprintf(stderr, "agent_bench: %s\n", message.c_str());
@@ -589,91 +605,174 @@ ProcStat ReadProc(long pid) {
   return s;
 }
 
-// One light client: the agent's long-poll and report, no installs.
+// The light clients: the agent's long-poll and report (same requests, same node certificate,
+// mutual TLS), no installs, all on one io_context thread so that a connection costs one file
+// descriptor (net::HttpsClient owns an io_context each: epoll + eventfd + socket, and
+// RLIMIT_NOFILE's hard limit here is 20,000 without CAP_SYS_RESOURCE).
 struct LightShared {
-  net::HttpsUrl url;
+  asio::io_context ioc;
+  asio::ip::tcp::endpoint endpoint;
   std::string base;
   long first = 0;
   long wait_s = 30;
-  std::counting_semaphore<> connecting{64};
-  std::atomic<long> ready{0};   // clients that reached their first long-poll
-  std::atomic<long> errors{0};  // failed requests (reconnected after a pause)
-  std::atomic<bool> stop{false};
+  std::size_t max_connecting = 64;  // handshakes in flight
+  std::size_t connecting = 0;
+  std::deque<std::function<void()>> queued;  // connects waiting for a slot
+  std::atomic<long> ready{0};                // clients that reached their first long-poll
+  std::atomic<long> errors{0};               // failed requests (reconnected after a pause)
+  std::atomic<long> connects{0};
 };
 
-void LightClient(LightShared& sh, Receivers& rx, std::size_t k) {
-  const std::string dir = sh.base + "/" + NodeName(sh.first + static_cast<long>(k));
-  const std::string cert = ReadFile(dir + "/node_cert.pem");
-  const std::string key = ReadFile(dir + "/node_key.pem");
-  const std::string ca = ReadFile(dir + "/ca.pem");
-  std::unique_ptr<net::HttpsClient> client;
-  std::int64_t version = 0;
-  std::string digest;
-  bool counted = false;
-  bool reported = false;
-  while (!sh.stop.load()) {
-    if (client == nullptr) {
-      sh.connecting.acquire();
-      auto c = net::HttpsClient::Connect({.url = sh.url,
-                                          .ca_pem = ca,
-                                          .timeout = std::chrono::seconds(sh.wait_s + 15),
-                                          .client_cert_pem = cert,
-                                          .client_key_pem = key});
-      sh.connecting.release();
-      if (!c) {
-        ++sh.errors;
-        std::this_thread::sleep_for(std::chrono::milliseconds(500 + (k % 500)));
-        continue;
-      }
-      client = std::move(*c);
+class LightClient : public std::enable_shared_from_this<LightClient> {
+ public:
+  LightClient(LightShared& sh, Receivers& rx, std::size_t k)
+      : sh_(sh), rx_(rx), k_(k), ctx_(ssl::context::tls_client), timer_(sh.ioc) {
+    const std::string dir = sh.base + "/" + NodeName(sh.first + static_cast<long>(k));
+    const std::string cert = ReadFile(dir + "/node_cert.pem");
+    const std::string key = ReadFile(dir + "/node_key.pem");
+    const std::string ca = ReadFile(dir + "/ca.pem");
+    boost::system::error_code ec;
+    ctx_.add_certificate_authority(asio::buffer(ca), ec);
+    if (!ec) {
+      ctx_.use_certificate_chain(asio::buffer(cert), ec);
     }
-    if (!reported) {
-      auto r = client->Send(
-          {.method = "POST",
-           .target = "/v1/agent/report",
-           .body =
-               json{{"applied_version", version}, {"agent_version", "agent_bench-light"}}.dump()});
-      if (!r || r->status != 200) {
-        ++sh.errors;
-        client.reset();
-        std::this_thread::sleep_for(std::chrono::milliseconds(500 + (k % 500)));
-        continue;
-      }
-      reported = true;
+    if (!ec) {
+      ctx_.use_private_key(asio::buffer(key), ssl::context::pem, ec);
     }
-    if (!digest.empty() && !counted) {
-      counted = true;
-      ++sh.ready;
+    if (ec) {
+      Die(dir + ": " + ec.message());
     }
-    const std::string target = "/v1/agent/state?after=" + std::to_string(version) +
-                               "&wait=" + std::to_string(sh.wait_s) + "&digest=" + digest;
-    auto r = client->Send({.method = "GET", .target = target});
-    if (!r || r->status != 200) {
-      ++sh.errors;
-      client.reset();
-      std::this_thread::sleep_for(std::chrono::milliseconds(500 + (k % 500)));
-      continue;
+    ctx_.set_verify_mode(ssl::verify_peer);
+    SSL_CTX_set_min_proto_version(ctx_.native_handle(), TLS1_2_VERSION);
+  }
+
+  void Start() { Connect(); }
+
+ private:
+  void Connect() {
+    if (sh_.connecting >= sh_.max_connecting) {
+      sh_.queued.push_back([self = shared_from_this()] { self->Connect(); });
+      return;
     }
-    const std::int64_t t = NowNs();
-    json j = json::parse(r->body, nullptr, false);
-    if (!j.is_object() || !j.contains("version")) {
-      ++sh.errors;
-      continue;
-    }
-    const std::string new_digest = j.value("digest", "");
-    if (!j.value("unchanged", false) && new_digest != digest) {
-      if (!digest.empty()) {
-        rx.seen_ns[k].store(t);
-      }
-      digest = new_digest;
-    }
-    const std::int64_t v = j["version"].get<std::int64_t>();
-    if (v != version) {
-      version = v;
-      reported = false;  // the agent reports the version it applied
+    ++sh_.connecting;
+    ++sh_.connects;
+    stream_.emplace(sh_.ioc, ctx_);
+    // The server's name is checked as the agent checks it (RFC 6125, the IP address here).
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream_->native_handle()), "127.0.0.1");
+    beast::get_lowest_layer(*stream_).expires_after(std::chrono::seconds(30));
+    beast::get_lowest_layer(*stream_).async_connect(
+        sh_.endpoint, [self = shared_from_this()](boost::system::error_code ec) {
+          if (ec) {
+            return self->Fail(true);
+          }
+          self->stream_->async_handshake(ssl::stream_base::client,
+                                         [self](boost::system::error_code ec2) {
+                                           self->Connected();
+                                           if (ec2) {
+                                             return self->Fail(false);
+                                           }
+                                           self->Next();
+                                         });
+        });
+  }
+
+  void Connected() {
+    --sh_.connecting;
+    if (!sh_.queued.empty()) {
+      auto next = std::move(sh_.queued.front());
+      sh_.queued.pop_front();
+      asio::post(sh_.ioc, std::move(next));
     }
   }
-}
+
+  void Fail(bool still_connecting) {
+    if (still_connecting) {
+      Connected();
+    }
+    ++sh_.errors;
+    stream_.reset();
+    timer_.expires_after(std::chrono::milliseconds(500 + static_cast<long>(k_ % 500)));
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code) { self->Connect(); });
+  }
+
+  void Next() {
+    req_ = {};
+    req_.version(11);
+    req_.set(http::field::host, "127.0.0.1");
+    if (!reported_) {
+      req_.method(http::verb::post);
+      req_.target("/v1/agent/report");
+      req_.set(http::field::content_type, "application/json");
+      req_.body() =
+          json{{"applied_version", version_}, {"agent_version", "agent_bench-light"}}.dump();
+    } else {
+      if (!digest_.empty() && !counted_) {
+        counted_ = true;
+        ++sh_.ready;
+      }
+      req_.method(http::verb::get);
+      req_.target("/v1/agent/state?after=" + std::to_string(version_) +
+                  "&wait=" + std::to_string(sh_.wait_s) + "&digest=" + digest_);
+    }
+    req_.prepare_payload();
+    beast::get_lowest_layer(*stream_).expires_after(std::chrono::seconds(sh_.wait_s + 15));
+    http::async_write(
+        *stream_, req_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+          if (ec) {
+            return self->Fail(false);
+          }
+          self->res_ = {};
+          http::async_read(*self->stream_, self->buf_, self->res_,
+                           [self](boost::system::error_code ec2, std::size_t) { self->Read(ec2); });
+        });
+  }
+
+  void Read(boost::system::error_code ec) {
+    const std::int64_t t = NowNs();
+    if (ec || res_.result_int() != 200) {
+      return Fail(false);
+    }
+    if (req_.method() == http::verb::post) {
+      reported_ = true;
+    } else {
+      json j = json::parse(res_.body(), nullptr, false);
+      if (!j.is_object() || !j.contains("version") || !j["version"].is_number_integer()) {
+        return Fail(false);
+      }
+      const std::string digest = j.value("digest", "");
+      if (!j.value("unchanged", false) && digest != digest_) {
+        if (!digest_.empty()) {
+          rx_.seen_ns[k_].store(t);
+        }
+        digest_ = digest;
+      }
+      const std::int64_t v = j["version"].get<std::int64_t>();
+      if (v != version_) {
+        version_ = v;
+        reported_ = false;  // the agent reports the version it applied
+      }
+    }
+    if (!res_.keep_alive()) {
+      stream_.reset();
+      return Connect();
+    }
+    Next();
+  }
+
+  LightShared& sh_;
+  Receivers& rx_;
+  std::size_t k_;
+  ssl::context ctx_;
+  std::optional<ssl::stream<beast::tcp_stream>> stream_;
+  asio::steady_timer timer_;
+  beast::flat_buffer buf_;
+  http::request<http::string_body> req_;
+  http::response<http::string_body> res_;
+  std::int64_t version_ = 0;
+  std::string digest_;
+  bool reported_ = false;
+  bool counted_ = false;
+};
 
 int Scale(const Args& a) {
   RaiseNoFile();
@@ -687,7 +786,7 @@ int Scale(const Args& a) {
   Admin admin(a);
   Receivers rx(static_cast<std::size_t>(n));
   auto sh = std::make_unique<LightShared>();
-  sh->url = *url;
+  sh->endpoint = asio::ip::tcp::endpoint(asio::ip::make_address(url->host), url->port);
   sh->base = a.Get("base");
   sh->first = a.Int("first", 0);
   sh->wait_s = a.Int("long-poll", 30);
@@ -696,9 +795,21 @@ int Scale(const Args& a) {
               static_cast<double>(before.rss_kib) / 1024);
   std::fflush(stdout);
   const auto t0 = Clock::now();
+  // Every client's TLS context first (reading its files), then the connections: a connect
+  // started long before the io thread runs would outlast the server's handshake timeout.
+  std::vector<std::shared_ptr<LightClient>> clients;
   for (long i = 0; i < n; ++i) {
-    StartThread([&sh, &rx, i] { LightClient(*sh, rx, static_cast<std::size_t>(i)); });
+    clients.push_back(std::make_shared<LightClient>(*sh, rx, static_cast<std::size_t>(i)));
   }
+  std::printf("scale_client_contexts_seconds=%.1f\n",
+              std::chrono::duration<double>(Clock::now() - t0).count());
+  std::fflush(stdout);
+  for (auto& c : clients) {
+    asio::post(sh->ioc, [c] { c->Start(); });
+  }
+  clients.clear();
+  auto guard = asio::make_work_guard(sh->ioc);
+  std::thread io([&sh] { sh->ioc.run(); });
   const auto deadline = Clock::now() + std::chrono::seconds(a.Int("start-timeout", 900));
   long last_print = 0;
   while (sh->ready.load() < n && Clock::now() < deadline) {
