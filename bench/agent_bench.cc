@@ -374,7 +374,8 @@ struct Receivers {
 };
 
 struct RoundResult {
-  std::vector<double> ms;  // per receiver that saw it, from the PUT's answer
+  std::vector<double> ms;       // per receiver that saw it, from the PUT's answer
+  std::vector<double> ms_sent;  // the same from the PUT's sending
   long missing = 0;
   double put_ms = 0;
   long bad_files = 0;
@@ -413,19 +414,21 @@ RoundResult Round(Admin& admin, Receivers& rx, long timeout_s,
       ++out.missing;
     } else {
       out.ms.push_back(static_cast<double>(t - returned) / 1e6);
+      out.ms_sent.push_back(static_cast<double>(t - sent) / 1e6);
       if (check && !check(i, proxy.fingerprint_hex)) {
         ++out.bad_files;
       }
     }
   }
   std::sort(out.ms.begin(), out.ms.end());
+  std::sort(out.ms_sent.begin(), out.ms_sent.end());
   return out;
 }
 
 // Runs `rounds` rounds and prints per-round and summary lines with `prefix`.
 void Rounds(const std::string& prefix, Admin& admin, Receivers& rx, long rounds, long timeout_s,
             long pause_ms, const std::function<bool(std::size_t, const std::string&)>& check) {
-  std::vector<double> p50s, p99s, maxs, mins;
+  std::vector<double> p50s, p99s, maxs, mins, p50s_sent, p99s_sent;
   long missing = 0, bad = 0;
   for (long r = 1; r <= rounds; ++r) {
     RoundResult res = Round(admin, rx, timeout_s, check);
@@ -434,9 +437,10 @@ void Rounds(const std::string& prefix, Admin& admin, Receivers& rx, long rounds,
     const double mn = res.ms.empty() ? NAN : res.ms.front();
     std::printf(
         "%s_round=%ld receivers=%zu received=%zu missing=%ld bad_files=%ld put_ms=%.1f "
-        "min_ms=%.1f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
+        "min_ms=%.1f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f from_send_p50_ms=%.1f "
+        "from_send_p99_ms=%.1f\n",
         prefix.c_str(), r, rx.ActiveCount(), res.ms.size(), res.missing, res.bad_files, res.put_ms,
-        mn, p50, p99, mx);
+        mn, p50, p99, mx, Percentile(res.ms_sent, 0.50), Percentile(res.ms_sent, 0.99));
     std::fflush(stdout);
     missing += res.missing;
     bad += res.bad_files;
@@ -445,6 +449,8 @@ void Rounds(const std::string& prefix, Admin& admin, Receivers& rx, long rounds,
       p99s.push_back(p99);
       maxs.push_back(mx);
       mins.push_back(mn);
+      p50s_sent.push_back(Percentile(res.ms_sent, 0.50));
+      p99s_sent.push_back(Percentile(res.ms_sent, 0.99));
     }
     if (res.ms.empty()) {
       // Nothing arrived within the timeout: the server does not deliver this change; more
@@ -455,6 +461,8 @@ void Rounds(const std::string& prefix, Admin& admin, Receivers& rx, long rounds,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
   }
+  std::printf("%s_from_send_p50_ms=%.1f\n%s_from_send_p99_ms=%.1f\n", prefix.c_str(),
+              Median(p50s_sent), prefix.c_str(), Median(p99s_sent));
   std::printf(
       "%s_rounds=%ld\n%s_p50_ms=%.1f\n%s_p99_ms=%.1f\n%s_max_ms=%.1f\n%s_min_ms=%.1f\n"
       "%s_missing=%ld\n%s_bad_files=%ld\n",

@@ -147,7 +147,7 @@ if have processes; then
     pids+=($!)
   done
   for i in 0 1 2; do
-    wait_for_line "$work/agent$i.log" 60 'applied version' >/dev/null ||
+    wait_for_line "$work/agent$i.log" 60 'applied version [0-9]+: ' >/dev/null ||
       die "agent $i made no first sync: $(tail -3 "$work/agent$i.log")"
     [[ -f "$shm/proc/bench-$i/proxy_cert.pem" ]] || die "agent $i has no proxy_cert.pem"
   done
