@@ -86,7 +86,8 @@ struct Authority::Impl {
 
   void Run();
   void Commit(std::vector<Pending>& batch);
-  // Completes `p` with kIo: its certificate is not returned because of `error`.
+  // Completes `p` with kIo (kUnavailable for a busy store): its certificate is not returned
+  // because of `error`.
   void FailRecord(Pending& p, const core::Error& error);
 };
 
@@ -113,7 +114,8 @@ void Authority::Impl::Run() {
 
 void Authority::Impl::FailRecord(Pending& p, const core::Error& error) {
   record_failures.fetch_add(1, std::memory_order_relaxed);
-  p.done(Fail(ErrorCode::kIo,
+  // A busy store stays kUnavailable (503, try again); any other failure is kIo.
+  p.done(Fail(error.code == ErrorCode::kUnavailable ? ErrorCode::kUnavailable : ErrorCode::kIo,
               "certificate " + p.result.serial_hex + " is not returned: " + error.message,
               error.detail));
 }

@@ -457,19 +457,28 @@ core::Result<ClusterCa> LoadClusterCa(store::Store& store, const SealingKey& sea
                    .chain_pem = issuing_cert.ToPem() + root->ToPem()};
 }
 
-core::Result<std::int64_t> PutNamedCert(store::Store& store, const SealingKey& sealing_key,
-                                        const std::string& name, const pki::PrivateKey& key,
-                                        const std::string& chain_pem, core::TimePoint now,
-                                        const std::string& actor, core::Rng& rng) {
+core::Result<store::NamedCert> SealNamedCert(const SealingKey& sealing_key, const std::string& name,
+                                             const pki::PrivateKey& key,
+                                             const std::string& chain_pem, core::TimePoint now,
+                                             const std::string& actor, core::Rng& rng) {
   CTLS_RETURN_IF_ERROR(CheckCertName(name));
   CTLS_ASSIGN_OR_RETURN(std::string pem_raw, key.ToPem());
   Wiped pem(std::move(pem_raw));
   CTLS_ASSIGN_OR_RETURN(store::Blob blob, sealing_key.Seal(pem.get(), NamedAad(name), rng));
-  return store.PutNamedCert(store::NamedCert{.name = name,
-                                             .chain_pem = chain_pem,
-                                             .encrypted_key = std::move(blob),
-                                             .created_at = now,
-                                             .created_by = actor});
+  return store::NamedCert{.name = name,
+                          .chain_pem = chain_pem,
+                          .encrypted_key = std::move(blob),
+                          .created_at = now,
+                          .created_by = actor};
+}
+
+core::Result<std::int64_t> PutNamedCert(store::Store& store, const SealingKey& sealing_key,
+                                        const std::string& name, const pki::PrivateKey& key,
+                                        const std::string& chain_pem, core::TimePoint now,
+                                        const std::string& actor, core::Rng& rng) {
+  CTLS_ASSIGN_OR_RETURN(store::NamedCert sealed,
+                        SealNamedCert(sealing_key, name, key, chain_pem, now, actor, rng));
+  return store.PutNamedCert(sealed);
 }
 
 core::Result<OpenedNamedCert> GetNamedCert(store::Store& store, const SealingKey& sealing_key,

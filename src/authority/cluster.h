@@ -87,6 +87,13 @@ core::Result<ClusterCa> LoadClusterCa(store::Store& store, const SealingKey& sea
 // cluster's signatures anchor to). kNotFound if the cluster was never initialised.
 core::Result<pki::Certificate> LoadClusterRoot(store::Store& store);
 
+// A named certificate's new version as the store keeps it (version unset): the key sealed with
+// aad "named:<name>". kInvalidArgument for a bad name (CheckCertName).
+core::Result<store::NamedCert> SealNamedCert(const SealingKey& sealing_key, const std::string& name,
+                                             const pki::PrivateKey& key,
+                                             const std::string& chain_pem, core::TimePoint now,
+                                             const std::string& actor, core::Rng& rng);
+
 // Stores a named certificate's new version: the key sealed with aad "named:<name>".
 core::Result<std::int64_t> PutNamedCert(store::Store& store, const SealingKey& sealing_key,
                                         const std::string& name, const pki::PrivateKey& key,

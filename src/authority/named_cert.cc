@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "authority/cluster.h"
 #include "authority/name_policy.h"
 #include "core/encoding.h"
 #include "ossl/error.h"
@@ -330,6 +331,64 @@ std::vector<std::string> NamedCertWarnings(const ValidatedNamedCert& cert,
         "the cluster CA that has it");
   }
   return out;
+}
+
+nlohmann::json NamedVersionDetails(std::int64_t version, const pki::Certificate& leaf) {
+  return {{"version", version},
+          {"serial", leaf.serial_hex()},
+          {"subject", leaf.subject()},
+          {"not_after", core::FormatTime(leaf.not_after())},
+          {"fingerprint_sha256", leaf.fingerprint().colon}};
+}
+
+core::Result<std::vector<std::int64_t>> StoreNamedCerts(
+    store::Store& store, const SealingKey& sealing_key,
+    const std::vector<ValidatedNamedCert>& certs, const ChangeBy& by, const core::Clock& clock,
+    core::Rng& rng) {
+  const core::TimePoint now = clock.Now();
+  // Sealed before the transaction, which may run more than once.
+  std::vector<store::NamedCert> sealed;
+  sealed.reserve(certs.size());
+  for (const ValidatedNamedCert& cert : certs) {
+    CTLS_ASSIGN_OR_RETURN(store::NamedCert one, SealNamedCert(sealing_key, cert.name, cert.key,
+                                                              cert.chain_pem, now, by.actor, rng));
+    sealed.push_back(std::move(one));
+  }
+  std::vector<std::int64_t> versions;
+  auto done = store.Transact([&](store::Transaction& tx) -> core::Result<void> {
+    versions.clear();
+    for (std::size_t i = 0; i < sealed.size(); ++i) {
+      CTLS_ASSIGN_OR_RETURN(std::int64_t version, tx.PutNamedCert(sealed[i]));
+      versions.push_back(version);
+      CTLS_RETURN_IF_ERROR(AuditIn(tx, by, now, "named_cert.update", sealed[i].name,
+                                   NamedVersionDetails(version, certs[i].chain.front())));
+    }
+    return {};
+  });
+  if (!done) {
+    return done.error();
+  }
+  return versions;
+}
+
+core::Result<void> DeleteNamedCert(store::Store& store, const std::string& name, const ChangeBy& by,
+                                   const core::Clock& clock) {
+  if (name == "api") {
+    return core::Fail(
+        ErrorCode::kConflict,
+        "certificate \"api\": this server presents it and it cannot be deleted (replace "
+        "it with PUT /v1/cluster/update_cert)");
+  }
+  const core::TimePoint now = clock.Now();
+  return store.Transact([&](store::Transaction& tx) -> core::Result<void> {
+    if (auto r = tx.DeleteNamedCert(name); !r) {
+      if (r.error().code == ErrorCode::kNotFound) {
+        return core::Fail(ErrorCode::kNotFound, "certificate \"" + name + "\": no such name");
+      }
+      return r.error();
+    }
+    return AuditIn(tx, by, now, "named_cert.delete", name, nlohmann::json::object());
+  });
 }
 
 }  // namespace clustertls::authority

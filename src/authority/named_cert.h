@@ -4,14 +4,20 @@
 // other name) before it is stored: what Redis Enterprise's `update_cert` promises, checked.
 // A refused update changes nothing, so the caller stores only what this returns.
 
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "authority/audited.h"
+#include "authority/secrets.h"
 #include "core/result.h"
+#include "core/rng.h"
 #include "core/time.h"
 #include "pki/certificate.h"
 #include "pki/key.h"
+#include "store/store.h"
 
 namespace clustertls::authority {
 
@@ -122,5 +128,24 @@ struct NamedCertWarningRules {
 //   pinned to this leaf, whose fingerprint the line gives.
 std::vector<std::string> NamedCertWarnings(const ValidatedNamedCert& cert,
                                            const NamedCertWarningRules& rules);
+
+// The audit details of a named certificate's new version (named_cert.update, .renew): version,
+// serial, subject, not_after and fingerprint_sha256 of `leaf`.
+nlohmann::json NamedVersionDetails(std::int64_t version, const pki::Certificate& leaf);
+
+// Stores each of `certs` (from ValidateNamedCert), in order, as its name's next version (the
+// key sealed, created_by `by.actor`), each with its "named_cert.update" audit entry
+// (NamedVersionDetails), all in ONE transaction: all are stored or none. Returns the versions in
+// the same order.
+core::Result<std::vector<std::int64_t>> StoreNamedCerts(
+    store::Store& store, const SealingKey& sealing_key,
+    const std::vector<ValidatedNamedCert>& certs, const ChangeBy& by, const core::Clock& clock,
+    core::Rng& rng);
+
+// Deletes every version of `name` with its "named_cert.delete" audit entry in one transaction.
+// kConflict for "api" (the control plane presents it: replace it instead); kNotFound
+// ("certificate "x": no such name").
+core::Result<void> DeleteNamedCert(store::Store& store, const std::string& name, const ChangeBy& by,
+                                   const core::Clock& clock);
 
 }  // namespace clustertls::authority

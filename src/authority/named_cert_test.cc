@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
 
+#include "authority/cluster.h"
 #include "authority/name_policy.h"
+#include "authority/test_cluster_testutil.h"
 #include "pki/test_pki_testutil.h"
 
 namespace clustertls::authority {
@@ -584,6 +586,68 @@ TEST_F(NamedCertTest, MalformedUsageExtensionIsAParseError) {
   EXPECT_EQ(v.error().code, ErrorCode::kParse);
   EXPECT_EQ(v.error().message, "certificate: the api certificate (CN=" + std::string(kFqdn) +
                                    "): the extendedKeyUsage extension does not decode");
+}
+
+// Storing and deleting named certificates, each with its audit entry in the same transaction.
+class NamedCertStoreTest : public ClusterCaTest {
+ protected:
+  // The stored `name` as StoreNamedCerts takes it (what ValidateNamedCert returns).
+  ValidatedNamedCert Current(const std::string& name) {
+    OpenedNamedCert opened = pki::Must(GetNamedCert(*store_, *sealing_, name));
+    std::string pem;
+    for (const pki::Certificate& c : opened.chain) {
+      pem += c.ToPem();
+    }
+    return {.name = name, .key = opened.key, .chain = opened.chain, .chain_pem = pem};
+  }
+};
+
+const ChangeBy kBy{.actor = "admin", .source = "192.0.2.9"};
+
+TEST_F(NamedCertStoreTest, StoresEveryVersionWithItsAuditEntryInOneTransaction) {
+  std::vector<ValidatedNamedCert> certs = {Current("proxy"), Current("cm")};
+  const std::int64_t proxy_before = pki::Must(store_->GetNamedCert("proxy")).version;
+  const std::size_t audit_before = AllAudit(*store_).size();
+  std::vector<std::int64_t> versions =
+      pki::Must(StoreNamedCerts(*store_, *sealing_, certs, kBy, clock_, rng_));
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions[0], proxy_before + 1);
+  EXPECT_EQ(pki::Must(store_->GetNamedCert("cm")).version, versions[1]);
+  EXPECT_EQ(pki::Must(store_->GetNamedCert("cm")).created_by, "admin");
+  auto audit = AllAudit(*store_);
+  ASSERT_EQ(audit.size(), audit_before + 2);
+  EXPECT_EQ(audit[audit.size() - 2].action, "named_cert.update");
+  EXPECT_EQ(audit[audit.size() - 2].target, "proxy");
+  auto details = nlohmann::json::parse(audit.back().details_json);
+  EXPECT_EQ(details["version"], versions[1]);
+  EXPECT_EQ(details["serial"], certs[1].chain.front().serial_hex());
+}
+
+TEST_F(NamedCertStoreTest, AFailedAuditWriteStoresNoVersion) {
+  std::vector<ValidatedNamedCert> certs = {Current("proxy"), Current("cm")};
+  const std::int64_t proxy_before = pki::Must(store_->GetNamedCert("proxy")).version;
+  FailingAuditStore failing(store_.get());
+  auto stored = StoreNamedCerts(failing, *sealing_, certs, kBy, clock_, rng_);
+  ASSERT_FALSE(stored);
+  EXPECT_EQ(stored.error().code, core::ErrorCode::kIo);
+  EXPECT_EQ(pki::Must(store_->GetNamedCert("proxy")).version, proxy_before);
+  auto deleted = DeleteNamedCert(failing, "proxy", kBy, clock_);
+  ASSERT_FALSE(deleted);
+  EXPECT_TRUE(store_->GetNamedCert("proxy"));
+}
+
+TEST_F(NamedCertStoreTest, DeleteRefusesApiAndUnknownNames) {
+  auto api = DeleteNamedCert(*store_, "api", kBy, clock_);
+  ASSERT_FALSE(api);
+  EXPECT_EQ(api.error().code, core::ErrorCode::kConflict);
+  auto unknown = DeleteNamedCert(*store_, "nope", kBy, clock_);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, core::ErrorCode::kNotFound);
+  EXPECT_EQ(unknown.error().message, "certificate \"nope\": no such name");
+  pki::Must(DeleteNamedCert(*store_, "syncer", kBy, clock_));
+  EXPECT_EQ(store_->GetNamedCert("syncer").error().code, core::ErrorCode::kNotFound);
+  EXPECT_EQ(AllAudit(*store_).back().action, "named_cert.delete");
+  EXPECT_EQ(AllAudit(*store_).back().target, "syncer");
 }
 
 }  // namespace

@@ -90,15 +90,26 @@ core::Result<RenewedNamedCert> RenewNamedCert(store::Store& store, const Sealing
       !r) {
     return r.error().WithContext("recording the renewed " + what + " (nothing was changed)");
   }
-  auto version =
-      PutNamedCert(store, sealing_key, request.name, key, out.chain_pem, now, request.actor, rng);
-  if (!version) {
-    return version.error().WithContext("storing the renewed " + what + " (certificate " +
-                                       out.leaf.serial_hex() +
-                                       " is recorded but not in use; the current version is "
-                                       "unchanged)");
+  auto sealed =
+      SealNamedCert(sealing_key, request.name, key, out.chain_pem, now, request.actor, rng);
+  if (!sealed) {
+    return sealed.error().WithContext("storing the renewed " + what);
   }
-  out.version = *version;
+  const ChangeBy by{.actor = request.actor, .source = request.source};
+  std::int64_t version = 0;
+  auto stored = store.Transact([&](store::Transaction& tx) -> core::Result<void> {
+    CTLS_ASSIGN_OR_RETURN(version, tx.PutNamedCert(*sealed));
+    nlohmann::json details = NamedVersionDetails(version, out.leaf);
+    details["previous_serial"] = out.previous_serial;
+    return AuditIn(tx, by, now, "named_cert.renew", request.name, details);
+  });
+  if (!stored) {
+    return stored.error().WithContext("storing the renewed " + what + " (certificate " +
+                                      out.leaf.serial_hex() +
+                                      " is recorded but not in use; the current version is "
+                                      "unchanged)");
+  }
+  out.version = version;
   return out;
 }
 

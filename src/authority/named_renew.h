@@ -60,8 +60,8 @@ struct RenewedNamedCert {
 // ("certificate "x": no such name") for a name with no certificate; kInvalidArgument for a bad name
 // or validity; kExpired if the validity would outlive the issuing CA (nothing is recorded then). If
 // storing the new version fails after the record committed, the error says so and names the
-// recorded serial (nothing uses it; it can be revoked). Audit of the version change itself is the
-// caller's (the API writes "named_cert.renew").
+// recorded serial (nothing uses it; it can be revoked). The new version commits with its
+// "named_cert.renew" audit entry (NamedVersionDetails and previous_serial) in one transaction.
 core::Result<RenewedNamedCert> RenewNamedCert(store::Store& store, const SealingKey& sealing_key,
                                               const ClusterCa& ca, const RenewNamedRequest& request,
                                               const core::Clock& clock, core::Rng& rng);

@@ -62,14 +62,21 @@ TEST_F(NamedRenewTest, RenewsWithANewKeyTheSameNamesAndTheGivenUrls) {
   EXPECT_EQ(record.profile, "peer");
   EXPECT_EQ(record.issued_by, "user:admin");
   EXPECT_EQ(record.issued_at, clock_.Now());
+  // Then the new version's named_cert.renew entry, committed with it.
   auto audit = AllAudit(*store_);
-  ASSERT_EQ(audit.size(), audit_before + 1);
-  EXPECT_EQ(audit.back().action, "cert.sign");
-  EXPECT_EQ(audit.back().target, r.leaf.serial_hex());
-  EXPECT_EQ(audit.back().source, "192.0.2.7");
-  auto details = nlohmann::json::parse(audit.back().details_json);
+  ASSERT_EQ(audit.size(), audit_before + 2);
+  const store::AuditEntry& sign = audit[audit.size() - 2];
+  EXPECT_EQ(sign.action, "cert.sign");
+  EXPECT_EQ(sign.target, r.leaf.serial_hex());
+  EXPECT_EQ(sign.source, "192.0.2.7");
+  auto details = nlohmann::json::parse(sign.details_json);
   EXPECT_EQ(details["named"], "proxy");
   EXPECT_EQ(details["renews"], r.previous_serial);
+  EXPECT_EQ(audit.back().action, "named_cert.renew");
+  EXPECT_EQ(audit.back().target, "proxy");
+  auto renew = nlohmann::json::parse(audit.back().details_json);
+  EXPECT_EQ(renew["version"], r.version);
+  EXPECT_EQ(renew["previous_serial"], r.previous_serial);
 
   // openssl agrees on the URLs and the chain.
   const std::string leaf = WriteFile("leaf.pem", r.leaf.ToPem());
@@ -128,25 +135,19 @@ TEST_F(NamedRenewTest, RefusalsChangeNothing) {
   EXPECT_EQ(Must(GetNamedCert(*store_, *sealing_, "api")).version, version);
 }
 
-// Storing the new version fails after the record committed: the error names the recorded serial
-// and the current version stays in use.
+// Storing the new version fails after the record committed (here its audit entry, which
+// commits with it): the error names the recorded serial and the current version stays in use.
 TEST_F(NamedRenewTest, FailedStoreKeepsTheCurrentVersionAndSaysWhatWasRecorded) {
-  class FailingPut : public ForwardingStore {
-   public:
-    using ForwardingStore::ForwardingStore;
-    core::Result<std::int64_t> PutNamedCert(const store::NamedCert&) override {
-      return core::Fail(ErrorCode::kIo, "disk full");
-    }
-  };
-  FailingPut failing(store_.get());
+  FailingAuditStore failing(store_.get());
   const std::int64_t version = Must(GetNamedCert(*store_, *sealing_, "cm")).version;
   auto r = RenewNamedCert(failing, *sealing_, *ca_, Request("cm"), clock_, rng_);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kIo);
   EXPECT_NE(r.error().message.find("is recorded but not in use"), std::string::npos)
       << r.error().message;
-  EXPECT_NE(r.error().message.find("disk full"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("injected failure"), std::string::npos) << r.error().message;
   EXPECT_EQ(Must(GetNamedCert(*store_, *sealing_, "cm")).version, version);
+  EXPECT_NE(AllAudit(*store_).back().action, "named_cert.renew");
 }
 
 // A named certificate another CA signed (an operator's own) renews from the cluster CA; its

@@ -130,6 +130,9 @@ class ForwardingStore : public store::Store {
   core::Result<std::optional<store::AuditEntry>> LastAudit() override {
     return inner_->LastAudit();
   }
+  core::Result<void> Transact(const store::TransactionFn& fn) override {
+    return inner_->Transact(fn);
+  }
   core::Result<void> PutCa(const store::CaRecord& ca) override { return inner_->PutCa(ca); }
   core::Result<store::CaRecord> GetCa(const std::string& id) override { return inner_->GetCa(id); }
   core::Result<std::vector<store::CaRecord>> ListCas() override { return inner_->ListCas(); }
@@ -192,6 +195,74 @@ class ForwardingStore : public store::Store {
 
  protected:
   store::Store* inner_;
+};
+
+// A Transaction that forwards every call to `inner` (not owned): tests override a method to
+// inject a failure inside a Store::Transact (ForwardingStore::Transact can wrap the inner one).
+class ForwardingTransaction : public store::Transaction {
+ public:
+  explicit ForwardingTransaction(store::Transaction* inner) : inner_(inner) {}
+
+  core::Result<std::vector<store::User>> LockUsers() override { return inner_->LockUsers(); }
+  core::Result<void> CreateUser(const store::User& user) override {
+    return inner_->CreateUser(user);
+  }
+  core::Result<void> UpdateUser(const store::User& user) override {
+    return inner_->UpdateUser(user);
+  }
+  core::Result<void> DeleteUser(const std::string& name) override {
+    return inner_->DeleteUser(name);
+  }
+  core::Result<void> CreateToken(const store::ApiToken& token) override {
+    return inner_->CreateToken(token);
+  }
+  core::Result<store::ApiToken> GetToken(const std::string& id) override {
+    return inner_->GetToken(id);
+  }
+  core::Result<void> DeleteToken(const std::string& id) override { return inner_->DeleteToken(id); }
+  core::Result<std::vector<std::string>> DeleteTokensOf(const std::string& user) override {
+    return inner_->DeleteTokensOf(user);
+  }
+  core::Result<std::int64_t> PutNamedCert(const store::NamedCert& cert) override {
+    return inner_->PutNamedCert(cert);
+  }
+  core::Result<void> DeleteNamedCert(const std::string& name) override {
+    return inner_->DeleteNamedCert(name);
+  }
+  core::Result<std::int64_t> PutPolicy(const store::PolicyDoc& policy,
+                                       std::optional<std::int64_t> expected_version) override {
+    return inner_->PutPolicy(policy, expected_version);
+  }
+  core::Result<store::AuditEntry> AppendAudit(const store::AuditInput& input,
+                                              const store::AuditHasher& hasher) override {
+    return inner_->AppendAudit(input, hasher);
+  }
+
+ protected:
+  store::Transaction* inner_;
+};
+
+// A store whose transactions (Store::Transact) fail every audit append with kIo: the change
+// that came with it must roll back.
+class FailingAuditStore : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  core::Result<void> Transact(const store::TransactionFn& fn) override {
+    return inner_->Transact([&](store::Transaction& tx) {
+      FailingAudit failing(&tx);
+      return fn(failing);
+    });
+  }
+
+ private:
+  class FailingAudit : public ForwardingTransaction {
+   public:
+    using ForwardingTransaction::ForwardingTransaction;
+    core::Result<store::AuditEntry> AppendAudit(const store::AuditInput&,
+                                                const store::AuditHasher&) override {
+      return core::Fail(core::ErrorCode::kIo, "audit log: injected failure");
+    }
+  };
 };
 
 // The root CA passphrase of ClusterCaTest's cluster.

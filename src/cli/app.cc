@@ -33,6 +33,8 @@ int ExitCodeFor(const core::Error& error) {
     case core::ErrorCode::kVerifyFailed:
     case core::ErrorCode::kUnsupported:
     case core::ErrorCode::kPermissionDenied:
+    case core::ErrorCode::kConflict:
+    case core::ErrorCode::kUnavailable:
     case core::ErrorCode::kCrypto:
     case core::ErrorCode::kInternal:
       return kExitFailure;

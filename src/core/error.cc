@@ -20,6 +20,8 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kVerifyFailed: return "verify_failed";
     case ErrorCode::kUnsupported: return "unsupported";
     case ErrorCode::kPermissionDenied: return "forbidden";
+    case ErrorCode::kConflict: return "conflict";
+    case ErrorCode::kUnavailable: return "unavailable";
     case ErrorCode::kCrypto: return "crypto_error";
     case ErrorCode::kInternal: return "internal_error";
   }

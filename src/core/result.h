@@ -25,6 +25,8 @@ enum class ErrorCode {
   kVerifyFailed,      // verification found problems
   kUnsupported,       // well-formed but not supported
   kPermissionDenied,  // the caller may not do this (a name policy, a reserved name)
+  kConflict,          // the current state forbids it (the last admin, a concurrent change)
+  kUnavailable,       // try again later (the database is busy beyond every retry)
   kCrypto,            // an OpenSSL call failed unexpectedly
   kInternal,          // a bug
 };

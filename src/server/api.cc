@@ -95,11 +95,9 @@ void Api::Run(net::Request request, const net::ConnectionInfo& connection, net::
   try {
     impl_->router.Dispatch(*call, route, once, public_only);
   } catch (const std::exception& e) {
-    Log(std::string("internal error in ") + pattern + ": " + e.what());
-    once(ErrorResponse(500, "internal", "internal error"));
+    once(Error(core::Fail(core::ErrorCode::kInternal, "exception in " + pattern, e.what())));
   } catch (...) {
-    Log("internal error in " + pattern);
-    once(ErrorResponse(500, "internal", "internal error"));
+    once(Error(core::Fail(core::ErrorCode::kInternal, "unknown exception in " + pattern)));
   }
 }
 

@@ -56,10 +56,17 @@ struct ApiOptions {
   // address (empty for a wildcard such as 0.0.0.0): an `api` certificate that does not name it
   // is accepted with a warning.
   std::string listen_host{};
+  // Called (on the request's thread, before the response is sent; at most once per request)
+  // after an accepted change of what cluster nodes receive: a named certificate stored,
+  // deleted or renewed (PUT /v1/cluster/update_cert, PUT /v1/cluster/certificates,
+  // DELETE /v1/cluster/certificates/{name}, POST /v1/cluster/certificates/{name}/renew), the
+  // TLS policy (PUT /v1/cluster/policy, PUT /v1/cluster) and a revocation that revoked something
+  // (POST /v1/certificates/{serial}/revoke, POST /v1/certificates/revoke without dry_run). Not
+  // for a refused change, a dry run or a certificate that was already revoked. Optional.
+  std::function<void()> on_cluster_change{};
   // The node routes (/v1/nodes..., /v1/agent/...). Optional: null answers 404 on them.
   NodesApi* nodes = nullptr;
 };
-
 
 class Api {
  public:
@@ -75,8 +82,8 @@ class Api {
 
   // The plain-HTTP public listener (docs/api.md "Public listener"): the same route functions as
   // Handle(), but only the public routes GET /health, GET /v1/ca/chain, GET /v1/crl,
-  // GET /v1/crl.pem, GET /v1/crl/root(.pem), POST /ocsp and GET /ocsp/{base64}; any other path is a 404 JSON error and
-  // no request is ever authenticated. Thread-safe.
+  // GET /v1/crl.pem, GET /v1/crl/root(.pem), POST /ocsp and GET /ocsp/{base64}; any other path is a
+  // 404 JSON error and no request is ever authenticated. Thread-safe.
   void HandlePublic(net::Request request, const net::ConnectionInfo& connection,
                     net::Respond respond);
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -1264,6 +1265,112 @@ TEST(InitDataDirTest, PublicListenerOffStartsNoListenerAndPutsNoUrls) {
   auto bad = ControlPlane::Start(
       {.data_dir = dir, .listen = "127.0.0.1:0", .public_url = "not a url"}, clock);
   EXPECT_FALSE(bad);
+  fs::remove_all(dir);
+}
+
+// ApiOptions::on_cluster_change fires once for every accepted change of what nodes receive, and
+// never for a refused one, a dry run or a repeated revocation.
+TEST_F(ApiTest, ClusterChangeHookFiresForEachAcceptedChangeOnly) {
+  int expected = cluster_changes_.load();
+  auto fired = [&](const net::TestReply& reply, int want_status, bool changed) {
+    EXPECT_EQ(reply.status, want_status) << reply.body;
+    expected += changed ? 1 : 0;
+    EXPECT_EQ(cluster_changes_.load(), expected) << reply.body;
+  };
+  Signed s = SignThroughApi({"hook.example.net"}, "server");
+  const std::string key_pem = Must(s.key.ToPem(), "key pem");
+  const json named = {{"name", "hooktest"}, {"key", key_pem}, {"certificate", s.certificate_pem}};
+
+  // Named certificates.
+  fired(Call("PUT", "/v1/cluster/update_cert", named.dump(), Admin()), 200, true);
+  fired(Call("PUT", "/v1/cluster/certificates", json{{"certificates", json::array({named})}}.dump(),
+             Admin()),
+        200, true);
+  fired(Call("POST", "/v1/cluster/certificates/hooktest/renew", "", Admin()), 200, true);
+  fired(Call("DELETE", "/v1/cluster/certificates/hooktest", "", Admin()), 200, true);
+  fired(Call("DELETE", "/v1/cluster/certificates/hooktest", "", Admin()), 404, false);
+  fired(Call("DELETE", "/v1/cluster/certificates/api", "", Admin()), 409, false);
+  json bad = named;
+  bad["certificate"] = "not a certificate";
+  fired(Call("PUT", "/v1/cluster/update_cert", bad.dump(), Admin()), 400, false);
+
+  // The TLS policy, under its name and as Redis' cluster object.
+  fired(Call("PUT", "/v1/cluster/policy", R"({"min_control_tls_version":"1.2"})", Admin()), 200,
+        true);
+  fired(Call("PUT", "/v1/cluster", R"({"min_data_TLS_version":"1.2"})", Admin()), 200, true);
+  fired(Call("PUT", "/v1/cluster/policy", R"({"min_control_tls_version":"1.1"})", Admin()), 400,
+        false);
+  fired(Call("PUT", "/v1/cluster", R"({"name":"renamed"})", Admin()), 400, false);
+
+  // Revocations: only those that revoked something.
+  Signed one = SignThroughApi({"hook-revoke-1.example.net"}, "server");
+  fired(Call("POST", "/v1/certificates/" + one.serial + "/revoke", "", Admin()), 200, true);
+  fired(Call("POST", "/v1/certificates/" + one.serial + "/revoke", "", Admin()), 200, false);
+  SignThroughApi({"hook-revoke-2.example.net"}, "server");
+  const std::string selector = R"({"name":"hook-revoke-2.example.net")";
+  fired(Call("POST", "/v1/certificates/revoke", selector + R"(,"dry_run":true})", Admin()), 200,
+        false);
+  fired(Call("POST", "/v1/certificates/revoke", selector + "}", Admin()), 200, true);
+  fired(Call("POST", "/v1/certificates/revoke", selector + "}", Admin()), 200, false);
+}
+
+// A store that another process keeps busy beyond every retry (here a second SQLite connection
+// holding the write lock) answers 503 with Retry-After: 1 on a change and on signing, and the
+// change goes through once the lock is released.
+TEST(ApiBusyStoreTest, ContentionBeyondTheRetriesIs503WithRetryAfter) {
+  core::FixedClock clock(pki::kTestReferenceTime);
+  const std::string dir =
+      fs::temp_directory_path() / ("ctls-api-busy-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ossl::Csprng rng;
+  InitDataDirResult made = Must(
+      InitDataDir(
+          {.data_dir = dir, .fqdn = kFqdn, .listen = "127.0.0.1:0", .public_listen = "127.0.0.1:0"},
+          clock, rng),
+      "InitDataDir");
+  std::unique_ptr<ControlPlane> plane =
+      Must(ControlPlane::Start({.data_dir = dir,
+                                .listen = "127.0.0.1:0",
+                                .threads = 2,
+                                .poll_interval = std::chrono::seconds(60),
+                                .store_options = {.busy_timeout_ms = 20}},
+                               clock),
+           "ControlPlane::Start");
+  const std::string admin = BasicAuthorization("admin", made.admin_password);
+  auto call = [&](std::string_view method, std::string_view target, std::string_view body) {
+    auto client =
+        Must(net::TestTlsClient::Connect(plane->port(), net::TestClientOptions{}), "connect");
+    return Must(SendRequest(*client, method, target, body, {{"Authorization", admin}}), "request");
+  };
+
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open((dir + "/clustertls.db").c_str(), &raw), SQLITE_OK);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, sqlite3_close);
+  ASSERT_EQ(sqlite3_exec(db.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+  auto deleted = call("DELETE", "/v1/cluster/certificates/syncer", "");
+  EXPECT_EQ(deleted.status, 503) << deleted.body;
+  EXPECT_NE(deleted.headers.find("Retry-After: 1\r\n"), std::string::npos) << deleted.headers;
+  json body = json::parse(deleted.body, nullptr, false);
+  EXPECT_EQ(body["error"]["code"], "unavailable") << deleted.body;
+  EXPECT_EQ(deleted.body.find("clustertls.db"), std::string::npos) << deleted.body;
+
+  pki::PrivateKey key = pki::NewTestKey(pki::KeyType::kEcP256);
+  pki::CsrOptions options;
+  options.common_name = "busy.example.com";
+  options.sans.dns = {"busy.example.com"};
+  pki::Csr csr = Must(pki::Csr::Create(key, options), "csr");
+  auto signed_reply =
+      call("POST", "/v1/ca/sign", json{{"csr", csr.ToPem()}, {"profile", "server"}}.dump());
+  EXPECT_EQ(signed_reply.status, 503) << signed_reply.body;
+  EXPECT_NE(signed_reply.headers.find("Retry-After: 1\r\n"), std::string::npos)
+      << signed_reply.headers;
+
+  ASSERT_EQ(sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto again = call("DELETE", "/v1/cluster/certificates/syncer", "");
+  EXPECT_EQ(again.status, 200) << again.body;
+  db.reset();
+  plane.reset();
   fs::remove_all(dir);
 }
 

@@ -8,6 +8,7 @@
 #include <openssl/ssl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -64,7 +65,8 @@ class ApiTest : public ::testing::Test {
     plane_ = Must(ControlPlane::Start({.data_dir = *dir_,
                                        .listen = "127.0.0.1:0",
                                        .threads = 2,
-                                       .poll_interval = std::chrono::milliseconds(200)},
+                                       .poll_interval = std::chrono::milliseconds(200),
+                                       .on_cluster_change = [] { cluster_changes_.fetch_add(1); }},
                                       *clock_),
                   "ControlPlane::Start")
                  .release();
@@ -254,6 +256,8 @@ class ApiTest : public ::testing::Test {
   inline static std::string* admin_password_ = nullptr;
   inline static std::string* fingerprint_ = nullptr;
   inline static ControlPlane* plane_ = nullptr;
+  // How often ApiOptions::on_cluster_change was called.
+  inline static std::atomic<int> cluster_changes_{0};
 };
 
 }  // namespace clustertls::server

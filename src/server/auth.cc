@@ -94,6 +94,13 @@ AuthOutcome Failure(AuthFailure failure, std::string message) {
   return outcome;
 }
 
+// kInternal for a store read that failed, keeping its code (a busy database answers 503).
+AuthOutcome StoreFailure(const core::Error& error, const std::string& what) {
+  AuthOutcome outcome = Failure(AuthFailure::kInternal, what + ": " + error.message);
+  outcome.error_code = error.code;
+  return outcome;
+}
+
 // Adds the stored name policy `json` (if any) of `owner` to the principal. The API stored it in
 // canonical form; one that no longer parses refuses the request (kInternal) rather than signing
 // without it.
@@ -371,7 +378,7 @@ AuthOutcome Authenticator::Impl::Basic(std::string_view credentials, const std::
 
   auto record = store->GetUser(user);
   if (!record && record.error().code != core::ErrorCode::kNotFound) {
-    return Failure(AuthFailure::kInternal, "cannot read user: " + record.error().message);
+    return StoreFailure(record.error(), "cannot read user");
   }
   // An unknown user costs one KDF run too, so that names cannot be probed by timing.
   const bool password_ok = record ? CheckPassword(password, record->password_hash)
@@ -466,7 +473,7 @@ AuthOutcome Authenticator::Impl::Bearer(std::string_view token, const std::strin
     if (record.error().code == core::ErrorCode::kNotFound) {
       return bad("invalid token");
     }
-    return Failure(AuthFailure::kInternal, "cannot read token: " + record.error().message);
+    return StoreFailure(record.error(), "cannot read token");
   }
   if (!authority::ConstantTimeEquals(presented, record->hash)) {
     return bad("invalid token");
@@ -480,7 +487,7 @@ AuthOutcome Authenticator::Impl::Bearer(std::string_view token, const std::strin
     if (user.error().code == core::ErrorCode::kNotFound) {
       return bad("invalid token");
     }
-    return Failure(AuthFailure::kInternal, "cannot read user: " + user.error().message);
+    return StoreFailure(user.error(), "cannot read user");
   }
   if (user->disabled) {
     failures.fetch_add(1, std::memory_order_relaxed);
@@ -589,7 +596,7 @@ net::Response Authenticator::FailureResponse(const AuthOutcome& outcome) {
       return response;
     }
     case AuthFailure::kInternal:
-      return ErrorResponse(core::Fail(core::ErrorCode::kInternal, outcome.message));
+      return ErrorResponse(core::Fail(outcome.error_code, outcome.message));
     case AuthFailure::kMissing:
     case AuthFailure::kMalformed:
     case AuthFailure::kBadCredentials:

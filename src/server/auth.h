@@ -66,6 +66,8 @@ struct AuthOutcome {
   AuthFailure failure = AuthFailure::kMissing;
   std::chrono::seconds retry_after{0};  // for kThrottled
   std::string message;                  // one line for the client
+  // For kInternal: the code of the failure (the store's: kUnavailable for a busy database).
+  core::ErrorCode error_code = core::ErrorCode::kInternal;
 };
 
 struct AuthOptions {

@@ -371,8 +371,8 @@ struct ControlPlane::Impl {
       CTLS_ASSIGN_OR_RETURN(DefaultClientCheckOptions check,
                             ClientCheckOptionsFor(*store, clock->Now(), &rng));
       if (auto connects = CheckDefaultClients(policy.first, check); !connects) {
-        return connects.error().WithContext("TLS policy version " +
-                                            std::to_string(policy.second) + " in the store");
+        return connects.error().WithContext("TLS policy version " + std::to_string(policy.second) +
+                                            " in the store");
       }
       return {};
     }();
@@ -547,7 +547,7 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
   CTLS_ASSIGN_OR_RETURN(authority::SealingKey key,
                         authority::LoadSealingKey(options.data_dir, config));
   impl->sealing_key.emplace(std::move(key));
-  CTLS_ASSIGN_OR_RETURN(impl->store, store::Store::Open(config.store_url));
+  CTLS_ASSIGN_OR_RETURN(impl->store, store::Store::Open(config.store_url, options.store_options));
   CTLS_ASSIGN_OR_RETURN(authority::ClusterCa ca,
                         authority::LoadClusterCa(*impl->store, *impl->sealing_key));
   // Before anything else is appended: a log that no longer reaches the head signed before
@@ -708,33 +708,46 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
   }
   CTLS_RETURN_IF_ERROR(impl->CheckStoredPolicy());
   CTLS_RETURN_IF_ERROR(impl->Reload(true));
-  CTLS_ASSIGN_OR_RETURN(impl->api, Api::Create({.store = raw->store.get(),
-                                                .authority = raw->authority.get(),
-                                                .sealing_key = &*raw->sealing_key,
-                                                .authenticator = raw->authenticator.get(),
-                                                .metrics = &raw->metrics,
-                                                .clock = &clock,
-                                                .rng = &raw->rng,
-                                                .fqdn = fqdn,
-                                                .on_tls_change =
-                                                    [raw] {
-                                                      if (auto r = raw->Reload(true); !r) {
-                                                        Log("reloading the listener's TLS "
-                                                            "settings failed (keeping the "
-                                                            "current ones): " +
-                                                            r.error().message);
-                                                      }
-                                                    },
-                                                .revocation = raw->revocation.get(),
-                                                .crl = raw->crl.get(),
-                                                .ocsp = raw->ocsp.get(),
-                                                .root_crl = raw->root_crl.get(),
-                                                .audit_head = raw->audit_head.get(),
-                                                .listen_host = (hp.host == "0.0.0.0" ||
-                                                                hp.host == "::")
-                                                                   ? std::string()
-                                                                   : hp.host,
-                                                .nodes = raw->nodes.get()}));
+  CTLS_ASSIGN_OR_RETURN(
+      impl->api,
+      Api::Create(
+          {.store = raw->store.get(),
+           .authority = raw->authority.get(),
+           .sealing_key = &*raw->sealing_key,
+           .authenticator = raw->authenticator.get(),
+           .metrics = &raw->metrics,
+           .clock = &clock,
+           .rng = &raw->rng,
+           .fqdn = fqdn,
+           .on_tls_change =
+               [raw] {
+                 if (auto r = raw->Reload(true); !r) {
+                   Log("reloading the listener's TLS "
+                       "settings failed (keeping the "
+                       "current ones): " +
+                       r.error().message);
+                 }
+               },
+           .revocation = raw->revocation.get(),
+           .crl = raw->crl.get(),
+           .ocsp = raw->ocsp.get(),
+           .root_crl = raw->root_crl.get(),
+           .audit_head = raw->audit_head.get(),
+           .listen_host = (hp.host == "0.0.0.0" || hp.host == "::") ? std::string() : hp.host,
+           .on_cluster_change =
+               [raw, hook = options.on_cluster_change] {
+                 // Wake the node agents' long-polls (this instance's at once, the other
+                 // instances' at their next read of the store's version).
+                 if (auto r = raw->node_hub->Bump(); !r) {
+                   Log("advancing the cluster state version failed (agents see the change at "
+                       "their next long-poll): " +
+                       r.error().message);
+                 }
+                 if (hook) {
+                   hook();
+                 }
+               },
+           .nodes = raw->nodes.get()}));
   impl->public_api.store(impl->api.get(), std::memory_order_release);
   net::HttpsServerOptions server_options;
   server_options.host = hp.host;

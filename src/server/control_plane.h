@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include "core/result.h"
 #include "core/rng.h"
 #include "core/time.h"
+#include "store/store.h"
 
 namespace clustertls::server {
 
@@ -45,26 +47,31 @@ struct ServeOptions {
   // longest a state long-poll waits before answering "unchanged".
   std::chrono::seconds node_cert_validity = std::chrono::days(30);
   std::chrono::seconds agent_long_poll = std::chrono::seconds(30);
+  // How the store is opened: connections kept, SQLite's wait for another writer.
+  store::OpenOptions store_options{};
+  // ApiOptions::on_cluster_change: called after every accepted change of what cluster nodes
+  // receive (named certificates, the TLS policy, revocations).
+  std::function<void()> on_cluster_change{};
 };
 
 // `clustertls init`: makes a data directory and the cluster in its store.
 struct InitDataDirOptions {
   std::string data_dir;
   std::string fqdn;
-  std::string store_url{};  // empty: SQLite file DIR/clustertls.db
-  std::string listen{};     // empty: 127.0.0.1:9443
-  std::string public_listen{};  // empty: 127.0.0.1:9080; "off": none
-  std::string public_url{};     // empty: http://<public_listen>
+  std::string store_url{};                       // empty: SQLite file DIR/clustertls.db
+  std::string listen{};                          // empty: 127.0.0.1:9443
+  std::string public_listen{};                   // empty: 127.0.0.1:9080; "off": none
+  std::string public_url{};                      // empty: http://<public_listen>
   std::optional<std::string> root_passphrase{};  // absent: generated and returned once
 };
 
 // What `init` shows once.
 struct InitDataDirResult {
   std::string data_dir;
-  std::string fqdn;                // as stored (canonical)
-  std::string url;                 // "https://127.0.0.1:9443"
-  std::string ca_fingerprint;      // the root CA's SHA-256, "AB:CD:..." (openssl x509 form)
-  std::string root_passphrase;     // generated one; empty when the caller gave it
+  std::string fqdn;             // as stored (canonical)
+  std::string url;              // "https://127.0.0.1:9443"
+  std::string ca_fingerprint;   // the root CA's SHA-256, "AB:CD:..." (openssl x509 form)
+  std::string root_passphrase;  // generated one; empty when the caller gave it
   std::string admin_user;
   std::string admin_password;
 };
@@ -85,7 +92,7 @@ class ControlPlane {
   ~ControlPlane();  // Stop()
 
   std::uint16_t port() const;
-  std::string url() const;  // "https://127.0.0.1:9443"
+  std::string url() const;            // "https://127.0.0.1:9443"
   std::uint16_t public_port() const;  // 0 when the public listener is off
   std::string public_url() const;     // the base URL in issued certificates; empty when none
   // Drains in-flight requests (their responses are sent), stops the poller and the authority's

@@ -9,6 +9,9 @@ namespace {
 
 // What a client sees instead of a 5xx error's message (the detail goes to the server log).
 constexpr const char* kGenericInternalMessage = "internal error (details are in the server log)";
+// What a client sees for kUnavailable (503): the store stayed busy through every retry.
+constexpr const char* kUnavailableMessage =
+    "the store is busy: try again in a moment (details are in the server log)";
 
 }  // namespace
 
@@ -29,6 +32,7 @@ int HttpStatus(core::ErrorCode code) {
     case core::ErrorCode::kNotFound:
       return 404;
     case core::ErrorCode::kAlreadyExists:
+    case core::ErrorCode::kConflict:
       return 409;
     case core::ErrorCode::kUnsupported:
       return 415;
@@ -38,12 +42,20 @@ int HttpStatus(core::ErrorCode code) {
     case core::ErrorCode::kCrypto:
     case core::ErrorCode::kInternal:
       return 500;
+    case core::ErrorCode::kUnavailable:
+      return 503;
   }
   return 500;
 }
 
 net::Response ErrorResponse(const core::Error& error) {
   const int status = HttpStatus(error.code);
+  if (status == 503) {
+    // RFC 9110 section 10.2.3: when to try again.
+    net::Response response = ErrorResponse(status, "unavailable", kUnavailableMessage);
+    response.headers.emplace_back("Retry-After", "1");
+    return response;
+  }
   if (status >= 500) {
     return ErrorResponse(status, "internal", kGenericInternalMessage);
   }

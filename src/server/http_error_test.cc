@@ -18,6 +18,10 @@ TEST(HttpErrorTest, EveryErrorCodeHasItsStatus) {
   }
   EXPECT_EQ(HttpStatus(ErrorCode::kNotFound), 404);
   EXPECT_EQ(HttpStatus(ErrorCode::kAlreadyExists), 409);
+  EXPECT_EQ(HttpStatus(ErrorCode::kConflict), 409);
+  EXPECT_EQ(
+      ErrorResponse(core::Fail(ErrorCode::kConflict, "user \"a\" is the last active admin")).body,
+      R"({"error":{"code":"conflict","message":"user \"a\" is the last active admin"}})");
   EXPECT_EQ(HttpStatus(ErrorCode::kUnsupported), 415);
   EXPECT_EQ(HttpStatus(ErrorCode::kPermissionDenied), 403);
   EXPECT_EQ(ErrorResponse(core::Fail(ErrorCode::kPermissionDenied, "no")).body,
@@ -25,6 +29,23 @@ TEST(HttpErrorTest, EveryErrorCodeHasItsStatus) {
   EXPECT_EQ(HttpStatus(ErrorCode::kIo), 500);
   EXPECT_EQ(HttpStatus(ErrorCode::kCrypto), 500);
   EXPECT_EQ(HttpStatus(ErrorCode::kInternal), 500);
+  EXPECT_EQ(HttpStatus(ErrorCode::kUnavailable), 503);
+}
+
+// A store that stayed busy through every retry: 503 with Retry-After, never the store's message
+// (it names the database file).
+TEST(HttpErrorTest, UnavailableAsksToRetryAfterASecond) {
+  net::Response response = ErrorResponse(
+      core::Fail(ErrorCode::kUnavailable,
+                 "sqlite /var/lib/clustertls/clustertls.db: begin: database is locked"));
+  EXPECT_EQ(response.status, 503);
+  ASSERT_EQ(response.headers.size(), 1u);
+  EXPECT_EQ(response.headers[0].first, "Retry-After");
+  EXPECT_EQ(response.headers[0].second, "1");
+  auto body = nlohmann::json::parse(response.body);
+  EXPECT_EQ(body["error"]["code"], "unavailable");
+  EXPECT_EQ(response.body.find("/var/lib"), std::string::npos) << response.body;
+  EXPECT_EQ(ErrorResponse(core::Fail(ErrorCode::kIo, "x")).headers.size(), 0u);
 }
 
 TEST(HttpErrorTest, ClientErrorsCarryCodeAndMessage) {

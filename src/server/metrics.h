@@ -49,9 +49,9 @@ class Metrics {
     std::uint64_t count = 0;
   };
   mutable std::mutex mu_;
-  std::map<std::string, std::uint64_t> requests_;  // key: method\0route\0status
-  std::map<std::string, std::uint64_t> issued_;    // by profile
-  std::map<std::string, std::uint64_t> ocsp_;      // by response status
+  std::map<std::string, std::uint64_t> requests_;                     // key: method\0route\0status
+  std::map<std::string, std::uint64_t> issued_;                       // by profile
+  std::map<std::string, std::uint64_t> ocsp_;                         // by response status
   std::array<std::uint64_t, kBuckets.size() + 1> latency_buckets_{};  // last: +Inf
   double latency_sum_ = 0;
   std::uint64_t latency_count_ = 0;

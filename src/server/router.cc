@@ -148,9 +148,9 @@ std::optional<net::Response> RefuseCrossSite(const Call& call) {
   const net::Request& request = call.request;
   if (auto site = request.Header("Sec-Fetch-Site");
       site && (core::AsciiLower(*site) == "cross-site" || core::AsciiLower(*site) == "same-site")) {
-    return ErrorResponse(
-        403, "forbidden",
-        "cross-origin request refused (Sec-Fetch-Site: " + std::string(site->substr(0, 32)) + ")");
+    return Error(core::Fail(
+        core::ErrorCode::kPermissionDenied,
+        "cross-origin request refused (Sec-Fetch-Site: " + std::string(site->substr(0, 32)) + ")"));
   }
   auto origin = request.Header("Origin");
   if (!origin) {
@@ -163,10 +163,10 @@ std::optional<net::Response> RefuseCrossSite(const Call& call) {
     seen.resize(seen.size() - 4);
   }
   if (!host || seen != own) {
-    return ErrorResponse(403, "forbidden",
-                         "cross-origin request refused: Origin " +
-                             std::string(origin->substr(0, 100)) + " is not this server (" +
-                             own.substr(0, 100) + ")");
+    return Error(core::Fail(core::ErrorCode::kPermissionDenied,
+                            "cross-origin request refused: Origin " +
+                                std::string(origin->substr(0, 100)) + " is not this server (" +
+                                own.substr(0, 100) + ")"));
   }
   return std::nullopt;
 }
@@ -225,26 +225,27 @@ std::optional<net::Response> ParseBody(Call& call, const MethodSpec& spec) {
       spec.pem_line_continuations ? JoinLineContinuations(call.request.body) : std::string();
   const std::string& body = spec.pem_line_continuations ? joined : call.request.body;
   if (auto depth = CheckJsonDepth(body); !depth) {
-    return ErrorResponse(400, "parse_error", depth.error().message);
+    return Error(core::Fail(core::ErrorCode::kParse, depth.error().message));
   }
   std::string duplicate;
   json parsed = ParseJsonObjectText(body, &duplicate);
   if (!duplicate.empty()) {
-    return ErrorResponse(
-        400, "parse_error",
-        "request body: the key \"" + duplicate.substr(0, 64) + "\" appears twice in one object");
+    return Error(core::Fail(
+        core::ErrorCode::kParse,
+        "request body: the key \"" + duplicate.substr(0, 64) + "\" appears twice in one object"));
   }
   if (parsed.is_discarded()) {
-    return ErrorResponse(400, "parse_error",
-                         body.empty() ? "request body: empty (expected a JSON object)"
-                                      : "request body: malformed JSON");
+    return Error(core::Fail(core::ErrorCode::kParse,
+                            body.empty() ? "request body: empty (expected a JSON object)"
+                                         : "request body: malformed JSON"));
   }
   if (!parsed.is_object()) {
-    return ErrorResponse(400, "invalid_argument", "request body: expected a JSON object");
+    return Error(
+        core::Fail(core::ErrorCode::kInvalidArgument, "request body: expected a JSON object"));
   }
   if (spec.fields) {
     if (auto r = CheckFields(parsed, *spec.fields, "request body: "); !r) {
-      return ErrorResponse(r.error());
+      return Error(r.error());
     }
   }
   call.body = std::move(parsed);
@@ -342,12 +343,13 @@ void Router::Dispatch(Call& call, const Route* route, const net::Respond& respon
   // A CORS preflight: this API answers no cross-origin request, so it refuses the preflight.
   if (call.request.method == "OPTIONS" &&
       (call.request.Header("Origin") || call.request.Header("Access-Control-Request-Method"))) {
-    respond(ErrorResponse(403, "forbidden",
-                          "cross-origin requests are refused (this API sends no CORS headers)"));
+    respond(
+        Error(core::Fail(core::ErrorCode::kPermissionDenied,
+                         "cross-origin requests are refused (this API sends no CORS headers)")));
     return;
   }
   if (route == nullptr) {
-    respond(ErrorResponse(404, "not_found", "no route " + call.path));
+    respond(Error(core::Fail(core::ErrorCode::kNotFound, "no route " + call.path)));
     return;
   }
   const MethodSpec* spec = nullptr;
@@ -367,7 +369,7 @@ void Router::Dispatch(Call& call, const Route* route, const net::Respond& respon
     return;
   }
   if (spec->min_role && public_only) {
-    respond(ErrorResponse(404, "not_found", "no route " + call.path));
+    respond(Error(core::Fail(core::ErrorCode::kNotFound, "no route " + call.path)));
     return;
   }
   if (spec->min_role) {
@@ -383,11 +385,11 @@ void Router::Dispatch(Call& call, const Route* route, const net::Respond& respon
     }
     call.principal = *outcome.principal;
     if (static_cast<int>(call.principal.role) < static_cast<int>(*spec->min_role)) {
-      respond(ErrorResponse(403, "forbidden",
-                            "user \"" + call.principal.user + "\" (role " +
-                                RoleName(call.principal.role) + ") may not " + call.request.method +
-                                " " + route->pattern + " (needs " + RoleName(*spec->min_role) +
-                                ")"));
+      respond(Error(core::Fail(core::ErrorCode::kPermissionDenied,
+                               "user \"" + call.principal.user + "\" (role " +
+                                   RoleName(call.principal.role) + ") may not " +
+                                   call.request.method + " " + route->pattern + " (needs " +
+                                   RoleName(*spec->min_role) + ")")));
       return;
     }
     if (auto refused = RefuseCrossSite(call)) {

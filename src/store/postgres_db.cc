@@ -72,15 +72,14 @@ class PostgresConnection final : public Connection {
       msg = FirstLine(PQerrorMessage(conn_));
     }
     ErrorCode code = ErrorCode::kIo;
-    std::string detail;
     if (sqlstate == "23505") {
       code = ErrorCode::kAlreadyExists;
     } else if (sqlstate == "40001" || sqlstate == "40P01") {
-      detail = "retry";
+      code = ErrorCode::kUnavailable;  // serialization failure, deadlock: retried, then a 503
     } else if (sqlstate.rfind("23", 0) == 0) {
       code = ErrorCode::kInternal;  // another integrity constraint: callers check first
     }
-    return Fail(code, "postgres " + display_ + ": " + std::string(what) + ": " + msg, detail);
+    return Fail(code, "postgres " + display_ + ": " + std::string(what) + ": " + msg);
   }
 
   Result<std::string> Prepare(std::string_view sql, int nparams) {

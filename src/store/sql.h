@@ -40,8 +40,8 @@ class Connection {
   virtual ~Connection() = default;
   // Runs one parameterised statement and returns its rows (QueryEach's, copied). A unique
   // violation fails with kAlreadyExists; another constraint violation with kInternal (a bug:
-  // callers check first); a retryable conflict (serialization failure, deadlock, busy) with kIo
-  // and detail "retry"; anything else (a damaged file, a failed disk or connection) with kIo,
+  // callers check first); a retryable conflict (serialization failure, deadlock, busy) with
+  // kUnavailable; anything else (a damaged file, a failed disk or connection) with kIo,
   // never with a code that means bad input: these messages name the file or URL and must not
   // reach an API client.
   core::Result<Rows> Query(std::string_view sql, const std::vector<Value>& params) {

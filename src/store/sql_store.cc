@@ -170,7 +170,255 @@ Node NodeFromRow(const Row& r) {
               .last_hook_json = AsText(r[10])};
 }
 
-bool IsRetry(const core::Error& e) { return e.detail == "retry"; }
+// A conflict with another writer (busy, serialization failure, deadlock): worth another try.
+bool IsRetry(const core::Error& e) { return e.code == ErrorCode::kUnavailable; }
+
+// Appends `inputs` to the audit chain inside the caller's write transaction.
+Result<std::vector<AuditEntry>> AppendAuditIn(Connection& conn, Dialect dialect,
+                                              std::span<const AuditInput> inputs,
+                                              const AuditHasher& hasher) {
+  std::vector<AuditEntry> out;
+  if (inputs.empty()) {
+    return out;
+  }
+  if (dialect == Dialect::kPostgres) {
+    // Conflicts with itself only: appenders queue here, readers are not blocked. SQLite's
+    // BEGIN IMMEDIATE already holds the database's single write lock.
+    CTLS_RETURN_IF_ERROR(conn.Query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE", {}));
+  }
+  CTLS_ASSIGN_OR_RETURN(
+      Rows last, conn.Query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", {}));
+  std::int64_t seq = last.empty() ? 0 : AsInt(last[0][0]);
+  std::string prev_hash = last.empty() ? std::string() : AsText(last[0][1]);
+  out.reserve(inputs.size());
+  for (const AuditInput& input : inputs) {
+    AuditEntry e{.seq = ++seq,
+                 .time = input.time,
+                 .actor = input.actor,
+                 .action = input.action,
+                 .target = input.target,
+                 .source = input.source,
+                 .details_json = input.details_json,
+                 .prev_hash = prev_hash};
+    e.hash = hasher(e);
+    CTLS_RETURN_IF_ERROR(
+        conn.Query("INSERT INTO audit_log (seq, time, actor, action, target, source, details, "
+                   "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                   {e.seq, Secs(e.time), e.actor, e.action, e.target, e.source, e.details_json,
+                    e.prev_hash, e.hash}));
+    prev_hash = e.hash;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<std::int64_t> NextCounterIn(Connection& conn, const std::string& name) {
+  // Row-locking upsert: concurrent callers serialise on the counter's row.
+  CTLS_ASSIGN_OR_RETURN(Rows rows,
+                        conn.Query("INSERT INTO counters (name, value) VALUES ($1, 1) "
+                                   "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 "
+                                   "RETURNING value",
+                                   {name}));
+  return AsInt(rows.at(0).at(0));
+}
+
+// An arbitrary constant: the transaction-scoped advisory lock of Transaction::LockUsers on
+// PostgreSQL ("users"; the migration lock is another key).
+constexpr std::int64_t kUsersLockKey = 0x7573657273;
+
+// The statements of the user, token, named certificate and policy methods over one connection:
+// inside a transaction (Store::Transact, or Tx for the methods of several statements) or, for
+// one statement, on its own (autocommit).
+class SqlTransaction final : public Transaction {
+ public:
+  SqlTransaction(Connection& conn, Dialect dialect) : conn_(conn), dialect_(dialect) {}
+
+  Result<std::vector<User>> LockUsers() override {
+    if (dialect_ == Dialect::kPostgres) {
+      CTLS_RETURN_IF_ERROR(conn_.Query("SELECT pg_advisory_xact_lock($1)", {kUsersLockKey}));
+    }
+    return ListUsers();
+  }
+
+  Result<std::vector<User>> ListUsers() {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows,
+        conn_.Query(std::string("SELECT ") + kUserCols + " FROM users ORDER BY name", {}));
+    std::vector<User> out;
+    for (const Row& r : rows) {
+      out.push_back(UserFromRow(r));
+    }
+    return out;
+  }
+
+  Result<void> CreateUser(const User& user) override {
+    if (user.name.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "user name is empty");
+    }
+    auto rows = conn_.Query(
+        "INSERT INTO users (name, role, password_hash, created_at, disabled, name_policy) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        {user.name, user.role, user.password_hash, Secs(user.created_at),
+         std::int64_t{user.disabled ? 1 : 0}, user.name_policy});
+    if (!rows) {
+      if (rows.error().code == ErrorCode::kAlreadyExists) {
+        return Fail(ErrorCode::kAlreadyExists, "user '" + user.name + "' already exists");
+      }
+      return rows.error();
+    }
+    return {};
+  }
+
+  Result<void> UpdateUser(const User& user) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows, conn_.Query("UPDATE users SET role = $2, password_hash = $3, disabled = $4, "
+                               "name_policy = $5 WHERE name = $1 RETURNING name",
+                               {user.name, user.role, user.password_hash,
+                                std::int64_t{user.disabled ? 1 : 0}, user.name_policy}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no user '" + user.name + "'");
+    }
+    return {};
+  }
+
+  Result<void> DeleteUser(const std::string& name) override {
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          conn_.Query("DELETE FROM users WHERE name = $1 RETURNING name", {name}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no user '" + name + "'");
+    }
+    return {};
+  }
+
+  // Two statements: the caller runs it in a transaction.
+  Result<void> CreateToken(const ApiToken& token) override {
+    if (token.id.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "token id is empty");
+    }
+    CTLS_ASSIGN_OR_RETURN(Rows user,
+                          conn_.Query("SELECT name FROM users WHERE name = $1", {token.user}));
+    if (user.empty()) {
+      return Fail(ErrorCode::kNotFound, "no user '" + token.user + "'");
+    }
+    auto rows = conn_.Query(
+        "INSERT INTO api_tokens (id, user_name, hash, created_at, expires_at, last_used, "
+        "name_policy) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        {token.id, token.user, token.hash, Secs(token.created_at), OptTime(token.expires_at),
+         OptTime(token.last_used), token.name_policy});
+    if (!rows) {
+      if (rows.error().code == ErrorCode::kAlreadyExists) {
+        return Fail(ErrorCode::kAlreadyExists, "token '" + token.id + "' already exists");
+      }
+      return rows.error();
+    }
+    return {};
+  }
+
+  Result<ApiToken> GetToken(const std::string& id) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows,
+        conn_.Query(std::string("SELECT ") + kTokenCols + " FROM api_tokens WHERE id = $1", {id}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no token '" + id + "'");
+    }
+    return TokenFromRow(rows[0]);
+  }
+
+  Result<void> DeleteToken(const std::string& id) override {
+    CTLS_ASSIGN_OR_RETURN(Rows rows,
+                          conn_.Query("DELETE FROM api_tokens WHERE id = $1 RETURNING id", {id}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no token '" + id + "'");
+    }
+    return {};
+  }
+
+  Result<std::vector<std::string>> DeleteTokensOf(const std::string& user) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows, conn_.Query("DELETE FROM api_tokens WHERE user_name = $1 RETURNING id", {user}));
+    std::vector<std::string> ids;
+    for (const Row& r : rows) {
+      ids.push_back(AsText(r[0]));
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  // Two statements: the caller runs it in a transaction.
+  Result<std::int64_t> PutNamedCert(const NamedCert& cert) override {
+    if (cert.name.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "certificate name is empty");
+    }
+    CTLS_ASSIGN_OR_RETURN(std::int64_t version,
+                          NextCounterIn(conn_, "named_cert_version:" + cert.name));
+    CTLS_RETURN_IF_ERROR(
+        conn_.Query("INSERT INTO named_certs (name, version, chain_pem, encrypted_key, created_at, "
+                    "created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+                    {cert.name, version, cert.chain_pem, cert.encrypted_key, Secs(cert.created_at),
+                     cert.created_by}));
+    return version;
+  }
+
+  Result<void> DeleteNamedCert(const std::string& name) override {
+    CTLS_ASSIGN_OR_RETURN(
+        Rows rows,
+        conn_.Query("DELETE FROM named_certs WHERE name = $1 RETURNING version", {name}));
+    if (rows.empty()) {
+      return Fail(ErrorCode::kNotFound, "no certificate named '" + name + "'");
+    }
+    return {};
+  }
+
+  Result<std::int64_t> PutPolicy(const PolicyDoc& policy,
+                                 std::optional<std::int64_t> expected_version) override {
+    std::vector<Value> params{policy.json, Secs(policy.updated_at), policy.updated_by};
+    Result<Rows> rows = Rows{};
+    if (!expected_version) {
+      rows = conn_.Query(
+          "INSERT INTO policy (id, version, document, updated_at, updated_by) "
+          "VALUES (1, 1, $1, $2, $3) ON CONFLICT (id) DO UPDATE SET "
+          "version = policy.version + 1, document = excluded.document, "
+          "updated_at = excluded.updated_at, updated_by = excluded.updated_by "
+          "RETURNING version",
+          params);
+    } else if (*expected_version == 0) {
+      rows = conn_.Query(
+          "INSERT INTO policy (id, version, document, updated_at, updated_by) "
+          "VALUES (1, 1, $1, $2, $3) RETURNING version",
+          params);
+      if (!rows && rows.error().code == ErrorCode::kAlreadyExists) {
+        return Fail(ErrorCode::kAlreadyExists,
+                    "TLS policy changed concurrently: expected none, one exists");
+      }
+    } else {
+      params.push_back(*expected_version);
+      rows = conn_.Query(
+          "UPDATE policy SET version = version + 1, document = $1, updated_at = $2, "
+          "updated_by = $3 WHERE id = 1 AND version = $4 RETURNING version",
+          params);
+      if (rows && rows->empty()) {
+        return Fail(ErrorCode::kAlreadyExists,
+                    "TLS policy changed concurrently: expected version " +
+                        std::to_string(*expected_version));
+      }
+    }
+    if (!rows) {
+      return rows.error();
+    }
+    return AsInt(rows->at(0).at(0));
+  }
+
+  Result<AuditEntry> AppendAudit(const AuditInput& input, const AuditHasher& hasher) override {
+    CTLS_ASSIGN_OR_RETURN(
+        std::vector<AuditEntry> entries,
+        AppendAuditIn(conn_, dialect_, std::span<const AuditInput>(&input, 1), hasher));
+    return std::move(entries.front());
+  }
+
+ private:
+  Connection& conn_;
+  Dialect dialect_;
+};
 
 class SqlStore final : public Store {
  public:
@@ -238,6 +486,31 @@ class SqlStore final : public Store {
     }
   }
 
+  // `write(tx)` as one statement on its own (autocommit), retried after a conflict.
+  template <typename F>
+  auto One(F&& write) -> decltype(write(std::declval<SqlTransaction&>())) {
+    return Retrying(
+        /*read_only=*/false,
+        [&](Connection& conn) {
+          SqlTransaction tx(conn, dialect_);
+          return write(tx);
+        },
+        [] { return true; });
+  }
+
+  // `write(tx)` in one write transaction (Tx).
+  template <typename F>
+  auto InTx(F&& write) -> decltype(write(std::declval<SqlTransaction&>())) {
+    return Tx(true, [&](Connection& conn) {
+      SqlTransaction tx(conn, dialect_);
+      return write(tx);
+    });
+  }
+
+  Result<void> Transact(const TransactionFn& fn) override {
+    return InTx([&](SqlTransaction& tx) { return fn(tx); });
+  }
+
   Result<int> SchemaVersion() override {
     CTLS_ASSIGN_OR_RETURN(Rows rows,
                           Run("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {}));
@@ -284,7 +557,7 @@ class SqlStore final : public Store {
           return r.error();
         }
       }
-      return AppendAuditIn(conn, audit, hasher);
+      return AppendAuditIn(conn, dialect_, audit, hasher);
     });
   }
 
@@ -438,7 +711,7 @@ class SqlStore final : public Store {
         }
         if (!updated.empty()) {
           if (!audit.empty()) {
-            CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, audit.subspan(i, 1), *hasher));
+            CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, dialect_, audit.subspan(i, 1), *hasher));
           }
           any = true;
         }
@@ -493,19 +766,7 @@ class SqlStore final : public Store {
   // --- named certificates ---
 
   Result<std::int64_t> PutNamedCert(const NamedCert& cert) override {
-    if (cert.name.empty()) {
-      return Fail(ErrorCode::kInvalidArgument, "certificate name is empty");
-    }
-    return Tx(true, [&](Connection& conn) -> Result<std::int64_t> {
-      CTLS_ASSIGN_OR_RETURN(std::int64_t version,
-                            NextCounterIn(conn, "named_cert_version:" + cert.name));
-      CTLS_RETURN_IF_ERROR(conn.Query(
-          "INSERT INTO named_certs (name, version, chain_pem, encrypted_key, created_at, "
-          "created_by) VALUES ($1, $2, $3, $4, $5, $6)",
-          {cert.name, version, cert.chain_pem, cert.encrypted_key, Secs(cert.created_at),
-           cert.created_by}));
-      return version;
-    });
+    return InTx([&](SqlTransaction& tx) { return tx.PutNamedCert(cert); });
   }
 
   Result<NamedCert> GetNamedCert(const std::string& name,
@@ -549,12 +810,7 @@ class SqlStore final : public Store {
   }
 
   Result<void> DeleteNamedCert(const std::string& name) override {
-    CTLS_ASSIGN_OR_RETURN(Rows rows,
-                          Run("DELETE FROM named_certs WHERE name = $1 RETURNING version", {name}));
-    if (rows.empty()) {
-      return Fail(ErrorCode::kNotFound, "no certificate named '" + name + "'");
-    }
-    return {};
+    return One([&](SqlTransaction& tx) { return tx.DeleteNamedCert(name); });
   }
 
   // --- policy ---
@@ -575,61 +831,13 @@ class SqlStore final : public Store {
 
   Result<std::int64_t> PutPolicy(const PolicyDoc& policy,
                                  std::optional<std::int64_t> expected_version) override {
-    std::vector<Value> params{policy.json, Secs(policy.updated_at), policy.updated_by};
-    Result<Rows> rows = Rows{};
-    if (!expected_version) {
-      rows =
-          Run("INSERT INTO policy (id, version, document, updated_at, updated_by) "
-              "VALUES (1, 1, $1, $2, $3) ON CONFLICT (id) DO UPDATE SET "
-              "version = policy.version + 1, document = excluded.document, "
-              "updated_at = excluded.updated_at, updated_by = excluded.updated_by "
-              "RETURNING version",
-              params);
-    } else if (*expected_version == 0) {
-      rows =
-          Run("INSERT INTO policy (id, version, document, updated_at, updated_by) "
-              "VALUES (1, 1, $1, $2, $3) RETURNING version",
-              params);
-      if (!rows && rows.error().code == ErrorCode::kAlreadyExists) {
-        return Fail(ErrorCode::kAlreadyExists,
-                    "TLS policy changed concurrently: expected none, one exists");
-      }
-    } else {
-      params.push_back(*expected_version);
-      rows =
-          Run("UPDATE policy SET version = version + 1, document = $1, updated_at = $2, "
-              "updated_by = $3 WHERE id = 1 AND version = $4 RETURNING version",
-              params);
-      if (rows && rows->empty()) {
-        return Fail(ErrorCode::kAlreadyExists,
-                    "TLS policy changed concurrently: expected version " +
-                        std::to_string(*expected_version));
-      }
-    }
-    if (!rows) {
-      return rows.error();
-    }
-    return AsInt(rows->at(0).at(0));
+    return One([&](SqlTransaction& tx) { return tx.PutPolicy(policy, expected_version); });
   }
 
   // --- users and tokens ---
 
   Result<void> CreateUser(const User& user) override {
-    if (user.name.empty()) {
-      return Fail(ErrorCode::kInvalidArgument, "user name is empty");
-    }
-    auto rows =
-        Run("INSERT INTO users (name, role, password_hash, created_at, disabled, name_policy) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
-            {user.name, user.role, user.password_hash, Secs(user.created_at),
-             std::int64_t{user.disabled ? 1 : 0}, user.name_policy});
-    if (!rows) {
-      if (rows.error().code == ErrorCode::kAlreadyExists) {
-        return Fail(ErrorCode::kAlreadyExists, "user '" + user.name + "' already exists");
-      }
-      return rows.error();
-    }
-    return {};
+    return One([&](SqlTransaction& tx) { return tx.CreateUser(user); });
   }
 
   Result<User> GetUser(const std::string& name) override {
@@ -642,60 +850,22 @@ class SqlStore final : public Store {
   }
 
   Result<std::vector<User>> ListUsers() override {
-    CTLS_ASSIGN_OR_RETURN(
-        Rows rows, Run(std::string("SELECT ") + kUserCols + " FROM users ORDER BY name", {}));
-    std::vector<User> out;
-    for (const Row& r : rows) {
-      out.push_back(UserFromRow(r));
-    }
-    return out;
+    return Retrying(
+        /*read_only=*/true,
+        [&](Connection& conn) { return SqlTransaction(conn, dialect_).ListUsers(); },
+        [] { return true; });
   }
 
   Result<void> UpdateUser(const User& user) override {
-    CTLS_ASSIGN_OR_RETURN(
-        Rows rows,
-        Run("UPDATE users SET role = $2, password_hash = $3, disabled = $4, name_policy = $5 "
-            "WHERE name = $1 RETURNING name",
-            {user.name, user.role, user.password_hash, std::int64_t{user.disabled ? 1 : 0},
-             user.name_policy}));
-    if (rows.empty()) {
-      return Fail(ErrorCode::kNotFound, "no user '" + user.name + "'");
-    }
-    return {};
+    return One([&](SqlTransaction& tx) { return tx.UpdateUser(user); });
   }
 
   Result<void> DeleteUser(const std::string& name) override {
-    CTLS_ASSIGN_OR_RETURN(Rows rows,
-                          Run("DELETE FROM users WHERE name = $1 RETURNING name", {name}));
-    if (rows.empty()) {
-      return Fail(ErrorCode::kNotFound, "no user '" + name + "'");
-    }
-    return {};
+    return One([&](SqlTransaction& tx) { return tx.DeleteUser(name); });
   }
 
   Result<void> CreateToken(const ApiToken& token) override {
-    if (token.id.empty()) {
-      return Fail(ErrorCode::kInvalidArgument, "token id is empty");
-    }
-    return Tx(true, [&](Connection& conn) -> Result<void> {
-      CTLS_ASSIGN_OR_RETURN(Rows user,
-                            conn.Query("SELECT name FROM users WHERE name = $1", {token.user}));
-      if (user.empty()) {
-        return Fail(ErrorCode::kNotFound, "no user '" + token.user + "'");
-      }
-      auto rows = conn.Query(
-          "INSERT INTO api_tokens (id, user_name, hash, created_at, expires_at, last_used, "
-          "name_policy) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-          {token.id, token.user, token.hash, Secs(token.created_at), OptTime(token.expires_at),
-           OptTime(token.last_used), token.name_policy});
-      if (!rows) {
-        if (rows.error().code == ErrorCode::kAlreadyExists) {
-          return Fail(ErrorCode::kAlreadyExists, "token '" + token.id + "' already exists");
-        }
-        return rows.error();
-      }
-      return {};
-    });
+    return InTx([&](SqlTransaction& tx) { return tx.CreateToken(token); });
   }
 
   Result<ApiToken> GetToken(const std::string& id) override {
@@ -723,23 +893,11 @@ class SqlStore final : public Store {
   }
 
   Result<void> DeleteToken(const std::string& id) override {
-    CTLS_ASSIGN_OR_RETURN(Rows rows,
-                          Run("DELETE FROM api_tokens WHERE id = $1 RETURNING id", {id}));
-    if (rows.empty()) {
-      return Fail(ErrorCode::kNotFound, "no token '" + id + "'");
-    }
-    return {};
+    return One([&](SqlTransaction& tx) { return tx.DeleteToken(id); });
   }
 
   Result<std::vector<std::string>> DeleteTokensOf(const std::string& user) override {
-    CTLS_ASSIGN_OR_RETURN(Rows rows,
-                          Run("DELETE FROM api_tokens WHERE user_name = $1 RETURNING id", {user}));
-    std::vector<std::string> ids;
-    for (const Row& r : rows) {
-      ids.push_back(AsText(r[0]));
-    }
-    std::sort(ids.begin(), ids.end());
-    return ids;
+    return One([&](SqlTransaction& tx) { return tx.DeleteTokensOf(user); });
   }
 
   Result<void> TouchToken(const std::string& id, TimePoint at) override {
@@ -765,46 +923,8 @@ class SqlStore final : public Store {
     if (inputs.empty()) {
       return std::vector<AuditEntry>{};
     }
-    return Tx(true, [&](Connection& conn) { return AppendAuditIn(conn, inputs, hasher); });
-  }
-
-  // Appends `inputs` to the audit chain inside the caller's write transaction.
-  Result<std::vector<AuditEntry>> AppendAuditIn(Connection& conn,
-                                                std::span<const AuditInput> inputs,
-                                                const AuditHasher& hasher) {
-    std::vector<AuditEntry> out;
-    if (inputs.empty()) {
-      return out;
-    }
-    if (dialect_ == Dialect::kPostgres) {
-      // Conflicts with itself only: appenders queue here, readers are not blocked. SQLite's
-      // BEGIN IMMEDIATE already holds the database's single write lock.
-      CTLS_RETURN_IF_ERROR(conn.Query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE", {}));
-    }
-    CTLS_ASSIGN_OR_RETURN(
-        Rows last, conn.Query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", {}));
-    std::int64_t seq = last.empty() ? 0 : AsInt(last[0][0]);
-    std::string prev_hash = last.empty() ? std::string() : AsText(last[0][1]);
-    out.reserve(inputs.size());
-    for (const AuditInput& input : inputs) {
-      AuditEntry e{.seq = ++seq,
-                   .time = input.time,
-                   .actor = input.actor,
-                   .action = input.action,
-                   .target = input.target,
-                   .source = input.source,
-                   .details_json = input.details_json,
-                   .prev_hash = prev_hash};
-      e.hash = hasher(e);
-      CTLS_RETURN_IF_ERROR(
-          conn.Query("INSERT INTO audit_log (seq, time, actor, action, target, source, details, "
-                     "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                     {e.seq, Secs(e.time), e.actor, e.action, e.target, e.source, e.details_json,
-                      e.prev_hash, e.hash}));
-      prev_hash = e.hash;
-      out.push_back(std::move(e));
-    }
-    return out;
+    return Tx(true,
+              [&](Connection& conn) { return AppendAuditIn(conn, dialect_, inputs, hasher); });
   }
 
   Result<std::vector<AuditEntry>> ListAudit(std::int64_t after_seq, int limit) override {
@@ -885,7 +1005,7 @@ class SqlStore final : public Store {
         }
         return r.error();
       }
-      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, audit, hasher));
+      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, dialect_, audit, hasher));
       return {};
     });
   }
@@ -962,7 +1082,7 @@ class SqlStore final : public Store {
           {n.name, n.dns_json, n.ips_json, n.assign_json, n.cert_serial, Secs(n.cert_not_after),
            Secs(n.enrolled_at)}));
       CTLS_RETURN_IF_ERROR(NextCounterIn(conn, kClusterStateCounter));
-      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, audit, hasher));
+      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, dialect_, audit, hasher));
       return {};
     });
   }
@@ -980,7 +1100,7 @@ class SqlStore final : public Store {
       if (updated.empty()) {
         return Fail(ErrorCode::kNotFound, "no node named '" + name + "'");
       }
-      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, audit, hasher));
+      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, dialect_, audit, hasher));
       return {};
     });
   }
@@ -1016,7 +1136,7 @@ class SqlStore final : public Store {
         return Fail(ErrorCode::kNotFound, "no node named '" + name + "'");
       }
       CTLS_RETURN_IF_ERROR(NextCounterIn(conn, kClusterStateCounter));
-      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, audit, hasher));
+      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, dialect_, audit, hasher));
       return {};
     });
   }
@@ -1047,7 +1167,7 @@ class SqlStore final : public Store {
         CTLS_RETURN_IF_ERROR(NextCounterIn(conn, kRevocationCounter));
       }
       CTLS_RETURN_IF_ERROR(NextCounterIn(conn, kClusterStateCounter));
-      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, audit, hasher));
+      CTLS_RETURN_IF_ERROR(AppendAuditIn(conn, dialect_, audit, hasher));
       return serials;
     });
   }
@@ -1069,16 +1189,6 @@ class SqlStore final : public Store {
   }
 
   // --- counters and config ---
-
-  static Result<std::int64_t> NextCounterIn(Connection& conn, const std::string& name) {
-    // Row-locking upsert: concurrent callers serialise on the counter's row.
-    CTLS_ASSIGN_OR_RETURN(Rows rows,
-                          conn.Query("INSERT INTO counters (name, value) VALUES ($1, 1) "
-                                     "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 "
-                                     "RETURNING value",
-                                     {name}));
-    return AsInt(rows.at(0).at(0));
-  }
 
   Result<std::int64_t> NextCounter(const std::string& name) override {
     if (name.empty()) {

@@ -83,18 +83,17 @@ class SqliteConnection final : public Connection {
     const char* msg = sqlite3_errmsg(db_);
     int primary = rc & 0xff;
     ErrorCode code = ErrorCode::kIo;
-    std::string detail;
     std::string hint;
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
       code = ErrorCode::kAlreadyExists;
     } else if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) {
       hint = std::string(" (") + kDamagedHint + ")";
     } else if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-      detail = "retry";
+      code = ErrorCode::kUnavailable;  // another writer holds the file: retried, then a 503
     } else if (primary == SQLITE_CONSTRAINT) {
       code = ErrorCode::kInternal;
     }
-    return Fail(code, "sqlite " + path_ + ": " + std::string(what) + ": " + msg + hint, detail);
+    return Fail(code, "sqlite " + path_ + ": " + std::string(what) + ": " + msg + hint);
   }
 
   Result<sqlite3_stmt*> Prepare(std::string_view sql) {

@@ -206,6 +206,41 @@ struct CaRecord {
   core::TimePoint created_at{};
 };
 
+// The writes a Store::Transact function makes, all in the one transaction of that call: each
+// sees what the calls before it wrote, and nothing is visible to others until Transact commits.
+// Errors as the Store methods of the same name.
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+
+  // Takes the users lock, which every Transact that calls it takes too, in every instance on
+  // the database, until the transaction ends (SQLite: the write transaction already is that
+  // lock; PostgreSQL: a transaction-scoped advisory lock), then returns every user by name. A
+  // rule over all users (the last active admin) checked after this call holds at commit.
+  virtual core::Result<std::vector<User>> LockUsers() = 0;
+  virtual core::Result<void> CreateUser(const User& user) = 0;
+  virtual core::Result<void> UpdateUser(const User& user) = 0;
+  virtual core::Result<void> DeleteUser(const std::string& name) = 0;
+
+  virtual core::Result<void> CreateToken(const ApiToken& token) = 0;
+  virtual core::Result<ApiToken> GetToken(const std::string& id) = 0;
+  virtual core::Result<void> DeleteToken(const std::string& id) = 0;
+  virtual core::Result<std::vector<std::string>> DeleteTokensOf(const std::string& user) = 0;
+
+  virtual core::Result<std::int64_t> PutNamedCert(const NamedCert& cert) = 0;
+  virtual core::Result<void> DeleteNamedCert(const std::string& name) = 0;
+
+  virtual core::Result<std::int64_t> PutPolicy(
+      const PolicyDoc& policy, std::optional<std::int64_t> expected_version = {}) = 0;
+
+  // AppendAudit inside this transaction: the entry commits with the change or not at all.
+  virtual core::Result<AuditEntry> AppendAudit(const AuditInput& input,
+                                               const AuditHasher& hasher) = 0;
+};
+
+// A Store::Transact function: an error rolls back everything it wrote.
+using TransactionFn = std::function<core::Result<void>(Transaction&)>;
+
 // Options for Store::Open.
 struct OpenOptions {
   int pool_size = 4;            // PostgreSQL connections (and SQLite connections) kept at most
@@ -224,7 +259,9 @@ class Store {
   // SQLite database or if SQLite's PRAGMA quick_check finds it damaged (then nothing was written
   // to it, and the message says how to recover). Messages name the file or the URL with its
   // password removed. Every later failure of the database is kIo (kAlreadyExists for a unique
-  // violation), never a code that means bad input.
+  // violation; kUnavailable for a conflict with other writers, a busy SQLite file or a
+  // PostgreSQL serialization failure or deadlock, that outlasted every retry), never a code
+  // that means bad input.
   static core::Result<std::unique_ptr<Store>> Open(const std::string& url,
                                                    const OpenOptions& options = {});
 
@@ -351,6 +388,15 @@ class Store {
   // The entry with the highest seq (one probe of the primary key); nullopt for an empty log.
   // `serve` signs the head of the log with it (authority::AuditHeadKeeper).
   virtual core::Result<std::optional<AuditEntry>> LastAudit() = 0;
+
+  // --- several changes in one transaction ---
+
+  // Runs `fn` in ONE write transaction and commits if it succeeds; if it fails, nothing it
+  // wrote stays and its error is returned. A conflict with another writer (a busy SQLite file,
+  // a PostgreSQL serialization failure or deadlock) rolls back and runs `fn` again, so `fn` may
+  // run more than once: it must start from scratch each time (reset what it reports). A
+  // conflict that outlasts the retries is kUnavailable.
+  virtual core::Result<void> Transact(const TransactionFn& fn) = 0;
 
   // --- certificate authorities ---
 

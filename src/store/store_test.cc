@@ -946,6 +946,90 @@ TEST_P(StoreTest, ConcurrentBatchesFromTwoInstancesLoseNothing) {
   EXPECT_EQ(serials.size(), static_cast<size_t>(kThreads * kBatches * kBatchSize));
 }
 
+TEST_P(StoreTest, TransactCommitsEverythingOrNothing) {
+  ASSERT_TRUE(store_->CreateUser({.name = "a", .role = "admin", .created_at = kT0}));
+  auto before = store_->ListAudit(0, 100);
+  ASSERT_TRUE(before);
+  // A failure after writes (here, the audit entry's own failure stand-in) leaves none of them.
+  auto failed = store_->Transact([&](Transaction& tx) -> core::Result<void> {
+    CTLS_RETURN_IF_ERROR(tx.CreateUser({.name = "b", .role = "reader", .created_at = kT0}));
+    CTLS_RETURN_IF_ERROR(tx.DeleteUser("a"));
+    CTLS_RETURN_IF_ERROR(tx.AppendAudit({.time = kT0, .actor = "t", .action = "x"}, TestHash));
+    return core::Fail(ErrorCode::kIo, "injected");
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().message, "injected");
+  EXPECT_TRUE(store_->GetUser("a"));
+  EXPECT_EQ(store_->GetUser("b").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->ListAudit(0, 100)->size(), before->size());
+  // Success commits the writes and the entry together.
+  auto done = store_->Transact([&](Transaction& tx) -> core::Result<void> {
+    CTLS_RETURN_IF_ERROR(tx.CreateUser({.name = "b", .role = "reader", .created_at = kT0}));
+    return tx.AppendAudit({.time = kT0, .actor = "t", .action = "user.create"}, TestHash)
+               ? core::Result<void>()
+               : core::Fail(ErrorCode::kIo, "audit");
+  });
+  ASSERT_TRUE(done) << done.error().message;
+  EXPECT_TRUE(store_->GetUser("b"));
+  EXPECT_EQ(store_->ListAudit(0, 100)->size(), before->size() + 1);
+}
+
+// Two instances (store handles) each demote one of two admins when LockUsers shows another
+// enabled admin: the lock serialises them, so the second sees the first's change and refuses.
+TEST_P(StoreTest, LockUsersSerialisesRulesOverAllUsersAcrossInstances) {
+  ASSERT_TRUE(store_->CreateUser({.name = "a", .role = "admin", .created_at = kT0}));
+  ASSERT_TRUE(store_->CreateUser({.name = "b", .role = "admin", .created_at = kT0}));
+  std::unique_ptr<Store> first = OpenStore();
+  std::unique_ptr<Store> second = OpenStore();
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  auto demote = [](Store& store, const std::string& name) {
+    return store.Transact([&](Transaction& tx) -> core::Result<void> {
+      CTLS_ASSIGN_OR_RETURN(std::vector<User> users, tx.LockUsers());
+      int others = 0;
+      User self;
+      for (const User& u : users) {
+        if (u.name == name) {
+          self = u;
+        } else if (u.role == "admin" && !u.disabled) {
+          ++others;
+        }
+      }
+      // Both read before either writes, unless the lock keeps the second out.
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (others == 0) {
+        return core::Fail(ErrorCode::kConflict, name + " is the last admin");
+      }
+      self.role = "reader";
+      return tx.UpdateUser(self);
+    });
+  };
+  core::Result<void> ra;
+  core::Result<void> rb;
+  std::atomic<int> ready{0};
+  std::thread ta([&] {
+    ready.fetch_add(1);
+    while (ready.load() < 2) {
+    }
+    ra = demote(*first, "a");
+  });
+  std::thread tb([&] {
+    ready.fetch_add(1);
+    while (ready.load() < 2) {
+    }
+    rb = demote(*second, "b");
+  });
+  ta.join();
+  tb.join();
+  ASSERT_NE(static_cast<bool>(ra), static_cast<bool>(rb));
+  EXPECT_EQ((ra ? rb : ra).error().code, ErrorCode::kConflict);
+  auto users = store_->ListUsers();
+  ASSERT_TRUE(users);
+  EXPECT_EQ(
+      std::count_if(users->begin(), users->end(), [](const User& u) { return u.role == "admin"; }),
+      1);
+}
+
 std::vector<std::string> PostgresBackends() {
   // Present only when ctest's store_postgres passes a server; an empty value still
   // instantiates the suite, so that its SetUp fails loudly instead of silently running nothing.
@@ -1308,9 +1392,10 @@ TEST(SqliteDamage, DamageSeenAtRunTimeIsAnIoErrorAndTheRestOfTheStoreStillAnswer
   std::filesystem::remove_all(dir);
 }
 
-TEST(SqliteErrors, BusyBeyondEveryRetryIsAnIoError) {
-  // Another process holds the write lock for longer than the busy timeout and every retry: a
-  // store failure (kIo, a 500), not kUnsupported (a 415 that blamed the client).
+TEST(SqliteErrors, BusyBeyondEveryRetryIsUnavailable) {
+  // Another process holds the write lock for longer than the busy timeout and every retry:
+  // kUnavailable (a 503 with Retry-After), neither kUnsupported (a 415 that blamed the client)
+  // nor kIo (a 500 that looked like a broken store).
   std::string dir = TempDir();
   std::string path = dir + "/s.db";
   auto opened = Store::Open(path, {.busy_timeout_ms = 20});
@@ -1321,7 +1406,10 @@ TEST(SqliteErrors, BusyBeyondEveryRetryIsAnIoError) {
   ASSERT_EQ(sqlite3_exec(db.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
   auto r = (*opened)->SetConfig("k", "v");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, ErrorCode::kIo) << r.error().message;
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable) << r.error().message;
+  auto tx = (*opened)->Transact([](Transaction& t) { return t.DeleteUser("nobody"); });
+  ASSERT_FALSE(tx);
+  EXPECT_EQ(tx.error().code, ErrorCode::kUnavailable) << tx.error().message;
   sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
   EXPECT_TRUE((*opened)->SetConfig("k", "v"));
   std::filesystem::remove_all(dir);

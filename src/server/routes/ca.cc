@@ -128,9 +128,9 @@ net::Response RootCrl(const ApiOptions& o, bool pem) {
   std::shared_ptr<const authority::RootCrl> root =
       o.root_crl == nullptr ? nullptr : o.root_crl->Current();
   if (!root) {
-    return ErrorResponse(404, "not_found",
-                         "this cluster has no root CA CRL yet: sign one offline with "
-                         "`clustertls crl sign-root --data-dir DIR --ca-passphrase-file FILE`");
+    return Error(core::Fail(core::ErrorCode::kNotFound,
+                            "this cluster has no root CA CRL yet: sign one offline with "
+                            "`clustertls crl sign-root --data-dir DIR --ca-passphrase-file FILE`"));
   }
   net::Response r;
   r.content_type = pem ? "application/x-pem-file" : "application/pkix-crl";

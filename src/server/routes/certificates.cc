@@ -124,6 +124,9 @@ net::Response RevokeOne(const ApiOptions& o, Call& call) {
   if (!outcome) {
     return Error(outcome.error());
   }
+  if (outcome->newly_revoked) {
+    ClusterChanged(o);
+  }
   const store::IssuedCert& cert = outcome->cert;
   json body = {{"serial", cert.serial_hex},
                {"revoked", true},
@@ -192,10 +195,15 @@ net::Response RevokeBySelector(const ApiOptions& o, Call& call) {
     if (!outcomes) {
       return Error(outcomes.error());
     }
+    bool revoked = false;
     for (const auto& outcome : *outcomes) {
       json j = SelectedJson(outcome.cert);
       j["newly_revoked"] = outcome.newly_revoked;
+      revoked = revoked || outcome.newly_revoked;
       list.push_back(std::move(j));
+    }
+    if (revoked) {
+      ClusterChanged(o);
     }
   }
   std::size_t count = list.size();

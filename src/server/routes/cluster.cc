@@ -12,6 +12,7 @@
 #include "authority/named_cert.h"
 #include "authority/named_renew.h"
 #include "authority/revocation.h"
+#include "authority/tls_policy.h"
 #include "pki/certificate.h"
 #include "pki/key.h"
 #include "server/cluster_policy.h"
@@ -110,34 +111,22 @@ core::Result<authority::ValidatedNamedCert> Validate(const ApiOptions& o,
   return authority::ValidateNamedCert(input, rules);
 }
 
-// The audit details of a named certificate's new version (named_cert.update / .renew).
-json NamedVersionDetails(std::int64_t version, const pki::Certificate& leaf) {
-  return {{"version", version},
-          {"serial", leaf.serial_hex()},
-          {"subject", leaf.subject()},
-          {"not_after", core::FormatTime(leaf.not_after())},
-          {"fingerprint_sha256", leaf.fingerprint().colon}};
-}
-
-// Stores validated certificates (in order) with an audit entry each; returns their versions.
+// Stores validated certificates (in order), each with its audit entry, in one transaction;
+// returns their versions.
 core::Result<std::vector<std::int64_t>> StoreNamed(
     const ApiOptions& o, const Call& call,
     const std::vector<authority::ValidatedNamedCert>& certs) {
-  std::vector<std::int64_t> versions;
+  CTLS_ASSIGN_OR_RETURN(std::vector<std::int64_t> versions,
+                        authority::StoreNamedCerts(*o.store, *o.sealing_key, certs,
+                                                   ChangeByOf(call), *o.clock, *o.rng));
   bool api_changed = false;
   for (const auto& v : certs) {
-    CTLS_ASSIGN_OR_RETURN(
-        std::int64_t version,
-        authority::PutNamedCert(*o.store, *o.sealing_key, v.name, v.key, v.chain_pem,
-                                o.clock->Now(), call.principal.Describe(), *o.rng));
-    versions.push_back(version);
     api_changed = api_changed || v.name == "api";
-    CTLS_RETURN_IF_ERROR(
-        Audit(o, call, "named_cert.update", v.name, NamedVersionDetails(version, v.chain.front())));
   }
   if (api_changed) {
     TlsChanged(o);
   }
+  ClusterChanged(o);
   return versions;
 }
 
@@ -249,14 +238,11 @@ net::Response RenewNamed(const ApiOptions& o, Call& call) {
     return Error(renewed.error());
   }
   const pki::Certificate& leaf = renewed->leaf;
-  json details = NamedVersionDetails(renewed->version, leaf);
-  details["previous_serial"] = renewed->previous_serial;
-  if (auto a = Audit(o, call, "named_cert.renew", name, details); !a) {
-    return Error(a.error());
-  }
   if (name == "api") {
     TlsChanged(o);
   }
+  // Once for the request: the new version, and the previous one's revocation if asked for.
+  ClusterChanged(o);
   json body = {{"name", name},
                {"version", renewed->version},
                {"serial", leaf.serial_hex()},
@@ -302,20 +288,10 @@ net::Response ListNamed(const ApiOptions& o) {
 
 net::Response DeleteNamed(const ApiOptions& o, Call& call) {
   const std::string& name = call.params[0];
-  if (name == "api") {
-    return ErrorResponse(409, "conflict",
-                         "certificate \"api\": this server presents it and it cannot be "
-                         "deleted (replace it with PUT /v1/cluster/update_cert)");
-  }
-  if (auto r = o.store->DeleteNamedCert(name); !r) {
-    if (r.error().code == core::ErrorCode::kNotFound) {
-      return ErrorResponse(404, "not_found", "certificate \"" + name + "\": no such name");
-    }
+  if (auto r = authority::DeleteNamedCert(*o.store, name, ChangeByOf(call), *o.clock); !r) {
     return Error(r.error());
   }
-  if (auto a = Audit(o, call, "named_cert.delete", name, json::object()); !a) {
-    return Error(a.error());
-  }
+  ClusterChanged(o);
   return Json({{"deleted", name}});
 }
 
@@ -399,24 +375,13 @@ net::Response UpdatePolicy(const ApiOptions& o, Call& call, View view) {
   if (auto connects = CheckDefaultClients(*updated, *check); !connects) {
     return Error(connects.error());
   }
-  store::PolicyDoc doc{.json = PolicyToJson(*updated),
-                       .version = 0,
-                       .updated_at = o.clock->Now(),
-                       .updated_by = call.principal.Describe()};
-  auto version = o.store->PutPolicy(doc, current->second);
+  auto version = authority::PutTlsPolicy(*o.store, PolicyToJson(*updated), current->second,
+                                         ChangeByOf(call), *o.clock);
   if (!version) {
-    if (version.error().code == core::ErrorCode::kAlreadyExists) {
-      return ErrorResponse(409, "conflict",
-                           "policy: changed by someone else at the same time; read it and retry");
-    }
     return Error(version.error());
   }
-  json details = json::parse(doc.json, nullptr, false);
-  details["version"] = *version;
-  if (auto a = Audit(o, call, "policy.update", "policy", details); !a) {
-    return Error(a.error());
-  }
   TlsChanged(o);
+  ClusterChanged(o);
   return view(*updated, *version);
 }
 

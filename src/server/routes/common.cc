@@ -7,7 +7,6 @@
 #include <mutex>
 #include <utility>
 
-#include "authority/secrets.h"
 #include "server/http_error.h"
 
 namespace clustertls::server {
@@ -18,13 +17,13 @@ void Log(const std::string& line) {
   std::cerr << "clustertls: " << line << '\n';
 }
 
-std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string Dump(const json& j) { return authority::AuditDetailsText(j); }
 
 net::Response Json(const json& j, int status) { return JsonResponse(Dump(j), status); }
 
 net::Response Error(const core::Error& error) {
-  if (HttpStatus(error.code) >= 500) {
-    Log("internal error: " + error.message +
+  if (const int status = HttpStatus(error.code); status >= 500) {
+    Log((status == 503 ? "unavailable: " : "internal error: ") + error.message +
         (error.detail.empty() ? "" : " (" + error.detail + ")"));
   }
   return ErrorResponse(error);
@@ -143,31 +142,19 @@ json OptionalTime(const std::optional<core::TimePoint>& t) {
   return t ? json(core::FormatTime(*t)) : json(nullptr);
 }
 
-json NamePolicyValue(const std::string& stored) {
-  if (stored.empty()) {
-    return nullptr;
-  }
-  json j = json::parse(stored, nullptr, false);
-  return j.is_discarded() ? json(stored) : j;
-}
-
-core::Result<void> Audit(const ApiOptions& o, const Call& call, const std::string& action,
-                         const std::string& target, const json& details) {
-  store::AuditInput input{.time = o.clock->Now(),
-                          .actor = call.principal.Describe(),
-                          .action = action,
-                          .target = target,
-                          .source = call.connection.remote_address,
-                          .details_json = Dump(details)};
-  auto entry = o.store->AppendAudit(
-      input, [](const store::AuditEntry& e) { return authority::AuditHash(e); });
-  if (!entry) {
-    return entry.error().WithContext("audit log");
-  }
-  return {};
-}
+json NamePolicyValue(const std::string& stored) { return authority::StoredNamePolicyValue(stored); }
 
 authority::RevokeBy RevokeByOf(const Call& call) {
+  return {.actor = call.principal.Describe(), .source = call.connection.remote_address};
+}
+
+void ClusterChanged(const ApiOptions& options) {
+  if (options.on_cluster_change) {
+    options.on_cluster_change();
+  }
+}
+
+authority::ChangeBy ChangeByOf(const Call& call) {
   return {.actor = call.principal.Describe(), .source = call.connection.remote_address};
 }
 

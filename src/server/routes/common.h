@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "authority/audited.h"
 #include "authority/name_policy.h"
 #include "authority/revocation.h"
 #include "core/result.h"
@@ -67,11 +68,13 @@ json OptionalTime(const std::optional<core::TimePoint>& t);
 // A stored name policy (canonical JSON text, "" for none) as a JSON value: null for none.
 json NamePolicyValue(const std::string& stored);
 
-// Appends one audit entry for `call` (actor, source) in a transaction of its own.
-core::Result<void> Audit(const ApiOptions& o, const Call& call, const std::string& action,
-                         const std::string& target, const json& details);
+// Calls options.on_cluster_change if set: after an accepted change of what cluster nodes receive.
+void ClusterChanged(const ApiOptions& options);
 
 // Who revokes, for authority::Revocation: the principal and the client's address.
 authority::RevokeBy RevokeByOf(const Call& call);
+
+// Who changes something, for its audit entry (authority/audited.h): the same.
+authority::ChangeBy ChangeByOf(const Call& call);
 
 }  // namespace clustertls::server

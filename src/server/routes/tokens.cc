@@ -1,20 +1,16 @@
 // API tokens: /v1/tokens, /v1/tokens/{id}.
 
-#include <chrono>
+#include "authority/tokens.h"
+
 #include <string>
 
 #include "authority/name_policy.h"
-#include "authority/secrets.h"
-#include "server/http_error.h"
 #include "server/routes/common.h"
 #include "server/routes/routes.h"
 
 namespace clustertls::server {
 
 namespace {
-
-constexpr int kDefaultTokenDays = 90;
-constexpr int kMaxTokenDays = 3650;
 
 json TokenJson(const store::ApiToken& token) {
   return {{"id", token.id},
@@ -25,12 +21,16 @@ json TokenJson(const store::ApiToken& token) {
           {"name_policy", NamePolicyValue(token.name_policy)}};
 }
 
+authority::TokenRequester Requester(const Call& call) {
+  return {.user = call.principal.user, .is_admin = call.principal.role == Role::kAdmin};
+}
+
 net::Response CreateToken(const ApiOptions& o, Call& call) {
   auto user = StringField(call.body, "user", false);
   if (!user) {
     return Error(user.error());
   }
-  auto days = IntField(call.body, "expires_in_days", 1, kMaxTokenDays);
+  auto days = IntField(call.body, "expires_in_days", 1, authority::kMaxTokenDays);
   if (!days) {
     return Error(days.error());
   }
@@ -38,43 +38,19 @@ net::Response CreateToken(const ApiOptions& o, Call& call) {
   if (!name_policy) {
     return Error(name_policy.error());
   }
-  std::string owner = user->value_or(call.principal.user);
-  if (owner != call.principal.user && call.principal.role != Role::kAdmin) {
-    return ErrorResponse(403, "forbidden", "only an admin may create a token for another user");
+  auto created = authority::CreateToken(
+      *o.store,
+      {.owner = user->value_or(call.principal.user),
+       .days = static_cast<int>(days->value_or(authority::kDefaultTokenDays)),
+       .name_policy = name_policy->value_or(authority::NamePolicy{})},
+      Requester(call), ChangeByOf(call), *o.clock, *o.rng);
+  if (!created) {
+    return Error(created.error());
   }
-  auto target = o.store->GetUser(owner);
-  if (!target) {
-    if (target.error().code == core::ErrorCode::kNotFound) {
-      return ErrorResponse(404, "not_found", "user \"" + owner + "\": no such user");
-    }
-    return Error(target.error());
-  }
-  auto token = authority::GenerateToken(*o.rng);
-  if (!token) {
-    return Error(token.error());
-  }
-  core::TimePoint now = o.clock->Now();
-  store::ApiToken record{
-      .id = token->id,
-      .user = owner,
-      .hash = token->hash,
-      .created_at = now,
-      .expires_at = now + std::chrono::days(days->value_or(kDefaultTokenDays)),
-      .last_used = std::nullopt,
-      .name_policy = authority::NamePolicyToJson(name_policy->value_or(authority::NamePolicy{}))};
-  if (auto r = o.store->CreateToken(record); !r) {
-    return Error(r.error());
-  }
-  json details = {{"user", owner}, {"expires_at", core::FormatTime(*record.expires_at)}};
-  if (!record.name_policy.empty()) {
-    details["name_policy"] = NamePolicyValue(record.name_policy);
-  }
-  if (auto a = Audit(o, call, "token.create", record.id, details); !a) {
-    return Error(a.error());
-  }
+  const store::ApiToken& record = created->record;
   return Json({{"id", record.id},
-               {"token", token->token},
-               {"user", owner},
+               {"token", created->token},
+               {"user", record.user},
                {"expires_at", core::FormatTime(*record.expires_at)},
                {"name_policy", NamePolicyValue(record.name_policy)}},
               201);
@@ -95,22 +71,11 @@ net::Response ListTokens(const ApiOptions& o, Call& call) {
 
 net::Response DeleteToken(const ApiOptions& o, Call& call) {
   const std::string& id = call.params[0];
-  auto token = o.store->GetToken(id);
-  bool visible =
-      token && (call.principal.role == Role::kAdmin || token->user == call.principal.user);
-  if (!token && token.error().code != core::ErrorCode::kNotFound) {
-    return Error(token.error());
-  }
-  if (!visible) {
-    return ErrorResponse(404, "not_found", "token \"" + id.substr(0, 64) + "\": no such token");
-  }
-  if (auto r = o.store->DeleteToken(id); !r) {
+  if (auto r = authority::DeleteToken(*o.store, id, Requester(call), ChangeByOf(call), *o.clock);
+      !r) {
     return Error(r.error());
   }
   o.authenticator->ForgetToken(id);  // cached by Bearer auth: refused from the next request
-  if (auto a = Audit(o, call, "token.delete", id, {{"user", token->user}}); !a) {
-    return Error(a.error());
-  }
   return Json({{"deleted", id}});
 }
 

@@ -1,12 +1,11 @@
 // The API's users: /v1/users, /v1/users/{name}.
 
-#include <mutex>
+#include "authority/users.h"
+
 #include <string>
 #include <vector>
 
 #include "authority/name_policy.h"
-#include "authority/secrets.h"
-#include "server/http_error.h"
 #include "server/routes/common.h"
 #include "server/routes/routes.h"
 
@@ -14,55 +13,12 @@ namespace clustertls::server {
 
 namespace {
 
-// Serialises user changes (the last-admin rule).
-std::mutex& UsersMutex() {
-  static std::mutex mu;
-  return mu;
-}
-
 json UserJson(const store::User& user) {
   return {{"name", user.name},
           {"role", user.role},
           {"created_at", core::FormatTime(user.created_at)},
           {"disabled", user.disabled},
           {"name_policy", NamePolicyValue(user.name_policy)}};
-}
-
-// Users: [a-z0-9._-]{1,64}.
-core::Result<void> CheckUserName(const std::string& name) {
-  if (name.empty() || name.size() > 64) {
-    return core::Fail(core::ErrorCode::kInvalidArgument, "name: must be 1-64 characters");
-  }
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!ok) {
-      return core::Fail(core::ErrorCode::kInvalidArgument,
-                        "name: only a-z, 0-9, '.', '_' and '-' are allowed");
-    }
-  }
-  return {};
-}
-
-core::Result<void> CheckPassword(const std::string& password) {
-  if (password.size() < 12) {
-    return core::Fail(core::ErrorCode::kInvalidArgument,
-                      "password: must be at least 12 characters");
-  }
-  if (password.size() > 1024) {
-    return core::Fail(core::ErrorCode::kInvalidArgument, "password: longer than 1024 characters");
-  }
-  return {};
-}
-
-core::Result<int> ActiveAdmins(const ApiOptions& o, const std::string& except) {
-  CTLS_ASSIGN_OR_RETURN(auto users, o.store->ListUsers());
-  int n = 0;
-  for (const auto& u : users) {
-    if (u.role == "admin" && !u.disabled && u.name != except) {
-      ++n;
-    }
-  }
-  return n;
 }
 
 net::Response CreateUser(const ApiOptions& o, Call& call) {
@@ -77,59 +33,28 @@ net::Response CreateUser(const ApiOptions& o, Call& call) {
       return Error(*e);
     }
   }
-  if (auto r = CheckUserName(**name); !r) {
+  if (auto r = authority::CheckUserName(**name); !r) {
     return Error(r.error());
   }
   auto parsed_role = ParseRole(**role);
   if (!parsed_role) {
     return Error(parsed_role.error().WithContext("role"));
   }
-  std::string pw;
-  bool generated = false;
-  if (*password) {
-    if (auto r = CheckPassword(**password); !r) {
-      return Error(r.error());
-    }
-    pw = **password;
-  } else {
-    auto g = authority::GeneratePassword(*o.rng);
-    if (!g) {
-      return Error(g.error());
-    }
-    pw = *g;
-    generated = true;
+  auto created =
+      authority::CreateUser(*o.store,
+                            {.name = **name,
+                             .role = RoleName(*parsed_role),
+                             .password = *password,
+                             .name_policy = name_policy->value_or(authority::NamePolicy{})},
+                            ChangeByOf(call), *o.clock, *o.rng);
+  if (!created) {
+    return Error(created.error());
   }
-  auto hash = authority::HashPassword(pw, *o.rng);
-  if (!hash) {
-    return Error(hash.error());
-  }
-  store::User user{
-      .name = **name,
-      .role = RoleName(*parsed_role),
-      .password_hash = *hash,
-      .created_at = o.clock->Now(),
-      .disabled = false,
-      .name_policy = authority::NamePolicyToJson(name_policy->value_or(authority::NamePolicy{}))};
-  {
-    std::lock_guard lock(UsersMutex());
-    if (auto r = o.store->CreateUser(user); !r) {
-      if (r.error().code == core::ErrorCode::kAlreadyExists) {
-        return ErrorResponse(409, "already_exists", "user \"" + user.name + "\" already exists");
-      }
-      return Error(r.error());
-    }
-  }
-  json details = {{"role", user.role}, {"password_generated", generated}};
-  if (!user.name_policy.empty()) {
-    details["name_policy"] = NamePolicyValue(user.name_policy);
-  }
-  if (auto a = Audit(o, call, "user.create", user.name, details); !a) {
-    return Error(a.error());
-  }
+  const store::User& user = created->user;
   json out = {
       {"name", user.name}, {"role", user.role}, {"name_policy", NamePolicyValue(user.name_policy)}};
-  if (generated) {
-    out["password"] = pw;
+  if (!created->generated_password.empty()) {
+    out["password"] = created->generated_password;
   }
   return Json(out, 201);
 }
@@ -177,116 +102,35 @@ net::Response UpdateUser(const ApiOptions& o, Call& call) {
         "revoke_tokens: only with a new password (DELETE /v1/tokens/{id} deletes "
         "one token)");
   }
-  std::optional<Role> new_role;
+  authority::UserUpdate update{.password = *password,
+                               .disabled = disabled,
+                               .name_policy = *name_policy,
+                               .revoke_tokens = revoke_tokens};
   if (*role) {
     auto r = ParseRole(**role);
     if (!r) {
       return Error(r.error().WithContext("role"));
     }
-    new_role = *r;
+    update.role = RoleName(*r);
   }
-  std::string hash;
-  if (*password) {
-    if (auto r = CheckPassword(**password); !r) {
-      return Error(r.error());
-    }
-    auto h = authority::HashPassword(**password, *o.rng);
-    if (!h) {
-      return Error(h.error());
-    }
-    hash = *h;
-  }
-  store::User user;
-  json details = json::object();
-  {
-    std::lock_guard lock(UsersMutex());
-    auto current = o.store->GetUser(name);
-    if (!current) {
-      if (current.error().code == core::ErrorCode::kNotFound) {
-        return ErrorResponse(404, "not_found", "user \"" + name + "\": no such user");
-      }
-      return Error(current.error());
-    }
-    user = *current;
-    if (new_role) {
-      user.role = RoleName(*new_role);
-      details["role"] = user.role;
-    }
-    if (disabled) {
-      user.disabled = *disabled;
-      details["disabled"] = *disabled;
-    }
-    if (!hash.empty()) {
-      user.password_hash = hash;
-      details["password_changed"] = true;
-    }
-    if (*name_policy) {
-      user.name_policy = authority::NamePolicyToJson(**name_policy);
-      details["name_policy"] = NamePolicyValue(user.name_policy);
-    }
-    bool was_active_admin = current->role == "admin" && !current->disabled;
-    bool is_active_admin = user.role == "admin" && !user.disabled;
-    if (was_active_admin && !is_active_admin) {
-      auto others = ActiveAdmins(o, name);
-      if (!others) {
-        return Error(others.error());
-      }
-      if (*others == 0) {
-        return ErrorResponse(409, "conflict", "user \"" + name + "\" is the last active admin");
-      }
-    }
-    if (auto r = o.store->UpdateUser(user); !r) {
-      return Error(r.error());
-    }
-  }
-  std::vector<std::string> revoked_tokens;
-  if (revoke_tokens) {
-    auto deleted = o.store->DeleteTokensOf(name);
-    if (!deleted) {
-      return Error(deleted.error());
-    }
-    revoked_tokens = std::move(*deleted);
-    details["tokens_revoked"] = revoked_tokens;
+  auto updated = authority::UpdateUser(*o.store, name, update, ChangeByOf(call), *o.clock, *o.rng);
+  if (!updated) {
+    return Error(updated.error());
   }
   o.authenticator->Forget(name);
-  if (auto a = Audit(o, call, "user.update", name, details); !a) {
-    return Error(a.error());
-  }
-  json out = UserJson(user);
+  json out = UserJson(updated->user);
   if (password->has_value()) {
-    out["tokens_revoked"] = revoked_tokens;
+    out["tokens_revoked"] = updated->tokens_revoked;
   }
   return Json(out);
 }
 
 net::Response DeleteUser(const ApiOptions& o, Call& call) {
   const std::string& name = call.params[0];
-  {
-    std::lock_guard lock(UsersMutex());
-    auto current = o.store->GetUser(name);
-    if (!current) {
-      if (current.error().code == core::ErrorCode::kNotFound) {
-        return ErrorResponse(404, "not_found", "user \"" + name + "\": no such user");
-      }
-      return Error(current.error());
-    }
-    if (current->role == "admin" && !current->disabled) {
-      auto others = ActiveAdmins(o, name);
-      if (!others) {
-        return Error(others.error());
-      }
-      if (*others == 0) {
-        return ErrorResponse(409, "conflict", "user \"" + name + "\" is the last active admin");
-      }
-    }
-    if (auto r = o.store->DeleteUser(name); !r) {
-      return Error(r.error());
-    }
+  if (auto r = authority::DeleteUser(*o.store, name, ChangeByOf(call), *o.clock); !r) {
+    return Error(r.error());
   }
   o.authenticator->Forget(name);
-  if (auto a = Audit(o, call, "user.delete", name, json::object()); !a) {
-    return Error(a.error());
-  }
   return Json({{"deleted", name}});
 }
 
