@@ -8,7 +8,8 @@
 # (100), BULK_RUNS (3), BULK_BENCH_DIR (where bulk_bench writes; tmpfs by default), SIGN_N
 # (1000 CSRs), SIGN_RUNS (3) and sign_bench.sh's SIGN_* variables, CRL_SIZES ("100000 1000000"),
 # CRL_RUNS (3) and crl_bench.sh's CRL_* variables, OCSP_RUNS (3) and ocsp_bench.sh's OCSP_*
-# variables.
+# variables, AGENT_ROUNDS (5) and agent_bench.sh's AGENT_* variables (AGENT_N_SCALE=0 skips the
+# 10,000-connection phase, which takes about 10 minutes).
 set -euo pipefail
 
 build=${1:?usage: bench/run.sh BUILD_DIR}
@@ -52,7 +53,14 @@ if ! "$here/ocsp_bench.sh" "$build" "${OCSP_RUNS:-3}" | tee "$out/ocsp_bench.txt
 fi
 
 echo
+echo "== node agent: update_cert propagation to 3 agent processes and 1,000 in-process agents," \
+  "10,000 long-polls on one serve (bench/agent_bench.sh)"
+if ! "$here/agent_bench.sh" "$build" "${AGENT_ROUNDS:-5}" | tee "$out/agent_bench.txt"; then
+  echo "agent_bench: FAILED (see above)" | tee -a "$out/agent_bench.txt"
+fi
+
+echo
 echo "== summary (load average at the end: $(load))"
-grep -h -E '^(ratio_vs_raw_limit|slow_path_ratio_vs_raw_limit|bulk_ratio|bulk_ratio_one_thread|bulk_cpu_ratio|sign_ratio_c[0-9]+|sign_errors|crl_[a-z_]+[0-9]*|ocsp_[a-z0-9_]+)=' \
+grep -h -E '^(ratio_vs_raw_limit|slow_path_ratio_vs_raw_limit|bulk_ratio|bulk_ratio_one_thread|bulk_cpu_ratio|sign_ratio_c[0-9]+|sign_errors|crl_[a-z_]+[0-9]*|ocsp_[a-z0-9_]+|prop_(processes|inproc)_(p50_ms|p99_ms|max_ms|missing)|scale_(ready|idle_cpu_pct|serve_rss_mib|serve_hwm_end_mib|change_p50_ms|change_p99_ms|change_max_ms|change_missing))=' \
   "$out/issue_bench.txt" "$out/bulk_bench.txt" "$out/sign_bench.txt" "$out/crl_bench.txt" \
-  "$out/ocsp_bench.txt"
+  "$out/ocsp_bench.txt" "$out/agent_bench.txt"

@@ -6,7 +6,10 @@
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "server/nodes_api.h"
 #include "store/store.h"
@@ -62,6 +65,49 @@ TEST_F(NodeHubTest, AnswersAtOnceWhenPastAndOnBumpOrTimeoutOtherwise) {
   ASSERT_EQ(f2.wait_for(std::chrono::seconds(3)), std::future_status::ready);
   EXPECT_EQ(f2.get(), 1);
   EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(290));
+}
+
+// Deadlines are kept in order (a wake visits only the due waiters): many waiters with distinct
+// deadlines are each answered at their own timeout, in deadline order, a short one added after
+// long ones is not held until the next poll, and a bump answers the rest at once.
+TEST_F(NodeHubTest, AnswersEachDeadlineInOrderAndABumpAnswersTheRest) {
+  // A poll longer than the test: only the deadline index can wake the hub in time.
+  auto hub =
+      std::move(NodeHub::Start({.store = store_.get(), .poll = milliseconds(60000)})).value();
+  std::mutex mu;
+  std::vector<int> order;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 1000; ++i) {
+    hub->WaitAfter(0, milliseconds(100000 + i), [&, i](std::int64_t v) {
+      EXPECT_EQ(v, 1);
+      ++answered;
+    });
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (int i : {300, 100, 200}) {
+    hub->WaitAfter(0, milliseconds(i), [&, i](std::int64_t v) {
+      EXPECT_EQ(v, 0);
+      std::lock_guard lock(mu);
+      order.push_back(i);
+    });
+  }
+  EXPECT_EQ(hub->waiting(), 1003u);
+  while (hub->waiting() > 1000u && std::chrono::steady_clock::now() - start < milliseconds(5000)) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(2000));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(order, (std::vector<int>{100, 200, 300}));
+  }
+  EXPECT_EQ(hub->waiting(), 1000u);
+  EXPECT_EQ(answered.load(), 0);
+  ASSERT_TRUE(hub->Bump());
+  while (answered.load() < 1000 && std::chrono::steady_clock::now() - start < milliseconds(5000)) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(answered.load(), 1000);
+  EXPECT_EQ(hub->waiting(), 0u);
 }
 
 TEST_F(NodeHubTest, SeesAChangeMadeThroughAnotherStoreHandleWithinAPoll) {

@@ -152,11 +152,15 @@ void NodeHub::WaitAfter(std::int64_t after, std::chrono::milliseconds timeout,
   {
     std::lock_guard lock(mu_);
     if (version_ <= after && timeout.count() > 0 && !stopping_) {
-      waiters_.emplace(next_id_++,
-                       Waiter{.after = after,
-                              .deadline = std::chrono::steady_clock::now() + timeout,
-                              .fn = std::move(fn)});
-      cv_.notify_all();  // the hub may need an earlier deadline
+      const std::uint64_t id = next_id_++;
+      const auto deadline = std::chrono::steady_clock::now() + timeout;
+      const bool earliest = deadlines_.empty() || deadline < deadlines_.begin()->first;
+      waiters_.emplace(id, Waiter{.after = after, .deadline = deadline, .fn = std::move(fn)});
+      deadlines_.emplace(deadline, id);
+      afters_.insert(after);
+      if (earliest) {
+        cv_.notify_all();  // the hub may need an earlier deadline
+      }
       return;
     }
     now_version = version_;
@@ -182,10 +186,12 @@ void NodeHub::Run() {
   std::unique_lock lock(mu_);
   while (true) {
     auto wake = std::chrono::steady_clock::now() + o_.poll;
-    for (const auto& [id, w] : waiters_) {
-      wake = std::min(wake, w.deadline);
+    if (!deadlines_.empty()) {
+      wake = std::min(wake, deadlines_.begin()->first);
     }
-    cv_.wait_until(lock, wake, [this] { return stopping_ || poked_; });
+    cv_.wait_until(lock, wake, [this, wake] {
+      return stopping_ || poked_ || (!deadlines_.empty() && deadlines_.begin()->first < wake);
+    });
     const bool stopping = stopping_;
     poked_ = false;
     lock.unlock();
@@ -203,13 +209,25 @@ void NodeHub::Run() {
     // Collect the waiters to answer, then answer them without the lock.
     std::vector<std::function<void(std::int64_t)>> due;
     const auto now = std::chrono::steady_clock::now();
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (stopping || it->second.after < version_ || it->second.deadline <= now) {
-        due.push_back(std::move(it->second.fn));
-        it = waiters_.erase(it);
-      } else {
-        ++it;
+    auto take = [&](std::map<std::uint64_t, Waiter>::iterator it) {
+      deadlines_.erase({it->second.deadline, it->first});
+      afters_.erase(afters_.find(it->second.after));
+      due.push_back(std::move(it->second.fn));
+      return waiters_.erase(it);
+    };
+    if (stopping || (!afters_.empty() && *afters_.begin() < version_)) {
+      // Shutdown, or the version moved past someone's: every waiter is visited.
+      for (auto it = waiters_.begin(); it != waiters_.end();) {
+        if (stopping || it->second.after < version_ || it->second.deadline <= now) {
+          it = take(it);
+        } else {
+          ++it;
+        }
       }
+    }
+    // The waiters whose deadline passed: only those are visited.
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      take(waiters_.find(deadlines_.begin()->second));
     }
     const std::int64_t version = version_;
     lock.unlock();
@@ -344,10 +362,11 @@ Result<std::string> NodesApi::MetricsText(std::vector<Metrics::Expiry>* expiries
          "behind the cluster state version.\n# TYPE clustertls_nodes gauge\n"
          "clustertls_nodes{state=\"total\"} " +
          std::to_string(nodes.size()) + "\nclustertls_nodes{state=\"stale\"} " +
-         std::to_string(stale) + "\nclustertls_nodes{state=\"behind\"} " +
-         std::to_string(behind) + "\n# HELP clustertls_cluster_state_version The cluster state "
+         std::to_string(stale) + "\nclustertls_nodes{state=\"behind\"} " + std::to_string(behind) +
+         "\n# HELP clustertls_cluster_state_version The cluster state "
          "version nodes should have applied.\n# TYPE clustertls_cluster_state_version gauge\n"
-         "clustertls_cluster_state_version " + std::to_string(desired) + "\n";
+         "clustertls_cluster_state_version " +
+         std::to_string(desired) + "\n";
 }
 
 net::Response NodesApi::Assign(const std::string& name, const json& body,
@@ -369,8 +388,8 @@ net::Response NodesApi::Assign(const std::string& name, const json& body,
 }
 
 net::Response NodesApi::Remove(const std::string& name, const NodesCaller& caller) {
-  auto revoked = authority::RemoveNode(*o_.store, name, caller.actor, caller.source,
-                                       o_.clock->Now());
+  auto revoked =
+      authority::RemoveNode(*o_.store, name, caller.actor, caller.source, o_.clock->Now());
   if (!revoked) {
     return ErrorResponse(revoked.error());
   }
@@ -425,7 +444,7 @@ Result<store::Node> NodesApi::AuthenticateNode(const net::ConnectionInfo& connec
 }
 
 Result<std::shared_ptr<const NodesApi::Bundle>> NodesApi::BundleFor(const store::Node& node,
-                                                                   std::int64_t version) {
+                                                                    std::int64_t version) {
   std::shared_ptr<const authority::PublishedCrl> crl = o_.crl->Current();
   std::shared_ptr<const authority::RootCrl> root_crl =
       o_.root_crl == nullptr ? nullptr : o_.root_crl->Current();
@@ -440,7 +459,8 @@ Result<std::shared_ptr<const NodesApi::Bundle>> NodesApi::BundleFor(const store:
   }
   json files = json::array();
   auto add = [&](std::string name, std::string content, bool secret) {
-    files.push_back({{"name", std::move(name)}, {"content", std::move(content)}, {"secret", secret}});
+    files.push_back(
+        {{"name", std::move(name)}, {"content", std::move(content)}, {"secret", secret}});
   };
   add("ca.pem", o_.ca->chain_pem, false);
   add("crl.pem", crl->pem + (root_crl ? root_crl->pem : std::string()), false);
@@ -519,8 +539,9 @@ void NodesApi::State(const net::Request& request, const net::ConnectionInfo& con
       respond(ErrorResponse(bundle.error()));
       return;
     }
-    std::string body = "{\"version\":" + std::to_string(version) + ",\"node\":" +
-                       json(node.name).dump() + ",\"digest\":\"" + (*bundle)->digest + "\",";
+    std::string body = "{\"version\":" + std::to_string(version) +
+                       ",\"node\":" + json(node.name).dump() + ",\"digest\":\"" +
+                       (*bundle)->digest + "\",";
     if (!digest.empty() && digest == (*bundle)->digest) {
       body += "\"unchanged\":true}";
     } else {
@@ -544,25 +565,27 @@ net::Response NodesApi::Report(const json& body, const net::ConnectionInfo& conn
     report.applied_version = body["applied_version"].get<std::int64_t>();
   }
   if (body.contains("agent_version")) {
-    if (!body["agent_version"].is_string() || body["agent_version"].get<std::string>().size() > 64) {
+    if (!body["agent_version"].is_string() ||
+        body["agent_version"].get<std::string>().size() > 64) {
       return BadRequest("agent_version: must be a string of at most 64 characters");
     }
     report.agent_version = body["agent_version"].get<std::string>();
   }
   if (body.contains("hook")) {
     const json& hook = body["hook"];
-    if (!hook.is_object() || !hook.contains("exit_code") || !hook["exit_code"].is_number_integer()) {
+    if (!hook.is_object() || !hook.contains("exit_code") ||
+        !hook["exit_code"].is_number_integer()) {
       return BadRequest("hook: must be an object with an integer exit_code");
     }
     std::string tail = hook.value("output_tail", "");
     if (tail.size() > 4096) {
       tail = tail.substr(tail.size() - 4096);
     }
-    json stored = {{"exit_code", hook["exit_code"].get<std::int64_t>()},
-                   {"output_tail", tail},
-                   {"at", hook.contains("at") && hook["at"].is_string()
-                              ? hook["at"].get<std::string>()
-                              : core::FormatTime(report.seen)}};
+    json stored = {
+        {"exit_code", hook["exit_code"].get<std::int64_t>()},
+        {"output_tail", tail},
+        {"at", hook.contains("at") && hook["at"].is_string() ? hook["at"].get<std::string>()
+                                                             : core::FormatTime(report.seen)}};
     report.last_hook_json = stored.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   if (auto r = o_.store->ReportNode(node->name, report); !r) {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -79,6 +80,11 @@ class NodeHub {
     std::function<void(std::int64_t)> fn;
   };
   std::map<std::uint64_t, Waiter> waiters_;
+  // The waiters by deadline (a wake visits only the due ones: with 10,000 agents re-polling
+  // every long-poll period, a scan of every waiter per deadline made the idle hub quadratic).
+  std::set<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> deadlines_;
+  // The lowest `after` of the waiters (the version moving past it answers someone).
+  std::multiset<std::int64_t> afters_;
   std::thread thread_;
 };
 
