@@ -108,10 +108,9 @@ Result<EnrollResult> Enroll(const EnrollOptions& options, core::Rng& rng) {
   // 1. The CA chain, unverified: nothing secret is sent on this connection.
   std::string anchor_pem;
   {
-    CTLS_ASSIGN_OR_RETURN(auto client,
-                          net::HttpsClient::Connect({.url = url,
-                                                     .unverified_for_pinning = true,
-                                                     .timeout = options.timeout}));
+    CTLS_ASSIGN_OR_RETURN(
+        auto client, net::HttpsClient::Connect(
+                         {.url = url, .unverified_for_pinning = true, .timeout = options.timeout}));
     CTLS_ASSIGN_OR_RETURN(net::ClientResponse r,
                           client->Send({.method = "GET", .target = "/v1/ca/chain"}));
     if (r.status != 200) {
@@ -131,8 +130,9 @@ Result<EnrollResult> Enroll(const EnrollOptions& options, core::Rng& rng) {
     }
     if (anchor_pem.empty()) {
       return Fail(ErrorCode::kVerifyFailed,
-                  url.ToString() + ": no CA of this server matches --ca-fingerprint (the server's "
-                                   "CAs: " +
+                  url.ToString() +
+                      ": no CA of this server matches --ca-fingerprint (the server's "
+                      "CAs: " +
                       seen + "); the token was not sent");
     }
   }
@@ -146,14 +146,13 @@ Result<EnrollResult> Enroll(const EnrollOptions& options, core::Rng& rng) {
   }
   // 3. The token and a CSR for a key made here, over a connection verified against the pin.
   CTLS_ASSIGN_OR_RETURN(NewNodeKey key, MakeKeyAndCsr());
-  CTLS_ASSIGN_OR_RETURN(auto client, net::HttpsClient::Connect({.url = url,
-                                                                .ca_pem = anchor_pem,
-                                                                .timeout = options.timeout}));
+  CTLS_ASSIGN_OR_RETURN(
+      auto client,
+      net::HttpsClient::Connect({.url = url, .ca_pem = anchor_pem, .timeout = options.timeout}));
   json body = {{"token", options.token}, {"csr", key.csr_pem}};
-  CTLS_ASSIGN_OR_RETURN(net::ClientResponse r,
-                        client->Send({.method = "POST",
-                                      .target = "/v1/agent/enroll",
-                                      .body = body.dump()}));
+  CTLS_ASSIGN_OR_RETURN(
+      net::ClientResponse r,
+      client->Send({.method = "POST", .target = "/v1/agent/enroll", .body = body.dump()}));
   if (r.status == 403) {
     return Fail(ErrorCode::kPermissionDenied, "enrollment refused: " + ServerError(r));
   }
@@ -202,8 +201,9 @@ class Runner {
     CTLS_ASSIGN_OR_RETURN(dir_, NodeDir::Open(o_.dir, {.owner = o_.owner}));
     CTLS_ASSIGN_OR_RETURN(auto current, dir_->ReadCurrent());
     if (current.count(kNodeCertFile) == 0 || current.count(kAgentConfigFile) == 0) {
-      return Fail(ErrorCode::kNotFound, o_.dir + ": no enrolled node here (run `clustertls agent "
-                                                 "enroll --dir " +
+      return Fail(ErrorCode::kNotFound, o_.dir +
+                                            ": no enrolled node here (run `clustertls agent "
+                                            "enroll --dir " +
                                             o_.dir + " ...` first)");
     }
     json config = json::parse(current[kAgentConfigFile], nullptr, false);
@@ -243,9 +243,8 @@ class Runner {
     const auto end = std::chrono::steady_clock::now() + d;
     while (!stop_.load() && std::chrono::steady_clock::now() < end) {
       std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
-          std::chrono::milliseconds(50),
-          std::chrono::duration_cast<std::chrono::milliseconds>(
-              end - std::chrono::steady_clock::now())));
+          std::chrono::milliseconds(50), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             end - std::chrono::steady_clock::now())));
     }
   }
 
@@ -287,13 +286,12 @@ class Runner {
 
   Result<net::HttpsClient*> Client() {
     if (client_ == nullptr) {
-      CTLS_ASSIGN_OR_RETURN(client_,
-                            net::HttpsClient::Connect(
-                                {.url = url_,
-                                 .ca_pem = files_["ca.pem"],
-                                 .timeout = o_.long_poll + std::chrono::seconds(15),
-                                 .client_cert_pem = files_[kNodeCertFile],
-                                 .client_key_pem = files_[kNodeKeyFile]}));
+      CTLS_ASSIGN_OR_RETURN(
+          client_, net::HttpsClient::Connect({.url = url_,
+                                              .ca_pem = files_["ca.pem"],
+                                              .timeout = o_.long_poll + std::chrono::seconds(15),
+                                              .client_cert_pem = files_[kNodeCertFile],
+                                              .client_key_pem = files_[kNodeKeyFile]}));
     }
     return client_.get();
   }
@@ -391,8 +389,7 @@ class Runner {
     const auto until_renewal =
         std::chrono::duration_cast<std::chrono::seconds>(status_->renew_at - now);
     wait = std::max(std::chrono::seconds(1), std::min(wait, until_renewal));
-    const std::string target = "/v1/agent/state?after=" +
-                               std::to_string(status_->applied_version) +
+    const std::string target = "/v1/agent/state?after=" + std::to_string(status_->applied_version) +
                                "&wait=" + std::to_string(wait.count()) + "&digest=" + digest_;
     CTLS_ASSIGN_OR_RETURN(net::ClientResponse r, Send("GET", target));
     if (r.status != 200) {
@@ -459,9 +456,8 @@ class Runner {
                    (ran->timed_out ? " (timed out)" : "") + ": " + ran->output_tail);
           }
         } else {
-          hook = HookResult{.exit_code = -1,
-                            .output_tail = ran.error().message,
-                            .at = o_.clock->Now()};
+          hook = HookResult{
+              .exit_code = -1, .output_tail = ran.error().message, .at = o_.clock->Now()};
           o_.log("--on-change could not run: " + ran.error().message);
         }
       }
@@ -476,8 +472,8 @@ class Runner {
       return;
     }
     auto secs = [](core::TimePoint t) {
-      return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch())
-                                .count());
+      return std::to_string(
+          std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
     };
     std::string text =
         "# HELP clustertls_agent_applied_version The cluster state version applied.\n"
@@ -501,7 +497,8 @@ class Runner {
         "\n# TYPE clustertls_agent_node_cert_renew_timestamp_seconds gauge\n"
         "clustertls_agent_node_cert_renew_timestamp_seconds " +
         secs(status_->renew_at) + "\n";
-    if (auto w = core::WriteFileAtomic(o_.metrics_file, text, {.mode = 0644, .overwrite = true}); !w) {
+    if (auto w = core::WriteFileAtomic(o_.metrics_file, text, {.mode = 0644, .overwrite = true});
+        !w) {
       o_.log("--metrics-file: " + w.error().message);
     }
   }

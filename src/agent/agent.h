@@ -59,7 +59,7 @@ core::Result<EnrollResult> Enroll(const EnrollOptions& options, core::Rng& rng);
 // What the agent exports (--metrics-file, Prometheus text; and the tests read it).
 struct AgentStatus {
   std::int64_t applied_version = -1;
-  std::uint64_t applies = 0;        // changed sets installed
+  std::uint64_t applies = 0;         // changed sets installed
   std::uint64_t apply_failures = 0;  // installs that failed (old set kept)
   std::uint64_t errors = 0;          // failed contacts with the server
   std::uint64_t renewals = 0;

@@ -90,8 +90,8 @@ Result<std::pair<pki::Certificate, store::IssuedCert>> IssueNodeCert(
     return csr.error().WithContext("csr");
   }
   const core::TimePoint ca_not_after = ca.issuing.certificate().not_after();
-  const auto remaining =
-      std::chrono::duration_cast<std::chrono::seconds>(ca_not_after - now - std::chrono::minutes(1));
+  const auto remaining = std::chrono::duration_cast<std::chrono::seconds>(ca_not_after - now -
+                                                                          std::chrono::minutes(1));
   validity = std::min(validity, remaining);
   if (remaining < std::chrono::seconds(30)) {
     return Fail(ErrorCode::kExpired,

@@ -123,7 +123,7 @@ void AddNodesCommands(CLI::App& app, Action* action) {
       }
       std::vector<std::vector<std::string>> rows;
       for (const json& n : reply.value("nodes", json::array())) {
-        std::string state = n.value("stale", false)   ? "stale"
+        std::string state = n.value("stale", false)    ? "stale"
                             : n.value("behind", false) ? "behind"
                                                        : "current";
         rows.push_back({Str(n, "name"),
@@ -132,16 +132,17 @@ void AddNodesCommands(CLI::App& app, Action* action) {
                         state, Str(n, "last_seen"), Str(n, "cert_not_after"), Str(n, "assign"),
                         HookText(n)});
       }
-      PrintTable(ctx.out, {"NODE", "APPLIED", "STATE", "LAST SEEN", "CERT EXPIRES", "ASSIGN", "HOOK"},
-                 rows);
+      PrintTable(ctx.out,
+                 {"NODE", "APPLIED", "STATE", "LAST SEEN", "CERT EXPIRES", "ASSIGN", "HOOK"}, rows);
       return 0;
     });
   }
   {
     auto o = std::make_shared<NodesOptions>();
     CLI::App* cmd = nodes->add_subcommand(
-        "assign", "Replace the cluster certificates NODE receives (admin); its agent applies the "
-                  "change within a second");
+        "assign",
+        "Replace the cluster certificates NODE receives (admin); its agent applies the "
+        "change within a second");
     cmd->add_option("node", o->node, "the node")->required();
     cmd->add_option("--names", o->assign, "certificate names, e.g. proxy,syncer (empty: none)")
         ->delimiter(',')
@@ -154,8 +155,8 @@ void AddNodesCommands(CLI::App& app, Action* action) {
           names.push_back(n);
         }
       }
-      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("PUT", "/v1/nodes/" + PathSegment(o.node),
-                                                 json{{"assign", names}}));
+      CTLS_ASSIGN_OR_RETURN(
+          json reply, api.Call("PUT", "/v1/nodes/" + PathSegment(o.node), json{{"assign", names}}));
       if (o.api.json) {
         PrintJson(ctx, reply);
       } else {
@@ -167,13 +168,13 @@ void AddNodesCommands(CLI::App& app, Action* action) {
   {
     auto o = std::make_shared<NodesOptions>();
     CLI::App* cmd = nodes->add_subcommand(
-        "remove", "Remove NODE (admin): revokes its node certificates (its agent is refused at "
-                  "once) and drops its assignments");
+        "remove",
+        "Remove NODE (admin): revokes its node certificates (its agent is refused at "
+        "once) and drops its assignments");
     cmd->add_option("node", o->node, "the node")->required();
     AddApiOptions(cmd, o->api, true, true);
     OnApi(cmd, action, o, [](const NodesOptions& o, Api& api, Context& ctx) -> core::Result<int> {
-      CTLS_ASSIGN_OR_RETURN(json reply,
-                            api.Call("DELETE", "/v1/nodes/" + PathSegment(o.node)));
+      CTLS_ASSIGN_OR_RETURN(json reply, api.Call("DELETE", "/v1/nodes/" + PathSegment(o.node)));
       if (o.api.json) {
         PrintJson(ctx, reply);
       } else {
@@ -302,7 +303,8 @@ void AddAgentCommands(CLI::App& app, Action* action) {
         "changed file names in $CLUSTERTLS_CHANGED, reports what it applied, and renews the\n"
         "node certificate at 2/3 of its lifetime. Files: node_cert.pem, node_key.pem, ca.pem,\n"
         "crl.pem, policy.json and <name>_cert.pem / <name>_key.pem per assigned certificate.");
-    cmd->add_option("--dir", o->dir, "the node's directory (enrolled)")->default_val("/etc/clustertls");
+    cmd->add_option("--dir", o->dir, "the node's directory (enrolled)")
+        ->default_val("/etc/clustertls");
     cmd->add_option("--on-change", o->on_change,
                     "shell command run after each applied change, e.g. "
                     "'redis-cli ... CONFIG SET tls-cert-file ...' or 'nginx -s reload'");

@@ -102,15 +102,15 @@ core::Result<int> RunServe(const ServeCmdOptions& o, Context& ctx) {
   sigset_t old_mask;
   pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
   auto plane = server::ControlPlane::Start({.data_dir = o.data_dir,
-                                           .listen = o.listen,
-                                           .threads = o.threads,
-                                           .public_listen = o.public_listen,
-                                           .public_url = o.public_url,
-                                           .crl_validity = std::chrono::days(o.crl_days),
-                                           .reset_tls_policy = o.reset_tls_policy,
-                                           .node_cert_validity = *node_validity,
-                                           .agent_long_poll = *long_poll},
-                                          ctx.clock);
+                                            .listen = o.listen,
+                                            .threads = o.threads,
+                                            .public_listen = o.public_listen,
+                                            .public_url = o.public_url,
+                                            .crl_validity = std::chrono::days(o.crl_days),
+                                            .reset_tls_policy = o.reset_tls_policy,
+                                            .node_cert_validity = *node_validity,
+                                            .agent_long_poll = *long_poll},
+                                           ctx.clock);
   if (!plane) {
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     return plane.error();
@@ -176,7 +176,8 @@ void AddServerCommands(CLI::App& app, Action* action) {
         "control-path\n"
         "TLS policy, until SIGTERM or SIGINT (in-flight requests are answered first). Prints\n"
         "\"clustertls: serving https://HOST:PORT\" once listening (the real port for :0), then\n"
-        "\"clustertls: public listener http://HOST:PORT ...\" for the plain-HTTP OCSP/CRL listener.");
+        "\"clustertls: public listener http://HOST:PORT ...\" for the plain-HTTP OCSP/CRL "
+        "listener.");
     cmd->add_option("--data-dir", o->data_dir, "the data directory made by `clustertls init`")
         ->required();
     cmd->add_option("--listen", o->listen,

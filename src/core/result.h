@@ -56,7 +56,7 @@ inline Error Fail(ErrorCode code, std::string message, std::string detail = {}) 
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
 
   bool has_value() const { return v_.index() == 0; }
@@ -105,10 +105,10 @@ class [[nodiscard]] Result<void> {
     return tmp.error();                            \
   }                                                \
   lhs = std::move(tmp).value()
-#define CTLS_RETURN_IF_ERROR(expr)                 \
-  do {                                             \
-    auto ctls_status_ = (expr);                    \
-    if (!ctls_status_) {                           \
-      return ctls_status_.error();                 \
-    }                                              \
+#define CTLS_RETURN_IF_ERROR(expr) \
+  do {                             \
+    auto ctls_status_ = (expr);    \
+    if (!ctls_status_) {           \
+      return ctls_status_.error(); \
+    }                              \
   } while (false)

@@ -2,8 +2,8 @@
 
 #include <cctype>
 #include <charconv>
-#include <limits>
 #include <cstdio>
+#include <limits>
 
 namespace clustertls::core {
 
@@ -113,12 +113,23 @@ Result<std::chrono::seconds> ParseDuration(std::string_view text) {
   std::string_view digits = text;
   if (!digits.empty() && !std::isdigit(static_cast<unsigned char>(digits.back()))) {
     switch (digits.back()) {
-      case 's': unit = 1; break;
-      case 'm': unit = 60; break;
-      case 'h': unit = 3600; break;
-      case 'd': unit = 86400; break;
-      case 'w': unit = 7 * 86400; break;
-      default: return bad();
+      case 's':
+        unit = 1;
+        break;
+      case 'm':
+        unit = 60;
+        break;
+      case 'h':
+        unit = 3600;
+        break;
+      case 'd':
+        unit = 86400;
+        break;
+      case 'w':
+        unit = 7 * 86400;
+        break;
+      default:
+        return bad();
     }
     digits.remove_suffix(1);
   }

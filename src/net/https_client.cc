@@ -1,7 +1,5 @@
 #include "net/https_client.h"
 
-#include "pki/key.h"
-
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
@@ -27,6 +25,7 @@
 
 #include "ossl/error.h"
 #include "ossl/ptr.h"
+#include "pki/key.h"
 
 namespace clustertls::net {
 namespace {
@@ -198,8 +197,7 @@ struct HttpsClient::Impl {
         return ossl::Failure(ErrorCode::kCrypto, "client certificate: cannot add its chain");
       }
     }
-    if (SSL_CTX_use_PrivateKey(native, key->get()) != 1 ||
-        SSL_CTX_check_private_key(native) != 1) {
+    if (SSL_CTX_use_PrivateKey(native, key->get()) != 1 || SSL_CTX_check_private_key(native) != 1) {
       return ossl::Failure(ErrorCode::kKeyMismatch,
                            "client key does not match the client certificate");
     }

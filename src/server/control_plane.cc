@@ -684,24 +684,22 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
   CTLS_ASSIGN_OR_RETURN(impl->authority,
                         authority::Authority::Create(std::move(ca), authority_options));
   CTLS_ASSIGN_OR_RETURN(impl->node_hub,
-                        NodeHub::Start({.store = impl->store.get(),
-                                        .on_change =
-                                            [raw] {
-                                              // A revocation through another instance: the
-                                              // CRL the agents receive must list it.
-                                              (void)raw->crl->Refresh();
-                                            }}));
-  impl->nodes = std::make_unique<NodesApi>(NodesApiOptions{
-      .store = impl->store.get(),
-      .ca = &impl->authority->ca(),
-      .sealing_key = &*impl->sealing_key,
-      .rng = &impl->rng,
-      .clock = &clock,
-      .crl = impl->crl.get(),
-      .root_crl = impl->root_crl.get(),
-      .hub = impl->node_hub.get(),
-      .node_cert_validity = options.node_cert_validity,
-      .long_poll = options.agent_long_poll});
+                        NodeHub::Start({.store = impl->store.get(), .on_change = [raw] {
+                                          // A revocation through another instance: the
+                                          // CRL the agents receive must list it.
+                                          (void)raw->crl->Refresh();
+                                        }}));
+  impl->nodes =
+      std::make_unique<NodesApi>(NodesApiOptions{.store = impl->store.get(),
+                                                 .ca = &impl->authority->ca(),
+                                                 .sealing_key = &*impl->sealing_key,
+                                                 .rng = &impl->rng,
+                                                 .clock = &clock,
+                                                 .crl = impl->crl.get(),
+                                                 .root_crl = impl->root_crl.get(),
+                                                 .hub = impl->node_hub.get(),
+                                                 .node_cert_validity = options.node_cert_validity,
+                                                 .long_poll = options.agent_long_poll});
   impl->authenticator = std::make_unique<Authenticator>(impl->store.get(), &clock);
   if (options.reset_tls_policy) {
     CTLS_RETURN_IF_ERROR(impl->ResetPolicy());

@@ -44,29 +44,26 @@ MethodSpec AgentPost(std::vector<std::string> fields, RouteFn fn) {
 void AddNodeRoutes(Router& router, const ApiOptions& o) {
   router.Add("/v1/nodes",
              {Get(Role::kReader, Nodes(o, [](NodesApi& n, Call&) { return n.List(); }))});
-  router.Add("/v1/nodes/tokens",
-             {Get(Role::kAdmin, Nodes(o, [](NodesApi& n, Call&) { return n.ListTokens(); })),
-              WithBody("POST", Role::kAdmin,
-                       std::vector<std::string>{"node", "dns", "ip", "assign", "ttl_seconds"},
-                       Nodes(o, [](NodesApi& n, Call& c) {
-                         return n.CreateToken(c.body, Caller(c));
-                       }))});
-  router.Add("/v1/nodes/{name}",
-             {WithBody("PUT", Role::kAdmin, std::vector<std::string>{"assign"},
-                       Nodes(o, [](NodesApi& n, Call& c) {
-                         return n.Assign(c.params[0], c.body, Caller(c));
-                       })),
-              Delete(Role::kAdmin, Nodes(o, [](NodesApi& n, Call& c) {
-                       return n.Remove(c.params[0], Caller(c));
-                     }))});
+  router.Add(
+      "/v1/nodes/tokens",
+      {Get(Role::kAdmin, Nodes(o, [](NodesApi& n, Call&) { return n.ListTokens(); })),
+       WithBody("POST", Role::kAdmin,
+                std::vector<std::string>{"node", "dns", "ip", "assign", "ttl_seconds"},
+                Nodes(o, [](NodesApi& n, Call& c) { return n.CreateToken(c.body, Caller(c)); }))});
+  router.Add(
+      "/v1/nodes/{name}",
+      {WithBody(
+           "PUT", Role::kAdmin, std::vector<std::string>{"assign"},
+           Nodes(o, [](NodesApi& n, Call& c) { return n.Assign(c.params[0], c.body, Caller(c)); })),
+       Delete(Role::kAdmin,
+              Nodes(o, [](NodesApi& n, Call& c) { return n.Remove(c.params[0], Caller(c)); }))});
   router.Add("/v1/agent/enroll", {AgentPost({"token", "csr"}, Nodes(o, [](NodesApi& n, Call& c) {
                                               return n.Enroll(c.body, c.connection);
                                             }))});
-  router.Add("/v1/agent/report",
-             {AgentPost({"applied_version", "agent_version", "hook"},
-                        Nodes(o, [](NodesApi& n, Call& c) {
-                          return n.Report(c.body, c.connection);
-                        }))});
+  router.Add(
+      "/v1/agent/report",
+      {AgentPost({"applied_version", "agent_version", "hook"},
+                 Nodes(o, [](NodesApi& n, Call& c) { return n.Report(c.body, c.connection); }))});
   router.Add("/v1/agent/renew", {AgentPost({"csr"}, Nodes(o, [](NodesApi& n, Call& c) {
                                              return n.Renew(c.body, c.connection);
                                            }))});
