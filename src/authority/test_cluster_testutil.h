@@ -192,6 +192,10 @@ class ForwardingStore : public store::Store {
   core::Result<void> ReportNode(const std::string& name, const store::NodeReport& report) override {
     return inner_->ReportNode(name, report);
   }
+  core::Result<void> RecordNodesSeen(
+      std::span<const std::pair<std::string, core::TimePoint>> seen) override {
+    return inner_->RecordNodesSeen(seen);
+  }
 
  protected:
   store::Store* inner_;

@@ -240,6 +240,10 @@ core::Result<ossl::SharedSslCtx> BuildServerContext(const TlsPolicy& policy,
   }
   SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                              SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_SINGLE_ECDH_USE);
+  // An idle connection gives its read and write buffers (about 2 x 17 KB) back to the
+  // allocator, as nginx and haproxy set too: 10,000 agents long-polling are 10,000 idle
+  // connections.
+  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_use_certificate(c, credentials.certificate.get()) != 1) {
     return ossl::Failure(ErrorCode::kCrypto, "cannot use the certificate");
   }

@@ -41,6 +41,8 @@ TEST_F(TlsContextTest, BuildsContextWithPolicyAndChain) {
   EXPECT_EQ(X509_cmp(sk_X509_value(chain, 0), pki_.intermediate.get()), 0);
   EXPECT_EQ(SSL_CTX_get_verify_mode(ctx.get()), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
   EXPECT_EQ(sk_X509_NAME_num(SSL_CTX_get_client_CA_list(ctx.get())), 1);
+  // Idle connections hold no record buffers.
+  EXPECT_NE(SSL_CTX_get_mode(ctx.get()) & SSL_MODE_RELEASE_BUFFERS, 0u);
 }
 
 TEST_F(TlsContextTest, RefusesMismatchedKey) {

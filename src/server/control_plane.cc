@@ -482,6 +482,9 @@ struct ControlPlane::Impl {
         Log("now serving root CA CRL number " + std::to_string(root_crl->Current()->number));
       }
       UpdateAuditHead();
+      if (auto r = nodes->FlushSeen(false); !r) {
+        Log("recording when the nodes were last seen failed (trying again): " + r.error().message);
+      }
       lock.lock();
     }
   }
@@ -506,6 +509,11 @@ struct ControlPlane::Impl {
       poller.join();
     }
     authority.reset();  // records everything still waiting
+    if (nodes) {
+      if (auto r = nodes->FlushSeen(true); !r) {
+        Log("recording when the nodes were last seen failed: " + r.error().message);
+      }
+    }
     if (audit_head) {
       UpdateAuditHead();  // the head covers every entry this instance appended
     }
@@ -686,8 +694,9 @@ core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptio
   CTLS_ASSIGN_OR_RETURN(impl->node_hub,
                         NodeHub::Start({.store = impl->store.get(), .on_change = [raw] {
                                           // A revocation through another instance: the
-                                          // CRL the agents receive must list it.
-                                          (void)raw->crl->Refresh();
+                                          // CRL the agents receive and this instance's
+                                          // OCSP answers list it within the hub's poll.
+                                          (void)raw->revocation->Refresh();
                                         }}));
   impl->nodes =
       std::make_unique<NodesApi>(NodesApiOptions{.store = impl->store.get(),

@@ -310,8 +310,54 @@ net::Response NodesApi::ListTokens() {
   return Json({{"tokens", out}});
 }
 
+Result<std::vector<store::Node>> NodesApi::NodesSeen() {
+  // The pending times first: a flush between the two reads leaves them in the store instead.
+  std::unordered_map<std::string, core::TimePoint> pending;
+  {
+    std::lock_guard lock(seen_mu_);
+    pending = seen_;
+  }
+  CTLS_ASSIGN_OR_RETURN(std::vector<store::Node> nodes, o_.store->ListNodes());
+  for (store::Node& n : nodes) {
+    auto it = pending.find(n.name);
+    if (it != pending.end() && (!n.last_seen || *n.last_seen < it->second)) {
+      n.last_seen = it->second;
+    }
+  }
+  return nodes;
+}
+
+Result<void> NodesApi::FlushSeen(bool force) {
+  std::unordered_map<std::string, core::TimePoint> batch;
+  const core::TimePoint now = o_.clock->Now();
+  {
+    std::lock_guard lock(seen_mu_);
+    if (!force && now - last_flush_ < std::min(o_.seen_flush, o_.long_poll)) {
+      return {};
+    }
+    last_flush_ = now;
+    batch.swap(seen_);
+  }
+  if (batch.empty()) {
+    return {};
+  }
+  std::vector<std::pair<std::string, core::TimePoint>> rows(batch.begin(), batch.end());
+  if (auto r = o_.store->RecordNodesSeen(rows); !r) {
+    std::lock_guard lock(seen_mu_);
+    for (auto& [name, at] : batch) {
+      auto [it, inserted] = seen_.try_emplace(name, at);
+      if (!inserted && it->second < at) {
+        it->second = at;
+      }
+    }
+    return r.error().WithContext("recording when " + std::to_string(rows.size()) +
+                                 " nodes were last seen");
+  }
+  return {};
+}
+
 net::Response NodesApi::List() {
-  auto nodes = o_.store->ListNodes();
+  auto nodes = NodesSeen();
   if (!nodes) {
     return ErrorResponse(nodes.error());
   }
@@ -343,7 +389,7 @@ net::Response NodesApi::List() {
 }
 
 Result<std::string> NodesApi::MetricsText(std::vector<Metrics::Expiry>* expiries) {
-  CTLS_ASSIGN_OR_RETURN(std::vector<store::Node> nodes, o_.store->ListNodes());
+  CTLS_ASSIGN_OR_RETURN(std::vector<store::Node> nodes, NodesSeen());
   const std::int64_t desired = o_.hub->version();
   const core::TimePoint now = o_.clock->Now();
   std::size_t stale = 0;
@@ -527,9 +573,9 @@ void NodesApi::State(const net::Request& request, const net::ConnectionInfo& con
   }
   std::string digest = QueryValue(request.target, "digest").value_or("");
   const core::TimePoint now = o_.clock->Now();
-  // last_seen is written at most every 10 s per node (stale is 3 long-polls).
-  if (!node->last_seen || now - *node->last_seen >= std::chrono::seconds(10)) {
-    (void)o_.store->ReportNode(node->name, store::NodeReport{.seen = now});
+  {
+    std::lock_guard lock(seen_mu_);
+    seen_[node->name] = now;  // written by the next FlushSeen
   }
   const std::int64_t after_version = *after;
   auto answer = [this, node = *std::move(node), digest = std::move(digest),

@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "authority/cluster.h"
 #include "authority/crl_publisher.h"
@@ -100,6 +101,9 @@ struct NodesApiOptions {
   std::chrono::seconds node_cert_validity = std::chrono::days(30);
   // The longest a state long-poll waits (an agent asks for less with ?wait=).
   std::chrono::seconds long_poll = std::chrono::seconds(30);
+  // How often the nodes' last-seen times are written to the store (FlushSeen); at most the
+  // long-poll period, so that another instance never sees a node as stale that is not.
+  std::chrono::seconds seen_flush = std::chrono::seconds(15);
 };
 
 // Who made an admin request (for the audit log).
@@ -149,6 +153,13 @@ class NodesApi {
   // A node is stale when not seen for this long (3 long-poll periods).
   std::chrono::seconds stale_after() const { return o_.long_poll * 3; }
 
+  // Writes the last-seen times of the state long-polls since the last flush, all in one store
+  // transaction, when `force` or when `seen_flush` has passed since the last one (the control
+  // plane calls it from its poll loop, and with `force` at shutdown). A state long-poll only
+  // notes the time in memory: with 10,000 agents re-polling every 30 s, one synced write per
+  // poll was most of an idle server's CPU. On failure the times are kept for the next flush.
+  core::Result<void> FlushSeen(bool force);
+
  private:
   struct Bundle {
     std::string files_json;  // the "files" array
@@ -157,6 +168,8 @@ class NodesApi {
   core::Result<store::Node> AuthenticateNode(const net::ConnectionInfo& connection);
   core::Result<std::shared_ptr<const Bundle>> BundleFor(const store::Node& node,
                                                         std::int64_t version);
+  // The nodes from the store, with the last-seen times not yet flushed applied.
+  core::Result<std::vector<store::Node>> NodesSeen();
 
   NodesApiOptions o_;
   std::mutex cache_mu_;
@@ -168,6 +181,11 @@ class NodesApi {
     std::shared_ptr<const Bundle> bundle;
   };
   std::map<std::string, Cached> cache_;
+
+  std::mutex seen_mu_;
+  // Node name -> the last state long-poll, not yet written to the store.
+  std::unordered_map<std::string, core::TimePoint> seen_;
+  core::TimePoint last_flush_{};
 };
 
 }  // namespace clustertls::server

@@ -1188,6 +1188,21 @@ class SqlStore final : public Store {
     return {};
   }
 
+  Result<void> RecordNodesSeen(std::span<const std::pair<std::string, TimePoint>> seen) override {
+    if (seen.empty()) {
+      return {};
+    }
+    return Tx(true, [&](Connection& conn) -> Result<void> {
+      for (const auto& [name, at] : seen) {
+        CTLS_RETURN_IF_ERROR(
+            conn.Query("UPDATE nodes SET last_seen = $2 WHERE name = $1 AND "
+                       "(last_seen IS NULL OR last_seen < $2)",
+                       {name, Secs(at)}));
+      }
+      return {};
+    });
+  }
+
   // --- counters and config ---
 
   Result<std::int64_t> NextCounter(const std::string& name) override {

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -447,6 +448,10 @@ class Store {
       const std::string& reason, std::span<const AuditInput> audit, const AuditHasher& hasher) = 0;
   // Records an agent's contact (no audit entry: it is status, not a change). kNotFound if absent.
   virtual core::Result<void> ReportNode(const std::string& name, const NodeReport& report) = 0;
+  // Records when each node was last seen, in one transaction: a node's last_seen only moves
+  // forward, and a name that is no longer a node is skipped (it was removed meanwhile).
+  virtual core::Result<void> RecordNodesSeen(
+      std::span<const std::pair<std::string, core::TimePoint>> seen) = 0;
 
   // --- counters and configuration ---
 

@@ -1178,6 +1178,16 @@ TEST_P(StoreTest, NodeRenewAssignReportAndRemove) {
   ASSERT_TRUE(node->last_seen.has_value());
   EXPECT_EQ(*node->last_seen, kT0 + 6min);
 
+  // Batched last-seen times: forward only, a name that is not a node is skipped.
+  const std::pair<std::string, TimePoint> seen[] = {{"node-c", kT0 + 5min}, {"gone", kT0}};
+  ASSERT_TRUE(store_->RecordNodesSeen(seen));
+  EXPECT_EQ(*store_->GetNode("node-c")->last_seen, kT0 + 6min);
+  const std::pair<std::string, TimePoint> later[] = {{"node-c", kT0 + 8min}};
+  ASSERT_TRUE(store_->RecordNodesSeen(later));
+  EXPECT_EQ(*store_->GetNode("node-c")->last_seen, kT0 + 8min);
+  EXPECT_EQ(store_->GetNode("node-c")->applied_version, 42);
+  ASSERT_TRUE(store_->RecordNodesSeen({}));
+
   auto revocations = store_->PeekCounter(kRevocationCounter);
   auto removed =
       store_->RemoveNode("node-c", "node:node-c", kT0 + 7min, "cessationOfOperation", {}, TestHash);
