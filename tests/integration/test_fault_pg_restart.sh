@@ -115,7 +115,7 @@ probe_503() {
   t0=$(date +%s%N)
   api "$@" "${ADMIN[@]}" -m 10
   local ms=$((($(date +%s%N) - t0) / 1000000))
-  expect_error 503 '^unavailable: the store is busy or unreachable' "$what while PostgreSQL is down"
+  expect_error 503 '^unavailable: the store is busy, unreachable or full' "$what while PostgreSQL is down"
   grep -qi '^Retry-After: 1' "$HDRS" || fail "$what: 503 without Retry-After: 1: $(cat "$HDRS")"
   [ $ms -lt 5000 ] || fail "$what took $ms ms to answer 503"
   note "$what: 503 in $ms ms"
