@@ -6,10 +6,12 @@
 #     (requests made by `openssl ocsp -reqout`, with and without a nonce: cached and signed);
 #   - list, CRL, revoke: a curl loop (GET /v1/certificates?limit=100, GET /v1/crl, the revocation
 #     of a recently signed certificate) every 0.2 s.
-# Every SOAK_SAMPLE seconds (default 10) it records serve's VmRSS, open descriptors, threads, CPU
-# seconds and the database size in WORK/samples.csv, and at the end prints the first, middle and
-# last samples and whether RSS and descriptors are flat over the last half (max of the last
-# quarter within 10 % + 8 MiB of the middle sample's RSS; descriptors within 8).
+# Every SOAK_SAMPLE seconds (default 10) it records serve's anonymous RSS (RssAnon: the heap; the
+# file-backed part is SQLite's mmap of the database, which grows with the file and is page cache,
+# not a leak), VmRSS, RssFile, open descriptors, threads, CPU seconds and the database size in
+# WORK/samples.csv, and at the end prints the first, middle and last samples and whether the
+# anonymous RSS and the descriptors are flat over the last half (max of the last quarter within
+# 10 % + 8 MiB of the middle sample's; descriptors within 8).
 # Usage: bench/soak.sh BUILD_DIR. Environment: SOAK_SECONDS, SOAK_SAMPLE, SOAK_DIR (parent of
 # the work directory, default /var/tmp), SOAK_KEEP=1 keeps it.
 set -euo pipefail
@@ -102,16 +104,18 @@ mixed &
 pids+=($!)
 
 tck=$(getconf CLK_TCK)
-echo "t_s,rss_kib,fds,threads,cpu_s,db_kib" >"$work/samples.csv"
+echo "t_s,rss_anon_kib,fds,threads,cpu_s,db_kib,rss_kib,rss_file_kib" >"$work/samples.csv"
 t0=$SECONDS
 sample() {
-  local rss fds thr cpu db
+  local rss anon file fds thr cpu db
   rss=$(awk '/^VmRSS/ {print $2}' "/proc/$serve/status")
+  anon=$(awk '/^RssAnon/ {print $2}' "/proc/$serve/status")
+  file=$(awk '/^RssFile/ {print $2}' "/proc/$serve/status")
   thr=$(awk '/^Threads/ {print $2}' "/proc/$serve/status")
   fds=$(ls "/proc/$serve/fd" | wc -l)
   cpu=$(awk -v t="$tck" '{printf "%.1f", ($14 + $15) / t}' "/proc/$serve/stat")
   db=$(du -k "$work/d/clustertls.db" | cut -f1)
-  echo "$((SECONDS - t0)),$rss,$fds,$thr,$cpu,$db" >>"$work/samples.csv"
+  echo "$((SECONDS - t0)),$anon,$fds,$thr,$cpu,$db,$rss,$file" >>"$work/samples.csv"
 }
 while ((SECONDS < end)); do
   sample
@@ -134,13 +138,13 @@ last=$(row "$n")
 cpu_total=$(cut -d, -f5 <<<"$last")
 echo "soak: $secs s on $(nproc) cores (load average at the end $(cut -d' ' -f1-3 /proc/loadavg)); serve CPU $cpu_total s = $(awk -v c="$cpu_total" -v s="$secs" 'BEGIN {printf "%.0f", 100 * c / s}') % of one core"
 echo "  signed $signed (errors $sign_err), OCSP answers $ocsp_ok (errors $ocsp_err), list/CRL/revoke statuses: $codes"
-echo "  samples (t_s,rss_kib,fds,threads,cpu_s,db_kib): first $first | middle $mid | last $last"
+echo "  samples (t_s,rss_anon_kib,fds,threads,cpu_s,db_kib,rss_kib,rss_file_kib): first $first | middle $mid | last $last"
 awk -F, -v n="$n" 'NR > 1 { i = NR - 1; rss[i] = $2; fd[i] = $3 }
   END {
     m = int((n + 1) / 2); q = int(n * 3 / 4); maxr = 0; maxf = 0
     for (i = q; i <= n; i++) { if (rss[i] > maxr) maxr = rss[i]; if (fd[i] > maxf) maxf = fd[i] }
     flat_r = maxr <= rss[m] * 1.10 + 8192; flat_f = maxf <= fd[m] + 8
-    printf "  last quarter: max RSS %d KiB vs %d KiB at the middle (%s); max fds %d vs %d (%s)\n",
+    printf "  last quarter: max anonymous RSS %d KiB vs %d KiB at the middle (%s); max fds %d vs %d (%s)\n",
       maxr, rss[m], flat_r ? "flat" : "GROWING", maxf, fd[m], flat_f ? "flat" : "GROWING"
     exit !(flat_r && flat_f)
   }' "$work/samples.csv"
