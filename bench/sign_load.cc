@@ -14,14 +14,19 @@
 //
 // A response counts as an error unless its status is --expect-status and its body contains
 // --expect-substring (default: "-----BEGIN CERTIFICATE-----"). Transport failures count as
-// errors too (the connection is then re-established). Output: a table, or one JSON object
+// errors too (the connection is then re-established). With --save-serials, the "serial" of every
+// good response (warm-up included) is appended to a file as soon as it arrives, one per line in
+// one write(2), so that a test that kills the server (or this tool) knows every certificate a
+// client received (tests/integration/test_fault_kill_serve.sh). Output: a table, or one JSON object
 // with --json: requests/s, latency percentiles (ms), errors by kind, the generator's own CPU.
 //
 // This is a benchmark tool: it reads the real clock (steady_clock) by design.
 
+#include <fcntl.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -34,11 +39,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -67,7 +74,8 @@ constexpr std::string_view kUsage =
     "usage: sign_load --url URL --bodies FILE|DIR [--auth VALUE] [--concurrency N]\n"
     "                 [--threads M] [--requests T] [--warmup W] [--expect-status S]\n"
     "                 [--expect-substring TEXT] [--cafile PEM] [--tls-name NAME]\n"
-    "                 [--save-sample FILE] [--timeout-ms MS] [--label TEXT] [--json]\n"
+    "                 [--save-sample FILE] [--save-serials FILE] [--timeout-ms MS]\n"
+    "                 [--label TEXT] [--json]\n"
     "  --url            http://host:port/path or https://host:port/path\n"
     "  --bodies         a file with one request body per line, or a directory of body files\n"
     "  --auth           the Authorization header's value (e.g. \"Bearer ctls_...\")\n"
@@ -79,7 +87,9 @@ constexpr std::string_view kUsage =
     "  --cafile         trust anchors for https (PEM); required for https\n"
     "  --tls-name       the name (DNS or IP) to verify the certificate against and send as\n"
     "                   SNI (default: the URL's host)\n"
-    "  --save-sample    write the body of the first good timed response to FILE\n";
+    "  --save-sample    write the body of the first good timed response to FILE\n"
+    "  --save-serials   append the \"serial\" of every good response (warm-up included) to\n"
+    "                   FILE, one per line, written as each response arrives\n";
 
 struct Options {
   std::string url;
@@ -94,6 +104,7 @@ struct Options {
   std::string cafile;
   std::string tls_name;
   std::string save_sample;
+  std::string save_serials;
   int timeout_ms = 30000;
   std::string label;
   bool json = false;
@@ -212,6 +223,29 @@ struct Shared {
   std::string first_error_body;
   std::int64_t connects = 0;
   bool sample_saved = false;
+  int serials_fd = -1;  // --save-serials (O_APPEND): one write(2) per line
+
+  // Appends the JSON body's "serial" value and a newline to --save-serials (if given).
+  void SaveSerial(std::string_view body) const {
+    constexpr std::string_view kKey = "\"serial\":\"";
+    if (serials_fd < 0) {
+      return;
+    }
+    std::size_t at = body.find(kKey);
+    if (at == std::string_view::npos) {
+      return;
+    }
+    at += kKey.size();
+    std::size_t end = body.find('"', at);
+    if (end == std::string_view::npos) {
+      return;
+    }
+    std::string line(body.substr(at, end - at));
+    line += '\n';
+    if (::write(serials_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+      std::perror("sign_load: --save-serials: write");
+    }
+  }
 
   void CountError(const std::string& kind, std::string_view body = {}) {
     std::lock_guard lock(mu);
@@ -355,6 +389,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     if (shared_.timed) {
       shared_.latency_ms[static_cast<std::size_t>(index_)] = ok ? ms : -1;
     }
+    if (ok) {
+      shared_.SaveSerial(res.body());
+    }
     if (!ok) {
       shared_.CountError(status == shared_.opt.expect_status
                              ? "status_" + std::to_string(status) + "_without_expected_body"
@@ -482,6 +519,8 @@ int ParseArgs(int argc, char** argv, Options& o) {
       o.tls_name = value();
     } else if (a == "--save-sample") {
       o.save_sample = value();
+    } else if (a == "--save-serials") {
+      o.save_serials = value();
     } else if (a == "--timeout-ms") {
       o.timeout_ms = static_cast<int>(number());
     } else if (a == "--label") {
@@ -555,6 +594,15 @@ int main(int argc, char** argv) {
   if (shared.bodies.empty()) {
     std::cerr << "sign_load: --bodies: no bodies read from " << opt.bodies_path << "\n";
     return 2;
+  }
+  if (!opt.save_serials.empty()) {
+    shared.serials_fd =
+        ::open(opt.save_serials.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (shared.serials_fd < 0) {
+      std::cerr << "sign_load: --save-serials: cannot open " << opt.save_serials << ": "
+                << std::strerror(errno) << "\n";
+      return 2;
+    }
   }
   shared.verify_name = opt.tls_name.empty() ? url->host : opt.tls_name;
   if (url->https) {

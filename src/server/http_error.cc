@@ -9,9 +9,10 @@ namespace {
 
 // What a client sees instead of a 5xx error's message (the detail goes to the server log).
 constexpr const char* kGenericInternalMessage = "internal error (details are in the server log)";
-// What a client sees for kUnavailable (503): the store stayed busy through every retry.
+// What a client sees for kUnavailable (503): the store stayed busy through every retry, the
+// database could not be reached, or its disk is full.
 constexpr const char* kUnavailableMessage =
-    "the store is busy: try again in a moment (details are in the server log)";
+    "the store is busy, unreachable or full: try again in a moment (details are in the server log)";
 
 }  // namespace
 

@@ -51,6 +51,15 @@ std::string DecodeBytea(const char* p, int len) {
   return out;
 }
 
+// SQLSTATEs of a connection the server ended or could not accept (PostgreSQL appendix A):
+// class 08 (connection exception), 57P01 admin_shutdown (a fast or immediate stop or restart
+// terminates every session), 57P02 crash_shutdown, 57P03 cannot_connect_now (starting up or
+// shutting down).
+bool IsConnectionLoss(std::string_view sqlstate) {
+  return sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" ||
+         sqlstate == "57P03";
+}
+
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
 };
@@ -76,6 +85,10 @@ class PostgresConnection final : public Connection {
       code = ErrorCode::kAlreadyExists;
     } else if (sqlstate == "40001" || sqlstate == "40P01") {
       code = ErrorCode::kUnavailable;  // serialization failure, deadlock: retried, then a 503
+    } else if (IsConnectionLoss(sqlstate) || PQstatus(conn_) == CONNECTION_BAD) {
+      // The server went away (restart, failover, network): the pool drops this connection and
+      // the client gets a 503 (SqlStore retries only where nothing can have been applied).
+      code = ErrorCode::kUnavailable;
     } else if (sqlstate.rfind("23", 0) == 0) {
       code = ErrorCode::kInternal;  // another integrity constraint: callers check first
     }
@@ -218,7 +231,9 @@ Result<std::unique_ptr<Connection>> OpenPostgres(const std::string& url,
     while (!msg.empty() && msg.back() == ' ') {
       msg.pop_back();
     }
-    return Fail(ErrorCode::kIo, "postgres " + display_url + ": cannot connect: " + msg);
+    // kUnavailable: a server that is down, restarting or unreachable is answered 503 (serve's
+    // start-up fails with this message all the same).
+    return Fail(ErrorCode::kUnavailable, "postgres " + display_url + ": cannot connect: " + msg);
   }
   auto c = std::make_unique<PostgresConnection>(conn, display_url);
   CTLS_RETURN_IF_ERROR(c->ExecScript(

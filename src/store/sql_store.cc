@@ -451,7 +451,8 @@ class SqlStore final : public Store {
       }
       auto committed = conn->Commit();
       if (!committed) {
-        if (IsRetry(committed.error()) && attempt < kMaxRetries) {
+        // A connection that broke during COMMIT may have committed: not tried again.
+        if (IsRetry(committed.error()) && conn->Healthy() && attempt < kMaxRetries) {
           continue;
         }
         return committed.error();
@@ -471,15 +472,16 @@ class SqlStore final : public Store {
 
   // Runs `statement(conn)` on a pooled connection and, while `may_retry()` allows it, tries
   // again (at most kMaxRetries times) after a retryable conflict or, for a read, a connection
-  // that broke.
+  // that broke. A write whose connection broke may have been applied: its kUnavailable is
+  // returned as it is.
   template <typename F, typename P>
   auto Retrying(bool read_only, F&& statement, P&& may_retry)
       -> decltype(statement(std::declval<Connection&>())) {
     for (int attempt = 0;; ++attempt) {
       CTLS_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
       auto result = statement(*conn);
-      if (!result && attempt < kMaxRetries && may_retry() &&
-          (IsRetry(result.error()) || (read_only && !conn->Healthy()))) {
+      if (!result && attempt < kMaxRetries && may_retry() && (read_only || conn->Healthy()) &&
+          (IsRetry(result.error()) || !conn->Healthy())) {
         continue;
       }
       return result;

@@ -7,7 +7,9 @@
 
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -78,9 +80,10 @@ class SqliteConnection final : public Connection {
   // A failure of the database, never of the caller's input: kIo (kAlreadyExists for a unique
   // violation, kInternal for another constraint: the callers check what the constraints say
   // first). So a damaged file or a failed disk is a 500 to an API client, whose message (it
-  // names the file) goes to the server log only; a 4xx would show it to the client.
+  // names the file) goes to the server log only; a 4xx would show it to the client. A full
+  // disk is kUnavailable (503): nothing was written, and the request succeeds once space returns.
   core::Error Error(int rc, std::string_view what) const {
-    const char* msg = sqlite3_errmsg(db_);
+    std::string msg = sqlite3_errmsg(db_);
     int primary = rc & 0xff;
     ErrorCode code = ErrorCode::kIo;
     std::string hint;
@@ -90,8 +93,18 @@ class SqliteConnection final : public Connection {
       hint = std::string(" (") + kDamagedHint + ")";
     } else if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
       code = ErrorCode::kUnavailable;  // another writer holds the file: retried, then a 503
+    } else if (primary == SQLITE_FULL) {
+      // The disk is full: the transaction is rolled back whole, and the same request succeeds
+      // once space returns, so a 503 with Retry-After rather than a 500.
+      code = ErrorCode::kUnavailable;
     } else if (primary == SQLITE_CONSTRAINT) {
       code = ErrorCode::kInternal;
+    }
+    // The operating system's word for an I/O failure ("No space left on device"), which
+    // SQLite's own message ("disk I/O error") leaves out.
+    const bool os_failure = primary == SQLITE_FULL || primary == SQLITE_IOERR;
+    if (int err = sqlite3_system_errno(db_); os_failure && err != 0) {
+      msg += std::string(" (") + std::strerror(err) + ")";
     }
     return Fail(code, "sqlite " + path_ + ": " + std::string(what) + ": " + msg + hint);
   }
@@ -248,7 +261,13 @@ Result<std::unique_ptr<Connection>> OpenSqlite(const std::string& path, int busy
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd >= 0) {
     ::close(fd);  // a new file: no connection of this process has it open yet
-  }               // else it exists, or sqlite3_open_v2 below reports the cause
+  } else if (errno == EROFS || (::access(path.c_str(), W_OK) != 0 && errno == EROFS)) {
+    // SQLite would only say "unable to open database file" (it cannot create the -shm file).
+    return Fail(ErrorCode::kIo, "sqlite " + path +
+                                    ": cannot write: Read-only file system (SQLite writes the "
+                                    "database and its -wal and -shm files in its directory; "
+                                    "remount it read-write)");
+  }  // else it exists, or sqlite3_open_v2 below reports the cause
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);

@@ -1231,6 +1231,52 @@ TEST_P(PostgresLiveTest, ReplacesConnectionsTheServerClosed) {
   EXPECT_EQ(*c, 2);
 }
 
+// Ends every connection of the stores under test (application_name clustertls) from another
+// session, as a restart of PostgreSQL (pg_ctl restart -m fast) does.
+void TerminateStoreBackends(const std::string& url) {
+  PGconn* admin = PQconnectdb(url.c_str());
+  ASSERT_EQ(PQstatus(admin), CONNECTION_OK) << PQerrorMessage(admin);
+  PGresult* r = PQexec(admin,
+                       "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                       "WHERE application_name = 'clustertls' AND pid <> pg_backend_pid()");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(admin);
+  EXPECT_GE(PQntuples(r), 1);
+  PQclear(r);
+  PQfinish(admin);
+}
+
+// Nothing of a transaction whose connection the server ended was committed: it runs again on a
+// fresh connection, once, and the caller never sees the loss.
+TEST_P(PostgresLiveTest, TransactionWhoseConnectionEndsRunsAgainOnAFreshOne) {
+  int calls = 0;
+  auto r = store_->Transact([&](Transaction& tx) -> core::Result<void> {
+    if (++calls == 1) {
+      TerminateStoreBackends(url_);
+    }
+    return tx.CreateUser(User{.name = "carol", .role = "reader", .created_at = kT0});
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(calls, 2);
+  auto users = store_->ListUsers();
+  ASSERT_TRUE(users);
+  EXPECT_EQ(
+      std::count_if(users->begin(), users->end(), [](const User& u) { return u.name == "carol"; }),
+      1);
+}
+
+// A single write on a connection the server ended may or may not have been applied, so it is
+// not sent again: kUnavailable (a 503 for an API client, never a 500), and the next write gets
+// a fresh connection.
+TEST_P(PostgresLiveTest, WriteOnAnEndedConnectionIsUnavailable) {
+  ASSERT_TRUE(store_->SetConfig("k", "v"));
+  ASSERT_NO_FATAL_FAILURE(TerminateStoreBackends(url_));
+  auto r = store_->CreateUser(User{.name = "dave", .role = "reader", .created_at = kT0});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable) << r.error().message;
+  auto again = store_->CreateUser(User{.name = "erin", .role = "reader", .created_at = kT0});
+  ASSERT_TRUE(again) << again.error().message;
+}
+
 INSTANTIATE_TEST_SUITE_P(Postgres, PostgresLiveTest, ::testing::ValuesIn(PostgresBackends()),
                          [](const auto& info) { return info.param; });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PostgresLiveTest);
@@ -1496,11 +1542,13 @@ TEST(SqliteFile, AnotherProcessLeavesTheWalOfOpenStores) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(PostgresErrors, UnreachableUrlIsIoErrorWithoutPassword) {
+// A server that cannot be reached (down, restarting, unreachable) is kUnavailable: a 503 with
+// Retry-After for an API client whose request meets it, not a 500.
+TEST(PostgresErrors, UnreachableUrlIsUnavailableWithoutPassword) {
   // Port 1 on loopback: nothing listens there, the connection is refused at once.
   auto s = Store::Open("postgres://ctls:S3cretPw@127.0.0.1:1/db", {.connect_timeout_s = 2});
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().code, ErrorCode::kIo);
+  EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(s.error().message.find("S3cretPw"), std::string::npos) << s.error().message;
   EXPECT_EQ(s.error().detail.find("S3cretPw"), std::string::npos);
   EXPECT_NE(s.error().message.find("postgres://ctls:***@127.0.0.1:1/db"), std::string::npos)

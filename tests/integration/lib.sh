@@ -988,3 +988,95 @@ wait_public() {
   done
   fail "the public listener 127.0.0.1:$PUB did not answer GET /health with 200 within 20 s (last: $code)"
 }
+
+# ---------------------------------------------------------------------------------------------
+# Fault tests (test_fault_*.sh): load from bench/sign_load, the inventory and the audit log read
+# back page by page.
+
+# SIGN_LOAD: the load generator built beside clustertls (target sign_load, bench/sign_load.cc).
+SIGN_LOAD=$(dirname "$CTLS")/bench/sign_load
+# need_sign_load: fails (never skips) when it was not built.
+need_sign_load() {
+  [ -x "$SIGN_LOAD" ] ||
+    fail "$SIGN_LOAD not found: build it (cmake --build build --target sign_load)"
+}
+
+# serve_child PID: the pid of `clustertls serve` itself under start_serve's `timeout` PID.
+serve_child() {
+  local c
+  c=$(ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' | head -n1)
+  [ -n "$c" ] || fail "no clustertls serve process under timeout (pid $1)"
+  echo "$c"
+}
+
+# api_token: an admin API token (POST /v1/tokens) in TOKEN, for sign_load's --auth.
+api_token() {
+  api POST /v1/tokens "${ADMIN[@]}" -H 'Content-Type: application/json' --data-binary '{}'
+  expect_status 201 "POST /v1/tokens"
+  TOKEN=$(jbody .token)
+}
+
+# sign_bodies FILE N: N request bodies for POST /v1/ca/sign (EC P-256 CSRs by openssl req, CN
+# load<i>.$API_HOST, profile server, 7 days), one per line.
+sign_bodies() {
+  local file=$1 n=$2 i
+  : >"$file"
+  for ((i = 0; i < n; i++)); do
+    timeout 20 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -keyout /dev/null -out "$TMP/.load.csr" -subj "/CN=load$i.$API_HOST" \
+      -addext "subjectAltName=DNS:load$i.$API_HOST" >/dev/null 2>&1 || fail "openssl req failed"
+    jq -nc --rawfile c "$TMP/.load.csr" '{csr:$c,profile:"server",days:7}' >>"$file"
+  done
+}
+
+# inventory_serials PORT FILE: every serial of GET /v1/certificates on 127.0.0.1:PORT (all pages
+# of 1000, as admin), upper case, one per line, in FILE (unsorted: duplicates kept).
+inventory_serials() {
+  local port=$1 file=$2 cursor="" pages=0
+  : >"$file"
+  while :; do
+    SERVE_PORT=$port api GET "/v1/certificates?limit=1000${cursor:+&cursor=$cursor}" "${ADMIN[@]}"
+    expect_status 200 "GET /v1/certificates (page $pages)"
+    jq -r '.certificates[].serial' "$BODY" | tr 'a-f' 'A-F' >>"$file"
+    cursor=$(jq -r '.next_cursor // ""' "$BODY")
+    pages=$((pages + 1))
+    [ -n "$cursor" ] || break
+    [ $pages -lt 1000 ] || fail "GET /v1/certificates: more than 1000 pages"
+  done
+}
+
+# audit_sign_targets PORT FILE: the target (serial) of every cert.sign entry of GET /v1/audit
+# (all pages of 1000), upper case, one per line, in FILE; AUDIT_ENTRIES the number of entries.
+audit_sign_targets() {
+  local port=$1 file=$2 after=0 pages=0 n
+  : >"$file"
+  AUDIT_ENTRIES=0
+  while :; do
+    SERVE_PORT=$port api GET "/v1/audit?after=$after&limit=1000" "${ADMIN[@]}"
+    expect_status 200 "GET /v1/audit?after=$after"
+    jq -r '.entries[] | select(.action == "cert.sign") | .target' "$BODY" | tr 'a-f' 'A-F' >>"$file"
+    n=$(jq '.entries | length' "$BODY")
+    AUDIT_ENTRIES=$((AUDIT_ENTRIES + n))
+    [ "$n" -gt 0 ] || break
+    after=$(jq -r '.next_after' "$BODY")
+    pages=$((pages + 1))
+    [ $pages -lt 1000 ] || fail "GET /v1/audit: more than 1000 pages"
+  done
+}
+
+# check_received CLIENT INVENTORY AUDIT: every serial in CLIENT (what clients received) is in
+# INVENTORY and has a cert.sign entry in AUDIT; no serial twice in CLIENT, INVENTORY or AUDIT;
+# the inventory and the cert.sign targets are the same set.
+check_received() {
+  local client=$1 inv=$2 aud=$3 d
+  for f in "$client" "$inv" "$aud"; do
+    d=$(sort "$f" | uniq -d | head -3 | tr '\n' ' ')
+    [ -z "$d" ] || fail "a serial appears twice in $(basename "$f"): $d"
+  done
+  d=$(comm -23 <(sort "$client") <(sort "$inv") | head -3 | tr '\n' ' ')
+  [ -z "$d" ] || fail "serials a client received that are not in the inventory: $d"
+  d=$(comm -23 <(sort "$client") <(sort "$aud") | head -3 | tr '\n' ' ')
+  [ -z "$d" ] || fail "serials a client received that have no cert.sign audit entry: $d"
+  d=$(comm -3 <(sort "$inv") <(sort "$aud") | head -3 | tr '\n' ' ')
+  [ -z "$d" ] || fail "the inventory and the cert.sign audit entries differ: $d"
+}
