@@ -83,6 +83,8 @@ core::Result<int> RunProxy(const ProxyCmdOptions& o, Context& ctx) {
     return UsageError("--threads: must be 0 (one per core) or more");
   }
 
+  // Asio sends with MSG_NOSIGNAL; anything else writing to a closed socket gets EPIPE too.
+  signal(SIGPIPE, SIG_IGN);
   // The io threads inherit this mask: the signals reach only the sigwait below.
   sigset_t signals;
   sigemptyset(&signals);

@@ -47,8 +47,9 @@ using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 
 // One relay buffer per direction: a full TLS record's plaintext (RFC 8446 section 5.1).
 constexpr std::size_t kBufferBytes = 16 * 1024;
-// How long a TLS close (close_notify both ways) may take once the backend closed.
-constexpr std::chrono::milliseconds kTlsShutdownTimeout{1000};
+// How long the client may take to answer our close_notify (sent at once) after the backend
+// closed; the connection is closed then whatever it does.
+constexpr std::chrono::milliseconds kTlsShutdownTimeout{250};
 // The first byte of a TLS handshake record (RFC 8446 section 5.1, ContentType handshake(22)).
 constexpr unsigned char kTlsHandshakeRecord = 0x16;
 
@@ -638,6 +639,25 @@ struct Proxy::Impl {
     const ProxyOptions& o = shared.options;
     CTLS_ASSIGN_OR_RETURN(tcp::endpoint endpoint,
                           Resolve(o.listen_host, o.listen_port, "--listen"));
+    // SO_REUSEPORT would let this process share a port another one (a second proxy started
+    // by mistake) listens on: a probe without it fails with "Address already in use" then.
+    if (endpoint.port() != 0) {
+      asio::io_context probe_ioc;
+      tcp::acceptor probe(probe_ioc);
+      error_code ec;
+      probe.open(endpoint.protocol(), ec);
+      if (!ec) {
+        probe.set_option(asio::socket_base::reuse_address(true), ec);
+      }
+      if (!ec) {
+        probe.bind(endpoint, ec);
+      }
+      if (ec) {
+        return core::Fail(ErrorCode::kIo, "--listen " + o.listen_host + ":" +
+                                              std::to_string(endpoint.port()) + ": " +
+                                              ec.message());
+      }
+    }
     int threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
     threads = std::max(threads, 1);
     for (int i = 0; i < threads; ++i) {

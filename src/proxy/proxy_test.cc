@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -106,7 +107,7 @@ class HttpBackend {
         buffer.erase(0, end + 4);
         std::string reply =
             "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-        if (send(fd, reply.data(), reply.size(), MSG_NOSIGNAL) < 0) {
+        if (send(fd, reply.data(), reply.size(), MSG_NOSIGNAL) < 0 || body == "backend:/close") {
           break;
         }
         continue;
@@ -132,6 +133,8 @@ class HttpBackend {
 class ProxyTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // A test client writing to a connection the proxy refused (closed) must get EPIPE, not die.
+    std::signal(SIGPIPE, SIG_IGN);
     dir_ = MakeTempDir();
     ASSERT_FALSE(dir_.empty());
     WriteIdentity(server_);
@@ -412,6 +415,50 @@ TEST_F(ProxyTest, SentinelAllowedTakesTlsAndPlainOnOnePort) {
   EXPECT_EQ(proxy_->stats().plain_connections, 1u);
 }
 
+// The backend closes (redis after QUIT): the proxy sends the rest, then ends the TLS session.
+TEST_F(ProxyTest, BackendCloseEndsTheClientConnection) {
+  StartProxy();
+  auto client = Must(Connect(As(client_)));
+  EXPECT_EQ(Must(client->Get("/close")).body, "backend:/close");
+  EXPECT_TRUE(client->WaitClosed());
+  EXPECT_TRUE(Eventually([&] { return proxy_->stats().connections_active == 0; }));
+  EXPECT_TRUE(Eventually([&] { return Log().find("(backend closed)") != std::string::npos; }))
+      << Log();
+}
+
+// A plain client that half-closes after its request still receives the answer (Sentinel path,
+// plain only).
+TEST_F(ProxyTest, PlainHalfCloseStillGetsTheAnswer) {
+  WritePolicy(R"({"sentinel_ssl_policy":"disabled"})");
+  ProxyOptions options;
+  options.dir.policy_path = PolicyPath::kSentinel;
+  StartProxy(options);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(proxy_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{.tv_sec = 5, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string request = "GET /half HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  shutdown(fd, SHUT_WR);
+  std::string reply;
+  char chunk[512];
+  for (;;) {
+    ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) {
+      break;  // EOF once the backend saw ours and closed
+    }
+    reply.append(chunk, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  EXPECT_NE(reply.find("backend:/half"), std::string::npos) << reply;
+  EXPECT_EQ(proxy_->stats().handshakes_ok, 0u);
+  EXPECT_EQ(proxy_->stats().plain_connections, 1u);
+}
+
 TEST_F(ProxyTest, MaxConnectionsRefusesBeyondTheLimit) {
   ProxyOptions options;
   options.max_connections = 2;
@@ -454,6 +501,21 @@ TEST_F(ProxyTest, StartFailsNamingTheMissingFile) {
   started = Proxy::Start(options);
   ASSERT_FALSE(started);
   EXPECT_EQ(started.error().message, "ca.pem: no such file");
+}
+
+// SO_REUSEPORT must not let a second proxy share the port of a running one.
+TEST_F(ProxyTest, ASecondProxyOnTheSamePortIsRefused) {
+  StartProxy();
+  ProxyOptions options;
+  options.listen_port = proxy_->port();
+  options.backend_port = backend_.port();
+  options.dir.dir = dir_;
+  auto second = Proxy::Start(options);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, core::ErrorCode::kIo);
+  EXPECT_NE(second.error().message.find("--listen 127.0.0.1:" + std::to_string(proxy_->port())),
+            std::string::npos)
+      << second.error().message;
 }
 
 TEST_F(ProxyTest, DrainLetsOpenConnectionsFinish) {
