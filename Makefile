@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build binary setup run test limbo bench sanitize clean format
+.PHONY: all build binary setup run test limbo bench sanitize fuzz clean format
 
 all: build
 
@@ -54,8 +54,19 @@ sanitize: setup
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS) -L unit
 
+# libFuzzer targets (tests/fuzz/README.md): build-fuzz with clang, only the fuzz targets and the
+# libraries they link, then each target for FUZZ_SECONDS with its seed corpus; fails on a crash.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= csr pem certificate crl ocsp_request cert_summary router api_body instances \
+  names pkcs12 private_key agent_state
+fuzz: setup
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCLUSTERTLS_FUZZ=ON \
+	  -DCLUSTERTLS_BENCH=OFF
+	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 format:
 	clang-format -i $$(git ls-files 'src/*.h' 'src/*.cc' 'bench/*.cc' 'tools/*.cc')
 
 clean:
-	rm -rf $(BUILD) build-asan build-bench
+	rm -rf $(BUILD) build-asan build-bench build-fuzz

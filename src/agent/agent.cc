@@ -11,6 +11,7 @@
 #include "agent/backoff.h"
 #include "agent/hook.h"
 #include "agent/node_dir.h"
+#include "agent/state.h"
 #include "core/encoding.h"
 #include "net/https_client.h"
 #include "pki/certificate.h"
@@ -77,6 +78,13 @@ Result<IssuedNodeCert> ParseIssued(const net::ClientResponse& r, const char* wha
   IssuedNodeCert out;
   out.node = j["node"].get<std::string>();
   out.certificate_pem = j["certificate"].get<std::string>();
+  // Checked first: json::value() throws type_error on a member of another type.
+  for (const char* field : {"ca_chain", "serial"}) {
+    if (j.contains(field) && !j[field].is_string()) {
+      return Fail(ErrorCode::kParse,
+                  std::string(what) + ": \"" + field + "\" in the server's answer is not a string");
+    }
+  }
   out.ca_chain_pem = j.value("ca_chain", "");
   out.serial = j.value("serial", "");
   if (j.contains("assign") && j["assign"].is_array()) {
@@ -211,7 +219,9 @@ class Runner {
       return Fail(ErrorCode::kParse, o_.dir + "/" + kAgentConfigFile + ": no \"server\"");
     }
     CTLS_ASSIGN_OR_RETURN(url_, net::ParseHttpsUrl(config["server"].get<std::string>()));
-    node_ = config.value("node", "");
+    node_ = config.contains("node") && config["node"].is_string()
+                ? config["node"].get<std::string>()
+                : "";
     files_ = std::move(current);
     status_->applied_version = dir_->CurrentVersion().value_or(0);
     CTLS_RETURN_IF_ERROR(LoadCert());
@@ -395,13 +405,10 @@ class Runner {
     if (r.status != 200) {
       return Fail(ErrorCode::kIo, "state: " + ServerError(r));
     }
-    json state = json::parse(r.body, nullptr, false);
-    if (!state.is_object() || !state.contains("version") || !state["version"].is_number_integer()) {
-      return Fail(ErrorCode::kParse, "state: the server's answer is not understood");
-    }
-    const std::int64_t version = state["version"].get<std::int64_t>();
-    const std::string digest = state.value("digest", "");
-    if (state.value("unchanged", false)) {
+    CTLS_ASSIGN_OR_RETURN(StateAnswer state, ParseStateAnswer(r.body));
+    const std::int64_t version = state.version;
+    const std::string& digest = state.digest;
+    if (state.unchanged) {
       if (version != status_->applied_version) {
         status_->applied_version = version;
         CTLS_RETURN_IF_ERROR(Report(std::nullopt));
@@ -409,23 +416,8 @@ class Runner {
       WriteMetrics();
       return {};
     }
-    if (!state.contains("files") || !state["files"].is_array()) {
-      return Fail(ErrorCode::kParse, "state: no files in the server's answer");
-    }
     // The server's files, plus the agent's own.
-    std::map<std::string, std::string> next;
-    for (const auto& f : state["files"]) {
-      if (!f.is_object() || !f.contains("name") || !f["name"].is_string() ||
-          !f.contains("content") || !f["content"].is_string()) {
-        return Fail(ErrorCode::kParse, "state: a file entry is not understood");
-      }
-      std::string name = f["name"].get<std::string>();
-      if (name == kNodeCertFile || name == kNodeKeyFile || name == kAgentConfigFile ||
-          !IsValidFileName(name)) {
-        return Fail(ErrorCode::kParse, "state: refusing a file named \"" + name + "\"");
-      }
-      next[std::move(name)] = f["content"].get<std::string>();
-    }
+    std::map<std::string, std::string> next = std::move(state.files);
     for (const char* own : {kNodeCertFile, kNodeKeyFile, kAgentConfigFile}) {
       next[own] = files_[own];
     }

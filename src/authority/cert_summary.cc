@@ -129,6 +129,10 @@ core::Result<pki::SubjectAltNames> ReadSans(const STACK_OF(X509_EXTENSION) * ext
   if (index < 0) {
     return sans;
   }
+  // RFC 5280 4.2: at most one instance of an extension. OpenSSL reads a repeated one as none.
+  if (X509v3_get_ext_by_NID(extensions, NID_subject_alt_name, index) >= 0) {
+    return core::Fail(ErrorCode::kParse, "certificate has more than one subjectAltName extension");
+  }
   auto* names = static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(X509v3_get_ext(extensions, index)));
   if (names == nullptr) {
     return ossl::Failure(ErrorCode::kParse, "certificate subjectAltName is invalid");
@@ -243,7 +247,9 @@ std::string SansJson(const pki::SubjectAltNames& sans) {
   for (const auto& n : sans.emails) {
     out.push_back("email:" + n);
   }
-  return out.dump();
+  // A name read from a certificate may hold bytes that are not UTF-8 (an IA5String is only
+  // checked by the issuer's canonicalisation): replaced by U+FFFD, as dump() would throw.
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace clustertls::authority

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "core/files.h"
 #include "pki/test_pki_testutil.h"
 
 namespace clustertls::authority {
@@ -54,6 +57,18 @@ TEST(CertSummaryTest, RefusesWhatIsNotOneCertificate) {
   }
 }
 
+// Found with tests/fuzz/cert_summary: a certificate with two subjectAltName extensions, whose
+// names OpenSSL reads as none (X509_get_ext_d2i) while the summary read the first's.
+TEST(CertSummaryTest, RefusesARepeatedSubjectAltName) {
+  auto der = core::ReadFile(
+      std::string(CTLS_TESTDATA_DIR) + "/../fuzz/corpus/cert_summary/san-twice.der", 1 << 20);
+  ASSERT_TRUE(der) << der.error().message;
+  auto r = SummarizeCertificateDer(*der);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kParse);
+  EXPECT_NE(r.error().message.find("more than one subjectAltName"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace clustertls::authority
 
@@ -66,10 +81,19 @@ TEST(SansJsonTest, ListsEveryKindInRecordOrder) {
   sans.ips = {"10.0.0.1", "::1"};
   sans.uris = {"spiffe://example.com/x"};
   sans.emails = {"ops@example.com"};
-  EXPECT_EQ(SansJson(sans),
-            R"(["DNS:a.example.com","DNS:b.example.com","IP:10.0.0.1","IP:::1",)"
-            R"("URI:spiffe://example.com/x","email:ops@example.com"])");
+  EXPECT_EQ(SansJson(sans), R"(["DNS:a.example.com","DNS:b.example.com","IP:10.0.0.1","IP:::1",)"
+                            R"("URI:spiffe://example.com/x","email:ops@example.com"])");
   EXPECT_EQ(SansJson({}), "[]");
+}
+
+// Found with tests/fuzz/cert_summary (corpus/cert_summary/san-not-utf8.der, a certificate whose
+// dNSName holds 0x93...): json::dump() threw type_error 316 on bytes that are not UTF-8.
+TEST(SansJsonTest, ReplacesBytesThatAreNotUtf8) {
+  pki::SubjectAltNames sans;
+  sans.dns = {"server.exa\x93.com"};
+  sans.emails = {"a\xff@example.com"};
+  EXPECT_EQ(SansJson(sans),
+            "[\"DNS:server.exa\xEF\xBF\xBD.com\",\"email:a\xEF\xBF\xBD@example.com\"]");
 }
 
 }  // namespace

@@ -674,7 +674,11 @@ core::Result<SubjectAttributes> CanonicalSubjectAttributes(const SubjectAttribut
   out.reserve(attributes.size());
   std::array<std::size_t, kSubjectAttributes.size()> counts{};
   std::vector<char32_t> code_points;
-  for (const auto& [type, value] : attributes) {
+  // Named references, not a structured binding: clang before 16 cannot capture a binding in
+  // the lambda below (the fuzz build, tests/fuzz, uses clang 14).
+  for (const auto& attribute : attributes) {
+    const std::string& type = attribute.first;
+    const std::string& value = attribute.second;
     const SubjectAttributeSpec* spec = FindSubjectAttribute(type);
     if (spec == nullptr) {
       if (IsCommonNameType(type)) {

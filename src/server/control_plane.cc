@@ -542,6 +542,8 @@ std::uint16_t ControlPlane::public_port() const {
 
 std::string ControlPlane::public_url() const { return impl_->public_url; }
 
+Api& ControlPlane::api() const { return *impl_->api; }
+
 core::Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(const ServeOptions& options,
                                                                 const core::Clock& clock) {
   auto impl = std::make_unique<Impl>();

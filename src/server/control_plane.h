@@ -20,6 +20,8 @@
 
 namespace clustertls::server {
 
+class Api;
+
 struct ServeOptions {
   std::string data_dir;
   std::string listen{};  // HOST:PORT; empty: the data directory's config (default 127.0.0.1:9443)
@@ -95,6 +97,9 @@ class ControlPlane {
   std::string url() const;            // "https://127.0.0.1:9443"
   std::uint16_t public_port() const;  // 0 when the public listener is off
   std::string public_url() const;     // the base URL in issued certificates; empty when none
+  // The Api the listeners call: for in-process callers (tests/fuzz/api_body.cc) that feed it
+  // requests without a socket (Api::HandleSync). Lives as long as this object.
+  Api& api() const;
   // Drains in-flight requests (their responses are sent), stops the poller and the authority's
   // recorder (every certificate returned was recorded). Idempotent.
   void Stop();

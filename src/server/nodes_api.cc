@@ -623,6 +623,10 @@ net::Response NodesApi::Report(const json& body, const net::ConnectionInfo& conn
         !hook["exit_code"].is_number_integer()) {
       return BadRequest("hook: must be an object with an integer exit_code");
     }
+    // Checked first: json::value() throws type_error (a 500) on a member of another type.
+    if (hook.contains("output_tail") && !hook["output_tail"].is_string()) {
+      return BadRequest("hook.output_tail: must be a string");
+    }
     std::string tail = hook.value("output_tail", "");
     if (tail.size() > 4096) {
       tail = tail.substr(tail.size() - 4096);

@@ -94,6 +94,10 @@ std::string JoinLineContinuations(std::string_view text) {
   return out;
 }
 
+}  // namespace
+
+namespace internal {
+
 // RFC 3986 section 2.1 percent-decoding; `plus_is_space` for query strings (HTML forms).
 std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space) {
   std::string out;
@@ -133,6 +137,13 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
   }
   return parts;
 }
+
+}  // namespace internal
+
+namespace {
+
+using internal::PercentDecode;
+using internal::SplitPath;
 
 bool IsParam(const std::string& segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
@@ -195,6 +206,10 @@ std::optional<net::Response> RequireJsonType(const Call& call, bool empty_ok) {
   return std::nullopt;
 }
 
+}  // namespace
+
+namespace internal {
+
 core::Result<void> ParseQuery(Call& call) {
   std::size_t q = call.request.target.find('?');
   if (q == std::string::npos) {
@@ -218,6 +233,12 @@ core::Result<void> ParseQuery(Call& call) {
   }
   return {};
 }
+
+}  // namespace internal
+
+namespace {
+
+using internal::ParseQuery;
 
 // Parses the JSON body into call.body, or gives the response that refuses it.
 std::optional<net::Response> ParseBody(Call& call, const MethodSpec& spec) {

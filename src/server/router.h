@@ -110,4 +110,18 @@ class Router {
   std::vector<Route> routes_;
 };
 
+// The pieces of request-target parsing, exposed for the unit tests and tests/fuzz/router.cc.
+namespace internal {
+
+// RFC 3986 section 2.1 percent-decoding; `plus_is_space` for query strings (HTML forms).
+// nullopt for a '%' not followed by two hex digits.
+std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space);
+// The segments of `path` after its first character (the leading '/'), split on '/'.
+std::vector<std::string_view> SplitPath(std::string_view path);
+// Fills call.query from the query string of call.request.target (percent-decoded, '+' as a
+// space; a repeated key keeps the last value). kInvalidArgument for bad percent-encoding.
+core::Result<void> ParseQuery(Call& call);
+
+}  // namespace internal
+
 }  // namespace clustertls::server
