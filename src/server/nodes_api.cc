@@ -489,6 +489,39 @@ Result<store::Node> NodesApi::AuthenticateNode(const net::ConnectionInfo& connec
   return authority::NodeOfCertificate(*o_.store, *connection.peer_certificate, o_.clock->Now());
 }
 
+Result<store::Node> NodesApi::AuthenticateNodeCached(const net::ConnectionInfo& connection) {
+  if (!connection.peer_certificate) {
+    return Fail(ErrorCode::kPermissionDenied, kNoNodeCertificate);
+  }
+  const pki::Certificate& cert = *connection.peer_certificate;
+  // Read before the check: a change committed during the check moves the version past it.
+  const std::int64_t version = o_.hub->version();
+  const std::int64_t crl_number = o_.crl->Current()->number;
+  const core::TimePoint now = o_.clock->Now();
+  std::string serial = cert.serial_hex();
+  std::string der = cert.ToDer();
+  {
+    std::lock_guard lock(auth_mu_);
+    auto it = auth_cache_.find(serial);
+    if (it != auth_cache_.end() && it->second.version == version &&
+        it->second.crl_number == crl_number && it->second.der == der &&
+        now < it->second.not_after) {
+      return it->second.node;
+    }
+  }
+  CTLS_ASSIGN_OR_RETURN(store::Node node, authority::NodeOfCertificate(*o_.store, cert, now));
+  std::lock_guard lock(auth_mu_);
+  if (auth_cache_.size() >= 100'000) {
+    auth_cache_.clear();  // a bound, far above any fleet's node count
+  }
+  auth_cache_[std::move(serial)] = Authenticated{.der = std::move(der),
+                                                 .not_after = cert.not_after(),
+                                                 .version = version,
+                                                 .crl_number = crl_number,
+                                                 .node = node};
+  return node;
+}
+
 Result<std::shared_ptr<const NodesApi::Bundle>> NodesApi::BundleFor(const store::Node& node,
                                                                     std::int64_t version) {
   std::shared_ptr<const authority::PublishedCrl> crl = o_.crl->Current();
@@ -556,7 +589,7 @@ Result<std::shared_ptr<const NodesApi::Bundle>> NodesApi::BundleFor(const store:
 
 void NodesApi::State(const net::Request& request, const net::ConnectionInfo& connection,
                      net::Respond respond) {
-  auto node = AuthenticateNode(connection);
+  auto node = AuthenticateNodeCached(connection);
   if (!node) {
     respond(NodeRefused(node.error()));
     return;

@@ -168,6 +168,11 @@ class NodesApi {
   core::Result<store::Node> AuthenticateNode(const net::ConnectionInfo& connection);
   core::Result<std::shared_ptr<const Bundle>> BundleFor(const store::Node& node,
                                                         std::int64_t version);
+  // AuthenticateNode for the state long-poll, the one route every agent calls every period:
+  // a certificate checked while the cluster state version was the current one passes again
+  // without reading the store (a revocation, node removal or assignment moves the version; an
+  // offline revocation moves the CRL number).
+  core::Result<store::Node> AuthenticateNodeCached(const net::ConnectionInfo& connection);
   // The nodes from the store, with the last-seen times not yet flushed applied.
   core::Result<std::vector<store::Node>> NodesSeen();
 
@@ -181,6 +186,16 @@ class NodesApi {
     std::shared_ptr<const Bundle> bundle;
   };
   std::map<std::string, Cached> cache_;
+
+  struct Authenticated {
+    std::string der;  // the certificate checked
+    core::TimePoint not_after{};
+    std::int64_t version = -1;     // the cluster state version when it was checked
+    std::int64_t crl_number = -1;  // and the CRL's (a revocation made offline moves only it)
+    store::Node node;
+  };
+  std::mutex auth_mu_;
+  std::unordered_map<std::string, Authenticated> auth_cache_;  // by serial
 
   std::mutex seen_mu_;
   // Node name -> the last state long-poll, not yet written to the store.

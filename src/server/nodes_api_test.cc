@@ -66,7 +66,12 @@ class NodesApiTest : public ::testing::Test {
 
   // A POST as the admin, or with the node's certificate (as_node).
   net::Response Send(const std::string& target, std::string body, bool as_node) {
-    net::Request request{.method = "POST",
+    return Call("POST", target, std::move(body), as_node);
+  }
+
+  net::Response Call(const std::string& method, const std::string& target, std::string body,
+                     bool as_node) {
+    net::Request request{.method = method,
                          .target = target,
                          .headers = {{"Content-Type", "application/json"}},
                          .body = std::move(body)};
@@ -101,6 +106,41 @@ TEST_F(NodesApiTest, ReportRefusesAHookOutputTailThatIsNotAString) {
   r = Send("/v1/agent/report", R"({"applied_version":1,"hook":{"exit_code":3,"output_tail":"x"}})",
            /*as_node=*/true);
   EXPECT_EQ(r.status, 200) << r.body;
+}
+
+// A state long-poll only notes the node's last-seen time: GET /v1/nodes shows it at once, and
+// the store has it after the control plane stops (the flush at shutdown).
+TEST_F(NodesApiTest, StatePollIsSeenAtOnceAndRecordedAtShutdown) {
+  auto last_seen = [&] {
+    net::Response nodes = Call("GET", "/v1/nodes", "", /*as_node=*/false);
+    EXPECT_EQ(nodes.status, 200) << nodes.body;
+    return json::parse(nodes.body)["nodes"][0]["last_seen"];
+  };
+  EXPECT_TRUE(last_seen().is_null());
+  net::Response state = Call("GET", "/v1/agent/state?after=0&wait=0", "", /*as_node=*/true);
+  ASSERT_EQ(state.status, 200) << state.body;
+  EXPECT_EQ(last_seen(), core::FormatTime(clock_.Now()));
+
+  plane_.reset();
+  plane_ =
+      Must(ControlPlane::Start(
+               {.data_dir = dir_, .listen = "127.0.0.1:0", .threads = 1, .public_listen = "off"},
+               clock_),
+           "ControlPlane::Start again");
+  EXPECT_EQ(last_seen(), core::FormatTime(clock_.Now()));
+}
+
+// The state long-poll's authentication is cached while the cluster state version stands still:
+// removing the node (which revokes its certificate) moves it, and the next poll is refused.
+TEST_F(NodesApiTest, StatePollIsRefusedAtOnceAfterTheNodeIsRemoved) {
+  for (int i = 0; i < 2; ++i) {  // the second one from the cache
+    net::Response state = Call("GET", "/v1/agent/state?after=0&wait=0", "", /*as_node=*/true);
+    ASSERT_EQ(state.status, 200) << state.body;
+  }
+  net::Response removed = Call("DELETE", "/v1/nodes/n1", "", /*as_node=*/false);
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  net::Response state = Call("GET", "/v1/agent/state?after=0&wait=0", "", /*as_node=*/true);
+  EXPECT_EQ(state.status, 403) << state.body;
 }
 
 }  // namespace
