@@ -96,6 +96,7 @@ int Run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   AddServerCommands(app, &action);
   AddClientCommands(app, &action);
   AddNodeCommands(app, &action);
+  AddProxyCommands(app, &action);
   AddCertificatesCommands(app, &action);
   AddRevokeCommand(app, &action);
   AddCrlCommands(app, &action);

@@ -54,6 +54,8 @@ void AddServerCommands(CLI::App& app, Action* action);
 void AddClientCommands(CLI::App& app, Action* action);
 // `nodes ...` and `agent enroll|run` (nodes_cmd.cc).
 void AddNodeCommands(CLI::App& app, Action* action);
+// `proxy`: the data-path TLS proxy (proxy_cmd.cc).
+void AddProxyCommands(CLI::App& app, Action* action);
 // Revocation through the API: revoke (revoke_cmd.cc).
 void AddRevokeCommand(CLI::App& app, Action* action);
 // CRLs: crl show (offline), crl fetch (API) (crl_cmd.cc).

@@ -272,6 +272,15 @@ core::Result<ossl::SharedSslCtx> BuildServerContext(const TlsPolicy& policy,
       }
       name.release();  // owned by `names` now
     }
+    for (const pki::Crl& crl : credentials.client_crls) {
+      if (X509_STORE_add_crl(store, crl.get()) != 1) {
+        return ossl::Failure(ErrorCode::kCrypto,
+                             "cannot add the CRL of '" + crl.issuer() + "' to the store");
+      }
+    }
+    if (!credentials.client_crls.empty()) {
+      X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    }
     SSL_CTX_set_client_CA_list(c, names.release());
     int mode = SSL_VERIFY_PEER;
     if (policy.client_auth == ClientAuth::kRequired) {

@@ -13,6 +13,7 @@
 #include "net/tls_policy.h"
 #include "ossl/ssl_ptr.h"
 #include "pki/certificate.h"
+#include "pki/crl.h"
 #include "pki/key.h"
 
 namespace clustertls::net {
@@ -27,6 +28,10 @@ struct TlsCredentials {
   // Trust anchors for client certificates (and the CA names sent in the CertificateRequest).
   // Required when the policy's client_auth is not kNone.
   std::vector<pki::Certificate> client_cas;
+  // CRLs of the client CAs. When not empty, client chains are checked against them with
+  // X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL (RFC 5280 section 6.3): every certificate
+  // of the chain needs a current CRL of its issuer, and a listed one fails the handshake.
+  std::vector<pki::Crl> client_crls{};
 };
 
 // Builds a server SSL_CTX: validates `policy`, sets the version floor, the security level (at

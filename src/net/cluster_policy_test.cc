@@ -1,4 +1,4 @@
-#include "server/cluster_policy.h"
+#include "net/cluster_policy.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include "ossl/csprng.h"
 #include "pki/test_pki_testutil.h"
 
-namespace clustertls::server {
+namespace clustertls::net {
 namespace {
 
 using net::ClientAuth;
@@ -315,5 +315,36 @@ TEST(ClusterPolicyTest, MalformedJsonIsAParseError) {
   ExpectRefused("{\"\xff\xfe\":1}", "policy", core::ErrorCode::kParse);
 }
 
+// policy.json as the agent writes it: PolicyToJson plus the server's version.
+TEST(ClusterPolicyTest, StoredPolicyReadsTheAgentsFile) {
+  ClusterPolicy policy;
+  policy.client_auth = ClientAuth::kRequired;
+  policy.min_data_tls_version = TlsVersion::kTls13;
+  policy.sentinel_ssl_policy = SentinelSsl::kAllowed;
+  nlohmann::json doc = nlohmann::json::parse(PolicyToJson(policy));
+  doc["version"] = 7;
+  auto stored = ParseStoredPolicy(doc.dump(2) + "\n");
+  ASSERT_TRUE(stored) << stored.error().message;
+  EXPECT_EQ(stored->version, 7);
+  EXPECT_EQ(stored->policy, policy);
+  EXPECT_EQ(stored->policy.DataPolicy().min_version, TlsVersion::kTls13);
+  EXPECT_EQ(stored->policy.DataPolicy().client_auth, ClientAuth::kRequired);
+  EXPECT_EQ(stored->policy.SentinelPolicy().min_version, TlsVersion::kTls12);
+
+  // A hand-written file may leave fields (and the version) out: defaults.
+  auto partial = ParseStoredPolicy(R"({"client_auth":"optional"})");
+  ASSERT_TRUE(partial);
+  EXPECT_EQ(partial->version, 0);
+  EXPECT_EQ(partial->policy.client_auth, ClientAuth::kOptional);
+
+  auto bad_version = ParseStoredPolicy(R"({"version":"x"})");
+  ASSERT_FALSE(bad_version);
+  EXPECT_NE(bad_version.error().message.find("version"), std::string::npos);
+  auto bad_field = ParseStoredPolicy(R"({"min_data_tls_version":"1.1","version":3})");
+  ASSERT_FALSE(bad_field);
+  EXPECT_NE(bad_field.error().message.find("min_data_tls_version"), std::string::npos);
+  EXPECT_EQ(ParseStoredPolicy("not json").error().code, core::ErrorCode::kParse);
+}
+
 }  // namespace
-}  // namespace clustertls::server
+}  // namespace clustertls::net
