@@ -16,7 +16,7 @@
 #      with a 64 KiB value through the plain port): MB/s of values (10^6 B) from the server to
 #      the client. SET is left out by default (BIG_TESTS=set,get adds it): on this machine every
 #      TLS side, redis' own included, answers a SET of 32 KB or more in 44 ms (the sender's TLS
-#      records after the first wait for a delayed ACK: measured with strace, haproxy reads the
+#      records after the first apparently wait for a delayed ACK: with strace, haproxy reads the
 #      first 16 KiB record at once and the rest 42 ms later), so SET measures that timer
 #      (50 clients / 44 ms = 1,136/s for every side), not the terminator; plain redis, one
 #      write per request, does not stall.
@@ -52,8 +52,8 @@
 # Environment: PROXY_SIDES (terminators, "clustertls haproxy stunnel"), PROXY_PHASES ("handshake
 # redis big"), PROXY_HANDSHAKES (3000 per run), PROXY_HS_THREADS (4), PROXY_THREADS (2: haproxy
 # nbthread, clustertls --threads), PROXY_REDIS_N (200000), PROXY_REDIS_C (50), PROXY_BIG_N
-# (20000), PROXY_BIG_C (50), PROXY_BIG_TESTS ("get"; "set,get" adds SET), PROXY_SUITE (TLS_AES_128_GCM_SHA256), PROXY_BENCH_DIR (/tmp),
-# PROXY_KEEP=1 keeps the work directory.
+# (20000), PROXY_BIG_C (50), PROXY_BIG_TESTS ("get"; "set,get" adds SET), PROXY_SUITE
+# (TLS_AES_128_GCM_SHA256), PROXY_BENCH_DIR (/tmp), PROXY_KEEP=1 keeps the work directory.
 set -euo pipefail
 
 build=${1:?usage: proxy_bench.sh BUILD_DIR [ROUNDS]}
@@ -286,7 +286,8 @@ check() {  # side-mode: not timed
   local key=$1 mode=${1##*-} side=${1%-*} out rc=0
   out=$(probe "$key" --handshakes 200 --threads 2 2>&1) || rc=$?
   if ((rc == 0)) && grep -q "protocol=TLSv1.3 cipher=$suite " <<<"$out"; then
-    echo "check: $side $mode: $(grep -o -E 'protocol=[^ ]+ cipher=[^ ]+ group=[^ ]+ tickets_per_conn=[^ ]+' <<<"$out")" \
+    echo "check: $side $mode: $(grep -o -E \
+      'protocol=[^ ]+ cipher=[^ ]+ group=[^ ]+ tickets_per_conn=[^ ]+' <<<"$out")" \
       "(200 connections, warm-up)"
   else
     echo "check: $side $mode: FAILED: $out"
@@ -460,7 +461,9 @@ col() {  # phase, side, column (1-based, after phase) [, mode]: the values of ev
     awk -F'\t' -v p="$1" -v s="$2" -v c="$3" '$1 == p && $2 == s { print $(c + 1) }' "$results"
   fi
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) { printf "%.2f", a / b } else { printf "nan" } }'; }
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) { printf "%.2f", a / b } else { printf "nan" } }'
+}
 keyname() { tr '-' '_' <<<"$1"; }
 echo
 echo "== summary: medians of $rounds rounds; load average at the end $(loadavg)"
