@@ -9,7 +9,8 @@
 # (1000 CSRs), SIGN_RUNS (3) and sign_bench.sh's SIGN_* variables, CRL_SIZES ("100000 1000000"),
 # CRL_RUNS (3) and crl_bench.sh's CRL_* variables, OCSP_RUNS (3) and ocsp_bench.sh's OCSP_*
 # variables, AGENT_ROUNDS (5) and agent_bench.sh's AGENT_* variables (AGENT_N_SCALE=0 skips the
-# 10,000-connection phase, which takes about 10 minutes).
+# 10,000-connection phase, which takes about 10 minutes), PROXY_ROUNDS (3) and proxy_bench.sh's
+# PROXY_* variables.
 set -euo pipefail
 
 build=${1:?usage: bench/run.sh BUILD_DIR}
@@ -60,7 +61,14 @@ if ! "$here/agent_bench.sh" "$build" "${AGENT_ROUNDS:-5}" | tee "$out/agent_benc
 fi
 
 echo
+echo "== data-path proxy vs haproxy and stunnel4 in front of redis: CPU per TLS 1.3 handshake," \
+  "redis-benchmark, 64 KiB values (bench/proxy_bench.sh)"
+if ! "$here/proxy_bench.sh" "$build" "${PROXY_ROUNDS:-3}" | tee "$out/proxy_bench.txt"; then
+  echo "proxy_bench: FAILED (see above)" | tee -a "$out/proxy_bench.txt"
+fi
+
+echo
 echo "== summary (load average at the end: $(load))"
-grep -h -E '^(ratio_vs_raw_limit|slow_path_ratio_vs_raw_limit|bulk_ratio|bulk_ratio_one_thread|bulk_cpu_ratio|sign_ratio_c[0-9]+|sign_errors|crl_[a-z_]+[0-9]*|ocsp_[a-z0-9_]+|prop_(processes|inproc)_(p50_ms|p99_ms|max_ms|missing)|scale_(ready|idle_cpu_pct|serve_rss_mib|serve_hwm_end_mib|change_p50_ms|change_p99_ms|change_max_ms|change_missing))=' \
+grep -h -E '^(ratio_vs_raw_limit|slow_path_ratio_vs_raw_limit|bulk_ratio|bulk_ratio_one_thread|bulk_cpu_ratio|sign_ratio_c[0-9]+|sign_errors|crl_[a-z_]+[0-9]*|ocsp_[a-z0-9_]+|prop_(processes|inproc)_(p50_ms|p99_ms|max_ms|missing)|scale_(ready|idle_cpu_pct|serve_rss_mib|serve_hwm_end_mib|change_p50_ms|change_p99_ms|change_max_ms|change_missing)|proxy_(hs_[a-z_]+|redis_get_ops_[a-z_]+|big_get_mbs_[a-z_]+|(redis|big)_get_(ratio|vs_redis_tls)|clustertls_present|check_errors|run_errors))=' \
   "$out/issue_bench.txt" "$out/bulk_bench.txt" "$out/sign_bench.txt" "$out/crl_bench.txt" \
-  "$out/ocsp_bench.txt" "$out/agent_bench.txt"
+  "$out/ocsp_bench.txt" "$out/agent_bench.txt" "$out/proxy_bench.txt"
