@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "core/encoding.h"
 #include "net/tls_context.h"
 
 namespace clustertls::net {
@@ -97,16 +98,6 @@ core::Result<std::string> ListField(const std::string& field, const nlohmann::js
   return text;
 }
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 const char* SentinelSslName(SentinelSsl mode) {
@@ -122,7 +113,7 @@ const char* SentinelSslName(SentinelSsl mode) {
 }
 
 core::Result<SentinelSsl> ParseSentinelSsl(std::string_view text) {
-  const std::string lower = Lower(text);
+  const std::string lower = core::AsciiLower(text);
   for (SentinelSsl mode : {SentinelSsl::kAllowed, SentinelSsl::kRequired, SentinelSsl::kDisabled}) {
     if (lower == SentinelSslName(mode)) {
       return mode;
@@ -273,7 +264,7 @@ core::Result<ClusterPolicy> ApplyPolicyJson(const ClusterPolicy& base, std::stri
   std::set<std::string> seen;
   for (const auto& [given, value] : doc.items()) {
     // Redis' spellings (min_control_TLS_version) and names (control_cipher_suites) map onto ours.
-    std::string key = Lower(given);
+    std::string key = core::AsciiLower(given);
     for (const Alias& alias : kAliases) {
       if (key == alias.redis) {
         key = alias.ours;

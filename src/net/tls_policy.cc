@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/encoding.h"
 #include "ossl/error.h"
 #include "ossl/ssl_ptr.h"
 
@@ -16,16 +17,6 @@ core::Error Rfc8996Refusal(std::string_view name) {
   return core::Fail(core::ErrorCode::kInvalidArgument,
                     "TLS " + std::string(name) +
                         " is refused: RFC 8996 deprecates TLS 1.0 and 1.1; use 1.2 or 1.3");
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -45,7 +36,7 @@ const char* TlsVersionName(TlsVersion version) {
 }
 
 core::Result<TlsVersion> ParseTlsVersion(std::string_view text) {
-  std::string v = Lower(text);
+  std::string v = core::AsciiLower(text);
   for (std::string_view prefix : {"tlsv", "tls"}) {
     if (v.starts_with(prefix)) {
       v = v.substr(prefix.size());
@@ -86,7 +77,7 @@ const char* ClientAuthName(ClientAuth mode) {
 }
 
 core::Result<ClientAuth> ParseClientAuth(std::string_view text) {
-  std::string v = Lower(text);
+  std::string v = core::AsciiLower(text);
   if (v == "none") {
     return ClientAuth::kNone;
   }

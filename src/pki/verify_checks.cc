@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "core/encoding.h"
 #include "pki/name_constraints.h"
 
 namespace clustertls::pki::verify_checks {
@@ -26,13 +27,6 @@ std::string Subject(const X509* cert) {
     return "?";
   }
   return buf;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; });
-  return out;
 }
 
 std::string_view AsView(const ASN1_STRING* s) {
@@ -304,8 +298,9 @@ void CheckCommonNames(X509* leaf, const std::vector<std::string>& names,
     }
     bool non_ascii = std::any_of(text.begin(), text.end(),
                                  [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-    bool other_case = std::any_of(names.begin(), names.end(),
-                                  [&](const std::string& n) { return Lower(n) == Lower(text); });
+    bool other_case = std::any_of(names.begin(), names.end(), [&](const std::string& n) {
+      return core::AsciiLower(n) == core::AsciiLower(text);
+    });
     if (other_case || (non_ascii && text.find('.') != std::string::npos)) {
       Add(problems, "cn_not_in_san", 0,
           "commonName '" + text + "' is not a character-for-character copy of a DNS SAN" + who);
@@ -366,7 +361,7 @@ void CheckLeaf(X509* leaf, const VerifyOptions& options, std::vector<VerifyProbl
       if (!IsValidDnsSan(dns)) {
         Add(problems, "invalid_san", 0, "invalid DNS name '" + std::string(dns) + "' in SAN" + who);
       } else if (dns.starts_with("*.")) {
-        wildcard_bases.push_back(Lower(dns.substr(2)));
+        wildcard_bases.push_back(core::AsciiLower(dns.substr(2)));
       }
       names.emplace_back(dns);
     } else if (gn->type == GEN_EMAIL) {
